@@ -1,0 +1,3 @@
+from incidentbook.cli import main
+
+main()

@@ -1,0 +1,20 @@
+"""Printing results: JSON for scripts, short aligned text for people."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def emit(value: Any, as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+    else:
+        human()
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+reason_option = click.option("--reason", "-r", metavar="TEXT", help="Why: kept on the event.")

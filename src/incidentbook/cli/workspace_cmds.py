@@ -1,0 +1,115 @@
+"""Workspace-level commands: init, demo, verify, stats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from incidentbook.cli.output import emit, json_option
+from incidentbook.errors import EXIT_FINDINGS
+
+
+def _state(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from incidentbook.cli import CliState
+
+    return ctx.find_object(CliState)
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+def init_cmd(directory: Path, as_json: bool) -> None:
+    """Create a workspace in DIRECTORY (existing files are kept)."""
+    from incidentbook.workspace import init_workspace
+
+    result = init_workspace(directory)
+
+    def human() -> None:
+        if result.already_existed:
+            click.echo(f"workspace {result.workspace} already set up; nothing changed")
+        else:
+            click.echo(f"workspace ready at {result.workspace}")
+            for item in result.created:
+                click.echo(f"  created {item}")
+
+    emit({"workspace": str(result.workspace), "created": result.created}, as_json, human)
+
+
+@click.command("demo")
+@click.option(
+    "--accounts",
+    type=click.IntRange(min=10),
+    default=20_000,
+    show_default=True,
+    help="Ledger accounts to generate.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1, max=3650),
+    default=30,
+    show_default=True,
+    help="Days of ledger history.",
+)
+@click.option("--seed", type=int, default=7, show_default=True, help="Random seed.")
+@json_option
+@click.pass_context
+def demo_cmd(ctx: click.Context, accounts: int, days: int, seed: int, as_json: bool) -> None:
+    """Fill the workspace with a demo: past incidents, a ledger, live alerts."""
+    from incidentbook.core.demo import DemoOptions, build_demo
+
+    services = _state(ctx).services
+    report = build_demo(services, DemoOptions(accounts=accounts, days=days, seed=seed))
+    # `make run` builds the demo once; this stamp says it is complete.
+    (services.settings.state_dir / "demo-built").write_text(
+        f"accounts={accounts} days={days} seed={seed}\n", encoding="utf-8"
+    )
+    emit(
+        {"workspace": str(services.settings.workspace), "steps": report.lines},
+        as_json,
+        lambda: click.echo("\n".join(report.lines)),
+    )
+
+
+@click.command("verify")
+@json_option
+@click.pass_context
+def verify_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Re-derive all state from the event log and compare; exit 1 on any difference."""
+    from incidentbook.core.verify import run_verify
+
+    services = _state(ctx).services
+    results = run_verify(services.settings, services.db)
+    ok = all(r.ok for r in results)
+
+    def human() -> None:
+        for result in results:
+            mark = "ok  " if result.ok else "FAIL"
+            click.echo(
+                f"{mark} {result.name}: {result.checked} checked, {len(result.problems)} problems"
+            )
+            for problem in result.problems[:50]:
+                click.echo(f"     {problem}")
+            if len(result.problems) > 50:
+                click.echo(f"     … and {len(result.problems) - 50} more")
+
+    emit({"ok": ok, "checks": [r.to_dict() for r in results]}, as_json, human)
+    if not ok:
+        ctx.exit(EXIT_FINDINGS)
+
+
+@click.command("stats")
+@json_option
+@click.pass_context
+def stats_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Counters: incidents, alerts, events, MTTA/MTTR, pending index work."""
+    from incidentbook.core.stats import collect_stats
+
+    services = _state(ctx).services
+    stats = collect_stats(services.db)
+
+    def human() -> None:
+        for key, value in stats.to_dict().items():
+            click.echo(f"{key:28} {value}")
+
+    emit(stats.to_dict(), as_json, human)

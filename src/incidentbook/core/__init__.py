@@ -1,0 +1,1 @@
+"""The domain: incidents, alerts, ledger, runbooks, documents, search. Never imports textual."""

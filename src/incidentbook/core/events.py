@@ -1,0 +1,109 @@
+"""The append-only event log: every change incidentbook makes to its own state.
+
+``append`` writes one event inside the caller's transaction, so the event, the projection it
+updates and the search outbox entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from incidentbook.clock import to_iso
+from incidentbook.core.context import Context
+from incidentbook.storage.models import EventRow, OutboxRow
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    stream: str
+    type: str
+    data: dict[str, Any]
+    actor: str
+    reason: str | None
+    correlation_id: str
+    recorded_at: str
+    idempotency_key: str | None
+
+    @classmethod
+    def from_row(cls, row: EventRow) -> Event:
+        assert row.seq is not None
+        return cls(
+            seq=row.seq,
+            stream=row.stream,
+            type=row.type,
+            data=json.loads(row.data),
+            actor=row.actor,
+            reason=row.reason,
+            correlation_id=row.correlation_id,
+            recorded_at=row.recorded_at,
+            idempotency_key=row.idempotency_key,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "stream": self.stream,
+            "type": self.type,
+            "data": self.data,
+            "actor": self.actor,
+            "reason": self.reason,
+            "correlation_id": self.correlation_id,
+            "recorded_at": self.recorded_at,
+        }
+
+
+def append(
+    session: Session,
+    ctx: Context,
+    stream: str,
+    type_: str,
+    data: dict[str, Any] | None = None,
+    *,
+    idempotency_key: str | None = None,
+) -> Event:
+    row = EventRow(
+        event_id=uuid.uuid4().hex,
+        stream=stream,
+        type=type_,
+        data=json.dumps(data or {}, sort_keys=True, separators=(",", ":")),
+        actor=ctx.actor,
+        reason=ctx.reason,
+        correlation_id=ctx.correlation_id,
+        recorded_at=to_iso(ctx.clock()),
+        idempotency_key=idempotency_key,
+    )
+    session.add(row)
+    session.flush()
+    return Event.from_row(row)
+
+
+def find_by_key(session: Session, idempotency_key: str) -> Event | None:
+    row = session.exec(select(EventRow).where(EventRow.idempotency_key == idempotency_key)).first()
+    return Event.from_row(row) if row else None
+
+
+def stream_events(session: Session, stream: str) -> list[Event]:
+    rows = session.exec(
+        select(EventRow).where(EventRow.stream == stream).order_by(col(EventRow.seq))
+    ).all()
+    return [Event.from_row(r) for r in rows]
+
+
+def events_by_prefix(session: Session, prefix: str) -> list[Event]:
+    rows = session.exec(
+        select(EventRow)
+        .where(col(EventRow.stream).startswith(prefix, autoescape=True))
+        .order_by(col(EventRow.seq))
+    ).all()
+    return [Event.from_row(r) for r in rows]
+
+
+def queue_for_index(session: Session, ctx: Context, doc_kind: str, doc_id: str) -> None:
+    """Queue a document for (re)indexing in the caller's transaction: the search outbox."""
+    session.add(OutboxRow(doc_kind=doc_kind, doc_id=doc_id, queued_at=to_iso(ctx.clock())))

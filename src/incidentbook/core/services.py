@@ -1,0 +1,47 @@
+"""The service factory the CLI, the app and the receiver share: one per workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from incidentbook.core.alerts import AlertService
+from incidentbook.core.context import Context, new_correlation_id
+from incidentbook.core.incidents import IncidentService
+from incidentbook.settings import Settings
+from incidentbook.storage.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.db_path)
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        return IncidentService(self.db)
+
+    @cached_property
+    def alerts(self) -> AlertService:
+        return AlertService(self.db, self.settings.alert_group_by)
+
+    def context(
+        self,
+        reason: str | None = None,
+        *,
+        correlation_id: str | None = None,
+        actor: str | None = None,
+    ) -> Context:
+        return Context(
+            actor=actor or self.settings.actor,
+            correlation_id=correlation_id or new_correlation_id(),
+            reason=reason,
+            clock=self.settings.clock,
+        )
+
+
+def make_services(settings: Settings) -> Services:
+    return Services(settings)

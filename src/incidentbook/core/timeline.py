@@ -1,0 +1,31 @@
+"""One-line descriptions of events, shared by the CLI, the app and postmortem timelines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def describe(type_: str, data: dict[str, Any]) -> str:
+    match type_:
+        case "incident.opened":
+            return f"opened: {data.get('title')} ({data.get('severity')})"
+        case "incident.acknowledged":
+            return "acknowledged"
+        case "incident.severity_changed":
+            return f"severity {data.get('from')} → {data.get('to')}"
+        case "incident.note_added":
+            return f"note: {data.get('text')}"
+        case "incident.runbook_linked":
+            return f"runbook linked: {data.get('runbook')}"
+        case "incident.alert_linked":
+            return f"alert linked: {data.get('fingerprint')}"
+        case "incident.resolved":
+            return "resolved"
+        case "incident.reopened":
+            return "reopened"
+        case "alert.fired":
+            return f"alert fired: {data.get('alert', {}).get('name')}"
+        case "alert.resolved":
+            return f"alert resolved: {data.get('alert', {}).get('name')}"
+        case _:
+            return type_

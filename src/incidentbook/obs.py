@@ -1,0 +1,94 @@
+"""Observability: structured JSON-lines logs under ``.incidentbook/logs/``.
+
+Each line is one JSON object with ``ts``, ``level``, ``event`` and, for changes, the actor and
+correlation id, so ``jq 'select(.correlation_id=="…")'`` follows one request across the CLI,
+the app and the receiver. Logging is configured explicitly by entry points, never on import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from logging.handlers import WatchedFileHandler
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from incidentbook.clock import to_iso, utc_now
+
+if TYPE_CHECKING:
+    from incidentbook.core.context import Context
+    from incidentbook.core.events import Event
+
+LOGGER_NAME = "incidentbook"
+LOG_FILE = "incidentbook.jsonl"
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class JsonLinesFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": to_iso(utc_now()),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+            "pid": os.getpid(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str, sort_keys=False)
+
+
+def logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+def configure_logging(logs_dir: Path, *, level: int = logging.INFO) -> Path | None:
+    """Send incidentbook's log records to ``logs_dir/incidentbook.jsonl`` (idempotent)."""
+    log = logger()
+    path = logs_dir / LOG_FILE
+    for handler in log.handlers:
+        if isinstance(handler, WatchedFileHandler) and Path(handler.baseFilename) == path:
+            return path
+    try:
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        handler = WatchedFileHandler(path, encoding="utf-8", delay=True)
+    except OSError:
+        return None  # logging must never stop the operator from working
+    handler.setFormatter(JsonLinesFormatter())
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+    return path
+
+
+def reset_logging() -> None:
+    """Detach file handlers (tests, and the app switching workspace)."""
+    log = logger()
+    for handler in list(log.handlers):
+        log.removeHandler(handler)
+        handler.close()
+
+
+def log_change(ctx: Context, event: Event, **fields: Any) -> None:
+    logger().info(
+        event.type,
+        extra={
+            "actor": ctx.actor,
+            "correlation_id": ctx.correlation_id,
+            "reason": ctx.reason,
+            "stream": event.stream,
+            "seq": event.seq,
+            **fields,
+        },
+    )
+
+
+def log_info(name: str, correlation_id: str | None = None, **fields: Any) -> None:
+    logger().info(name, extra={"correlation_id": correlation_id, **fields})
+
+
+def log_error(name: str, message: str, correlation_id: str | None = None, **fields: Any) -> None:
+    logger().error(name, extra={"error": message, "correlation_id": correlation_id, **fields})

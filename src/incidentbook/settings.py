@@ -1,0 +1,167 @@
+"""Workspace discovery and settings: one immutable object that the CLI, the app and tests share.
+
+Nothing here touches the disk at import time; ``load_settings`` reads ``incidentbook.toml``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from incidentbook.clock import Clock, utc_now
+from incidentbook.errors import WorkspaceError
+
+CONFIG_NAME = "incidentbook.toml"
+STATE_DIR_NAME = ".incidentbook"
+ENV_WORKSPACE = "INCIDENTBOOK_WORKSPACE"
+ENV_ACTOR = "INCIDENTBOOK_ACTOR"
+ENV_TOKEN = "INCIDENTBOOK_TOKEN"
+
+
+def default_actor() -> str:
+    env_actor = os.environ.get(ENV_ACTOR)
+    if env_actor:
+        return env_actor
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return f"user:{user}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a unit of work needs to know about where it runs and who runs it."""
+
+    workspace: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    actor: str = field(default_factory=default_actor)
+    clock: Clock = utc_now
+
+    @property
+    def state_dir(self) -> Path:
+        return self.workspace / STATE_DIR_NAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "state.sqlite"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.state_dir / "index"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def runbooks_dir(self) -> Path:
+        return self.workspace / "runbooks"
+
+    @property
+    def postmortems_dir(self) -> Path:
+        return self.workspace / "postmortems"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.workspace / "templates"
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.config.get(name, {})
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def timezone(self) -> str:
+        return str(self.section("workspace").get("timezone", "UTC"))
+
+    @property
+    def ledger_url(self) -> str:
+        """The ledger's SQLAlchemy URL; a relative SQLite path is relative to the workspace."""
+        url = str(self.section("ledger").get("url", "sqlite:///.incidentbook/ledger.sqlite"))
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/"):
+            return prefix + str(self.workspace / url[len(prefix) :])
+        return url
+
+    @property
+    def token(self) -> str | None:
+        env_token = os.environ.get(ENV_TOKEN)
+        if env_token:
+            return env_token
+        configured = self.section("server").get("token")
+        return str(configured) if configured else None
+
+    @property
+    def alert_group_by(self) -> list[str]:
+        value = self.section("alerts").get("group_by", ["alertname"])
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def find_workspace(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding ``incidentbook.toml``."""
+    current = start.resolve()
+    for candidate in (current, *current.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    return None
+
+
+def user_data_workspace() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("incidentbook", appauthor=False))
+
+
+def resolve_workspace(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
+    """DESIGN §2: ``--workspace``, else ``$INCIDENTBOOK_WORKSPACE``, else discovery, else user data.
+
+    An explicitly named workspace must exist; the user data fallback is created on first use.
+    """
+    named = explicit if explicit is not None else os.environ.get(ENV_WORKSPACE) or None
+    if named is not None:
+        path = Path(named).expanduser().resolve()
+        if not (path / CONFIG_NAME).is_file():
+            raise WorkspaceError(
+                f"no workspace at {path} (no {CONFIG_NAME}); run: incidentbook init {path}"
+            )
+        return path
+    found = find_workspace(cwd or Path.cwd())
+    if found is not None:
+        return found
+    fallback = user_data_workspace()
+    if not (fallback / CONFIG_NAME).is_file():
+        from incidentbook.workspace import init_workspace
+
+        init_workspace(fallback)
+    return fallback
+
+
+def read_config(workspace: Path) -> dict[str, Any]:
+    path = workspace / CONFIG_NAME
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise WorkspaceError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise WorkspaceError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def load_settings(
+    workspace: str | os.PathLike[str] | None = None,
+    *,
+    actor: str | None = None,
+    clock: Clock | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    root = resolve_workspace(workspace, cwd=cwd)
+    return Settings(
+        workspace=root,
+        config=read_config(root),
+        actor=actor or default_actor(),
+        clock=clock or utc_now,
+    )

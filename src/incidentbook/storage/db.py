@@ -1,0 +1,95 @@
+"""The state database: engine factory, sessions per unit of work, forward-only migrations.
+
+SQLite runs in WAL mode with a busy timeout so the app, the CLI and the receiver can write the
+same workspace at once. Write transactions start with BEGIN IMMEDIATE: two writers queue on the
+busy timeout instead of failing halfway with "database is locked" on lock upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from incidentbook.errors import WorkspaceError
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook, not the driver, decide when transactions start.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _on_begin(connection: Any) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(db_path: Path) -> Engine:
+    """An engine for one state database. NullPool: each unit of work opens its own connection,
+    so no connection ever crosses a thread (the app's workers, the receiver's thread pool)."""
+    engine = create_engine(
+        f"sqlite:///{db_path}",
+        poolclass=NullPool,
+        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+class Database:
+    """One workspace's state database. Cheap to build; the engine and schema come on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                if not self.path.parent.is_dir():
+                    raise WorkspaceError(
+                        f"state directory {self.path.parent} is missing; run: incidentbook init"
+                    )
+                engine = make_engine(self.path)
+                from incidentbook.storage.migrations import upgrade_to_head
+
+                upgrade_to_head(engine)
+                self._engine = engine
+            return self._engine
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work: one consistent snapshot, never blocks writers."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A read-write unit of work, committed on success and rolled back on any error."""
+        engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
