@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
@@ -29,6 +29,9 @@ from incidentbook.core.context import Context
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import AlertReceiptRow, AlertRow, IncidentRow
+
+if TYPE_CHECKING:
+    from incidentbook.core.incidents import Outcome as IncidentOutcome
 
 ALERT_STATUSES = ("firing", "resolved")
 ALERT_SEVERITIES = ("critical", "error", "warning", "info")
@@ -329,6 +332,35 @@ class AlertService:
                 session, ctx, incident_id, ALERT_LINKED, {"fingerprint": fingerprint}
             )
 
+    def acknowledge_group(
+        self, ctx: Context, group_key: str, *, severity: str | None = None
+    ) -> IncidentOutcome:
+        """Acknowledge an alert group: open (or join) its incident and link its firing alerts.
+
+        Idempotent: the group's unresolved incident is reused, linked alerts stay linked.
+        """
+        from incidentbook.core.incidents import IncidentService, Outcome
+
+        firing = [a for a in self.list_alerts("firing") if a.group_key == group_key]
+        if not firing:
+            raise NotFoundError(f"no firing alerts in group {group_key!r}")
+        worst = min((a.severity for a in firing), key=ALERT_SEVERITIES.index)
+        incidents = IncidentService(self.db)
+        title = f"{group_key}: {len(firing)} alert{'s' if len(firing) != 1 else ''} firing"
+        opened = incidents.open(
+            ctx, title, severity or worst, source="alert_group", group_key=group_key
+        )
+        incident_id = opened.incident.id
+        acked = incidents.acknowledge(ctx, incident_id)
+        with self.db.write() as session:
+            for alert in firing:
+                self.link_in(session, ctx, alert.fingerprint, incident_id)
+        final = incidents.get(incident_id)
+        changed = (
+            opened.changed or acked.changed or len(final.alerts) != len(opened.incident.alerts)
+        )
+        return Outcome(final, changed, message=f"group {group_key} → {incident_id}")
+
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, fingerprint: str) -> AlertState:
@@ -361,8 +393,8 @@ class AlertService:
                     func.max(col(AlertRow.last_seen)),
                     func.max(col(AlertRow.incident_id)),
                 )
-                .where(AlertRow.status == "firing")
-                .group_by(AlertRow.group_key)
+                .where(col(AlertRow.status) == "firing")
+                .group_by(col(AlertRow.group_key))
             ).all()
             worst: dict[str, str] = {}
             for key, severity in session.exec(
