@@ -11,10 +11,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import to_iso
 from incidentbook.core.context import Context
+from incidentbook.storage.db import Database
 from incidentbook.storage.models import EventRow, OutboxRow
 
 
@@ -107,3 +108,10 @@ def events_by_prefix(session: Session, prefix: str) -> list[Event]:
 def queue_for_index(session: Session, ctx: Context, doc_kind: str, doc_id: str) -> None:
     """Queue a document for (re)indexing in the caller's transaction: the search outbox."""
     session.add(OutboxRow(doc_kind=doc_kind, doc_id=doc_id, queued_at=to_iso(ctx.clock())))
+
+
+def last_seq(db: Database) -> int:
+    """The number of the newest event: a cheap "has anything changed?" probe."""
+    with db.read() as session:
+        newest = session.exec(select(func.max(EventRow.seq))).one()
+        return int(newest or 0)

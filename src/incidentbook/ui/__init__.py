@@ -1,0 +1,1 @@
+"""The Textual app: thin over the core. Only this package imports textual."""

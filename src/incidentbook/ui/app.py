@@ -1,0 +1,146 @@
+"""The incidentbook app. ``make_app(settings)`` is the one factory the CLI and the tests use.
+
+The first paint never waits on the database: the app mounts the Triage screen at once and opens
+(and migrates) the state database in a thread worker, then tells the screens to load.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from incidentbook.core.services import Services, make_services
+from incidentbook.errors import IncidentbookError
+from incidentbook.settings import Settings
+from incidentbook.ui.messages import DatabaseFailed, DatabaseReady, DataChanged, Reload
+
+# Screens that other parts of the product contribute, opened by name from a key or the palette:
+# name -> ("module:Class", key, description). Each takes the app's services as its only argument
+# (or none); screens that need an argument are pushed by their callers.
+SCREENS_BY_NAME: dict[str, tuple[str, str, str]] = {
+    "health": ("incidentbook.ui.screens.health:HealthScreen", "H", "Health"),
+}
+
+REFRESH_SECONDS = 5.0
+
+
+class IncidentbookApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "incidentbook"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("H", "open_screen('health')", "Health", id="app.health"),
+        Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(self, settings: Settings, services: Services | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.services = services or make_services(settings)
+        self.db_ready = False
+        self.db_error: str | None = None
+        self.last_event_seq = 0
+        self.sub_title = str(settings.workspace)
+
+    def on_mount(self) -> None:
+        from incidentbook.ui.screens.triage import TriageScreen
+
+        self.push_screen(TriageScreen())
+        self.open_database()
+        self.set_interval(REFRESH_SECONDS, self._poll_changes)
+
+    @work(thread=True, exclusive=True, group="open-database")
+    def open_database(self) -> None:
+        try:
+            _ = self.services.db.engine  # opens, migrates
+        except IncidentbookError as exc:
+            self.post_message(DatabaseFailed(str(exc)))
+            return
+        except Exception as exc:  # the app must show it, not die
+            self.post_message(DatabaseFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(DatabaseReady())
+
+    def on_database_ready(self, _message: DatabaseReady) -> None:
+        self.db_ready = True
+        self._broadcast("database")
+
+    def on_database_failed(self, message: DatabaseFailed) -> None:
+        self.db_error = message.error
+        self.notify(
+            message.error, title="Cannot open the state database", severity="error", timeout=30
+        )
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        self._broadcast(message.source)
+
+    def _broadcast(self, source: str) -> None:
+        # The visible screen reloads now; the others reload when they are shown again.
+        self.screen.post_message(Reload(source))
+
+    def _poll_changes(self) -> None:
+        if self.db_ready:
+            self.check_for_changes()
+
+    @work(thread=True, exclusive=True, group="poll")
+    def check_for_changes(self) -> None:
+        """Pick up changes made outside the app (the CLI, the receiver): every change appends
+        an event, so a new highest event number means something changed."""
+        from incidentbook.core.events import last_seq
+
+        seq = last_seq(self.services.db)
+        if seq != self.last_event_seq:
+            self.last_event_seq = seq
+            self.post_message(DataChanged("poll"))
+
+    # -- actions -------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from incidentbook.ui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_refresh(self) -> None:
+        self._broadcast("refresh")
+
+    def action_open_screen(self, name: str) -> None:
+        entry = SCREENS_BY_NAME.get(name)
+        if entry is None:
+            self.notify(f"no screen {name!r}", severity="warning")
+            return
+        target, _key, _description = entry
+        module_name, _, class_name = target.partition(":")
+        screen_class = getattr(importlib.import_module(module_name), class_name)
+        self.push_screen(screen_class())
+
+    # -- command palette: every binding with an id is also a command -------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.id or binding.id in seen or not binding.description:
+                continue
+            seen.add(binding.id)
+            shown = binding.key_display or key
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip or binding.description} (key: {shown})",
+                partial(self.run_action, binding.action, active.node),
+            )
+
+
+def make_app(settings: Settings, services: Services | None = None) -> IncidentbookApp:
+    """Build the app for a workspace. Nothing is opened until the app runs."""
+    return IncidentbookApp(settings, services)

@@ -1,0 +1,158 @@
+"""Incident: header, timeline, notes input; acknowledge, resolve, reopen, severity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from incidentbook.clock import humanize_age, parse_iso
+from incidentbook.core.events import Event
+from incidentbook.core.incidents import IncidentState
+from incidentbook.core.timeline import describe
+from incidentbook.errors import IncidentbookError
+from incidentbook.ui.screens.base import CommandFailed, DataScreen
+
+
+@dataclass
+class IncidentLoaded(Message):
+    incident: IncidentState
+    timeline: list[Event]
+    now: datetime
+
+
+class IncidentScreen(DataScreen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="incident.back"),
+        Binding("a", "acknowledge", "Acknowledge", id="incident.ack"),
+        Binding("r", "resolve", "Resolve", id="incident.resolve"),
+        Binding("o", "reopen", "Reopen", id="incident.reopen"),
+        Binding("s", "severity", "Severity", id="incident.severity"),
+        Binding("n", "focus_note", "Note", id="incident.note"),
+    ]
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__()
+        self.incident_id = incident_id
+        self.incident: IncidentState | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(f"{self.incident_id} — loading…", id="incident-header")
+        with Horizontal(id="incident-body"):
+            with Vertical(id="incident-main"):
+                yield Label("Timeline", classes="section-title")
+                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="incident-side"):
+                yield Static("", id="incident-detail")
+        yield Input(placeholder="Add a note to the timeline, enter to save (n)", id="note-input")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#timeline", DataTable).add_columns("Time (UTC)", "Event", "Actor", "Reason")
+        self.query_one("#timeline", DataTable).focus()
+        super().on_mount()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="incident-load")
+    def load(self) -> None:
+        services = self.services
+        try:
+            incident = services.incidents.get(self.incident_id)
+            timeline = services.incidents.timeline(self.incident_id)
+        except IncidentbookError as exc:
+            self.post_message(CommandFailed(str(exc)))
+            return
+        self.post_message(IncidentLoaded(incident, timeline, services.settings.clock()))
+
+    @on(IncidentLoaded)
+    def show(self, message: IncidentLoaded) -> None:
+        inc = message.incident
+        self.incident = inc
+        age = humanize_age((message.now - parse_iso(inc.opened_at)).total_seconds())
+        self.query_one("#incident-header", Static).update(
+            f"[b]{inc.id}[/b]  {inc.title}\n"
+            f"severity [b]{inc.severity}[/b] · status [b]{inc.status}[/b] · age {age} · "
+            f"source {inc.source} · opened by {inc.opened_by}"
+        )
+        table = self.query_one("#timeline", DataTable)
+        table.clear()
+        for event in message.timeline:
+            table.add_row(
+                event.recorded_at[:19].replace("T", " "),
+                describe(event.type, event.data),
+                event.actor,
+                event.reason or "",
+                key=str(event.seq),
+            )
+        if table.row_count:
+            table.move_cursor(row=table.row_count - 1)
+        lines = [
+            f"acknowledged {inc.acknowledged_at[:19]}Z"
+            if inc.acknowledged_at
+            else "not acknowledged (a)",
+            f"resolved {inc.resolved_at[:19]}Z" if inc.resolved_at else "unresolved",
+            f"{len(inc.alerts):,} alerts linked",
+            f"{inc.notes_count} notes",
+        ]
+        if inc.runbooks:
+            lines.append("runbooks: " + ", ".join(inc.runbooks))
+        self.query_one("#incident-detail", Static).update("\n".join(lines))
+
+    # -- actions -------------------------------------------------------------------------
+
+    def _command(self, method: str, reason: str) -> None:
+        ctx = self.services.context(reason)
+        service = self.services.incidents
+        iid = self.incident_id
+        self.run_command(lambda: getattr(service, method)(ctx, iid), lambda o: o.message)
+
+    def action_acknowledge(self) -> None:
+        self._command("acknowledge", "acknowledged in the app")
+
+    def action_resolve(self) -> None:
+        self._command("resolve", "resolved in the app")
+
+    def action_reopen(self) -> None:
+        self._command("reopen", "reopened in the app")
+
+    def action_severity(self) -> None:
+        from incidentbook.ui.screens.severity_dialog import SeverityDialog
+
+        current = self.incident.severity if self.incident else "error"
+
+        def chosen(level: str | None) -> None:
+            if level is None:
+                return
+            ctx = self.services.context("severity changed in the app")
+            iid = self.incident_id
+            self.run_command(
+                lambda: self.services.incidents.set_severity(ctx, iid, level), lambda o: o.message
+            )
+
+        self.app.push_screen(SeverityDialog(current), chosen)
+
+    def action_focus_note(self) -> None:
+        self.query_one("#note-input", Input).focus()
+
+    @on(Input.Submitted, "#note-input")
+    def _note_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        event.input.value = ""
+        ctx = self.services.context()
+        iid = self.incident_id
+        self.run_command(
+            lambda: self.services.incidents.add_note(ctx, iid, text),
+            lambda o: "note added" if o.changed else "note already recorded",
+        )
+        self.query_one("#timeline", DataTable).focus()

@@ -1,0 +1,229 @@
+"""Triage (home): firing alert groups and open incidents, worst first, with their age."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from incidentbook.clock import humanize_age, parse_iso
+from incidentbook.core.alerts import AlertGroup
+from incidentbook.core.incidents import IncidentState
+from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.severity import severity_text
+
+
+@dataclass
+class TriageLoaded(Message):
+    groups: list[AlertGroup]
+    incidents: list[IncidentState]
+    now: datetime
+
+
+class TriageScreen(DataScreen):
+    BINDINGS = [
+        Binding("enter", "open_selected", "Open", id="triage.open"),
+        Binding(
+            "a",
+            "acknowledge",
+            "Acknowledge",
+            id="triage.ack",
+            tooltip="Acknowledge the selected incident, or the selected alert group "
+            "(opens or joins its incident)",
+        ),
+        Binding("r", "resolve", "Resolve", id="triage.resolve"),
+        Binding("n", "new_incident", "New incident", id="triage.new"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.groups: list[AlertGroup] = []
+        self.incidents: list[IncidentState] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="triage-body"):
+            with Vertical(id="triage-main"):
+                yield Label("Alert groups (firing)", classes="section-title")
+                yield DataTable(id="groups", cursor_type="row", zebra_stripes=True)
+                yield Label("Open incidents", classes="section-title")
+                yield DataTable(id="incidents", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="triage-side"):
+                yield Static("Opening the workspace…", id="triage-detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        groups = self.query_one("#groups", DataTable)
+        groups.add_columns("Group", "Firing", "Severity", "Since", "Incident")
+        incidents = self.query_one("#incidents", DataTable)
+        incidents.add_columns("Incident", "Severity", "Status", "Age", "Title")
+        incidents.focus()
+        super().on_mount()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="triage-load")
+    def load(self) -> None:
+        services = self.services
+        groups = services.alerts.groups()
+        incidents = services.incidents.list_incidents()
+        self.post_message(TriageLoaded(groups, incidents, services.settings.clock()))
+
+    @on(TriageLoaded)
+    def show(self, message: TriageLoaded) -> None:
+        self.groups, self.incidents = message.groups, message.incidents
+        now = message.now
+        groups = self.query_one("#groups", DataTable)
+        _refill(
+            groups,
+            [
+                (
+                    g.key,
+                    f"{g.firing:,}",
+                    severity_text(g.severity),
+                    humanize_age((now - parse_iso(g.since)).total_seconds()),
+                    g.incident_id or "—",
+                )
+                for g in message.groups
+            ],
+            [g.key for g in message.groups],
+        )
+        incidents = self.query_one("#incidents", DataTable)
+        _refill(
+            incidents,
+            [
+                (
+                    i.id,
+                    severity_text(i.severity),
+                    i.status,
+                    humanize_age((now - parse_iso(i.opened_at)).total_seconds()),
+                    i.title,
+                )
+                for i in message.incidents
+            ],
+            [i.id for i in message.incidents],
+        )
+        self._update_detail()
+
+    def _update_detail(self) -> None:
+        detail = self.query_one("#triage-detail", Static)
+        if not self.groups and not self.incidents:
+            detail.update(
+                "All quiet: no firing alerts, no open incidents.\n\n"
+                "n  open an incident by hand\n?  help"
+            )
+            return
+        group = self._selected_group()
+        if group is not None:
+            detail.update(
+                f"[b]{group.key}[/b]\n{group.firing:,} firing, worst {group.severity}\n"
+                f"since {group.since[:19]}Z\nlast seen {group.last_seen[:19]}Z\n"
+                f"incident: {group.incident_id or 'none yet (a: acknowledge to open one)'}"
+            )
+            return
+        incident = self._selected_incident()
+        if incident is not None:
+            detail.update(
+                f"[b]{incident.id}[/b] {incident.title}\n{incident.severity}, {incident.status}\n"
+                f"opened {incident.opened_at[:19]}Z by {incident.opened_by}\n"
+                f"{len(incident.alerts)} alerts, {incident.notes_count} notes\n\nenter: open"
+            )
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._update_detail()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, _event: DataTable.RowSelected) -> None:
+        self.action_open_selected()
+
+    def _focused_table(self) -> str:
+        focused = self.focused
+        return focused.id if isinstance(focused, DataTable) and focused.id else "incidents"
+
+    def _selected_group(self) -> AlertGroup | None:
+        if self._focused_table() != "groups" or not self.groups:
+            return None
+        row = self.query_one("#groups", DataTable).cursor_row
+        return self.groups[row] if 0 <= row < len(self.groups) else None
+
+    def _selected_incident(self) -> IncidentState | None:
+        if self._focused_table() != "incidents" or not self.incidents:
+            return None
+        row = self.query_one("#incidents", DataTable).cursor_row
+        return self.incidents[row] if 0 <= row < len(self.incidents) else None
+
+    # -- actions -------------------------------------------------------------------------
+
+    def action_open_selected(self) -> None:
+        from incidentbook.ui.screens.incident import IncidentScreen
+
+        incident = self._selected_incident()
+        if incident is not None:
+            self.app.push_screen(IncidentScreen(incident.id))
+            return
+        group = self._selected_group()
+        if group is not None and group.incident_id:
+            self.app.push_screen(IncidentScreen(group.incident_id))
+        elif group is not None:
+            self.notify("No incident for this group yet: press a to acknowledge it.")
+
+    def action_acknowledge(self) -> None:
+        ctx = self.services.context("acknowledged from triage")
+        group = self._selected_group()
+        if group is not None:
+            key = group.key
+            self.run_command(
+                lambda: self.services.alerts.acknowledge_group(ctx, key),
+                lambda o: f"{o.incident.id}: acknowledged group {key}",
+            )
+            return
+        incident = self._selected_incident()
+        if incident is not None:
+            iid = incident.id
+            self.run_command(
+                lambda: self.services.incidents.acknowledge(ctx, iid), lambda o: o.message
+            )
+
+    def action_resolve(self) -> None:
+        incident = self._selected_incident()
+        if incident is None:
+            self.notify("Select an incident to resolve.", severity="warning")
+            return
+        ctx = self.services.context("resolved from triage")
+        iid = incident.id
+        self.run_command(lambda: self.services.incidents.resolve(ctx, iid), lambda o: o.message)
+
+    def action_new_incident(self) -> None:
+        from incidentbook.ui.screens.new_incident import NewIncidentDialog
+
+        def opened(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            title, severity = result
+            ctx = self.services.context("opened from triage")
+            self.run_command(
+                lambda: self.services.incidents.open(ctx, title, severity), lambda o: o.message
+            )
+
+        self.app.push_screen(NewIncidentDialog(), opened)
+
+
+def _refill(table: DataTable[object], rows: list[tuple[object, ...]], keys: list[str]) -> None:
+    """Replace a table's rows, keeping the cursor on the same key when it is still there."""
+    selected: str | None = None
+    if table.row_count and 0 <= table.cursor_row < table.row_count:
+        selected = str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
+    table.clear()
+    for key, row in zip(keys, rows, strict=True):
+        table.add_row(*row, key=key)
+    if selected in keys:
+        table.move_cursor(row=keys.index(selected))

@@ -1,0 +1,23 @@
+"""Waiting for the app the honest way: until its workers are done, never by sleeping."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerState
+
+
+async def settle(pilot: Pilot[None], rounds: int = 50) -> None:
+    """Let messages flow and workers finish (exclusive workers may replace each other)."""
+    app: App[None] = pilot.app
+    for _ in range(rounds):
+        await pilot.pause()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue
+        await pilot.pause()
+        busy = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        if not busy:
+            return
+    raise AssertionError("the app did not settle")
