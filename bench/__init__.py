@@ -1,0 +1,1 @@
+"""Benchmarks: each measures its reference in the same run and reports ratios."""
