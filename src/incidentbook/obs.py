@@ -42,7 +42,13 @@ class JsonLinesFormatter(logging.Formatter):
 
 
 def logger() -> logging.Logger:
-    return logging.getLogger(LOGGER_NAME)
+    log = logging.getLogger(LOGGER_NAME)
+    if not log.handlers:
+        # Until an entry point configures a file, records go nowhere: never to the
+        # operator's terminal through logging's last-resort handler.
+        log.addHandler(logging.NullHandler())
+        log.propagate = False
+    return log
 
 
 def configure_logging(logs_dir: Path, *, level: int = logging.INFO) -> Path | None:

@@ -25,7 +25,41 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
+# One-line help for the command list, so ``incidentbook --help`` imports no command module
+# (and with them SQLAlchemy and Textual). A command missing here is imported to get its help.
+LAZY_HELP: dict[str, str] = {
+    "init": "Create a workspace in DIRECTORY (existing files are kept).",
+    "demo": "Fill the workspace with a demo: past incidents, a ledger, live alerts.",
+    "verify": "Re-derive all state from the event log and compare; exit 1 on drift.",
+    "stats": "Counters: incidents, alerts, events, MTTA/MTTR, pending index work.",
+    "incident": "Open, acknowledge, annotate, resolve and inspect incidents.",
+    "reconcile": "Check the ledger: balances vs histories, duplicates, and more.",
+    "audit": "An account's audit trail, balances, and correlation traces.",
+    "alerts": "Ingest, list and inspect alerts.",
+    "serve": "Receive alerts over HTTP (Alertmanager, PagerDuty Events v2).",
+    "runbooks": "List, lint and match runbooks.",
+    "search": "Full-text search over incidents, alerts, runbooks and documents.",
+    "index": "Rebuild or inspect the search index.",
+    "postmortem": "Write, lint and export postmortems.",
+    "premortem": "Start a pre-mortem for a launch.",
+    "actions": "Action items from postmortems, tracked until done.",
+}
+
+
 class LazyGroup(click.Group):
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in LAZY_HELP:
+                rows.append((name, LAZY_HELP[name]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=70)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 

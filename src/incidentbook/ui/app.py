@@ -50,7 +50,7 @@ class IncidentbookApp(App[None]):
         self.db_ready = False
         self.db_error: str | None = None
         self.last_event_seq = 0
-        self.sub_title = str(settings.workspace)
+        self.sub_title = settings.workspace.name
 
     def on_mount(self) -> None:
         from incidentbook.ui.screens.triage import TriageScreen

@@ -1,0 +1,109 @@
+"""Layering and import hygiene, checked in fresh interpreters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+CORE_MODULES = [
+    "incidentbook.settings",
+    "incidentbook.workspace",
+    "incidentbook.obs",
+    "incidentbook.storage.db",
+    "incidentbook.storage.models",
+    "incidentbook.storage.migrations",
+    "incidentbook.core.events",
+    "incidentbook.core.incidents",
+    "incidentbook.core.alerts",
+    "incidentbook.core.verify",
+    "incidentbook.core.stats",
+    "incidentbook.core.services",
+    "incidentbook.core.demo",
+    "incidentbook.core.markdown",
+    "incidentbook.cli",
+    "incidentbook.cli.incident",
+    "incidentbook.cli.workspace_cmds",
+]
+
+
+def _run(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_core_storage_and_cli_never_import_textual(tmp_path: Path) -> None:
+    code = (
+        "import importlib, sys\n"
+        f"for name in {CORE_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+        "print(','.join(bad))\n"
+    )
+    result = _run(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"textual imported by the core: {result.stdout}"
+
+
+def test_every_core_package_module_is_free_of_textual(tmp_path: Path) -> None:
+    """Also modules other parts add later: walk the core and storage packages."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import incidentbook.core, incidentbook.storage\n"
+        "for pkg in (incidentbook.core, incidentbook.storage):\n"
+        "    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        if '.migrations.' in info.name and not info.name.endswith('migrations'):\n"
+        "            continue\n"
+        "        importlib.import_module(info.name)\n"
+        "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))\n"
+    )
+    result = _run(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_imports_have_no_side_effects(tmp_path: Path) -> None:
+    """Importing everything, the app included, creates no file and opens no database."""
+    code = (
+        "import importlib, sys\n"
+        f"for name in {[*CORE_MODULES, 'incidentbook.ui.app']!r}:\n"
+        "    importlib.import_module(name)\n"
+        "import sqlalchemy.engine\n"
+        "print('ok')\n"
+    )
+    env_home = tmp_path / "home"
+    env_home.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            "HOME": str(env_home),
+            "XDG_DATA_HOME": str(env_home / "data"),
+            "PATH": "/usr/bin:/bin",
+        },
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+    assert list(env_home.iterdir()) == []
+
+
+def test_help_imports_neither_textual_nor_sqlalchemy(tmp_path: Path) -> None:
+    """``incidentbook --help`` stays fast: the heavy stacks load only when a command runs."""
+    code = (
+        "import sys\n"
+        "from incidentbook.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = ('textual', 'sqlalchemy', 'sqlmodel', 'alembic')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    result = _run(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY=\n" in result.stdout or result.stdout.rstrip().endswith("HEAVY=")
