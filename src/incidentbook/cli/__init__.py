@@ -22,6 +22,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "incidentbook.cli.workspace_cmds:verify_cmd",
     "stats": "incidentbook.cli.workspace_cmds:stats_cmd",
     "incident": "incidentbook.cli.incident:incident",
+    "alerts": "incidentbook.cli.alerts:alerts",
+    "serve": "incidentbook.cli.serve:serve_cmd",
 }
 
 

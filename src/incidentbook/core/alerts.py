@@ -9,18 +9,29 @@ the stream ``alert:<fingerprint>``; the ``alerts`` table is the projection of th
 - resolved, firing               -> ``alert.resolved``
 - anything else                  -> nothing recorded (a dedup hit)
 
+Alertmanager alerts (``episodes_by_start=True``) are keyed by ``(fingerprint, startsAt)``: a
+firing alert with a newer ``startsAt`` is a new episode even if the resolve was never seen, and
+a copy of an older episode (a late retry) is ``stale`` and changes nothing. PagerDuty's
+``alert.acknowledged`` is recorded on the alert's stream.
+
 A receipt key (hash of a file line, reconciler run + finding) makes an exact replay of the same
 input a no-op, so re-ingesting a file or resuming a run changes nothing.
+
+Alerts that join an open incident are linked in one batch event per incident and transaction
+(``incident.alerts_linked``), so 5,000 reconciler alerts do not flood the incident timeline.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import parse_iso, to_iso
@@ -31,7 +42,10 @@ from incidentbook.storage.db import Database
 from incidentbook.storage.models import AlertReceiptRow, AlertRow, IncidentRow
 
 if TYPE_CHECKING:
+    from incidentbook.core.alert_formats import AlertmanagerPayload, PagerDutyEvent
     from incidentbook.core.incidents import Outcome as IncidentOutcome
+
+T = TypeVar("T")
 
 ALERT_STATUSES = ("firing", "resolved")
 ALERT_SEVERITIES = ("critical", "error", "warning", "info")
@@ -42,6 +56,21 @@ REPEATED = "alert.repeated"
 REFIRED = "alert.refired"
 RESOLVED = "alert.resolved"
 JOINED = "alert.joined_incident"
+ACKNOWLEDGED = "alert.acknowledged"
+
+OUTCOMES = (
+    "new",
+    "repeated",
+    "refired",
+    "resolved",
+    "unchanged",
+    "stale",
+    "replayed",
+    "acknowledged",
+    "ignored",
+)
+# Outcomes that found the alert already recorded as it is: what /metrics counts as dedup hits.
+DEDUP_HITS = ("repeated", "unchanged", "stale", "replayed")
 
 
 @dataclass(frozen=True)
@@ -212,6 +241,36 @@ def _refresh(data: dict[str, Any]) -> dict[str, Any]:
     return {k: alert[k] for k in keys if k in alert}
 
 
+def _decide(
+    state: AlertState | None, alert: NativeAlert, episodes_by_start: bool
+) -> tuple[str | None, str]:
+    """The one dedup rule: (event type to record or None, outcome)."""
+    if state is None:
+        return (FIRED, "new") if alert.status == "firing" else (RESOLVED, "resolved")
+    if episodes_by_start:
+        # Alertmanager: an episode is (fingerprint, startsAt); ISO-8601 UTC text sorts by time.
+        if alert.starts_at < state.starts_at:
+            return None, "stale"
+        if alert.status == "firing":
+            if alert.starts_at > state.starts_at:
+                return REFIRED, "refired"
+            return (REPEATED, "repeated") if state.status == "firing" else (None, "unchanged")
+        return (RESOLVED, "resolved") if state.status == "firing" else (None, "unchanged")
+    if alert.status == "firing" and state.status == "firing":
+        return REPEATED, "repeated"
+    if alert.status == "firing" and alert.starts_at != state.starts_at:
+        return REFIRED, "refired"
+    if alert.status == "resolved" and state.status == "firing":
+        return RESOLVED, "resolved"
+    return None, "unchanged"
+
+
+def _log_ingest(ctx: Context, result: IngestResult, **fields: Any) -> None:
+    from incidentbook.obs import log_info
+
+    log_info("alerts.ingested", ctx.correlation_id, actor=ctx.actor, **result.to_dict(), **fields)
+
+
 def derive(events: list[ev.Event]) -> AlertState | None:
     state: AlertState | None = None
     for event in events:
@@ -223,13 +282,64 @@ def derive(events: list[ev.Event]) -> AlertState | None:
 class IngestResult:
     counts: Counter[str] = field(default_factory=Counter)
     fingerprints: list[str] = field(default_factory=list)
+    truncated_alerts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        keys = ("new", "repeated", "refired", "resolved", "unchanged", "replayed", "joined")
-        return {
-            **{k: self.counts.get(k, 0) for k in keys},
-            "received": sum(self.counts[k] for k in keys if k != "joined"),
-        }
+        keys = (*OUTCOMES, "joined")
+        out: dict[str, Any] = {k: self.counts.get(k, 0) for k in keys}
+        out["received"] = sum(self.counts[k] for k in OUTCOMES)
+        if self.truncated_alerts:
+            out["truncated_alerts"] = self.truncated_alerts
+        return out
+
+    @property
+    def dedup_hits(self) -> int:
+        return sum(self.counts[k] for k in DEDUP_HITS)
+
+    def merge(self, other: IngestResult) -> None:
+        self.counts.update(other.counts)
+        self.fingerprints.extend(other.fingerprints)
+        self.truncated_alerts += other.truncated_alerts
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """One accepted receiver request (or Alertmanager payload from a file)."""
+
+    id: int
+    received_at: str
+    source: str
+    actor: str
+    correlation_id: str
+    group_key: str | None
+    receiver: str | None
+    alerts: int
+    truncated_alerts: int
+    outcome: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "locked" in text or "busy" in text
+
+
+def with_lock_retry(work: Callable[[], T], *, attempts: int = 5, base_delay: float = 0.05) -> T:
+    """Run a unit of work, retrying (bounded, with backoff) when SQLite reports a lock that
+    outlasted the busy timeout. Each attempt is a whole transaction, so a retry is clean."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            if not is_lock_error(exc) or attempt == attempts - 1:
+                raise
+            from incidentbook.obs import log_error
+
+            log_error("db.locked_retry", str(exc.orig), None, attempt=attempt + 1)
+            time.sleep(base_delay * (2**attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class AlertService:
@@ -242,6 +352,8 @@ class AlertService:
         ctx: Context,
         alerts: list[NativeAlert],
         receipt_keys: list[str | None] | None = None,
+        *,
+        episodes_by_start: bool = False,
     ) -> IngestResult:
         """Store a batch in one transaction: all of it, or (on any error) none of it."""
         keys = receipt_keys or [None] * len(alerts)
@@ -249,21 +361,42 @@ class AlertService:
             raise ValueError("one receipt key per alert")
         result = IngestResult()
         with self.db.write() as session:
-            for alert, key in zip(alerts, keys, strict=True):
-                outcome = self.ingest_in(session, ctx, alert, key)
-                result.counts[outcome] += 1
-                result.fingerprints.append(alert.fingerprint)
-                if outcome in ("new", "refired") and self._join_open_incident(
-                    session, ctx, alert.fingerprint
-                ):
-                    result.counts["joined"] += 1
-        from incidentbook.obs import log_info
-
-        log_info("alerts.ingested", ctx.correlation_id, actor=ctx.actor, **result.to_dict())
+            self.ingest_many_in(
+                session, ctx, alerts, keys, result, episodes_by_start=episodes_by_start
+            )
+        _log_ingest(ctx, result)
         return result
 
+    def ingest_many_in(
+        self,
+        session: Session,
+        ctx: Context,
+        alerts: list[NativeAlert],
+        receipt_keys: list[str | None],
+        result: IngestResult,
+        *,
+        episodes_by_start: bool = False,
+    ) -> None:
+        """Apply a batch inside the caller's transaction, then let new alerts of a group with
+        an open incident join it (one batch link event per incident)."""
+        joinable: list[str] = []
+        for alert, key in zip(alerts, receipt_keys, strict=True):
+            outcome = self.ingest_in(session, ctx, alert, key, episodes_by_start=episodes_by_start)
+            result.counts[outcome] += 1
+            result.fingerprints.append(alert.fingerprint)
+            if outcome in ("new", "refired"):
+                joinable.append(alert.fingerprint)
+        if joinable:
+            result.counts["joined"] += self.join_open_incidents_in(session, ctx, joinable)
+
     def ingest_in(
-        self, session: Session, ctx: Context, alert: NativeAlert, receipt_key: str | None = None
+        self,
+        session: Session,
+        ctx: Context,
+        alert: NativeAlert,
+        receipt_key: str | None = None,
+        *,
+        episodes_by_start: bool = False,
     ) -> str:
         """Apply one alert inside the caller's transaction; return what happened to it."""
         if receipt_key is not None:
@@ -278,18 +411,11 @@ class AlertService:
             )
         row = session.get(AlertRow, alert.fingerprint)
         state = AlertState.from_row(row) if row else None
+        type_, outcome = _decide(state, alert, episodes_by_start)
+        if type_ is None:
+            return outcome
         group_key = group_key_for(alert, self.group_by)
         payload: dict[str, Any] = {"alert": alert.to_dict(), "group_key": group_key}
-        if state is None:
-            type_, outcome = (FIRED, "new") if alert.status == "firing" else (RESOLVED, "resolved")
-        elif alert.status == "firing" and state.status == "firing":
-            type_, outcome = REPEATED, "repeated"
-        elif alert.status == "firing" and alert.starts_at != state.starts_at:
-            type_, outcome = REFIRED, "refired"
-        elif alert.status == "resolved" and state.status == "firing":
-            type_, outcome = RESOLVED, "resolved"
-        else:
-            return "unchanged"
         if type_ == RESOLVED and not alert.ends_at:
             payload["alert"]["ends_at"] = to_iso(ctx.clock())
         event = ev.append(session, ctx, STREAM_PREFIX + alert.fingerprint, type_, payload)
@@ -299,49 +425,232 @@ class AlertService:
             ev.queue_for_index(session, ctx, "alert_group", new_state.group_key)
         return outcome
 
-    def _join_open_incident(self, session: Session, ctx: Context, fingerprint: str) -> bool:
-        """New alerts of a group whose incident is still unresolved join that incident."""
+    def acknowledge_in(
+        self, session: Session, ctx: Context, fingerprint: str, receipt_key: str | None = None
+    ) -> str:
+        """Record that the sender (PagerDuty) acknowledged a firing alert."""
+        if receipt_key is not None:
+            if session.get(AlertReceiptRow, receipt_key) is not None:
+                return "replayed"
+            session.add(
+                AlertReceiptRow(
+                    receipt_key=receipt_key,
+                    fingerprint=fingerprint,
+                    received_at=to_iso(ctx.clock()),
+                )
+            )
         row = session.get(AlertRow, fingerprint)
-        if row is None or row.incident_id is not None:
-            return False
-        incident = session.exec(
-            select(IncidentRow)
-            .where(IncidentRow.group_key == row.group_key, IncidentRow.status != "resolved")
-            .order_by(col(IncidentRow.number))
-        ).first()
-        if incident is None:
-            return False
-        self.link_in(session, ctx, fingerprint, incident.id)
-        return True
+        if row is None or row.status != "firing":
+            return "ignored"
+        event = ev.append(session, ctx, STREAM_PREFIX + fingerprint, ACKNOWLEDGED, {})
+        session.merge(apply(AlertState.from_row(row), event).to_row())
+        return "acknowledged"
+
+    # -- senders ---------------------------------------------------------------------------
+
+    def ingest_alertmanager(
+        self, ctx: Context, payload: AlertmanagerPayload, receipt_key: str | None = None
+    ) -> IngestResult:
+        """One Alertmanager notification, all of it or none of it, with its request record."""
+
+        def work() -> IngestResult:
+            result = IngestResult(truncated_alerts=payload.truncated_alerts)
+            keys: list[str | None] = (
+                [f"{receipt_key}#{i}" for i in range(len(payload.alerts))]
+                if receipt_key is not None
+                else [None] * len(payload.alerts)
+            )
+            with self.db.write() as session:
+                self.ingest_many_in(
+                    session, ctx, payload.alerts, keys, result, episodes_by_start=True
+                )
+                if (
+                    receipt_key is None
+                    or result.counts["replayed"] < len(payload.alerts)
+                    or (not payload.alerts)
+                ):
+                    self.record_request_in(
+                        session,
+                        ctx,
+                        "alertmanager",
+                        result,
+                        group_key=payload.group_key,
+                        receiver=payload.receiver,
+                        alerts=len(payload.alerts),
+                        truncated_alerts=payload.truncated_alerts,
+                    )
+            return result
+
+        result = with_lock_retry(work)
+        _log_ingest(ctx, result, group_key=payload.group_key)
+        return result
+
+    def ingest_pagerduty(
+        self, ctx: Context, event: PagerDutyEvent, receipt_key: str | None = None
+    ) -> IngestResult:
+        """One PagerDuty event (trigger, acknowledge or resolve) in one transaction."""
+
+        def work() -> IngestResult:
+            result = IngestResult()
+            with self.db.write() as session:
+                if event.action == "trigger":
+                    assert event.alert is not None
+                    self.ingest_many_in(session, ctx, [event.alert], [receipt_key], result)
+                elif event.action == "acknowledge":
+                    result.counts[
+                        self.acknowledge_in(session, ctx, event.dedup_key, receipt_key)
+                    ] += 1
+                    result.fingerprints.append(event.dedup_key)
+                else:
+                    row = session.get(AlertRow, event.dedup_key)
+                    if row is None:
+                        result.counts["ignored"] += 1
+                    else:
+                        state = AlertState.from_row(row)
+                        closing = NativeAlert(
+                            source=state.source,
+                            name=state.name,
+                            fingerprint=state.fingerprint,
+                            status="resolved",
+                            severity=state.severity,
+                            summary=state.summary,
+                            labels=state.labels,
+                            annotations=state.annotations,
+                            starts_at=state.starts_at,
+                            ends_at=to_iso(ctx.clock()),
+                        )
+                        self.ingest_many_in(session, ctx, [closing], [receipt_key], result)
+                self.record_request_in(
+                    session, ctx, "pagerduty", result, group_key=event.dedup_key, alerts=1
+                )
+            return result
+
+        result = with_lock_retry(work)
+        _log_ingest(ctx, result, dedup_key=event.dedup_key, action=event.action)
+        return result
+
+    def record_request_in(
+        self,
+        session: Session,
+        ctx: Context,
+        source: str,
+        result: IngestResult,
+        *,
+        group_key: str | None = None,
+        receiver: str | None = None,
+        alerts: int = 0,
+        truncated_alerts: int = 0,
+    ) -> None:
+        from incidentbook.storage.alert_receiver_models import IngestRequestRow
+
+        session.add(
+            IngestRequestRow(
+                received_at=to_iso(ctx.clock()),
+                source=source,
+                actor=ctx.actor,
+                correlation_id=ctx.correlation_id,
+                group_key=group_key,
+                receiver=receiver,
+                alerts=alerts,
+                truncated_alerts=truncated_alerts,
+                outcome=json.dumps({k: v for k, v in result.counts.items() if v}, sort_keys=True),
+            )
+        )
+        if truncated_alerts:
+            from incidentbook.obs import log_error
+
+            log_error(
+                "alertmanager.truncated",
+                f"Alertmanager truncated {truncated_alerts} alerts of group {group_key!r}",
+                ctx.correlation_id,
+                truncated_alerts=truncated_alerts,
+                group_key=group_key,
+            )
+
+    # -- incidents ---------------------------------------------------------------------------
+
+    def join_open_incidents_in(
+        self, session: Session, ctx: Context, fingerprints: Iterable[str]
+    ) -> int:
+        """New alerts of a group whose incident is still unresolved join that incident.
+
+        One link event per incident (not per alert); returns how many alerts joined."""
+        by_group: dict[str, list[str]] = {}
+        for fingerprint in dict.fromkeys(fingerprints):
+            row = session.get(AlertRow, fingerprint)
+            if row is None:
+                continue
+            by_group.setdefault(row.group_key, []).append(fingerprint)
+        joined = 0
+        for group_key, members in by_group.items():
+            incident = session.exec(
+                select(IncidentRow)
+                .where(IncidentRow.group_key == group_key, IncidentRow.status != "resolved")
+                .order_by(col(IncidentRow.number))
+            ).first()
+            if incident is None:
+                continue
+            joined += self.link_many_in(session, ctx, members, incident.id)
+        return joined
 
     def link_in(self, session: Session, ctx: Context, fingerprint: str, incident_id: str) -> None:
         """Link an alert and an incident both ways, in the caller's transaction."""
-        from incidentbook.core.incidents import ALERT_LINKED, IncidentService
+        self.link_many_in(session, ctx, [fingerprint], incident_id)
 
-        row = session.get(AlertRow, fingerprint)
-        if row is None:
-            raise NotFoundError(f"no alert {fingerprint}")
-        if row.incident_id != incident_id:
-            event = ev.append(
-                session, ctx, STREAM_PREFIX + fingerprint, JOINED, {"incident_id": incident_id}
-            )
-            session.merge(apply(AlertState.from_row(row), event).to_row())
+    def link_many_in(
+        self, session: Session, ctx: Context, fingerprints: Iterable[str], incident_id: str
+    ) -> int:
+        """Link alerts and an incident both ways in the caller's transaction: one
+        ``alert.joined_incident`` per alert stream, ONE event on the incident's timeline.
+        Returns how many alerts were newly linked to the incident (idempotent)."""
+        from incidentbook.core.incidents import ALERT_LINKED, ALERTS_LINKED, IncidentService
+
         incident = session.get(IncidentRow, incident_id)
-        if incident is not None and fingerprint not in json.loads(incident.alerts):
+        if incident is None:
+            raise NotFoundError(f"no incident {incident_id}")
+        linked = set(json.loads(incident.alerts))
+        added: list[str] = []
+        for fingerprint in dict.fromkeys(fingerprints):
+            row = session.get(AlertRow, fingerprint)
+            if row is None:
+                raise NotFoundError(f"no alert {fingerprint}")
+            if row.incident_id != incident_id:
+                event = ev.append(
+                    session, ctx, STREAM_PREFIX + fingerprint, JOINED, {"incident_id": incident_id}
+                )
+                session.merge(apply(AlertState.from_row(row), event).to_row())
+            if fingerprint not in linked:
+                linked.add(fingerprint)
+                added.append(fingerprint)
+        if len(added) == 1:
             IncidentService(self.db).apply_in(
-                session, ctx, incident_id, ALERT_LINKED, {"fingerprint": fingerprint}
+                session, ctx, incident_id, ALERT_LINKED, {"fingerprint": added[0]}
             )
+        elif added:
+            IncidentService(self.db).apply_in(
+                session, ctx, incident_id, ALERTS_LINKED, {"fingerprints": added}
+            )
+        return len(added)
 
     def acknowledge_group(
         self, ctx: Context, group_key: str, *, severity: str | None = None
     ) -> IncidentOutcome:
         """Acknowledge an alert group: open (or join) its incident and link its firing alerts.
 
-        Idempotent: the group's unresolved incident is reused, linked alerts stay linked.
+        Idempotent: the group's unresolved incident is reused, linked alerts stay linked, and
+        the incident's timeline gets one batch link event however large the group.
         """
         from incidentbook.core.incidents import IncidentService, Outcome
 
-        firing = [a for a in self.list_alerts("firing") if a.group_key == group_key]
+        with self.db.read() as session:
+            firing = [
+                AlertState.from_row(r)
+                for r in session.exec(
+                    select(AlertRow).where(
+                        AlertRow.status == "firing", AlertRow.group_key == group_key
+                    )
+                ).all()
+            ]
         if not firing:
             raise NotFoundError(f"no firing alerts in group {group_key!r}")
         worst = min((a.severity for a in firing), key=ALERT_SEVERITIES.index)
@@ -353,12 +662,9 @@ class AlertService:
         incident_id = opened.incident.id
         acked = incidents.acknowledge(ctx, incident_id)
         with self.db.write() as session:
-            for alert in firing:
-                self.link_in(session, ctx, alert.fingerprint, incident_id)
+            added = self.link_many_in(session, ctx, [a.fingerprint for a in firing], incident_id)
         final = incidents.get(incident_id)
-        changed = (
-            opened.changed or acked.changed or len(final.alerts) != len(opened.incident.alerts)
-        )
+        changed = opened.changed or acked.changed or added > 0
         return Outcome(final, changed, message=f"group {group_key} → {incident_id}")
 
     # -- reads ---------------------------------------------------------------------------
@@ -369,6 +675,49 @@ class AlertService:
             if row is None:
                 raise NotFoundError(f"no alert with fingerprint {fingerprint!r}")
             return AlertState.from_row(row)
+
+    def history(self, fingerprint: str) -> list[ev.Event]:
+        """Every event of one alert, oldest first (fired, repeated, acknowledged, joined…)."""
+        with self.db.read() as session:
+            if session.get(AlertRow, fingerprint) is None:
+                raise NotFoundError(f"no alert with fingerprint {fingerprint!r}")
+            return ev.stream_events(session, STREAM_PREFIX + fingerprint)
+
+    def acknowledged_at(self, events: list[ev.Event]) -> str | None:
+        """When the sender last acknowledged the current episode, if it did."""
+        acked: str | None = None
+        for event in events:
+            if event.type in (FIRED, REFIRED):
+                acked = None
+            elif event.type == ACKNOWLEDGED:
+                acked = event.recorded_at
+        return acked
+
+    def requests(self, *, limit: int = 50, truncated_only: bool = False) -> list[IngestRequest]:
+        """Accepted receiver requests, newest first (``truncated_only``: where Alertmanager
+        dropped alerts from a notification, ``truncatedAlerts`` > 0)."""
+        from incidentbook.storage.alert_receiver_models import IngestRequestRow
+
+        with self.db.read() as session:
+            query = select(IngestRequestRow)
+            if truncated_only:
+                query = query.where(col(IngestRequestRow.truncated_alerts) > 0)
+            rows = session.exec(query.order_by(col(IngestRequestRow.id).desc()).limit(limit)).all()
+        return [
+            IngestRequest(
+                id=r.id or 0,
+                received_at=r.received_at,
+                source=r.source,
+                actor=r.actor,
+                correlation_id=r.correlation_id,
+                group_key=r.group_key,
+                receiver=r.receiver,
+                alerts=r.alerts,
+                truncated_alerts=r.truncated_alerts,
+                outcome=json.loads(r.outcome),
+            )
+            for r in rows
+        ]
 
     def list_alerts(self, status: str = "firing", limit: int | None = None) -> list[AlertState]:
         if status not in (*ALERT_STATUSES, "all"):

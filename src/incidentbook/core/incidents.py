@@ -34,6 +34,7 @@ SEVERITY_CHANGED = "incident.severity_changed"
 NOTE_ADDED = "incident.note_added"
 RUNBOOK_LINKED = "incident.runbook_linked"
 ALERT_LINKED = "incident.alert_linked"
+ALERTS_LINKED = "incident.alerts_linked"  # a batch: {"fingerprints": [...]}
 RESOLVED = "incident.resolved"
 REOPENED = "incident.reopened"
 
@@ -130,6 +131,10 @@ def apply(state: IncidentState | None, event: ev.Event) -> IncidentState:
         return replace(state, runbooks=(*state.runbooks, str(data["runbook"])))
     if event.type == ALERT_LINKED:
         return replace(state, alerts=(*state.alerts, str(data["fingerprint"])))
+    if event.type == ALERTS_LINKED:
+        known = set(state.alerts)
+        added = [str(f) for f in data["fingerprints"] if str(f) not in known]
+        return replace(state, alerts=(*state.alerts, *dict.fromkeys(added)))
     if event.type == RESOLVED:
         return replace(state, status="resolved", resolved_at=at)
     if event.type == REOPENED:

@@ -19,6 +19,11 @@ def describe(type_: str, data: dict[str, Any]) -> str:
             return f"runbook linked: {data.get('runbook')}"
         case "incident.alert_linked":
             return f"alert linked: {data.get('fingerprint')}"
+        case "incident.alerts_linked":
+            fingerprints = data.get("fingerprints") or []
+            shown = ", ".join(str(f) for f in fingerprints[:3])
+            more = f" and {len(fingerprints) - 3} more" if len(fingerprints) > 3 else ""
+            return f"{len(fingerprints)} alerts linked: {shown}{more}"
         case "incident.resolved":
             return "resolved"
         case "incident.reopened":

@@ -1,0 +1,300 @@
+"""``incidentbook alerts …``: ingest alerts from files or pipes, list, show and group them."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from incidentbook.cli.output import emit, json_option, reason_option
+
+if TYPE_CHECKING:
+    from incidentbook.cli import CliState
+    from incidentbook.core.alerts import AlertState
+
+FORMATS = ("native", "alertmanager", "pagerduty")
+CLI_ACTOR = "cli:ingest"
+
+
+def _state(ctx: click.Context) -> CliState:
+    from incidentbook.cli import CliState
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    return state
+
+
+@click.group()
+def alerts() -> None:
+    """Ingest, list and inspect alerts; acknowledge alert groups."""
+
+
+@alerts.command("ingest")
+@click.argument("source", metavar="FILE|-")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="native",
+    show_default=True,
+    help="One JSON object per line: a native alert, an Alertmanager webhook payload or a "
+    "PagerDuty Events v2 event.",
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(("skip", "abort")),
+    default="skip",
+    show_default=True,
+    help="A malformed line is reported with its number and skipped, or aborts the whole "
+    "ingest before anything is written.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=100_000),
+    default=1000,
+    show_default=True,
+    help="Native alerts per transaction.",
+)
+@reason_option
+@json_option
+@click.pass_context
+def ingest_cmd(
+    ctx: click.Context,
+    source: str,
+    fmt: str,
+    on_error: str,
+    batch: int,
+    reason: str | None,
+    as_json: bool,
+) -> None:
+    """Ingest alerts from FILE (or - for standard input). Re-ingesting a file changes nothing."""
+    from pathlib import Path
+
+    from incidentbook.core.alert_formats import PayloadError, ingest_lines
+    from incidentbook.errors import NotFoundError, UsageError
+
+    state = _state(ctx)
+    services = state.services
+    if source == "-":
+        buffered = sys.stdin.read().splitlines()
+
+        def open_lines() -> Any:
+            return iter(buffered)
+
+        label = "stdin"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise NotFoundError(f"no such file: {source}")
+
+        def open_lines() -> Any:
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                yield from handle
+
+        label = str(path)
+    context = services.context(
+        reason or f"ingest {label} ({fmt}) by {services.settings.actor}",
+        correlation_id=state.correlation_id,
+        actor=CLI_ACTOR,
+    )
+    try:
+        report = ingest_lines(
+            services.alerts, context, open_lines, fmt, on_error=on_error, batch_size=batch
+        )
+    except PayloadError as exc:
+        for line in exc.errors:
+            click.echo(f"incidentbook: {label}: {line}", err=True)
+        raise UsageError(
+            f"{label}: {len(exc.errors)} invalid line(s); nothing ingested (--on-error abort)"
+        ) from None
+    for error in report.skipped:
+        click.echo(f"incidentbook: {label}: {error} (skipped)", err=True)
+    summary = report.to_dict()
+
+    def human() -> None:
+        counts = ", ".join(
+            f"{k} {summary[k]}"
+            for k in ("new", "repeated", "refired", "resolved", "acknowledged", "replayed", "stale")
+            if summary.get(k)
+        )
+        click.echo(
+            f"{label}: {summary['received']} alerts from {report.lines} lines"
+            + (f" ({counts})" if counts else "")
+            + (f"; {len(report.skipped)} lines skipped" if report.skipped else "")
+            + (f"; {summary['joined']} joined open incidents" if summary.get("joined") else "")
+        )
+        if summary.get("truncated_alerts"):
+            click.echo(f"  Alertmanager truncated {summary['truncated_alerts']} alerts")
+
+    emit(summary, as_json, human)
+
+
+@alerts.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(("firing", "resolved", "all")),
+    default="firing",
+    show_default=True,
+)
+@click.option("--group", "group_key", metavar="KEY", help="Only alerts of this group.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N alerts.")
+@json_option
+@click.pass_context
+def list_cmd(
+    ctx: click.Context, status: str, group_key: str | None, limit: int | None, as_json: bool
+) -> None:
+    """List alerts, most recently seen first."""
+    service = _state(ctx).services.alerts
+    items: list[AlertState] = service.list_alerts(status, limit=None if group_key else limit)
+    if group_key is not None:
+        items = [a for a in items if a.group_key == group_key][:limit]
+    truncated = service.requests(limit=100, truncated_only=True)
+
+    def human() -> None:
+        if not items:
+            click.echo("no alerts" if status == "all" else f"no {status} alerts")
+        for a in items:
+            click.echo(
+                f"{a.fingerprint:<20} {a.status:<8} {a.severity:<8} ×{a.occurrences:<4} "
+                f"{a.last_seen[:19]}  {a.name}"
+                + (f"  [{a.group_key}]" if a.group_key != a.name else "")
+                + (f"  → {a.incident_id}" if a.incident_id else "")
+            )
+        if truncated:
+            dropped = sum(r.truncated_alerts for r in truncated)
+            click.echo(
+                f"note: Alertmanager truncated {dropped} alerts in {len(truncated)} "
+                f"notification(s), latest {truncated[0].received_at[:19]} "
+                "(see: incidentbook alerts requests --truncated)"
+            )
+
+    emit([a.to_dict() for a in items], as_json, human)
+
+
+@alerts.command("show")
+@click.argument("fingerprint")
+@json_option
+@click.pass_context
+def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
+    """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks."""
+    from incidentbook.core.timeline import describe
+
+    services = _state(ctx).services
+    alert = services.alerts.get(fingerprint)
+    history = services.alerts.history(fingerprint)
+    acknowledged_at = services.alerts.acknowledged_at(history)
+    runbooks: list[str] = []
+    incident: dict[str, Any] | None = None
+    if alert.incident_id:
+        state = services.incidents.get(alert.incident_id)
+        incident = {"id": state.id, "title": state.title, "status": state.status}
+        runbooks = list(state.runbooks)
+    data = {
+        **alert.to_dict(),
+        "acknowledged_at": acknowledged_at,
+        "incident": incident,
+        "runbooks": runbooks,
+        "history": [e.to_dict() for e in history],
+    }
+
+    def human() -> None:
+        click.echo(f"{alert.fingerprint}  {alert.name}  [{alert.status}, {alert.severity}]")
+        if alert.summary:
+            click.echo(f"  {alert.summary}")
+        click.echo(f"  source {alert.source}  group {alert.group_key}")
+        click.echo(
+            f"  occurrences {alert.occurrences}  episodes {alert.episodes}  "
+            f"first seen {alert.first_seen}  last seen {alert.last_seen}"
+        )
+        click.echo(f"  starts {alert.starts_at}  ends {alert.ends_at or '-'}")
+        if acknowledged_at:
+            click.echo(f"  acknowledged by sender {acknowledged_at}")
+        if incident:
+            click.echo(f"  incident {incident['id']} [{incident['status']}] {incident['title']}")
+        if runbooks:
+            click.echo(f"  runbooks {', '.join(runbooks)}")
+        for title, mapping in (("labels", alert.labels), ("annotations", alert.annotations)):
+            if mapping:
+                click.echo(f"  {title}:")
+                for key, value in sorted(mapping.items()):
+                    click.echo(f"    {key}={value}")
+        click.echo("history:")
+        for event in history:
+            click.echo(
+                f"  {event.recorded_at}  {describe(event.type, event.data)}  ({event.actor}, "
+                f"{event.correlation_id})"
+            )
+
+    emit(data, as_json, human)
+
+
+@alerts.command("groups")
+@json_option
+@click.pass_context
+def groups_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Firing alerts grouped by the group key ([alerts] group_by): incident candidates."""
+    items = _state(ctx).services.alerts.groups()
+
+    def human() -> None:
+        if not items:
+            click.echo("no firing alerts")
+        for g in items:
+            click.echo(
+                f"{g.key:<32} {g.firing:>6} firing  {g.severity:<8} since {g.since[:19]}"
+                + (f"  → {g.incident_id}" if g.incident_id else "")
+            )
+
+    emit([g.to_dict() for g in items], as_json, human)
+
+
+@alerts.command("ack-group")
+@click.argument("group_key", metavar="GROUP_KEY")
+@click.option(
+    "--severity",
+    type=click.Choice(("critical", "error", "warning", "info")),
+    default=None,
+    help="Incident severity (default: the worst firing alert's).",
+)
+@reason_option
+@json_option
+@click.pass_context
+def ack_group_cmd(
+    ctx: click.Context, group_key: str, severity: str | None, reason: str | None, as_json: bool
+) -> None:
+    """Acknowledge an alert group: open (or join) its incident and link its firing alerts."""
+    state = _state(ctx)
+    outcome = state.services.alerts.acknowledge_group(
+        state.context(reason), group_key, severity=severity
+    )
+
+    def human() -> None:
+        inc = outcome.incident
+        mark = "" if outcome.changed else " (no change)"
+        click.echo(f"{inc.id} [{inc.status}, {inc.severity}] {inc.title}{mark}")
+        click.echo(f"  {len(inc.alerts)} alerts linked")
+
+    emit(outcome.to_dict(), as_json, human)
+
+
+@alerts.command("requests")
+@click.option("--truncated", is_flag=True, help="Only notifications Alertmanager truncated.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@json_option
+@click.pass_context
+def requests_cmd(ctx: click.Context, truncated: bool, limit: int, as_json: bool) -> None:
+    """Accepted receiver requests, newest first (with Alertmanager's truncatedAlerts)."""
+    items = _state(ctx).services.alerts.requests(limit=limit, truncated_only=truncated)
+
+    def human() -> None:
+        if not items:
+            click.echo("no requests recorded")
+        for r in items:
+            click.echo(
+                f"{r.received_at[:19]}  {r.source:<12} {r.alerts:>5} alerts"
+                + (f"  TRUNCATED {r.truncated_alerts}" if r.truncated_alerts else "")
+                + f"  {r.actor}  {r.correlation_id}"
+                + (f"  {r.group_key}" if r.group_key else "")
+            )
+
+    emit([r.to_dict() for r in items], as_json, human)

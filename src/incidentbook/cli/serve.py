@@ -1,0 +1,72 @@
+"""``incidentbook serve``: the HTTP alert receiver (Alertmanager, PagerDuty Events v2)."""
+
+from __future__ import annotations
+
+import click
+
+from incidentbook.receiver.server import DEFAULT_LISTEN
+
+
+@click.command("serve")
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    help="Address to listen on (loopback by default).",
+)
+@click.option(
+    "--max-body",
+    "max_body",
+    type=click.IntRange(min=1024),
+    default=None,
+    metavar="BYTES",
+    help="Largest request body accepted (default: [server] max_body_bytes or 1 MiB).",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Accept requests without a bearer token (loopback addresses only).",
+)
+@click.pass_context
+def serve_cmd(ctx: click.Context, listen: str, max_body: int | None, no_auth: bool) -> None:
+    """Receive alerts over HTTP until interrupted.
+
+    \b
+    POST /api/v1/alertmanager   Alertmanager webhook (version 4)
+    POST /api/v2/enqueue        PagerDuty Events API v2 (answers 202 with the dedup_key)
+    GET  /healthz, GET /metrics (Prometheus text format)
+
+    The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.
+    """
+    from incidentbook.cli import CliState
+    from incidentbook.errors import UsageError
+    from incidentbook.obs import log_info
+    from incidentbook.receiver.app import DEFAULT_MAX_BODY_BYTES, create_app
+    from incidentbook.receiver.server import build_server, parse_listen
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    address = parse_listen(listen)
+    services = state.services
+    settings = services.settings
+    token = settings.token
+    if no_auth:
+        if not address.is_loopback:
+            raise UsageError("--no-auth is only allowed on a loopback address")
+        token = None
+    elif not token:
+        raise UsageError(
+            "no token: set INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml "
+            "(or pass --no-auth on a loopback address)"
+        )
+    limit = max_body or int(
+        settings.section("server").get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    )
+    services.db.engine  # noqa: B018 -- open and migrate the database before accepting requests
+    app = create_app(services, token=token, max_body_bytes=limit)
+    server = build_server(app, address)
+    log_info("receiver.start", state.correlation_id, listen=address.url(), auth=token is not None)
+    click.echo(f"incidentbook: receiving alerts on {address.url()}", err=True)
+    server.run()  # type: ignore[attr-defined]
+    log_info("receiver.stop", state.correlation_id)

@@ -1,0 +1,291 @@
+"""The receiver's ASGI app: Alertmanager and PagerDuty Events v2 in, one store, one dedup rule.
+
+Every accepted request is committed to SQLite, in one transaction, before its 2xx answer; a
+refused request (401, 413, 400) writes nothing. Each response carries ``X-Correlation-Id`` (the
+caller's, or a new one), and so does every event and log line the request caused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from incidentbook.clock import to_iso
+from incidentbook.core.alert_formats import (
+    PayloadError,
+    decode_json,
+    parse_alertmanager,
+    parse_pagerduty,
+)
+from incidentbook.core.context import new_correlation_id
+from incidentbook.core.services import Services
+from incidentbook.errors import IncidentbookError
+from incidentbook.obs import log_error, log_info
+from incidentbook.receiver.metrics import ReceiverMetrics
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+CORRELATION_HEADER = "X-Correlation-Id"
+ACTOR_ALERTMANAGER = "webhook:alertmanager"
+ACTOR_PAGERDUTY = "webhook:pagerduty"
+ROUTE_ALERTMANAGER = "/api/v1/alertmanager"
+ROUTE_PAGERDUTY = "/api/v2/enqueue"
+_CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:/@+=-]{1,128}$")
+
+
+class Refusal(Exception):
+    """A request refused before anything was written."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None):
+        super().__init__(body.get("message", ""))
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+@dataclass
+class ReceiverState:
+    services: Services
+    token: str | None
+    max_body_bytes: int
+    metrics: ReceiverMetrics
+
+
+def correlation_id_of(request: Request) -> str:
+    given = request.headers.get(CORRELATION_HEADER, "").strip()
+    return given if _CORRELATION_OK.match(given) else new_correlation_id()
+
+
+def create_app(
+    services: Services,
+    *,
+    token: str | None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> Starlette:
+    """The receiver for one workspace. ``token=None`` disables auth (``serve --no-auth``)."""
+    state = ReceiverState(services, token, max_body_bytes, ReceiverMetrics())
+
+    async def alertmanager(request: Request) -> Response:
+        return await _handle(state, request, ROUTE_ALERTMANAGER, _alertmanager)
+
+    async def pagerduty(request: Request) -> Response:
+        return await _handle(state, request, ROUTE_PAGERDUTY, _pagerduty)
+
+    async def healthz(request: Request) -> Response:
+        def probe() -> dict[str, Any]:
+            from sqlalchemy import text
+
+            with services.db.read() as session:
+                session.execute(text("SELECT 1"))
+            return {"status": "ok", "workspace": str(services.settings.workspace)}
+
+        try:
+            body = await run_in_threadpool(probe)
+            status = 200
+        except Exception as exc:
+            log_error("receiver.healthz_failed", str(exc), None)
+            body, status = {"status": "error", "message": str(exc)}, 503
+        state.metrics.observe_request("/healthz", request.method, status)
+        return JSONResponse(body, status_code=status)
+
+    async def metrics(request: Request) -> Response:
+        state.metrics.observe_request("/metrics", request.method, 200)
+        payload, content_type = state.metrics.render()
+        return Response(payload, media_type=content_type)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        cid = correlation_id_of(request)
+        state.metrics.observe_request("unmatched", request.method, exc.status_code)
+        return JSONResponse(
+            {"status": "error", "message": exc.detail, "correlation_id": cid},
+            status_code=exc.status_code,
+            headers={CORRELATION_HEADER: cid, **(exc.headers or {})},
+        )
+
+    app = Starlette(
+        routes=[
+            Route(ROUTE_ALERTMANAGER, alertmanager, methods=["POST"]),
+            Route(ROUTE_PAGERDUTY, pagerduty, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
+    app.state.receiver = state
+    return app
+
+
+Handler = Callable[[ReceiverState, Request, str, bytes], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+async def _handle(state: ReceiverState, request: Request, route: str, handler: Handler) -> Response:
+    started = time.perf_counter()
+    cid = correlation_id_of(request)
+    headers = {CORRELATION_HEADER: cid}
+    try:
+        bearer_ok = _bearer_ok(state, request)
+        if not bearer_ok and route != ROUTE_PAGERDUTY:
+            raise _unauthorized(cid)
+        body = await _read_body(request, state.max_body_bytes, cid)
+        if not bearer_ok and not _routing_key_ok(state, body):
+            raise _unauthorized(cid)
+        status, payload = await handler(state, request, cid, body)
+    except Refusal as refusal:
+        status, payload = refusal.status, refusal.body
+        headers.update(refusal.headers)
+        if status >= 500:
+            log_error("receiver.unavailable", str(refusal), cid, route=route, status=status)
+        else:
+            log_info("receiver.refused", cid, route=route, status=status, message=str(refusal))
+    except Exception as exc:
+        from incidentbook.obs import logger
+
+        logger().exception("receiver.internal_error", extra={"correlation_id": cid, "route": route})
+        status = 500
+        payload = {
+            "status": "error",
+            "message": f"internal error: {type(exc).__name__}",
+            "correlation_id": cid,
+        }
+    state.metrics.observe_request(route, request.method, status)
+    state.metrics.latency.labels(route=route).observe(time.perf_counter() - started)
+    return JSONResponse(payload, status_code=status, headers=headers)
+
+
+def _bearer_ok(state: ReceiverState, request: Request) -> bool:
+    if state.token is None:
+        return True
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(credentials.strip().encode(), state.token.encode())
+
+
+def _routing_key_ok(state: ReceiverState, body: bytes) -> bool:
+    """PagerDuty senders authenticate with the event's routing_key: accept the token there."""
+    if state.token is None:
+        return True
+    try:
+        raw = decode_json(body)
+    except PayloadError:
+        return False
+    key = raw.get("routing_key") if isinstance(raw, dict) else None
+    return isinstance(key, str) and hmac.compare_digest(key.encode(), state.token.encode())
+
+
+def _unauthorized(cid: str) -> Refusal:
+    return Refusal(
+        401,
+        {"status": "error", "message": "missing or wrong bearer token", "correlation_id": cid},
+        {"WWW-Authenticate": 'Bearer realm="incidentbook"'},
+    )
+
+
+async def _read_body(request: Request, limit: int, cid: str) -> bytes:
+    def too_large() -> Refusal:
+        return Refusal(
+            413,
+            {
+                "status": "error",
+                "message": f"body larger than {limit} bytes",
+                "correlation_id": cid,
+            },
+        )
+
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise Refusal(
+                400,
+                {
+                    "status": "error",
+                    "message": "invalid request",
+                    "errors": ["Content-Length: not a number"],
+                    "correlation_id": cid,
+                },
+            )
+        if int(declared) > limit:
+            raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _unavailable(cid: str, message: str) -> Refusal:
+    """A 503 the sender retries (Alertmanager and PagerDuty clients both retry on 5xx)."""
+    return Refusal(
+        503,
+        {"status": "error", "message": message, "correlation_id": cid},
+        {"Retry-After": "1"},
+    )
+
+
+async def _commit(work: Callable[[], Any], cid: str) -> Any:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return await run_in_threadpool(work)
+    except OperationalError as exc:
+        raise _unavailable(cid, f"database unavailable, retry: {exc.orig}") from None
+    except PayloadError:
+        raise
+    except IncidentbookError as exc:
+        raise _unavailable(cid, str(exc)) from None
+
+
+async def _alertmanager(
+    state: ReceiverState, request: Request, cid: str, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    try:
+        payload = parse_alertmanager(decode_json(body))
+    except PayloadError as exc:
+        raise Refusal(
+            400,
+            {
+                "status": "error",
+                "message": "invalid Alertmanager payload",
+                "errors": exc.errors,
+                "correlation_id": cid,
+            },
+        ) from None
+    ctx = state.services.context(
+        "Alertmanager notification", correlation_id=cid, actor=ACTOR_ALERTMANAGER
+    )
+    service = state.services.alerts
+    result = await _commit(lambda: service.ingest_alertmanager(ctx, payload), cid)
+    state.metrics.observe_ingest("alertmanager", result)
+    return 200, {"status": "success", "correlation_id": cid, **result.to_dict()}
+
+
+async def _pagerduty(
+    state: ReceiverState, request: Request, cid: str, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    ctx = state.services.context(None, correlation_id=cid, actor=ACTOR_PAGERDUTY)
+    try:
+        event = parse_pagerduty(decode_json(body), now=to_iso(ctx.clock()))
+    except PayloadError as exc:
+        raise Refusal(
+            400,
+            {"status": "invalid event", "message": "Event object is invalid", "errors": exc.errors},
+        ) from None
+    ctx = ctx.because(f"PagerDuty {event.action}")
+    service = state.services.alerts
+    result = await _commit(lambda: service.ingest_pagerduty(ctx, event), cid)
+    state.metrics.observe_ingest("pagerduty", result)
+    return 202, {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
