@@ -108,7 +108,7 @@ class IncidentbookApp(App[None]):
     def action_help(self) -> None:
         from incidentbook.ui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.screen))
 
     def action_refresh(self) -> None:
         self._broadcast("refresh")

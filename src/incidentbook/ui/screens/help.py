@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Markdown
 
 from incidentbook.core.markdown import make_markdown
@@ -27,19 +30,20 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "app.pop_screen", "Close", show=False, id="help.close2"),
     ]
 
+    def __init__(self, below: Screen[Any]) -> None:
+        super().__init__()
+        self.below = below
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):
-            yield Markdown(self._text(), parser_factory=make_markdown)
+            yield Markdown(self.text(), parser_factory=make_markdown)
 
-    def _text(self) -> str:
-        stack = self.app.screen_stack
-        below = stack[-1] if stack else None
+    def text(self) -> str:
+        """The help for the screen it was opened from, and the keys that work everywhere."""
         rows: list[str] = []
         seen: set[str] = set()
-        sources = [("This screen", below), ("Everywhere", self.app)]
+        sources: list[tuple[str, DOMNode]] = [("This screen", self.below), ("Everywhere", self.app)]
         for title, node in sources:
-            if node is None:
-                continue
             bindings = [b for b in node.BINDINGS if isinstance(b, Binding) and b.description]
             if not bindings:
                 continue

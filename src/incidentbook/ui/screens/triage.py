@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -139,6 +139,10 @@ class TriageScreen(DataScreen):
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._update_detail()
+
+    def on_descendant_focus(self, _event: events.DescendantFocus) -> None:
+        # The side panel follows the table the operator is in.
         self._update_detail()
 
     @on(DataTable.RowSelected)

@@ -1,0 +1,216 @@
+"""The real app under Pilot: first paint, triage, incidents, dialogs, palette, help."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from textual.widgets import DataTable, Input, Static
+
+from incidentbook.core.services import Services, make_services
+from incidentbook.settings import Settings, load_settings
+from incidentbook.storage.db import Database
+from incidentbook.ui.app import IncidentbookApp, make_app
+from incidentbook.ui.screens.health import HealthScreen
+from incidentbook.ui.screens.help import HelpScreen
+from incidentbook.ui.screens.incident import IncidentScreen
+from incidentbook.ui.screens.triage import TriageScreen
+from tests.app.helpers import settle
+from tests.conftest import Cli
+
+SIZE = (140, 40)
+
+
+async def test_make_run_path_reaches_triage(tmp_path: Path) -> None:
+    """What `make run` does: init, demo, open the app on the workspace."""
+    workspace = tmp_path / "demo"
+    Cli(workspace)("init", str(workspace), workspace=False)
+    demo = Cli(workspace)("demo", "--accounts", "300", "--days", "3")
+    assert demo.exit_code == 0, demo.output
+    settings = load_settings(workspace)
+    app = make_app(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, TriageScreen)
+        services = make_services(settings)
+        groups = app.screen.query_one("#groups", DataTable)
+        incidents = app.screen.query_one("#incidents", DataTable)
+        assert groups.row_count == len(services.alerts.groups())
+        assert incidents.row_count == len(services.incidents.list_incidents())
+
+
+class GatedDatabase(Database):
+    """A real database whose opening waits for a gate: proves the UI does not wait for it."""
+
+    gate = threading.Event()
+
+    @property
+    def engine(self):  # type: ignore[no-untyped-def,override]
+        assert self.gate.wait(timeout=30)
+        return super().engine
+
+
+async def test_first_paint_does_not_wait_for_the_database(
+    app_settings: Settings, seeded_services: Services
+) -> None:
+    services = make_services(app_settings)
+    GatedDatabase.gate.clear()
+    services.__dict__["db"] = GatedDatabase(app_settings.db_path)
+    app = IncidentbookApp(app_settings, services)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TriageScreen)
+        assert not app.db_ready
+        detail = app.screen.query_one("#triage-detail", Static)
+        assert "Opening the workspace" in str(detail.render())
+        await pilot.press("down")  # input is live while the database is closed
+        GatedDatabase.gate.set()
+        await settle(pilot)
+        assert app.db_ready
+        assert app.screen.query_one("#incidents", DataTable).row_count == 2
+
+
+async def test_triage_lists_groups_and_incidents(app: IncidentbookApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        groups = app.screen.query_one("#groups", DataTable)
+        assert groups.row_count == 2
+        first = groups.get_row_at(0)
+        assert first[0] == "balance_mismatch" and first[1] == "12"
+        incidents = app.screen.query_one("#incidents", DataTable)
+        assert [incidents.get_row_at(r)[0] for r in range(incidents.row_count)] == [
+            "INC-0001",
+            "INC-0002",
+        ]
+
+
+async def test_acknowledging_a_group_opens_its_incident(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#groups", DataTable).focus()
+        await pilot.press("a")
+        await settle(pilot)
+        incident_id = seeded_services.alerts.groups()[0].incident_id
+        assert incident_id is not None
+        incident = seeded_services.incidents.get(incident_id)
+        assert incident.status == "acknowledged" and len(incident.alerts) == 12
+        groups = app.screen.query_one("#groups", DataTable)
+        assert groups.get_row_at(0)[4] == incident_id
+
+
+async def test_incident_screen_ack_note_resolve(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentScreen)
+        assert app.screen.incident_id == "INC-0001"
+        timeline = app.screen.query_one("#timeline", DataTable)
+        assert timeline.row_count == 2
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("n")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"paused consumer", "enter")
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        incident = seeded_services.incidents.get("INC-0001")
+        assert (incident.status, incident.notes_count) == ("resolved", 2)
+        assert app.screen.query_one("#timeline", DataTable).row_count == 5
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, TriageScreen)
+        assert app.screen.query_one("#incidents", DataTable).row_count == 1
+
+
+async def test_severity_dialog(app: IncidentbookApp, seeded_services: Services) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # critical -> error
+        await settle(pilot)
+        assert seeded_services.incidents.get("INC-0001").severity == "error"
+
+
+async def test_new_incident_dialog(app: IncidentbookApp, seeded_services: Services) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"Refunds in wrong currency", "enter")
+        await settle(pilot)
+        titles = [i.title for i in seeded_services.incidents.list_incidents()]
+        assert "Refunds in wrong currency" in titles
+        assert app.screen.query_one("#incidents", DataTable).row_count == 3
+
+
+async def test_changes_from_outside_are_picked_up(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        ctx = seeded_services.context(actor="user:cli")
+        seeded_services.incidents.open(ctx, "Opened from another terminal", "info")
+        app.check_for_changes()  # what the app's timer does every few seconds
+        await settle(pilot)
+        assert app.screen.query_one("#incidents", DataTable).row_count == 3
+
+
+async def test_every_binding_is_in_the_command_palette(app: IncidentbookApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {
+            "Acknowledge",
+            "Resolve",
+            "New incident",
+            "Help",
+            "Health",
+            "Refresh",
+            "Quit",
+        } <= titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Health")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, HealthScreen)
+
+
+async def test_help_screen_lists_keys(app: IncidentbookApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.text()
+        for row in (
+            "| `a` | Acknowledge the selected incident",
+            "| `n` | New incident",
+            "| `?` | Help",
+            "| `H` | Health",
+        ):
+            assert row in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, TriageScreen)
+
+
+async def test_health_screen_shows_counters(app: IncidentbookApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        assert isinstance(app.screen, HealthScreen)
+        panels = {str(p.border_title): str(p.render()) for p in app.screen.query(".health-panel")}
+        assert "critical" in panels["Firing alerts by severity"]
+        assert "12" in panels["Firing alerts by severity"]
+        assert "acknowledged" in panels["Incidents"]

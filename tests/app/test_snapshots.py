@@ -1,0 +1,55 @@
+"""Snapshot tests: each screen as the operator sees it (update with --snapshot-update)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from incidentbook.ui.app import IncidentbookApp
+from tests.app.helpers import settle
+
+SIZE = (130, 36)
+
+
+def _then(*keys: str, focus: str | None = None) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        if focus:
+            pilot.app.screen.query_one(focus, DataTable).focus()
+            await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+def test_triage_screen(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=_then())
+
+
+def test_triage_with_a_group_selected(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=_then(focus="#groups"))
+
+
+def test_incident_screen(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=_then("enter"))
+
+
+def test_help_screen(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=_then("question_mark"))
+
+
+def test_health_screen(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=_then("H"))
+
+
+def test_new_incident_dialog(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=_then("n"))
+
+
+def test_severity_dialog(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=SIZE, run_before=_then("enter", "s"))
