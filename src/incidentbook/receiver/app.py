@@ -147,7 +147,7 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
         if status >= 500:
             log_error("receiver.unavailable", str(refusal), cid, route=route, status=status)
         else:
-            log_info("receiver.refused", cid, route=route, status=status, message=str(refusal))
+            log_info("receiver.refused", cid, route=route, status=status, detail=str(refusal))
     except Exception as exc:
         from incidentbook.obs import logger
 
