@@ -22,6 +22,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "verify": "incidentbook.cli.workspace_cmds:verify_cmd",
     "stats": "incidentbook.cli.workspace_cmds:stats_cmd",
     "incident": "incidentbook.cli.incident:incident",
+    "runbooks": "incidentbook.cli.runbooks:runbooks",
+    "search": "incidentbook.cli.search:search_cmd",
+    "index": "incidentbook.cli.index:index",
     "alerts": "incidentbook.cli.alerts:alerts",
     "serve": "incidentbook.cli.serve:serve_cmd",
 }

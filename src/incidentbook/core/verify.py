@@ -128,6 +128,7 @@ CHECKS: list[Check | str] = [
     check_append_only,
     check_incidents,
     check_alerts,
+    "incidentbook.core.search.indexer:check_index",
 ]
 
 

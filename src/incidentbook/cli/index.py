@@ -1,0 +1,95 @@
+"""``incidentbook index rebuild|status``: the derived search index."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from incidentbook.cli.output import emit, json_option
+
+if TYPE_CHECKING:
+    from incidentbook.cli import CliState
+
+
+def _state(ctx: click.Context) -> CliState:
+    from incidentbook.cli import CliState
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    return state
+
+
+@click.group("index")
+def index() -> None:
+    """The search index: rebuild it from its sources, or compare it with them."""
+
+
+@index.command("rebuild")
+@click.option(
+    "--procs", type=click.IntRange(1, 8), default=1, show_default=True, help="Indexing processes."
+)
+@json_option
+@click.pass_context
+def rebuild_cmd(ctx: click.Context, procs: int, as_json: bool) -> None:
+    """Recreate the index from the database and the Markdown files (safe to interrupt)."""
+    from incidentbook.core.search import rebuild
+
+    services = _state(ctx).services
+    show = not as_json and sys.stderr.isatty()
+    if show:
+        with click.progressbar(length=1, label="indexing", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            result = rebuild(services.settings, services.db, progress, procs=procs)
+    else:
+        result = rebuild(services.settings, services.db, None, procs=procs)
+
+    def human() -> None:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(result.by_kind.items())) or "nothing"
+        click.echo(f"indexed {result.documents} documents ({kinds}) in {result.seconds:.1f}s")
+
+    emit(result.to_dict(), as_json, human)
+
+
+@index.command("status")
+@json_option
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Documents per kind, queued changes, and any drift from the sources (exit 1 on drift)."""
+    from incidentbook.core.search import index_status
+
+    services = _state(ctx).services
+    status = index_status(services.settings, services.db)
+
+    def human() -> None:
+        click.echo(f"index: {status.path}{'' if status.exists else ' (not built yet)'}")
+        kinds = ", ".join(f"{n} {k}" for k, n in status.by_kind.items()) or "none"
+        click.echo(f"documents: {status.documents} ({kinds})")
+        click.echo(
+            f"queued changes: {status.pending_outbox}; changed files: "
+            f"{status.changed_files} (indexed by the next search)"
+        )
+        click.echo(f"last rebuild: {status.last_rebuild or 'never'}")
+        if status.drift:
+            click.echo(
+                f"drift: {status.drift} document(s) differ from their sources; "
+                "run: incidentbook index rebuild"
+            )
+            for label, uids in (
+                ("missing", status.missing),
+                ("stale", status.stale),
+                ("extra", status.extra),
+            ):
+                for uid in uids[:20]:
+                    click.echo(f"  {label}: {uid}")
+        else:
+            click.echo("drift: none")
+
+    emit(status.to_dict(), as_json, human)
+    if status.drift:
+        ctx.exit(1)

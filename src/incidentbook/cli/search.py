@@ -1,0 +1,67 @@
+"""``incidentbook search QUERY``: full-text search over incidents, alerts, runbooks, documents."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from incidentbook.cli.output import emit, json_option
+
+if TYPE_CHECKING:
+    from incidentbook.cli import CliState
+
+KIND_CHOICES = ("incident", "alert_group", "runbook", "postmortem", "premortem")
+
+
+def _state(ctx: click.Context) -> CliState:
+    from incidentbook.cli import CliState
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    return state
+
+
+@click.command("search")
+@click.argument("query", nargs=-1, required=True)
+@click.option(
+    "--kind",
+    "-k",
+    metavar="K[,K]",
+    help="Only these kinds: " + ", ".join(KIND_CHOICES) + " (or kind: in the query).",
+)
+@click.option("--limit", "-n", type=click.IntRange(1, 1000), default=10, show_default=True)
+@json_option
+@click.pass_context
+def search_cmd(
+    ctx: click.Context, query: tuple[str, ...], kind: str | None, limit: int, as_json: bool
+) -> None:
+    """Search everything: words, "phrases", prefix*, AND/OR/NOT, and filters
+    kind: service: tag: severity: status: alert: after: before: (dates like 2026-10-01 or 7d).
+
+    \b
+    Examples:
+      incidentbook search 'webhook retry'
+      incidentbook search '"idempotency key" kind:postmortem'
+      incidentbook search 'refund* severity:critical after:30d'
+    """
+    from incidentbook.core.search import search
+
+    state = _state(ctx)
+    services = state.services
+    text = " ".join(query)
+    hits = search(services.settings, text, kind=kind, limit=limit, db=services.db)
+
+    def human() -> None:
+        if not hits:
+            click.echo("no matches")
+            return
+        for hit in hits:
+            when = hit.created.strftime("%Y-%m-%d") if hit.created else "          "
+            head = click.style(f"{hit.kind:<11}", fg="cyan")
+            click.echo(f"{head} {hit.doc_id}  {when}  {click.style(hit.title, bold=True)}")
+            tty = sys.stdout.isatty()
+            click.echo("    " + (hit.marked("\x1b[1m", "\x1b[0m") if tty else hit.marked()))
+
+    emit({"query": text, "hits": [h.to_dict() for h in hits]}, as_json, human)

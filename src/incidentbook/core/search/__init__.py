@@ -1,0 +1,88 @@
+"""Full-text search over everything incidentbook knows (DESIGN §8), on Whoosh.
+
+The API other parts call (importing this package imports Whoosh: do it lazily):
+
+* ``search(settings, query, kind=None, limit=10, db=None) -> list[Hit]`` — the query language
+  of ``query.parse``; raises ``QuerySyntaxError`` (a ``UsageError``) on a malformed query.
+* ``more_like_this(settings, kind, doc_id, kinds=None, limit=5) -> list[Hit]``
+* ``similar_to_text(settings, text, kinds=None, limit=5, exclude=None) -> list[Hit]``
+* ``search_terms(settings, terms, kind=None, limit=5) -> list[Hit]`` — any-of plain words.
+* ``drain_outbox(settings, db)``, ``sync_files(settings, db)``, ``ensure_fresh(settings, db)``
+  — bring the index up to date with the database outbox and the Markdown files.
+* ``index_document(settings, doc)`` / ``remove_document(settings, kind, id)`` — rarely needed:
+  files in ``runbooks/`` and ``postmortems/`` are picked up by scanning.
+* ``rebuild(settings, db, progress)``, ``index_status(settings, db)``, ``check_index`` (verify).
+* ``lessons_for_incident(settings, incident_id)``, ``read_postmortem(path)``, ``parse_lessons``.
+
+Document kinds: ``incident``, ``alert_group``, ``runbook``, ``postmortem``, ``premortem``.
+"""
+
+from __future__ import annotations
+
+from incidentbook.core.search.documents import (
+    DOC_KINDS,
+    Doc,
+    PostmortemFile,
+    lessons_for_incident,
+    parse_lessons,
+    read_postmortem,
+)
+from incidentbook.core.search.engine import (
+    Hit,
+    close_searchers,
+    document,
+    make_snippet,
+    more_like_this,
+    run_query,
+    search,
+    search_terms,
+    similar_to_text,
+)
+from incidentbook.core.search.indexer import (
+    DrainResult,
+    IndexBusy,
+    IndexStatus,
+    RebuildResult,
+    check_index,
+    drain_outbox,
+    ensure_fresh,
+    index_document,
+    index_status,
+    rebuild,
+    remove_document,
+    sync_files,
+)
+from incidentbook.core.search.query import ParsedQuery, QuerySyntaxError, parse
+
+__all__ = [
+    "DOC_KINDS",
+    "Doc",
+    "DrainResult",
+    "Hit",
+    "IndexBusy",
+    "IndexStatus",
+    "ParsedQuery",
+    "PostmortemFile",
+    "QuerySyntaxError",
+    "RebuildResult",
+    "check_index",
+    "close_searchers",
+    "document",
+    "drain_outbox",
+    "ensure_fresh",
+    "index_document",
+    "index_status",
+    "lessons_for_incident",
+    "make_snippet",
+    "more_like_this",
+    "parse",
+    "parse_lessons",
+    "read_postmortem",
+    "rebuild",
+    "remove_document",
+    "run_query",
+    "search",
+    "search_terms",
+    "similar_to_text",
+    "sync_files",
+]

@@ -1,0 +1,441 @@
+"""Searching the index: ranked hits (BM25F, title boosted) with highlighted snippets.
+
+Speed comes from three things Whoosh does not do by default:
+
+* searchers are cached per index and only refreshed when the index changed;
+* phrases in a conjunctive query are not scored position by position over every candidate:
+  their words are searched as an AND (which Whoosh ranks with block-max pruning) and the phrase
+  is then checked on the stored text of the best candidates only, until ``limit`` hits hold;
+* snippets are computed only for the hits returned, with a regex tokenizer and a cached Porter
+  stemmer over the stored text (no re-analysis through Whoosh's pipeline).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from incidentbook.core.search import _whoosh as W
+from incidentbook.core.search import indexer
+from incidentbook.core.search.query import (
+    ParsedQuery,
+    filter_query,
+    parse,
+    to_whoosh,
+)
+
+if TYPE_CHECKING:
+    from incidentbook.settings import Settings
+    from incidentbook.storage.db import Database
+
+SNIPPET_TOKENS = 28
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    doc_id: str
+    title: str
+    score: float
+    rank: int
+    snippet: str
+    highlights: tuple[tuple[int, int], ...] = ()
+    created: datetime | None = None
+    severity: str | None = None
+    status: str | None = None
+    services: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    path: str | None = None
+    incident: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def uid(self) -> str:
+        return f"{self.kind}:{self.doc_id}"
+
+    def marked(self, open_mark: str = "**", close_mark: str = "**") -> str:
+        """The snippet with every highlighted span wrapped in the given marks."""
+        out: list[str] = []
+        last = 0
+        for start, end in self.highlights:
+            out.append(self.snippet[last:start])
+            out.append(open_mark + self.snippet[start:end] + close_mark)
+            last = end
+        out.append(self.snippet[last:])
+        return "".join(out)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "id": self.doc_id,
+            "title": self.title,
+            "score": round(self.score, 4),
+            "rank": self.rank,
+            "snippet": self.snippet,
+            "highlights": [list(span) for span in self.highlights],
+            "snippet_marked": self.marked(),
+            "created": self.created.isoformat().replace("+00:00", "Z") if self.created else None,
+            "severity": self.severity,
+            "status": self.status,
+            "services": list(self.services),
+            "tags": list(self.tags),
+            "path": self.path,
+            "incident": self.incident,
+        }
+
+
+# -- searcher cache ------------------------------------------------------------------------
+
+
+class _Cached:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.ino: int | None = None
+        self.ix: Any = None
+        self.searcher: Any = None
+
+
+_CACHE: dict[str, _Cached] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _entry(settings: Settings) -> _Cached:
+    key = str(settings.index_dir)
+    with _CACHE_LOCK:
+        entry = _CACHE.get(key)
+        if entry is None:
+            entry = _CACHE[key] = _Cached()
+        return entry
+
+
+def _searcher(entry: _Cached, settings: Settings) -> Any:
+    """A current searcher (caller holds ``entry.lock``)."""
+    path = settings.index_dir
+    try:
+        ino = os.stat(path).st_ino
+    except FileNotFoundError:
+        ino = None
+    if entry.searcher is not None and entry.ino == ino and ino is not None:
+        entry.searcher = entry.searcher.refresh()
+        return entry.searcher
+    if entry.searcher is not None:
+        entry.searcher.close()
+        entry.searcher = None
+    entry.ix = indexer.open_index(settings, create=True)
+    entry.ino = os.stat(path).st_ino
+    entry.searcher = entry.ix.searcher(weighting=W.weighting())
+    return entry.searcher
+
+
+def close_searchers() -> None:
+    with _CACHE_LOCK:
+        for entry in _CACHE.values():
+            with entry.lock:
+                if entry.searcher is not None:
+                    entry.searcher.close()
+                entry.searcher = None
+                entry.ix = None
+        _CACHE.clear()
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+def search(
+    settings: Settings,
+    query: str,
+    kind: str | None = None,
+    limit: int = 10,
+    *,
+    db: Database | None = None,
+    fresh: bool = True,
+    now: datetime | None = None,
+) -> list[Hit]:
+    """Ranked hits for a user query. ``fresh`` first drains the outbox and rescans files so
+    every committed change is found. Raises ``QuerySyntaxError`` (a ``UsageError``)."""
+    parsed = parse(query, now=now or settings.clock())
+    if fresh:
+        indexer.ensure_fresh(settings, db)
+    return run_query(settings, parsed, kind=kind, limit=limit)
+
+
+def run_query(
+    settings: Settings, parsed: ParsedQuery, *, kind: str | None = None, limit: int = 10
+) -> list[Hit]:
+    limit = max(1, min(int(limit), 1000))
+    flt = filter_query(parsed, kind)
+    entry = _entry(settings)
+    with entry.lock:
+        searcher = _searcher(entry, settings)
+        if parsed.root is None:
+            results = searcher.search(
+                W.query.Every(), filter=flt, limit=limit, sortedby="created", reverse=True
+            )
+            return _hits(searcher, results, parsed, limit, None)
+        phrases = parsed.top_phrases()
+        if phrases:
+            return _phrase_search(searcher, parsed, flt, limit, phrases)
+        results = searcher.search(to_whoosh(parsed.root), filter=flt, limit=limit)
+        if results.scored_length() == 0 and _is_implicit_and(parsed):
+            results = searcher.search(to_whoosh(parsed.root, any_of=True), filter=flt, limit=limit)
+        return _hits(searcher, results, parsed, limit, None)
+
+
+def _is_implicit_and(parsed: ParsedQuery) -> bool:
+    root = parsed.root
+    return root is not None and root.op == "and" and root.implicit
+
+
+def _phrase_search(
+    searcher: Any, parsed: ParsedQuery, flt: Any, limit: int, phrases: list[list[str]]
+) -> list[Hit]:
+    assert parsed.root is not None
+    q = to_whoosh(parsed.root, phrases_as_terms=True)
+    window = max(limit * 4, 40)
+    kept: list[Any] = []
+    checked = 0
+    while True:
+        results = searcher.search(q, filter=flt, limit=window)
+        hits = list(results)
+        for hit in hits[checked:]:
+            stored = hit.fields()
+            text = (
+                f"{stored.get('display', '')} {stored.get('doc_id', '')} "
+                f"{stored.get('alerts', '')}\n{stored.get('body', '')}"
+            )
+            if all(_contains(W.stems_of(text), p) for p in phrases):
+                kept.append(hit)
+                if len(kept) >= limit:
+                    break
+        checked = len(hits)
+        if len(kept) >= limit or len(hits) < window:
+            break
+        window *= 4
+    return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(kept[:limit])]
+
+
+def _contains(stems: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    first = phrase[0]
+    return any(w == first and stems[i : i + n] == phrase for i, w in enumerate(stems))
+
+
+def _hits(
+    searcher: Any, results: Any, parsed: ParsedQuery | None, limit: int, exclude: str | None
+) -> list[Hit]:
+    out: list[Hit] = []
+    for hit in results:
+        if exclude is not None and hit["uid"] == exclude:
+            continue
+        out.append(_hit(searcher, hit, parsed, len(out) + 1))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _hit(
+    searcher: Any,
+    hit: Any,
+    parsed: ParsedQuery | None,
+    rank: int,
+    terms: tuple[set[str], list[str]] | None = None,
+) -> Hit:
+    stored = hit.fields()
+    if terms is None:
+        terms = parsed.match_terms() if parsed is not None else (set(), [])
+    snippet, spans = make_snippet(str(stored.get("body", "")), terms[0], terms[1])
+    created = stored.get("created")
+    if isinstance(created, datetime) and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+
+    def listed(name: str) -> tuple[str, ...]:
+        return tuple(v for v in str(stored.get(name, "")).split(",") if v)
+
+    return Hit(
+        kind=str(stored.get("kind", "")),
+        doc_id=str(stored.get("doc_id", "")),
+        title=str(stored.get("display", "")),
+        score=float(hit.score or 0.0),
+        rank=rank,
+        snippet=snippet,
+        highlights=tuple(spans),
+        created=created if isinstance(created, datetime) else None,
+        severity=str(stored.get("severity") or "") or None,
+        status=str(stored.get("status") or "") or None,
+        services=listed("services"),
+        tags=listed("tags"),
+        path=str(stored.get("path") or "") or None,
+        incident=str(stored.get("incident") or "") or None,
+    )
+
+
+def make_snippet(
+    text: str, stems: set[str], prefixes: list[str], width: int = SNIPPET_TOKENS
+) -> tuple[str, list[tuple[int, int]]]:
+    """The window of ``width`` tokens holding the most distinct query terms, as plain text
+    plus the (start, end) spans of the matched words within it."""
+    tokens = W.token_spans(text)
+    if not tokens:
+        clean = " ".join(text.split())
+        return clean[:200], []
+
+    def matches(stem: str) -> bool:
+        return stem in stems or any(stem.startswith(p) for p in prefixes)
+
+    hits = [i for i, tok in enumerate(tokens) if matches(tok[2])] if (stems or prefixes) else []
+    best_start = 0
+    if hits:
+        best_score = (-1, -1)
+        j = 0
+        for i, first in enumerate(hits):
+            while j < len(hits) and hits[j] < first + width:
+                j += 1
+            window = hits[i:j]
+            score = (len({tokens[k][2] for k in window}), len(window))
+            if score > best_score:
+                best_score, best_start = score, first
+        best_start = max(0, min(best_start - 4, len(tokens) - width))
+    end_index = min(len(tokens), best_start + width) - 1
+    start_char = 0 if best_start == 0 else tokens[best_start][0]
+    end_char = tokens[end_index][1] if end_index < len(tokens) - 1 else len(text)
+    raw = text[start_char:end_char]
+    raw_spans = [
+        (tokens[i][0] - start_char, tokens[i][1] - start_char)
+        for i in hits
+        if best_start <= i <= end_index
+    ]
+    # Collapse whitespace (newlines, indentation) and map span offsets through it.
+    out: list[str] = []
+    mapping = [0] * (len(raw) + 1)
+    count = 0
+    previous_space = True  # also drops leading whitespace
+    for index, char in enumerate(raw):
+        mapping[index] = count
+        if char.isspace():
+            if previous_space:
+                continue
+            out.append(" ")
+            previous_space = True
+        else:
+            out.append(char)
+            previous_space = False
+        count += 1
+    mapping[len(raw)] = count
+    body = "".join(out).rstrip()
+    prefix = "" if start_char == 0 else "… "
+    suffix = "" if end_char >= len(text) else " …"
+    shift = len(prefix)
+    spans = [(mapping[a] + shift, mapping[b] + shift) for a, b in raw_spans]
+    return prefix + body + suffix, spans
+
+
+# -- more like this ------------------------------------------------------------------------
+
+
+def more_like_this(
+    settings: Settings,
+    kind: str,
+    doc_id: str,
+    *,
+    kinds: tuple[str, ...] | None = None,
+    limit: int = 5,
+    db: Database | None = None,
+    fresh: bool = True,
+) -> list[Hit]:
+    """Documents most like one document (an incident, a postmortem …), best first."""
+    if fresh:
+        indexer.ensure_fresh(settings, db)
+    uid = f"{kind}:{doc_id}"
+    entry = _entry(settings)
+    with entry.lock:
+        searcher = _searcher(entry, settings)
+        docnum = searcher.document_number(uid=uid)
+        if docnum is None:
+            from incidentbook.errors import NotFoundError
+
+            raise NotFoundError(f"{kind} {doc_id} is not in the search index")
+        stored = searcher.stored_fields(docnum)
+        text = f"{stored.get('display', '')}\n{stored.get('body', '')}"
+        return _similar(searcher, text, kinds, limit, exclude=uid)
+
+
+def similar_to_text(
+    settings: Settings,
+    text: str,
+    *,
+    kinds: tuple[str, ...] | None = None,
+    limit: int = 5,
+    exclude: str | None = None,
+    db: Database | None = None,
+    fresh: bool = True,
+) -> list[Hit]:
+    """Documents most like a free text (a new alert's summary, a pre-mortem's description)."""
+    if fresh:
+        indexer.ensure_fresh(settings, db)
+    entry = _entry(settings)
+    with entry.lock:
+        searcher = _searcher(entry, settings)
+        return _similar(searcher, text, kinds, limit, exclude=exclude)
+
+
+def _similar(
+    searcher: Any, text: str, kinds: tuple[str, ...] | None, limit: int, exclude: str | None
+) -> list[Hit]:
+    Q = W.query
+    key_terms = searcher.key_terms_from_text("body", text, numterms=15, normalize=True)
+    if not key_terms:
+        return []
+    q = Q.Or(
+        [Q.Or([Q.Term("title", t, boost=w), Q.Term("body", t, boost=w)]) for t, w in key_terms]
+    )
+    flt = Q.Or([Q.Term("kind", k) for k in kinds]) if kinds else None
+    results = searcher.search(q, filter=flt, limit=limit + 1)
+    stems = {t for t, _w in key_terms}
+    out: list[Hit] = []
+    for hit in results:
+        if hit["uid"] == exclude:
+            continue
+        out.append(_hit(searcher, hit, None, len(out) + 1, terms=(stems, [])))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def search_terms(
+    settings: Settings,
+    terms: list[str],
+    *,
+    kind: str | None = None,
+    limit: int = 5,
+    db: Database | None = None,
+    fresh: bool = True,
+) -> list[Hit]:
+    """Any-of search over plain words (for runbook suggestions): ranked by BM25F."""
+    words = [w for w in terms if W.stems_of(w)]
+    if not words:
+        return []
+    if fresh:
+        indexer.ensure_fresh(settings, db)
+    Q = W.query
+    stems = list(dict.fromkeys(s for w in words for s in W.stems_of(w)))
+    q = Q.Or([Q.Or([Q.Term("title", s), Q.Term("body", s)]) for s in stems])
+    flt = Q.Term("kind", kind) if kind else None
+    entry = _entry(settings)
+    with entry.lock:
+        searcher = _searcher(entry, settings)
+        results = searcher.search(q, filter=flt, limit=limit)
+        return [
+            _hit(searcher, h, None, i + 1, terms=(set(stems), [])) for i, h in enumerate(results)
+        ]
+
+
+def document(settings: Settings, kind: str, doc_id: str) -> dict[str, Any] | None:
+    """The stored fields of one indexed document (for opening a hit)."""
+    entry = _entry(settings)
+    with entry.lock:
+        searcher = _searcher(entry, settings)
+        stored = searcher.document(uid=f"{kind}:{doc_id}")
+        return dict(stored) if stored else None

@@ -1,0 +1,387 @@
+"""The query language: words, "phrases", prefix*, AND/OR/NOT/-, (groups), and filters.
+
+Filters: ``kind:`` ``service:`` ``tag:`` ``severity:`` ``status:`` ``alert:`` (several values
+with commas or repeated: ``kind:incident,postmortem``) and ``after:``/``before:`` dates
+(``2026-10-01``, ``2026-10-01T12:00``, or relative ``7d``, ``12h``). Words are stemmed in
+English; words with no operator between them must all match (falling back to any of them when
+nothing matches all). A malformed query raises ``QuerySyntaxError`` with a one-line hint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from incidentbook.core.search import _whoosh as W
+from incidentbook.errors import UsageError
+
+FILTERS = ("kind", "service", "tag", "severity", "status", "alert", "after", "before")
+FILTER_FIELDS = {
+    "kind": "kind",
+    "service": "services",
+    "tag": "tags",
+    "severity": "severity",
+    "status": "status",
+    "alert": "alerts",
+}
+KIND_ALIASES = {
+    "incidents": "incident",
+    "alert": "alert_group",
+    "alerts": "alert_group",
+    "alert-group": "alert_group",
+    "group": "alert_group",
+    "runbooks": "runbook",
+    "postmortems": "postmortem",
+    "premortems": "premortem",
+    "pre-mortem": "premortem",
+    "post-mortem": "postmortem",
+}
+SEVERITIES = ("critical", "error", "warning", "info")
+STATUSES = ("open", "acknowledged", "resolved", "firing", "draft", "final", "review")
+TEXT_FIELDS = ("title", "body")
+MIN_PREFIX = 2
+
+
+class QuerySyntaxError(UsageError):
+    """A query the user must fix; the message says how, in one line."""
+
+
+@dataclass
+class Node:
+    op: str  # "term" | "prefix" | "phrase" | "and" | "or" | "not"
+    words: list[str] = field(default_factory=list)  # stems (term, phrase) or the raw prefix
+    children: list[Node] = field(default_factory=list)
+    implicit: bool = False  # an "and" made of juxtaposed words, without an explicit AND
+
+
+@dataclass
+class ParsedQuery:
+    text: str
+    root: Node | None
+    filters: dict[str, list[str]]
+    after: datetime | None = None
+    before: datetime | None = None
+
+    def match_terms(self) -> tuple[set[str], list[str]]:
+        """(stems, prefixes) to highlight: everything positive in the query."""
+        stems: set[str] = set()
+        prefixes: list[str] = []
+
+        def walk(node: Node | None) -> None:
+            if node is None or node.op == "not":
+                return
+            if node.op in ("term", "phrase"):
+                stems.update(node.words)
+            elif node.op == "prefix":
+                prefixes.extend(node.words)
+            for child in node.children:
+                walk(child)
+
+        walk(self.root)
+        return stems, prefixes
+
+    def top_phrases(self) -> list[list[str]]:
+        """Phrases that every hit must contain (top-level conjunction): checked on top hits
+        only, instead of scoring positions of every candidate."""
+        root = self.root
+        if root is None:
+            return []
+        if root.op == "phrase":
+            return [root.words]
+        if root.op == "and":
+            return [c.words for c in root.children if c.op == "phrase"]
+        return []
+
+
+TOKEN_RE = re.compile(
+    r'\s*(?:(?P<lp>\()|(?P<rp>\))|(?P<field>[A-Za-z_]+):(?P<fvalue>"[^"]*"|[^\s()"]*)'
+    r'|(?P<neg>-)?"(?P<phrase>[^"]*)(?P<close>"?)|(?P<word>[^\s()"]+))'
+)
+
+
+def parse(text: str, *, now: datetime | None = None) -> ParsedQuery:
+    """Parse a user's query; raise ``QuerySyntaxError`` with a helpful message if malformed."""
+    if text.count('"') % 2:
+        raise QuerySyntaxError('unbalanced quote in query: close the phrase with another "')
+    filters: dict[str, list[str]] = {}
+    after: datetime | None = None
+    before: datetime | None = None
+    tokens: list[tuple[str, Any]] = []
+    pos = 0
+    stripped = text.strip()
+    if not stripped:
+        raise QuerySyntaxError("empty query: type some words, e.g. incidentbook search 'refund'")
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        found = TOKEN_RE.match(text, pos)
+        if not found or found.end() == pos:
+            raise QuerySyntaxError(f"cannot read the query at {text[pos : pos + 20]!r}")
+        pos = found.end()
+        if found.group("lp"):
+            tokens.append(("(", None))
+        elif found.group("rp"):
+            tokens.append((")", None))
+        elif found.group("field") is not None:
+            name = found.group("field").lower()
+            value = found.group("fvalue").strip('"')
+            if name not in FILTERS:
+                raise QuerySyntaxError(
+                    f"unknown filter {name + ':'!r}; use one of "
+                    + ", ".join(f + ":" for f in FILTERS)
+                    + ' (or quote it: "'
+                    + name
+                    + ':…")'
+                )
+            if not value:
+                raise QuerySyntaxError(f"filter {name}: needs a value, e.g. {_example(name)}")
+            if name == "after":
+                after = parse_date(value, name, now)
+            elif name == "before":
+                before = parse_date(value, name, now)
+            else:
+                for item in value.split(","):
+                    if item.strip():
+                        filters.setdefault(name, []).append(_check_filter(name, item.strip()))
+        elif found.group("phrase") is not None:
+            words = W.stems_of(found.group("phrase"))
+            node: Node | None
+            if not words:
+                node = None
+            elif len(words) == 1:
+                node = Node("term", words)
+            else:
+                node = Node("phrase", words)
+            if found.group("neg") and node is not None:
+                tokens.append(("-", None))
+            if node is not None:
+                tokens.append(("node", node))
+        else:
+            word = found.group("word")
+            upper = word.upper()
+            if upper in ("AND", "OR", "NOT"):
+                tokens.append((upper, None))
+                continue
+            negate = word.startswith("-") and len(word) > 1
+            if negate:
+                word = word[1:]
+            node = _word_node(word)
+            if negate and node is not None:
+                tokens.append(("-", None))
+            if node is not None:
+                tokens.append(("node", node))
+    if after and before and after >= before:
+        raise QuerySyntaxError("after: must be earlier than before:")
+    root = _Parser(tokens).parse()
+    if root is not None and not _has_positive(root):
+        raise QuerySyntaxError("a query needs at least one word that is not negated")
+    if root is None and not filters and after is None and before is None:
+        raise QuerySyntaxError(
+            "nothing to search for: every word is too common (like 'the', 'and'); add another"
+        )
+    return ParsedQuery(text=text, root=root, filters=filters, after=after, before=before)
+
+
+def _example(name: str) -> str:
+    return {
+        "kind": "kind:incident",
+        "service": "service:payments",
+        "tag": "tag:webhook",
+        "severity": "severity:critical",
+        "status": "status:resolved",
+        "alert": "alert:balance_mismatch",
+        "after": "after:2026-10-01",
+        "before": "before:2026-10-31",
+    }[name]
+
+
+def _check_filter(name: str, value: str) -> str:
+    low = value.lower()
+    if name == "kind":
+        low = KIND_ALIASES.get(low, low)
+        if low not in W.KINDS:
+            raise QuerySyntaxError(f"unknown kind {value!r}; choose one of {', '.join(W.KINDS)}")
+    elif name == "severity" and low not in SEVERITIES:
+        raise QuerySyntaxError(f"unknown severity {value!r}; choose one of {', '.join(SEVERITIES)}")
+    return low
+
+
+def parse_date(value: str, name: str, now: datetime | None) -> datetime:
+    relative = re.fullmatch(r"(\d+)([hdw])", value.lower())
+    if relative:
+        amount = int(relative.group(1))
+        unit = {"h": "hours", "d": "days", "w": "weeks"}[relative.group(2)]
+        base = now or datetime.now(UTC)
+        return base - timedelta(**{unit: amount})
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise QuerySyntaxError(
+            f"{name}:{value} is not a date; use {name}:2026-10-01, {name}:2026-10-01T14:00 or "
+            f"{name}:7d"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _word_node(word: str) -> Node | None:
+    if word.endswith("*"):
+        raw = word.rstrip("*").lower()
+        if "*" in raw or "?" in raw:
+            raise QuerySyntaxError(f"wildcards only at the end of a word: {word!r}")
+        if len(raw) < MIN_PREFIX or not W.TOKEN.fullmatch(raw):
+            raise QuerySyntaxError(
+                f"a prefix search needs at least {MIN_PREFIX} letters before *: {word!r}"
+            )
+        return Node("prefix", [raw])
+    if "*" in word:
+        raise QuerySyntaxError(f"wildcards only at the end of a word: {word!r}")
+    words = W.stems_of(word)
+    if not words:
+        return None
+    if len(words) == 1:
+        return Node("term", words)
+    return Node("phrase", words)  # INC-0007, balance_mismatch: adjacent parts
+
+
+def _has_positive(node: Node) -> bool:
+    if node.op == "not":
+        return False
+    if node.op in ("and", "or"):
+        return any(_has_positive(c) for c in node.children)
+    return True
+
+
+class _Parser:
+    """or := and (OR and)* ; and := unary ([AND] unary)* ; unary := (NOT|-) unary | atom."""
+
+    def __init__(self, tokens: list[tuple[str, Any]]) -> None:
+        self.tokens = tokens
+        self.pos = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, Any]:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def parse(self) -> Node | None:
+        if not self.tokens:
+            return None
+        node = self.or_expr()
+        if self.pos < len(self.tokens):
+            kind = self.peek()
+            if kind == ")":
+                raise QuerySyntaxError("unbalanced parenthesis: a ')' has no matching '('")
+            raise QuerySyntaxError(f"unexpected {kind!r} in query")
+        return node
+
+    def or_expr(self) -> Node | None:
+        parts = [self.and_expr()]
+        while self.peek() == "OR":
+            self.take()
+            if self.peek() in (None, ")", "OR", "AND"):
+                raise QuerySyntaxError("OR needs a word on both sides")
+            parts.append(self.and_expr())
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else Node("or", children=kept)
+
+    def and_expr(self) -> Node | None:
+        parts = [self.unary()]
+        explicit = False
+        while self.peek() not in (None, ")", "OR"):
+            if self.peek() == "AND":
+                self.take()
+                explicit = True
+                if self.peek() in (None, ")", "OR", "AND"):
+                    raise QuerySyntaxError("AND needs a word on both sides")
+            parts.append(self.unary())
+        kept = [p for p in parts if p is not None]
+        if not kept:
+            return None
+        if len(kept) == 1:
+            return kept[0]
+        return Node("and", children=kept, implicit=not explicit)
+
+    def unary(self) -> Node | None:
+        kind = self.peek()
+        if kind in ("NOT", "-"):
+            self.take()
+            if self.peek() in (None, ")", "OR", "AND"):
+                raise QuerySyntaxError("NOT needs a word after it")
+            inner = self.unary()
+            return Node("not", children=[inner]) if inner is not None else None
+        return self.atom()
+
+    def atom(self) -> Node | None:
+        kind = self.peek()
+        if kind is None:
+            raise QuerySyntaxError("the query ends too early")
+        if kind == "(":
+            self.take()
+            if self.peek() is None:
+                raise QuerySyntaxError("unbalanced parenthesis: add a closing ')'")
+            if self.peek() == ")":
+                raise QuerySyntaxError("empty parentheses in query")
+            node = self.or_expr()
+            if self.peek() != ")":
+                raise QuerySyntaxError("unbalanced parenthesis: add a closing ')'")
+            self.take()
+            return node
+        if kind == ")":
+            raise QuerySyntaxError("unbalanced parenthesis: a ')' has no matching '('")
+        if kind in ("AND", "OR"):
+            raise QuerySyntaxError(f"{kind} needs a word on both sides")
+        _kind, node = self.take()
+        assert isinstance(node, Node)
+        return node
+
+
+# -- to Whoosh -----------------------------------------------------------------------------
+
+
+def to_whoosh(node: Node, *, phrases_as_terms: bool = False, any_of: bool = False) -> Any:
+    Q = W.query
+    if node.op == "term":
+        return Q.Or([Q.Term(f, node.words[0]) for f in TEXT_FIELDS])
+    if node.op == "prefix":
+        raw = node.words[0]
+        variants = list(dict.fromkeys([raw, W.stem(raw)]))
+        return Q.Or([Q.Prefix(f, v) for f in TEXT_FIELDS for v in variants])
+    if node.op == "phrase":
+        if phrases_as_terms:
+            return Q.And([Q.Or([Q.Term(f, w) for f in TEXT_FIELDS]) for w in node.words])
+        return Q.Or([Q.Phrase(f, node.words) for f in TEXT_FIELDS])
+    if node.op == "not":
+        return Q.Not(to_whoosh(node.children[0]))
+    if node.op == "or":
+        return Q.Or([to_whoosh(c, phrases_as_terms=phrases_as_terms) for c in node.children])
+    if node.op == "and":
+        parts = [to_whoosh(c, phrases_as_terms=phrases_as_terms) for c in node.children]
+        if any_of and node.implicit:
+            return Q.Or([p for p, c in zip(parts, node.children, strict=True) if c.op != "not"])
+        return Q.And(parts)
+    raise ValueError(node.op)
+
+
+def filter_query(parsed: ParsedQuery, kind: str | None = None) -> Any:
+    Q = W.query
+    parts: list[Any] = []
+    filters = dict(parsed.filters)
+    if kind:
+        filters["kind"] = [_check_filter("kind", k.strip()) for k in kind.split(",") if k.strip()]
+    for name, values in filters.items():
+        fieldname = FILTER_FIELDS[name]
+        parts.append(Q.Or([Q.Term(fieldname, v) for v in dict.fromkeys(values)]))
+    if parsed.after or parsed.before:
+        start = parsed.after.astimezone(UTC).replace(tzinfo=None) if parsed.after else None
+        end = parsed.before.astimezone(UTC).replace(tzinfo=None) if parsed.before else None
+        parts.append(Q.DateRange("created", start, end, startexcl=False, endexcl=True))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else Q.And(parts)
