@@ -27,6 +27,9 @@ LAZY_COMMANDS: dict[str, str] = {
     "index": "incidentbook.cli.index:index",
     "alerts": "incidentbook.cli.alerts:alerts",
     "serve": "incidentbook.cli.serve:serve_cmd",
+    "postmortem": "incidentbook.cli.postmortem:postmortem",
+    "premortem": "incidentbook.cli.premortem:premortem",
+    "actions": "incidentbook.cli.actions:actions",
 }
 
 

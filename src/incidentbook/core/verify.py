@@ -129,6 +129,8 @@ CHECKS: list[Check | str] = [
     check_incidents,
     check_alerts,
     "incidentbook.core.search.indexer:check_index",
+    "incidentbook.core.documents.registry:check_documents",
+    "incidentbook.core.documents.registry:check_actions",
 ]
 
 

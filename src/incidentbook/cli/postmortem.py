@@ -1,0 +1,110 @@
+"""``incidentbook postmortem new|lint|export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from incidentbook.cli.output import emit, json_option, reason_option
+
+if TYPE_CHECKING:
+    from incidentbook.cli import CliState
+
+
+def _state(ctx: click.Context) -> CliState:
+    from incidentbook.cli import CliState
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    return state
+
+
+@click.group()
+def postmortem() -> None:
+    """Write, lint and export blameless postmortems."""
+
+
+@postmortem.command("new")
+@click.argument("incident_id", metavar="ID")
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="Re-render only the generated blocks of an existing postmortem; keep hand edits.",
+)
+@reason_option
+@json_option
+@click.pass_context
+def new_cmd(
+    ctx: click.Context, incident_id: str, refresh: bool, reason: str | None, as_json: bool
+) -> None:
+    """Start the postmortem of incident ID from the template, prefilled with its facts."""
+    from incidentbook.core.documents.postmortem import create_postmortem
+
+    state = _state(ctx)
+    default_reason = "postmortem refreshed" if refresh else "postmortem started"
+    result = create_postmortem(
+        state.services, incident_id, refresh=refresh, ctx=state.context(reason or default_reason)
+    )
+
+    def human() -> None:
+        if result.created:
+            click.echo(f"{result.id}: wrote {result.path}")
+        else:
+            click.echo(
+                f"{result.id}: refreshed {', '.join(result.refreshed) or 'nothing'} in "
+                f"{result.path}"
+            )
+        if result.kept_edited:
+            click.echo(f"  kept hand-edited blocks: {', '.join(result.kept_edited)}")
+
+    emit(result.to_dict(), as_json, human)
+
+
+@postmortem.command("lint")
+@click.argument("files", metavar="FILE...", nargs=-1, required=True)
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@json_option
+@click.pass_context
+def lint_cmd(ctx: click.Context, files: tuple[str, ...], strict: bool, as_json: bool) -> None:
+    """Check sections, action items and blameless language; exit 1 on errors."""
+    from incidentbook.core.documents.files import read_text
+    from incidentbook.core.documents.lint import ERROR, lint_text
+    from incidentbook.errors import CheckFailed
+
+    report = []
+    failed = False
+    for name in files:
+        findings = lint_text(read_text(Path(name)), source=name)
+        errors = [f for f in findings if f.severity == ERROR or strict]
+        failed = failed or bool(errors)
+        report.append((name, findings))
+
+    def human() -> None:
+        for name, findings in report:
+            for finding in findings:
+                click.echo(finding.format(name))
+            if not findings:
+                click.echo(f"{name}: ok")
+
+    emit(
+        [{"file": n, "findings": [f.to_dict() for f in fs]} for n, fs in report], as_json, human
+    )
+    if failed:
+        total = sum(1 for _n, fs in report for f in fs if f.severity == ERROR or strict)
+        raise CheckFailed(f"lint: {total} problem{'s' if total != 1 else ''}")
+
+
+@postmortem.command("export")
+@click.argument("file", metavar="FILE")
+@click.option("--html", "out", metavar="OUT", required=True, help="Write a standalone HTML page.")
+@json_option
+@click.pass_context
+def export_cmd(ctx: click.Context, file: str, out: str, as_json: bool) -> None:
+    """Export a postmortem or pre-mortem to one standalone HTML page."""
+    from incidentbook.core.documents.export import export_html
+
+    state = _state(ctx)
+    written = export_html(state.services.settings, Path(file), Path(out))
+    emit({"file": file, "html": str(written)}, as_json, lambda: click.echo(f"wrote {written}"))

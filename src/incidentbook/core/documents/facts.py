@@ -1,0 +1,237 @@
+"""What incidentbook already knows about an incident, for prefilling its postmortem.
+
+Everything comes from the incident's events and the alerts linked to it. Alerts from the
+reconciler (source ``reconciler``) carry per-account labels/annotations such as ``account_id``,
+``currency`` and ``delta_minor``/``delta``; they are read defensively: a missing or malformed
+value is skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlmodel import Session, col, or_, select
+
+from incidentbook.clock import parse_iso
+from incidentbook.core import events as ev
+from incidentbook.core import incidents
+from incidentbook.core.timeline import describe
+from incidentbook.storage.models import AlertRow
+
+# Events about writing the postmortem itself are not part of the incident's story.
+DOCUMENT_EVENT_PREFIX = "incident.postmortem"
+
+ACCOUNT_KEYS = ("account_id", "account")
+CURRENCY_KEYS = ("currency",)
+MINOR_KEYS = ("delta_minor", "difference_minor", "amount_minor", "total_delta_minor")
+DECIMAL_KEYS = ("delta", "difference", "amount")
+
+
+@dataclass
+class TimelineEntry:
+    at: str
+    source: str  # "incident" | "alert"
+    text: str
+    actor: str = ""
+    reason: str = ""
+
+
+@dataclass
+class AlertSummary:
+    name: str
+    source: str
+    severity: str
+    count: int
+    firing: int
+    first_starts_at: str
+    first_seen: str
+    last_ends_at: str | None
+
+
+@dataclass
+class Money:
+    currency: str
+    delta_minor: int
+
+
+@dataclass
+class Facts:
+    incident: dict[str, Any]
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    alerts: list[AlertSummary] = field(default_factory=list)
+    alert_count: int = 0
+    from_reconciler: bool = False
+    accounts: int | None = None
+    money: list[Money] = field(default_factory=list)
+    first_bad_event: str | None = None
+    first_alert: str | None = None
+    detected_at: str = ""
+    ttd_s: float | None = None
+    tta_s: float | None = None
+    ttr_s: float | None = None
+    duration_s: float | None = None
+    runbooks: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def incident_alerts(session: Session, state: incidents.IncidentState) -> list[AlertRow]:
+    query = select(AlertRow).where(
+        or_(AlertRow.incident_id == state.id, col(AlertRow.fingerprint).in_(list(state.alerts)))
+    )
+    return list(session.exec(query.order_by(col(AlertRow.first_seen))).all())
+
+
+def _json(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _first(maps: list[dict[str, Any]], keys: tuple[str, ...]) -> str | None:
+    for mapping in maps:
+        for key in keys:
+            value = mapping.get(key)
+            if value not in (None, ""):
+                return str(value).strip()
+    return None
+
+
+def delta_minor_of(labels: dict[str, Any], annotations: dict[str, Any]) -> int | None:
+    """The signed money delta of one reconciler alert in minor units, or None."""
+    maps = [annotations, labels]
+    raw = _first(maps, MINOR_KEYS)
+    if raw is not None:
+        try:
+            return int(Decimal(raw.replace("−", "-").replace(",", "")))
+        except (InvalidOperation, ValueError):
+            return None
+    raw = _first(maps, DECIMAL_KEYS)
+    if raw is None:
+        return None
+    cleaned = raw.replace("−", "-").replace(",", "")
+    match = re.match(r"^\s*([+-]?\d+(?:\.\d+)?)", cleaned)
+    if not match:
+        return None
+    number = match.group(1)
+    try:
+        # "12.34" is major units; a bare integer is already minor units (DESIGN §4).
+        return int(Decimal(number) * 100) if "." in number else int(number)
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    try:
+        return (parse_iso(end) - parse_iso(start)).total_seconds()
+    except ValueError:
+        return None
+
+
+def describe_event(event: ev.Event) -> str:
+    if event.type == "incident.alerts_linked":
+        count = len(event.data.get("fingerprints", []) or [])
+        return f"{count} alert{'s' if count != 1 else ''} linked"
+    return describe(event.type, event.data)
+
+
+def collect(session: Session, incident_id: str) -> Facts:
+    """Facts for one incident, read in the caller's session (one consistent snapshot)."""
+    from incidentbook.errors import NotFoundError
+
+    canonical = incidents.parse_id(incident_id)
+    events = ev.stream_events(session, incidents.STREAM_PREFIX + canonical)
+    state = incidents.derive(events)
+    if state is None:
+        raise NotFoundError(f"no incident {canonical}")
+    story = [e for e in events if not e.type.startswith(DOCUMENT_EVENT_PREFIX)]
+    facts = Facts(incident=state.to_dict(), runbooks=list(state.runbooks))
+    facts.timeline = [
+        TimelineEntry(e.recorded_at, "incident", describe_event(e), e.actor, e.reason or "")
+        for e in story
+    ]
+    facts.notes = [str(e.data.get("text", "")) for e in story if e.type == incidents.NOTE_ADDED]
+
+    rows = incident_alerts(session, state)
+    facts.alert_count = len(rows)
+    by_name: dict[tuple[str, str], list[AlertRow]] = defaultdict(list)
+    accounts: set[str] = set()
+    money: dict[str, int] = defaultdict(int)
+    services: set[str] = set()
+    for row in rows:
+        by_name[(row.source, row.name)].append(row)
+        labels, annotations = _json(row.labels), _json(row.annotations)
+        for key in ("service", "services", "job"):
+            for name in str(labels.get(key, "") or "").split(","):
+                if name.strip():
+                    services.add(name.strip())
+        if row.source != "reconciler":
+            continue
+        facts.from_reconciler = True
+        account = _first([labels, annotations], ACCOUNT_KEYS)
+        if account:
+            accounts.add(account)
+        delta = delta_minor_of(labels, annotations)
+        currency = _first([labels, annotations], CURRENCY_KEYS)
+        if delta is not None and currency:
+            money[currency.upper()] += delta
+    for (source, name), group in by_name.items():
+        ends = [r.ends_at for r in group if r.ends_at]
+        firing = sum(1 for r in group if r.status == "firing")
+        facts.alerts.append(
+            AlertSummary(
+                name=name,
+                source=source,
+                severity=min(
+                    (r.severity for r in group), key=lambda s: incidents.SEVERITY_RANK.get(s, 9)
+                ),
+                count=len(group),
+                firing=firing,
+                first_starts_at=min(r.starts_at for r in group),
+                first_seen=min(r.first_seen for r in group),
+                last_ends_at=max(ends) if ends and not firing else None,
+            )
+        )
+    facts.alerts.sort(key=lambda a: (a.first_seen, a.name))
+    if facts.from_reconciler:
+        facts.accounts = len(accounts)
+        facts.money = [Money(cur, money[cur]) for cur in sorted(money)]
+    facts.services = sorted(services)
+
+    for summary in facts.alerts:
+        facts.timeline.append(
+            TimelineEntry(
+                summary.first_seen,
+                "alert",
+                f"alert fired: {summary.name} ({summary.count} alert"
+                f"{'s' if summary.count != 1 else ''}, {summary.source})",
+            )
+        )
+        if summary.last_ends_at:
+            facts.timeline.append(
+                TimelineEntry(summary.last_ends_at, "alert", f"alerts resolved: {summary.name}")
+            )
+    facts.timeline.sort(key=lambda t: t.at)
+
+    facts.first_bad_event = min((a.first_starts_at for a in facts.alerts), default=None)
+    facts.first_alert = min((a.first_seen for a in facts.alerts), default=None)
+    detected = min(x for x in (facts.first_alert, state.opened_at) if x)
+    facts.detected_at = detected
+    impact_start = min(x for x in (facts.first_bad_event, detected) if x)
+    facts.ttd_s = seconds_between(facts.first_bad_event, detected)
+    facts.tta_s = seconds_between(state.opened_at, state.acknowledged_at)
+    facts.ttr_s = seconds_between(state.opened_at, state.resolved_at)
+    facts.duration_s = seconds_between(impact_start, state.resolved_at)
+    return facts

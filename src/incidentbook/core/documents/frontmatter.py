@@ -1,0 +1,86 @@
+"""YAML front matter: ``---`` / YAML / ``---`` at the top of a Markdown file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from incidentbook.errors import UsageError
+
+FENCE = "---"
+
+
+@dataclass
+class Document:
+    """A document split into its front matter and body; ``body_offset`` is the body's first
+    line number (1-based) in the file, so lint findings point at file lines."""
+
+    meta: dict[str, Any] = field(default_factory=dict)
+    body: str = ""
+    body_offset: int = 1
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta.get("kind") or "")
+
+    @property
+    def id(self) -> str:
+        return str(self.meta.get("id") or "")
+
+    def str_list(self, key: str) -> list[str]:
+        return as_str_list(self.meta.get(key))
+
+
+def as_str_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [str(value)]
+
+
+def split(text: str, *, source: str = "document") -> Document:
+    """Parse front matter; a file without it is all body. Bad YAML is a one-line error."""
+    import yaml
+
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != FENCE:
+        return Document({}, text, 1)
+    for index in range(1, len(lines)):
+        if lines[index].strip() in (FENCE, "..."):
+            raw = "\n".join(lines[1:index])
+            try:
+                meta = yaml.safe_load(raw) if raw.strip() else {}
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" line {mark.line + 2}" if mark is not None else ""
+                problem = getattr(exc, "problem", None) or "invalid YAML"
+                raise UsageError(f"{source}:{where} front matter: {problem}") from None
+            if not isinstance(meta, dict):
+                raise UsageError(f"{source}: front matter must be a YAML mapping")
+            body = "\n".join(lines[index + 1 :])
+            return Document({str(k): _plain(v) for k, v in meta.items()}, body, index + 2)
+    raise UsageError(f"{source}: front matter starts with --- but never ends")
+
+
+def _plain(value: Any) -> Any:
+    """YAML dates become ISO text, so documents compare and serialise predictably."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dump(meta: dict[str, Any]) -> str:
+    import yaml
+
+    text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=None)
+    return f"{FENCE}\n{text}{FENCE}\n"
+
+
+def join(meta: dict[str, Any], body: str) -> str:
+    return dump(meta) + body

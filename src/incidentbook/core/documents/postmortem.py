@@ -1,0 +1,204 @@
+"""Creating a postmortem from an incident: ``postmortem new INC-0007 [--refresh]``.
+
+The workspace's (or the shipped) ``postmortem.md.j2`` is rendered with every fact incidentbook
+knows (``facts.collect``), related past incidents and documents (``related``) and the pre-mortem
+risks that hit or were missed (``premortem.coverage_for_incident``). The file is written via a
+temp file and rename, in the same unit of work as its ``document.registered`` event, its action
+items and an ``incident.postmortem_started`` event on the incident.
+
+An existing postmortem is never overwritten: ``refresh=True`` re-renders only its generated
+regions (``blocks.refresh``) and keeps every hand-written line and the front matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from incidentbook.core.documents import blocks, templating
+from incidentbook.core.documents.files import atomic_write, read_text, slugify
+from incidentbook.core.documents.frontmatter import join, split
+from incidentbook.errors import UsageError
+
+if TYPE_CHECKING:
+    from incidentbook.core.context import Context
+    from incidentbook.core.services import Services
+    from incidentbook.settings import Settings
+
+TEMPLATE = "postmortem.md.j2"
+STARTED = "incident.postmortem_started"
+
+
+@dataclass
+class PostmortemResult:
+    id: str
+    incident_id: str
+    path: Path
+    created: bool
+    refreshed: list[str] = field(default_factory=list)
+    kept_edited: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    search_backend: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "incident": self.incident_id,
+            "path": str(self.path),
+            "created": self.created,
+            "refreshed": self.refreshed,
+            "kept_edited": self.kept_edited,
+            "missing": self.missing,
+            "search_backend": self.search_backend,
+        }
+
+
+def postmortem_id(incident_id: str) -> str:
+    return "PM-" + incident_id.removeprefix("INC-")
+
+
+def find_postmortem(settings: Settings, incident_id: str) -> Path | None:
+    """The existing postmortem of an incident: by file name, else by front matter."""
+    from incidentbook.core.documents.registry import document_files
+
+    files = document_files(settings)
+    for path in files:
+        if path.name.startswith(f"{incident_id}-") or path.name == f"{incident_id}.md":
+            return path
+    for path in files:
+        try:
+            doc = split(path.read_text(encoding="utf-8"), source=str(path))
+        except Exception:
+            continue
+        if doc.kind == "postmortem" and str(doc.meta.get("incident") or "") == incident_id:
+            return path
+    return None
+
+
+def render_postmortem(services: Services, incident_id: str, ctx: Context) -> tuple[str, Any]:
+    """(body, facts) for an incident; the body's generated regions are stamped."""
+    from incidentbook.core.documents.facts import collect
+    from incidentbook.core.documents.premortem import coverage_for_incident
+    from incidentbook.core.documents.related import search_related
+
+    settings = services.settings
+    with services.db.read() as session:
+        facts = collect(session, incident_id)
+    incident = facts.incident
+    related = search_related(
+        settings,
+        services.db,
+        " ".join([str(incident["title"]), *facts.notes]),
+        services=facts.services,
+        exclude={incident_id, postmortem_id(incident_id)},
+        limit=5,
+    )
+    coverage = coverage_for_incident(settings, services.db, incident_id)
+    now = ctx.clock()
+    body = templating.render(
+        settings,
+        TEMPLATE,
+        {
+            "id": postmortem_id(incident_id),
+            "incident": incident,
+            "facts": facts.to_dict(),
+            "timeline": [t.__dict__ for t in facts.timeline],
+            "related": [r.to_dict() | {"action_status": r.action_status} for r in related],
+            "coverage": [c.to_dict() for c in coverage],
+            "created": now.date().isoformat(),
+            "now": now.isoformat(),
+        },
+    )
+    return blocks.stamp(body), facts
+
+
+def create_postmortem(
+    services: Services,
+    incident_id: str,
+    *,
+    refresh: bool = False,
+    ctx: Context | None = None,
+) -> PostmortemResult:
+    from incidentbook.core import incidents
+    from incidentbook.core.documents.registry import sync_file_in
+    from incidentbook.core.documents.related import backend_name
+    from incidentbook.obs import log_info
+
+    settings = services.settings
+    canonical = incidents.parse_id(incident_id)
+    ctx = ctx or services.context("postmortem started")
+    state = services.incidents.get(canonical)  # NotFoundError for an unknown incident
+    folder = settings.postmortems_dir
+    existing = find_postmortem(settings, canonical)
+    if existing is not None and not refresh:
+        raise UsageError(
+            f"{_shown(settings, existing)} already exists; edit it, or re-render its "
+            f"generated blocks with --refresh"
+        )
+    if not folder.is_dir():
+        raise UsageError(f"cannot write postmortems: folder {folder} does not exist")
+    body, facts = render_postmortem(services, canonical, ctx)
+    doc_id = postmortem_id(canonical)
+    result = PostmortemResult(doc_id, canonical, folder, created=existing is None)
+    if existing is not None:
+        old = split(read_text(existing), source=str(existing))
+        merged = blocks.refresh(old.body, body)
+        text = join(old.meta, merged.text)
+        result.refreshed, result.kept_edited = merged.refreshed, merged.kept_edited
+        result.missing = merged.missing
+        path = existing
+        doc_id = old.id or doc_id
+        result.id = doc_id
+    else:
+        meta = {
+            "id": doc_id,
+            "kind": "postmortem",
+            "incident": canonical,
+            "title": f"Postmortem: {state.title}",
+            "status": "draft",
+            "severity": state.severity,
+            "authors": [ctx.actor.split(":", 1)[-1]],
+            "created": ctx.clock().date().isoformat(),
+            "services": facts.services,
+            "tags": [],
+        }
+        text = join(meta, body)
+        path = folder / f"{canonical}-{slugify(state.title)}.md"
+    result.path = path
+    with services.db.write() as session:
+        sync_file_in(session, settings, ctx, path, text=text)
+        if existing is None:
+            services.incidents.apply_in(
+                session,
+                ctx,
+                canonical,
+                STARTED,
+                {"postmortem": doc_id, "path": _shown(settings, path)},
+            )
+        atomic_write(path, text)
+    result.search_backend = backend_name()
+    log_info(
+        "postmortem_written",
+        ctx.correlation_id,
+        actor=ctx.actor,
+        incident=canonical,
+        id=doc_id,
+        path=str(path),
+        new_file=result.created,
+        kept_edited=result.kept_edited,
+    )
+    return result
+
+
+def new_postmortem(services: Services, incident_id: str, refresh: bool = False) -> Path:
+    """Start (or, with ``refresh``, re-render the generated blocks of) an incident's
+    postmortem; returns its path."""
+    return create_postmortem(services, incident_id, refresh=refresh).path
+
+
+def _shown(settings: Settings, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(settings.workspace.resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,300 @@
+"""Pre-mortems (Klein method) and their risk register.
+
+``new_premortem`` renders ``premortem.md.j2`` with "What has bitten us before" prefilled by
+``related.search_related`` for the launch's services, tags and title words.
+``foreseen_for_incident`` matches a later incident against every pre-mortem risk by service or
+tag and text: the Incident screen shows "foreseen in PRE-0003: risk 2".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from incidentbook.core.documents.files import atomic_write, slugify
+from incidentbook.core.documents.frontmatter import Document, join, split
+from incidentbook.core.documents.related import stem, terms
+from incidentbook.core.documents.risks import Risk, parse_risks
+from incidentbook.errors import UsageError
+
+if TYPE_CHECKING:
+    from incidentbook.core.context import Context
+    from incidentbook.core.services import Services
+    from incidentbook.settings import Settings
+    from incidentbook.storage.db import Database
+
+ID_RE = re.compile(r"^PRE-(\d+)")
+
+
+@dataclass
+class PremortemResult:
+    id: str
+    path: Path
+    related: list[dict[str, Any]] = field(default_factory=list)
+    search_backend: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": str(self.path),
+            "related": self.related,
+            "search_backend": self.search_backend,
+        }
+
+
+def premortem_files(settings: Settings) -> list[tuple[Path, Document]]:
+    from incidentbook.core.documents.registry import document_files
+
+    found: list[tuple[Path, Document]] = []
+    for path in document_files(settings):
+        try:
+            doc = split(path.read_text(encoding="utf-8"), source=str(path))
+        except Exception:
+            continue
+        if doc.kind == "premortem":
+            found.append((path, doc))
+    return found
+
+
+def next_premortem_id(settings: Settings, db: Database) -> str:
+    from incidentbook.core.documents.registry import document_files, list_documents
+
+    numbers = [0]
+    for registered in list_documents(db, "premortem"):
+        match = ID_RE.match(registered.id)
+        if match:
+            numbers.append(int(match.group(1)))
+    for path in document_files(settings):
+        match = ID_RE.match(path.name)
+        if match:
+            numbers.append(int(match.group(1)))
+    for _path, doc in premortem_files(settings):
+        match = ID_RE.match(doc.id)
+        if match:
+            numbers.append(int(match.group(1)))
+    return f"PRE-{max(numbers) + 1:04d}"
+
+
+def create_premortem(
+    services: Services,
+    title: str,
+    *,
+    launch_services: list[str] | None = None,
+    tags: list[str] | None = None,
+    ctx: Context | None = None,
+) -> PremortemResult:
+    from incidentbook.core.documents import blocks, templating
+    from incidentbook.core.documents.registry import sync_file_in
+    from incidentbook.core.documents.related import backend_name, search_related
+    from incidentbook.obs import log_info
+
+    clean_title = " ".join(title.split())
+    if not clean_title:
+        raise UsageError("a pre-mortem needs a title")
+    settings = services.settings
+    ctx = ctx or services.context("pre-mortem started")
+    svc = [s.strip() for s in launch_services or [] if s.strip()]
+    tag_list = [t.strip() for t in tags or [] if t.strip()]
+    folder = settings.postmortems_dir
+    _ensure_folder(folder)
+    doc_id = next_premortem_id(settings, services.db)
+    path = folder / f"{doc_id}-{slugify(clean_title)}.md"
+    if path.exists():
+        raise UsageError(f"{path} already exists")
+    related = search_related(
+        settings, services.db, clean_title, services=svc, tags=tag_list, limit=8
+    )
+    now = ctx.clock()
+    body = templating.render(
+        settings,
+        "premortem.md.j2",
+        {
+            "id": doc_id,
+            "title": clean_title,
+            "services": svc,
+            "tags": tag_list,
+            "related": [r.to_dict() | {"action_status": r.action_status} for r in related],
+            "created": now.date().isoformat(),
+            "now": now.isoformat(),
+        },
+    )
+    meta = {
+        "id": doc_id,
+        "kind": "premortem",
+        "title": clean_title,
+        "status": "draft",
+        "authors": [ctx.actor.split(":", 1)[-1]],
+        "created": now.date().isoformat(),
+        "services": svc,
+        "tags": tag_list,
+    }
+    text = join(meta, blocks.stamp(body))
+    with services.db.write() as session:
+        sync_file_in(session, settings, ctx, path, text=text)
+        atomic_write(path, text)
+    log_info("premortem_created", ctx.correlation_id, actor=ctx.actor, id=doc_id, path=str(path))
+    return PremortemResult(doc_id, path, [r.to_dict() for r in related], backend_name())
+
+
+def new_premortem(
+    services: Services,
+    title: str,
+    launch_services: list[str] | None = None,
+    tags: list[str] | None = None,
+) -> Path:
+    return create_premortem(services, title, launch_services=launch_services, tags=tags).path
+
+
+def _ensure_folder(folder: Path) -> None:
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {folder}: {exc.strerror}") from None
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder")
+
+
+# -- the risk register -----------------------------------------------------------------------
+
+
+@dataclass
+class Foreseen:
+    premortem_id: str
+    premortem_title: str
+    path: str
+    risk: int
+    risk_title: str
+    matched: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"foreseen in {self.premortem_id}: risk {self.risk}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"label": self.label}
+
+
+@dataclass
+class Coverage:
+    """For a postmortem: pre-mortems that covered the incident's services, with the risks
+    that hit and whether the failure was missed by the pre-mortem."""
+
+    premortem_id: str
+    premortem_title: str
+    path: str
+    services: list[str]
+    hits: list[Foreseen] = field(default_factory=list)
+
+    @property
+    def missed(self) -> bool:
+        return not self.hits
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "premortem_id": self.premortem_id,
+            "premortem_title": self.premortem_title,
+            "path": self.path,
+            "services": self.services,
+            "hits": [h.to_dict() for h in self.hits],
+            "missed": self.missed,
+        }
+
+
+def incident_profile(db: Database, incident_id: str) -> tuple[str, set[str], set[str]]:
+    """(text, words, services) of an incident: title, notes, alert names, labels."""
+    from incidentbook.core.documents.facts import collect, incident_alerts
+
+    with db.read() as session:
+        facts = collect(session, incident_id)
+        from incidentbook.core import incidents
+
+        state = incidents.IncidentState(**_state_fields(facts.incident))
+        rows = incident_alerts(session, state)
+    parts = [str(facts.incident["title"]), *facts.notes]
+    for row in rows[:500]:
+        parts.extend([row.name, row.summary])
+    text = " ".join(parts)
+    return text, terms(text), {s.lower() for s in facts.services}
+
+
+def _state_fields(values: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(values)
+    fields["runbooks"] = tuple(fields.get("runbooks", ()))
+    fields["alerts"] = tuple(fields.get("alerts", ()))
+    return fields
+
+
+def coverage_for_incident(settings: Settings, db: Database, incident_id: str) -> list[Coverage]:
+    text, words, services = incident_profile(db, incident_id)
+    lowered = text.lower()
+    found: list[Coverage] = []
+    for path, doc in premortem_files(settings):
+        pm_services = [s.lower() for s in doc.str_list("services")]
+        pm_tags = [t.lower() for t in doc.str_list("tags")]
+        risks = parse_risks(doc.body, doc.body_offset)
+        named = {s for s in pm_services if s in services or _mentions(lowered, s)}
+        hits: list[Foreseen] = []
+        for risk in risks:
+            matched = _risk_match(risk, pm_services, pm_tags, words, services, lowered)
+            if matched:
+                hits.append(
+                    Foreseen(
+                        doc.id,
+                        str(doc.meta.get("title") or doc.id),
+                        _shown(settings, path),
+                        risk.number,
+                        risk.title,
+                        matched,
+                    )
+                )
+        if named or hits:
+            found.append(
+                Coverage(
+                    doc.id,
+                    str(doc.meta.get("title") or doc.id),
+                    _shown(settings, path),
+                    sorted(named),
+                    hits,
+                )
+            )
+    return found
+
+
+def foreseen_for_incident(settings: Settings, db: Database, incident_id: str) -> list[Foreseen]:
+    """Pre-mortem risks that foresaw this incident, e.g. "foreseen in PRE-0003: risk 2"."""
+    return [hit for cov in coverage_for_incident(settings, db, incident_id) for hit in cov.hits]
+
+
+def _mentions(text: str, word: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
+
+
+def _risk_match(
+    risk: Risk,
+    pm_services: list[str],
+    pm_tags: list[str],
+    words: set[str],
+    services: set[str],
+    lowered: str,
+) -> list[str]:
+    """What ties a risk to the incident: a shared service or tag, plus shared words."""
+    risk_services = [s.lower() for s in risk.services] or pm_services
+    risk_tags = [t.lower() for t in risk.tags] or pm_tags
+    anchors = [f"service:{s}" for s in risk_services if s in services or _mentions(lowered, s)]
+    anchors += [f"tag:{t}" for t in risk_tags if stem(t) in words or _mentions(lowered, t)]
+    shared = sorted(terms(" ".join([risk.title, risk.text, risk.detection])) & words)
+    if anchors and len(shared) >= 2:
+        return anchors + shared
+    if len(terms(risk.title) & words) >= 3:
+        return shared
+    return []
+
+
+def _shown(settings: Settings, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(settings.workspace.resolve()).as_posix()
+    except ValueError:
+        return str(path)

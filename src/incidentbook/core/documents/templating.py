@@ -1,0 +1,142 @@
+"""The one Jinja2 environment for documents: sandboxed, workspace templates first.
+
+A workspace's ``templates/`` overrides the shipped templates by file name. Templates run in
+``jinja2.sandbox.SandboxedEnvironment``: attribute escapes such as ``''.__class__.__mro__`` raise
+``SecurityError``, and the loaders only read from the two template folders, so a workspace
+template cannot reach the file system. HTML templates (``*.html.j2``) are autoescaped.
+
+Every failure becomes one ``UsageError`` line naming the template and, when known, the line.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from incidentbook.errors import UsageError
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from incidentbook.settings import Settings
+
+
+def template_dirs(settings: Settings) -> list[Path]:
+    from incidentbook.resources import shipped_dir
+
+    dirs = [settings.templates_dir, shipped_dir("templates")]
+    seen: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in [s.resolve() for s in seen]:
+            seen.append(d)
+    return seen
+
+
+def md_cell(value: Any) -> str:
+    """Text safe inside one Markdown table cell: one line, pipes escaped, no comment markers."""
+    return md_inline(value).replace("|", "\\|")
+
+
+def md_inline(value: Any) -> str:
+    """Text safe on one Markdown line: whitespace collapsed; HTML comment openers neutralised
+    so a note can never forge an ``incidentbook:begin``/``end`` marker."""
+    text = " ".join(str(value if value is not None else "").split())
+    return text.replace("<!--", "&lt;!--").replace("-->", "--&gt;")
+
+
+def money(minor: int, currency: str) -> str:
+    """Integer minor units -> '-1,204,331.17 EUR' (two decimals; JPY-style zero-decimal
+    currencies shown without decimals)."""
+    zero_decimal = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "XOF", "XAF"}
+    sign = "-" if minor < 0 else ""
+    value = abs(int(minor))
+    if currency.upper() in zero_decimal:
+        return f"{sign}{value:,} {currency}"
+    return f"{sign}{value // 100:,}.{value % 100:02d} {currency}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    total = round(seconds)
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{sign}{minutes}m {secs:02d}s"
+    return f"{sign}{secs}s"
+
+
+def hhmm(value: Any) -> str:
+    """'2026-10-17T02:14:00.000000Z' -> '2026-10-17 02:14:00Z'."""
+    text = str(value or "")
+    match = re.match(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})", text)
+    return f"{match.group(1)} {match.group(2)}Z" if match else text
+
+
+def make_environment(settings: Settings) -> SandboxedEnvironment:
+    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in template_dirs(settings)]),
+        autoescape=lambda name: bool(name and name.endswith((".html.j2", ".html"))),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        md_cell=md_cell, md_inline=md_inline, money=money, duration=duration, hhmm=hhmm
+    )
+    return env
+
+
+def render(settings: Settings, name: str, context: dict[str, Any]) -> str:
+    """Render template ``name`` with ``context``; any failure is one line naming the template."""
+    from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    env = make_environment(settings)
+    try:
+        template = env.get_template(name)
+    except TemplateNotFound:
+        where = " or ".join(str(d) for d in template_dirs(settings)) or "no template folder"
+        raise UsageError(f"template {name} not found in {where}") from None
+    except TemplateSyntaxError as exc:
+        label = exc.filename or exc.name or name
+        raise UsageError(f"template {label} line {exc.lineno}: {exc.message}") from None
+    try:
+        return template.render(**context)
+    except SecurityError as exc:
+        line = _template_line(exc, template.filename)
+        raise UsageError(
+            f"template {template.filename}{line}: refused by the sandbox: {exc}"
+        ) from None
+    except UndefinedError as exc:
+        line = _template_line(exc, template.filename)
+        raise UsageError(f"template {template.filename}{line}: {exc.message}") from None
+    except TemplateSyntaxError as exc:  # e.g. an included template is broken
+        label = exc.filename or exc.name or name
+        raise UsageError(f"template {label} line {exc.lineno}: {exc.message}") from None
+    except Exception as exc:
+        line = _template_line(exc, template.filename)
+        raise UsageError(
+            f"template {template.filename}{line}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _template_line(exc: BaseException, filename: str | None) -> str:
+    """Jinja rewrites tracebacks so template frames carry the template's file and line."""
+    if not filename:
+        return ""
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == filename:
+            line = frame.lineno
+    return f" line {line}" if line is not None else ""
