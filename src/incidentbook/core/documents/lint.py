@@ -52,10 +52,10 @@ ROLES = (
 )
 _FIRST_NAMES = """
     aaron adam alex alice amir ana andrea andrew anna ben bob carlos carol charlie chen chris
-    daniel dave david diego elena emily emma eric eva fatima frank george grace hana hannah
-    ivan jack james jane jason jen jenny jessica jim joe john jon jose josh julia kate kevin
-    kim laura lee leo li lina lisa luca lucas maria mark marta matt mei michael mike mikkel
-    mohammed nina noah olga omar paul pedro peter priya raj rachel ravi rob robert sam sara
+    daniel dave david diego elena emily emma eric eva fatima frank george hana hannah
+    ivan james jane jason jen jenny jessica jim joe john jon jose josh julia kate kevin
+    kim laura leo lina lisa luca lucas maria marta matt mei michael mike mikkel
+    mohammed nina noah olga omar paul pedro peter priya raj rachel ravi robert sam sara
     sarah sofia steve tom tim wei yuki zoe
 """
 COMMON_FIRST_NAMES = frozenset(_FIRST_NAMES.split())

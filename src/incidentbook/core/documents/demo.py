@@ -1,0 +1,88 @@
+"""The documents part of ``incidentbook demo``.
+
+Copies the shipped example postmortem and pre-mortem into the workspace's ``postmortems/``
+(when absent), links the example postmortem to the demo's past webhook double-posting incident,
+writes a postmortem for one more past incident, and records every document and action item.
+Idempotent: a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from incidentbook.core.documents.files import atomic_write
+from incidentbook.core.documents.frontmatter import join, split
+from incidentbook.core.documents.postmortem import postmortem_id
+
+if TYPE_CHECKING:
+    from incidentbook.core.demo import DemoOptions, DemoReport
+    from incidentbook.core.services import Services
+
+WEBHOOK_TITLE = "Webhook retries double-posted processor payments"
+SECOND_TITLE = "Nightly fee job ran twice after a deploy restart"
+
+
+def _incident_by_title(services: Services, title: str) -> str | None:
+    matches = [
+        i for i in services.incidents.list_incidents(include_resolved=True) if i.title == title
+    ]
+    return min(matches, key=lambda i: i.number).id if matches else None
+
+
+def demo_step(services: Services, options: DemoOptions, report: DemoReport) -> None:
+    from incidentbook.core.documents.postmortem import create_postmortem, find_postmortem
+    from incidentbook.core.documents.registry import sync_all
+    from incidentbook.resources import shipped_dir
+
+    settings = services.settings
+    folder = settings.postmortems_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = shipped_dir("postmortems")
+    ctx = services.context("demo documents", correlation_id=f"demo-{options.seed}-documents")
+    webhook_id = _incident_by_title(services, WEBHOOK_TITLE)
+    copied = 0
+    if shipped.is_dir():
+        for source in sorted(shipped.glob("*.md")):
+            target = folder / source.name
+            if target.exists():
+                continue
+            doc = split(source.read_text(encoding="utf-8"), source=str(source))
+            if doc.kind == "postmortem" and webhook_id:
+                doc.meta["incident"] = webhook_id
+                doc.meta["id"] = postmortem_id(webhook_id)
+            atomic_write(target, join(doc.meta, doc.body))
+            copied += 1
+    # When the workspace is the repository itself, the shipped file is the workspace copy:
+    # it is linked by its front matter (INC-0001, the demo's first past incident).
+    if webhook_id:
+        _link_copy(folder, shipped, webhook_id)
+
+    written = 0
+    second = _incident_by_title(services, SECOND_TITLE)
+    if second and find_postmortem(settings, second) is None:
+        create_postmortem(services, second, ctx=ctx)
+        written += 1
+    reports = sync_all(services, ctx)
+    report.add(
+        f"postmortems: {copied} example(s) copied, {written} written, "
+        f"{len(reports)} document(s) tracked"
+    )
+
+
+def _link_copy(folder: Path, shipped: Path, incident_id: str) -> None:
+    """Point the copied webhook postmortem at the workspace's own incident id."""
+    if folder.resolve() == shipped.resolve():
+        return
+    for path in sorted(folder.glob("*.md")):
+        if not (shipped / path.name).exists():
+            continue
+        doc = split(path.read_text(encoding="utf-8"), source=str(path))
+        if (
+            doc.kind == "postmortem"
+            and doc.meta.get("incident") != incident_id
+            and str(doc.meta.get("title", "")).endswith(WEBHOOK_TITLE)
+        ):
+            doc.meta["incident"] = incident_id
+            doc.meta["id"] = postmortem_id(incident_id)
+            atomic_write(path, join(doc.meta, doc.body))
