@@ -91,7 +91,7 @@ def test_a_payload_is_all_in_or_all_out(
     services: Services, ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     payload = parse_alertmanager(am_payload(am_alert("ok-1"), am_alert("ok-2")))
-    real_append = al.ev.append
+    real_append = al._append_event
     calls: list[str] = []
 
     def failing_append(*args: Any, **kwargs: Any) -> Any:
@@ -100,7 +100,7 @@ def test_a_payload_is_all_in_or_all_out(
             raise RuntimeError("disk on fire")
         return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(al.ev, "append", failing_append)
+    monkeypatch.setattr(al, "_append_event", failing_append)
     with pytest.raises(RuntimeError, match="disk on fire"):
         services.alerts.ingest_alertmanager(ctx, payload)
     monkeypatch.undo()

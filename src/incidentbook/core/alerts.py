@@ -24,9 +24,11 @@ Alerts that join an open incident are linked in one batch event per incident and
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -265,6 +267,91 @@ def _decide(
     return None, "unchanged"
 
 
+@dataclass
+class _Batch:
+    """What one batch already knows: its alerts' rows (None: not stored yet), receipts seen."""
+
+    rows: dict[str, AlertRow | None]
+    receipts: set[str]
+    queued_groups: set[str] = field(default_factory=set)
+
+    @classmethod
+    def prefetch(
+        cls, session: Session, alerts: list[NativeAlert], receipt_keys: list[str | None]
+    ) -> _Batch:
+        fingerprints = list(dict.fromkeys(a.fingerprint for a in alerts))
+        rows: dict[str, AlertRow | None] = dict.fromkeys(fingerprints)
+        for chunk in _chunks(fingerprints, 500):
+            for row in session.exec(select(AlertRow).where(col(AlertRow.fingerprint).in_(chunk))):
+                rows[row.fingerprint] = row
+        keys = [k for k in dict.fromkeys(receipt_keys) if k is not None]
+        receipts: set[str] = set()
+        for chunk in _chunks(keys, 500):
+            receipts.update(
+                session.exec(
+                    select(AlertReceiptRow.receipt_key).where(
+                        col(AlertReceiptRow.receipt_key).in_(chunk)
+                    )
+                )
+            )
+        return cls(rows, receipts)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _row_values(state: AlertState) -> dict[str, Any]:
+    values = asdict(state)
+    values["labels"] = json.dumps(state.labels, sort_keys=True)
+    values["annotations"] = json.dumps(state.annotations, sort_keys=True)
+    return values
+
+
+_INSERT_EVENT = (
+    "INSERT INTO events (event_id, stream, type, data, actor, reason, correlation_id, "
+    "recorded_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+)
+
+
+def _append_event(
+    session: Session, ctx: Context, stream: str, type_: str, data: dict[str, Any]
+) -> ev.Event:
+    """``events.append`` without an ORM flush per event: one Core INSERT, same row.
+
+    Alert batches append thousands of events; the ORM unit of work per event dominated."""
+    import uuid
+
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    recorded_at = to_iso(ctx.clock())
+    inserted = session.connection().exec_driver_sql(
+        _INSERT_EVENT,
+        (
+            uuid.uuid4().hex,
+            stream,
+            type_,
+            text,
+            ctx.actor,
+            ctx.reason,
+            ctx.correlation_id,
+            recorded_at,
+        ),
+    )
+    seq = int(inserted.lastrowid)
+    return ev.Event(
+        seq=seq,
+        stream=stream,
+        type=type_,
+        data=json.loads(text),
+        actor=ctx.actor,
+        reason=ctx.reason,
+        correlation_id=ctx.correlation_id,
+        recorded_at=recorded_at,
+        idempotency_key=None,
+    )
+
+
 def _log_ingest(ctx: Context, result: IngestResult, **fields: Any) -> None:
     from incidentbook.obs import log_info
 
@@ -346,6 +433,15 @@ class AlertService:
     def __init__(self, db: Database, group_by: list[str] | None = None) -> None:
         self.db = db
         self.group_by = group_by or ["alertname"]
+        # Writers in this process (the receiver's worker threads) queue here, in order, rather
+        # than in SQLite's busy handler, whose sleeps grow to 100 ms and make the tail latency.
+        # Other processes (the app, the CLI) still meet them at the busy timeout.
+        self._write_lock = threading.Lock()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with self._write_lock, self.db.write() as session:
+            yield session
 
     def ingest(
         self,
@@ -360,7 +456,7 @@ class AlertService:
         if len(keys) != len(alerts):
             raise ValueError("one receipt key per alert")
         result = IngestResult()
-        with self.db.write() as session:
+        with self._writing() as session:
             self.ingest_many_in(
                 session, ctx, alerts, keys, result, episodes_by_start=episodes_by_start
             )
@@ -378,15 +474,21 @@ class AlertService:
         episodes_by_start: bool = False,
     ) -> None:
         """Apply a batch inside the caller's transaction, then let new alerts of a group with
-        an open incident join it (one batch link event per incident)."""
+        an open incident join it (one batch link event per incident).
+
+        The batch's known alerts and receipts are read with a few ``IN`` queries up front and
+        its writes are flushed together, so a batch costs a handful of statements, not several
+        per alert."""
+        batch = _Batch.prefetch(session, alerts, receipt_keys)
         joinable: list[str] = []
         for alert, key in zip(alerts, receipt_keys, strict=True):
-            outcome = self.ingest_in(session, ctx, alert, key, episodes_by_start=episodes_by_start)
+            outcome = self._ingest_one(session, ctx, alert, key, episodes_by_start, batch)
             result.counts[outcome] += 1
             result.fingerprints.append(alert.fingerprint)
             if outcome in ("new", "refired"):
                 joinable.append(alert.fingerprint)
         if joinable:
+            session.flush()
             result.counts["joined"] += self.join_open_incidents_in(session, ctx, joinable)
 
     def ingest_in(
@@ -399,8 +501,23 @@ class AlertService:
         episodes_by_start: bool = False,
     ) -> str:
         """Apply one alert inside the caller's transaction; return what happened to it."""
+        return self._ingest_one(session, ctx, alert, receipt_key, episodes_by_start, None)
+
+    def _ingest_one(
+        self,
+        session: Session,
+        ctx: Context,
+        alert: NativeAlert,
+        receipt_key: str | None,
+        episodes_by_start: bool,
+        batch: _Batch | None,
+    ) -> str:
         if receipt_key is not None:
-            if session.get(AlertReceiptRow, receipt_key) is not None:
+            if batch is not None:
+                if receipt_key in batch.receipts:
+                    return "replayed"
+                batch.receipts.add(receipt_key)
+            elif session.get(AlertReceiptRow, receipt_key) is not None:
                 return "replayed"
             session.add(
                 AlertReceiptRow(
@@ -409,7 +526,10 @@ class AlertService:
                     received_at=to_iso(ctx.clock()),
                 )
             )
-        row = session.get(AlertRow, alert.fingerprint)
+        if batch is not None:
+            row = batch.rows.get(alert.fingerprint)
+        else:
+            row = session.get(AlertRow, alert.fingerprint)
         state = AlertState.from_row(row) if row else None
         type_, outcome = _decide(state, alert, episodes_by_start)
         if type_ is None:
@@ -418,11 +538,23 @@ class AlertService:
         payload: dict[str, Any] = {"alert": alert.to_dict(), "group_key": group_key}
         if type_ == RESOLVED and not alert.ends_at:
             payload["alert"]["ends_at"] = to_iso(ctx.clock())
-        event = ev.append(session, ctx, STREAM_PREFIX + alert.fingerprint, type_, payload)
+        event = _append_event(session, ctx, STREAM_PREFIX + alert.fingerprint, type_, payload)
         new_state = apply(state, event)
-        session.merge(new_state.to_row())
-        if outcome in ("new", "refired"):
+        values = _row_values(new_state)
+        if row is None:
+            row = AlertRow(**values)
+            session.add(row)
+        else:
+            for name, value in values.items():
+                setattr(row, name, value)
+        if batch is not None:
+            batch.rows[alert.fingerprint] = row
+        if outcome in ("new", "refired") and (
+            batch is None or new_state.group_key not in batch.queued_groups
+        ):
             ev.queue_for_index(session, ctx, "alert_group", new_state.group_key)
+            if batch is not None:
+                batch.queued_groups.add(new_state.group_key)
         return outcome
 
     def acknowledge_in(
@@ -460,7 +592,7 @@ class AlertService:
                 if receipt_key is not None
                 else [None] * len(payload.alerts)
             )
-            with self.db.write() as session:
+            with self._writing() as session:
                 self.ingest_many_in(
                     session, ctx, payload.alerts, keys, result, episodes_by_start=True
                 )
@@ -492,7 +624,7 @@ class AlertService:
 
         def work() -> IngestResult:
             result = IngestResult()
-            with self.db.write() as session:
+            with self._writing() as session:
                 if event.action == "trigger":
                     assert event.alert is not None
                     self.ingest_many_in(session, ctx, [event.alert], [receipt_key], result)
