@@ -23,7 +23,7 @@ def _state(ctx: click.Context) -> CliState:
     return state
 
 
-@click.command("search")
+@click.command("search", context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, required=True)
 @click.option(
     "--kind",

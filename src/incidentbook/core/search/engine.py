@@ -119,7 +119,12 @@ def _searcher(entry: _Cached, settings: Settings) -> Any:
     except FileNotFoundError:
         ino = None
     if entry.searcher is not None and entry.ino == ino and ino is not None:
-        entry.searcher = entry.searcher.refresh()
+        if entry.searcher.up_to_date():
+            return entry.searcher
+        # Not Searcher.refresh(): it reuses segment readers by segment id and so misses
+        # deletions committed since into a reused segment (an updated document shows twice).
+        entry.searcher.close()
+        entry.searcher = entry.ix.searcher(weighting=W.weighting())
         return entry.searcher
     if entry.searcher is not None:
         entry.searcher.close()

@@ -372,10 +372,11 @@ def to_whoosh(node: Node, *, phrases_as_terms: bool = False, any_of: bool = Fals
 def filter_query(parsed: ParsedQuery, kind: str | None = None) -> Any:
     Q = W.query
     parts: list[Any] = []
-    filters = dict(parsed.filters)
+    filters = list(parsed.filters.items())
     if kind:
-        filters["kind"] = [_check_filter("kind", k.strip()) for k in kind.split(",") if k.strip()]
-    for name, values in filters.items():
+        kinds = [_check_filter("kind", k.strip()) for k in kind.split(",") if k.strip()]
+        filters.append(("kind", kinds))
+    for name, values in filters:
         fieldname = FILTER_FIELDS[name]
         parts.append(Q.Or([Q.Term(fieldname, v) for v in dict.fromkeys(values)]))
     if parsed.after or parsed.before:
