@@ -116,3 +116,26 @@ def refresh(existing: str, fresh: str) -> RefreshResult:
     result.missing = [name for name in fresh_regions if name not in present]
     result.text = "\n".join(out)
     return result
+
+
+def without_comments(body: str) -> str:
+    """The body with HTML comments (template guidance, region markers) removed, for reading:
+    the preview and the HTML export. Fenced code is left as it is."""
+    from incidentbook.core.documents.actions import strip_comments
+
+    out: list[str] = []
+    in_fence = False
+    in_comment = False
+    for line in body.split("\n"):
+        if not in_comment and line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        if in_fence:
+            out.append(line)
+            continue
+        visible, in_comment_after = strip_comments(line, in_comment)
+        touched = in_comment or in_comment_after or "<!--" in line
+        in_comment = in_comment_after
+        if touched and not visible.strip():
+            continue
+        out.append(visible.rstrip() if touched else line)
+    return "\n".join(out)

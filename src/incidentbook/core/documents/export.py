@@ -23,10 +23,11 @@ def render_html(settings: Settings, text: str, *, source: str = "document") -> s
     from markupsafe import Markup
 
     from incidentbook.core.documents import templating
+    from incidentbook.core.documents.blocks import without_comments
     from incidentbook.core.markdown import make_markdown
 
     doc = split(text, source=source)
-    body_html = make_markdown().render(doc.body)
+    body_html = make_markdown().render(without_comments(doc.body))
     title = str(doc.meta.get("title") or doc.id or Path(source).stem)
     meta_rows = [
         (key, ", ".join(str(v) for v in value) if isinstance(value, list) else str(value))

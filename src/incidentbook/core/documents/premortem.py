@@ -285,10 +285,13 @@ def _risk_match(
     risk_tags = [t.lower() for t in risk.tags] or pm_tags
     anchors = [f"service:{s}" for s in risk_services if s in services or _mentions(lowered, s)]
     anchors += [f"tag:{t}" for t in risk_tags if stem(t) in words or _mentions(lowered, t)]
-    shared = sorted(terms(" ".join([risk.title, risk.text, risk.detection])) & words)
+    # Service and tag names themselves do not count as shared words: they anchor, the
+    # failure's own words (retry, twice, currency …) decide.
+    anchor_words = terms(" ".join([*risk_services, *risk_tags, *pm_services, *pm_tags]))
+    shared = sorted((terms(" ".join([risk.title, risk.text])) & words) - anchor_words)
     if anchors and len(shared) >= 2:
         return anchors + shared
-    if len(terms(risk.title) & words) >= 3:
+    if len((terms(risk.title) & words) - anchor_words) >= 3:
         return shared
     return []
 
