@@ -30,6 +30,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "postmortem": "incidentbook.cli.postmortem:postmortem",
     "premortem": "incidentbook.cli.premortem:premortem",
     "actions": "incidentbook.cli.actions:actions",
+    "reconcile": "incidentbook.cli.reconcile:reconcile_cmd",
+    "audit": "incidentbook.cli.audit:audit_cmd",
 }
 
 

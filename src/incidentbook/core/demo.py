@@ -118,6 +118,7 @@ def _demo_context(correlation_id: str, clock: Callable[[], datetime]) -> Context
 # Later parts append their steps (ledger + reconcile, alerts, postmortems) here, by name.
 DEMO_STEPS: list[DemoStep | str] = [
     past_incidents_step,
+    "incidentbook.core.ledger.demo_ledger:demo_step",
     "incidentbook.core.documents.demo:demo_step",
 ]
 

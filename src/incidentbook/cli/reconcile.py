@@ -1,0 +1,111 @@
+"""``incidentbook reconcile``: run every ledger check, findings become alerts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from incidentbook.cli.output import emit, json_option
+
+if TYPE_CHECKING:
+    from incidentbook.core.ledger.reconcile import Progress
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    """A rich progress bar per phase on a TTY (stderr); nothing otherwise."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bars = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=max(total, done, 1))
+        bars.update(tasks[phase], completed=done, total=max(total, done, 1))
+
+    with bars:
+        yield update
+
+
+@click.command("reconcile")
+@click.option("--ledger", "ledger_url", metavar="URL", help="SQLAlchemy URL of the ledger "
+              "(default: the workspace's [ledger] url).")  # fmt: skip
+@click.option("--full", "mode", flag_value="full", help="Check every account (default first time).")
+@click.option(
+    "--incremental",
+    "mode",
+    flag_value="incremental",
+    help="Only accounts with new entries or a changed updated_at since the last run (default "
+    "after the first run).",
+)
+@click.option("--resume", is_flag=True, help="Finish an interrupted run (a plain run does too).")
+@click.option("--batch", type=click.IntRange(min=1), default=50_000, show_default=True,
+              help="Accounts per batch (one checkpoint each).")  # fmt: skip
+@click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="ACCOUNTS_PER_S",
+              help="Spare a production database: at most N accounts per second.")  # fmt: skip
+@json_option
+@click.pass_context
+def reconcile_cmd(
+    ctx: click.Context,
+    ledger_url: str | None,
+    mode: str | None,
+    resume: bool,
+    batch: int,
+    max_rate: float | None,
+    as_json: bool,
+) -> None:
+    """Check the ledger (DESIGN §4): balances, duplicates, currencies, orphans, reversals, clock
+    skew. Exit 1 when anything is found."""
+    from incidentbook.cli import CliState
+    from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
+    from incidentbook.errors import EXIT_FINDINGS
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    services = state.services
+    run_ctx = services.context("reconcile", correlation_id=state.correlation_id, actor="reconciler")
+    with _progress(sys.stderr.isatty() and not as_json) as progress:
+        summary = run_reconcile(
+            services,
+            run_ctx,
+            ReconcileOptions(
+                ledger_url=ledger_url,
+                mode=mode or "auto",
+                resume=resume,
+                batch=batch,
+                max_rate=max_rate,
+                progress=progress,
+            ),
+        )
+
+    def human() -> None:
+        resumed = " (resumed)" if summary.resumed else ""
+        click.echo(
+            f"run {summary.run_id} [{summary.mode}]{resumed} on {summary.ledger}: "
+            f"{summary.found} findings in {summary.batches} batches"
+        )
+        for check, counts in summary.checks.items():
+            click.echo(
+                f"  {check:18} found {counts['found']:>7,}  new {counts['new']:>7,}  "
+                f"resolved {counts['resolved']:>7,}"
+            )
+
+    emit(summary.to_dict(), as_json, human)
+    if summary.found:
+        ctx.exit(EXIT_FINDINGS)

@@ -1,0 +1,264 @@
+"""The ledger contract of DESIGN §4: connect by SQLAlchemy URL, check the two tables, read.
+
+incidentbook never writes to a ledger: SQLite files are opened read-only (``mode=ro``), and
+every read of a run happens in one read transaction (REPEATABLE READ, READ ONLY on PostgreSQL),
+so a ledger being written while it is read gives one consistent snapshot.
+
+Hot queries go through the DBAPI cursor directly (rows as tuples, no ORM): the reconciler
+streams millions of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from incidentbook.errors import UsageError
+
+ACCOUNT_COLUMNS = ("account_id", "currency", "balance_minor", "updated_at", "opened_at")
+ENTRY_COLUMNS = (
+    "entry_id",
+    "account_id",
+    "amount_minor",
+    "currency",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "external_ref",
+    "idempotency_key",
+    "actor",
+    "reason",
+    "correlation_id",
+    "reverses_entry_id",
+)
+CONTRACT = {"ledger_accounts": ACCOUNT_COLUMNS, "ledger_entries": ENTRY_COLUMNS}
+INTEGER_COLUMNS = {
+    ("ledger_accounts", "balance_minor"),
+    ("ledger_entries", "amount_minor"),
+    ("ledger_entries", "entry_id"),
+}
+INTEGER_TYPES = ("INT", "BIGINT", "INTEGER", "SMALLINT", "BIGSERIAL", "SERIAL")
+
+
+class LedgerError(UsageError):
+    """The ledger cannot be read as the contract says: unreachable, missing table or column,
+    a value of the wrong type. Always one line naming the problem."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, fit for messages, logs and the state database."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def iso(value: Any) -> str | None:
+    """A ledger timestamp (SQLite text or PostgreSQL timestamptz) as incidentbook's UTC text."""
+    from incidentbook.clock import parse_iso, to_iso
+
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return to_iso(moment)
+    try:
+        return to_iso(parse_iso(str(value)))
+    except ValueError:
+        raise LedgerError(f"ledger timestamp {value!r} is not ISO-8601") from None
+
+
+def moment(value: Any) -> datetime:
+    from incidentbook.clock import parse_iso
+
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return parse_iso(str(value))
+
+
+@dataclass
+class Ledger:
+    """A validated ledger: its engine, dialect, and what its indexes allow."""
+
+    url: str
+    display_url: str
+    dialect: str
+    engine: Any
+    entry_index_on_account: bool
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One read transaction: everything read through it sees the same ledger state."""
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            raw = self.engine.raw_connection()
+        except DBAPIError as exc:
+            raise LedgerError(
+                f"cannot open ledger {self.display_url}: {_first_line(exc)}"
+            ) from None
+        try:
+            dbapi = raw.driver_connection
+            if self.is_sqlite:
+                dbapi.isolation_level = None
+                cursor = dbapi.cursor()
+                cursor.execute("BEGIN")
+                # the snapshot starts at the first read; take it now
+                cursor.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+                cursor.close()
+            else:
+                import psycopg
+
+                dbapi.rollback()
+                dbapi.autocommit = False
+                dbapi.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                dbapi.read_only = True
+                with dbapi.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            yield Snapshot(self, dbapi)
+        finally:
+            try:
+                dbapi = raw.driver_connection
+                if self.is_sqlite:
+                    if dbapi.in_transaction:
+                        dbapi.execute("COMMIT")
+                else:
+                    dbapi.rollback()
+                    dbapi.read_only = False
+            except Exception:  # the connection may already be gone; closing is enough
+                pass
+            raw.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class Snapshot:
+    """Queries inside one read transaction. SQL is written with ``?`` placeholders."""
+
+    def __init__(self, ledger: Ledger, dbapi: Any) -> None:
+        self.ledger = ledger
+        self.dbapi = dbapi
+        self.sqlite = ledger.is_sqlite
+
+    def sql(self, text: str) -> str:
+        return text if self.sqlite else text.replace("?", "%s")
+
+    def rows(self, text: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Stream rows (SQLite) or fetch them (PostgreSQL; callers keep results bounded)."""
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.execute(self.sql(text), tuple(params))
+            while True:
+                chunk = cursor.fetchmany(5000)
+                if not chunk:
+                    break
+                yield from chunk
+        finally:
+            cursor.close()
+
+    def all(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.rows(text, params))
+
+    def one(self, text: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        cursor = self.dbapi.cursor()
+        try:
+            cursor.execute(self.sql(text), tuple(params))
+            row = cursor.fetchone()
+            return tuple(row) if row is not None else None
+        finally:
+            cursor.close()
+
+    def ts(self, moment_: datetime) -> Any:
+        """A timestamp parameter comparable with the ledger's timestamp columns."""
+        if self.sqlite:
+            return moment_.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return moment_
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def open_ledger(url: str) -> Ledger:
+    """Connect and check the contract; every failure is one line naming the problem."""
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+    from sqlalchemy.pool import NullPool
+
+    display = redact(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise LedgerError(f"not a database URL: {url!r}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:":
+            raise LedgerError(f"ledger {display}: a SQLite ledger must be a file")
+        path = Path(database)
+        if not path.is_file():
+            raise LedgerError(f"ledger database not found: {path}")
+        engine_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+        engine = create_engine(engine_url, poolclass=NullPool)
+    elif backend == "postgresql":
+        if parsed.get_driver_name() not in ("psycopg", "psycopg2") or (
+            parsed.get_driver_name() == "psycopg2"
+        ):
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            engine = create_engine(parsed, poolclass=NullPool)
+        except NoSuchModuleError:
+            raise LedgerError(
+                "PostgreSQL ledgers need psycopg: pip install 'psycopg[binary]'"
+            ) from None
+    else:
+        raise LedgerError(
+            f"ledger {display}: unsupported database {backend!r} (sqlite, postgresql)"
+        )
+    try:
+        inspector = inspect(engine)
+        names = set(inspector.get_table_names()) | set(inspector.get_view_names())
+        for table, required in CONTRACT.items():
+            if table not in names:
+                raise LedgerError(
+                    f"ledger {display} does not expose the contract: table {table} is missing"
+                )
+            columns = {c["name"].lower(): c for c in inspector.get_columns(table)}
+            for column in required:
+                if column not in columns:
+                    raise LedgerError(f"ledger {display}: {table} has no column {column}")
+            if backend == "postgresql":
+                for tbl, column in INTEGER_COLUMNS:
+                    if tbl != table:
+                        continue
+                    type_name = str(columns[column]["type"]).upper()
+                    if not type_name.startswith(INTEGER_TYPES):
+                        raise LedgerError(
+                            f"ledger {display}: {table}.{column} is {type_name}, "
+                            "not an integer type (money is integer minor units)"
+                        )
+        entry_index = any(
+            (ix.get("column_names") or [None])[0] == "account_id"
+            for ix in inspector.get_indexes("ledger_entries")
+        )
+    except DBAPIError as exc:
+        engine.dispose()
+        raise LedgerError(f"cannot read ledger {display}: {_first_line(exc)}") from None
+    except LedgerError:
+        engine.dispose()
+        raise
+    return Ledger(url, display, backend, engine, entry_index)

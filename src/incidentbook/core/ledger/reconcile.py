@@ -1,0 +1,1060 @@
+"""The reconciler: every check of DESIGN §4 over one ledger snapshot, in resumable batches.
+
+A run goes through phases, each in batches; every batch commits its findings, its checkpoint
+row and the run's cursor in ONE state-database transaction, so ``kill -9`` at any moment loses
+at most the batch in flight and the next invocation (``--resume`` or a plain run) continues
+after the last committed batch:
+
+1. ``accounts``  — balance_mismatch, duplicate_posting, currency_mismatch, orphan_entry, by
+   ranges of account_id (full run) or chunks of the run's scope (incremental run);
+2. ``entries``   — clock_skew, by ranges of entry_id;
+3. ``reversals`` — invalid_reversal, by ranges of reversed entry id;
+4. ``publish``   — findings become alerts (source ``reconciler``, name = check, fingerprint =
+   the contract's) through ``AlertService.ingest_in`` with receipt keys
+   ``reconcile:<run_id>:<fingerprint>``, batch by batch with the cursor;
+5. ``resolve``   — firing reconciler alerts whose finding is gone are resolved (receipt keys
+   ``reconcile:<run_id>:resolved:<fingerprint>``); an incremental run resolves only the
+   account checks of the accounts it looked at;
+6. ``complete``  — one ``reconcile.completed`` event with the summary.
+
+Nothing reaches the alerts before the scan is over, so a ledger error found mid-scan (say a
+non-integer amount) aborts the run and removes its staging rows: nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from incidentbook.clock import parse_iso, to_iso
+from incidentbook.core.ledger.checks import (
+    ACCOUNT_CHECKS,
+    CHECKS,
+    SEVERITY,
+    Finding,
+    account_findings,
+    account_ids_findings,
+    clock_findings,
+    reversal_findings,
+)
+from incidentbook.core.ledger.contract import Ledger, LedgerError, Snapshot, open_ledger
+from incidentbook.errors import UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from incidentbook.core.context import Context
+    from incidentbook.core.services import Services
+    from incidentbook.storage.db import Database
+
+SOURCE = "reconciler"
+ACTOR = "reconciler"
+PHASES = ("accounts", "entries", "reversals", "publish", "resolve", "complete")
+PUBLISH_BATCH = 500
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    ledger_url: str | None = None
+    mode: str = "auto"  # auto | full | incremental
+    resume: bool = False
+    batch: int = 50_000
+    max_rate: float | None = None  # accounts per second
+    progress: Progress | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    mode: str
+    ledger: str
+    status: str
+    resumed: bool
+    batches: int
+    started_at: str
+    finished_at: str | None
+    checks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def found(self) -> int:
+        return sum(c["found"] for c in self.checks.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "found": self.found}
+
+
+@dataclass
+class _Run:
+    run_id: str
+    mode: str
+    phase: str
+    cursor: dict[str, Any]
+    batch: int
+    options: dict[str, Any]
+    watermark: dict[str, Any]
+    started_at: str
+    batches: int
+    resumed: bool
+
+
+def _conn(session: Any) -> Connection:
+    connection: Connection = session.connection()
+    return connection
+
+
+def _settings_options(services: Services) -> dict[str, Any]:
+    cfg = services.settings.section("reconcile")
+    tolerance = float(cfg.get("clock_skew_tolerance_s", 60))
+    if tolerance < 1:
+        raise UsageError("reconcile.clock_skew_tolerance_s must be at least 1 second")
+    return {
+        "clock_skew_tolerance_s": tolerance,
+        "overlap_s": float(cfg.get("overlap_s", 300)),
+        "entry_overlap": int(cfg.get("entry_overlap", 1000)),
+    }
+
+
+def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -> RunSummary:
+    """Run (or finish) a reconcile of the configured or given ledger; see the module doc."""
+    if options.mode not in ("auto", "full", "incremental"):
+        raise UsageError(f"unknown mode {options.mode!r}")
+    if options.batch < 1:
+        raise UsageError("--batch must be at least 1")
+    if options.max_rate is not None and options.max_rate <= 0:
+        raise UsageError("--max-rate must be positive")
+    ledger = open_ledger(options.ledger_url or services.settings.ledger_url)
+    db = services.db
+    run: _Run | None = None
+    try:
+        with ledger.snapshot() as snap:
+            run = _unfinished(db, ledger.display_url)
+            if run is None:
+                run = _create(db, ctx, snap, ledger, options, _settings_options(services))
+            runner = _Runner(services, ctx, ledger, snap, run, options)
+            runner.scan()
+        # the snapshot is released before alerts are written
+        runner.publish()
+        runner.resolve()
+        return runner.complete()
+    except LedgerError:
+        if run is not None and run.phase in ("accounts", "entries", "reversals"):
+            _discard(db, run.run_id)
+        raise
+    finally:
+        ledger.dispose()
+
+
+def _unfinished(db: Database, display_url: str) -> _Run | None:
+    with db.read() as session:
+        row = (
+            _conn(session)
+            .execute(
+                text(
+                    "SELECT run_id, mode, phase, cursor, batch_size, options, watermark,"
+                    " started_at, batches FROM reconcile_runs"
+                    " WHERE status = 'running' AND ledger = :ledger"
+                    " ORDER BY started_at DESC LIMIT 1"
+                ),
+                {"ledger": display_url},
+            )
+            .first()
+        )
+    if row is None:
+        return None
+    return _Run(
+        run_id=row[0],
+        mode=row[1],
+        phase=row[2],
+        cursor=json.loads(row[3] or "{}"),
+        batch=int(row[4]),
+        options=json.loads(row[5]),
+        watermark=json.loads(row[6]),
+        started_at=row[7],
+        batches=int(row[8]),
+        resumed=True,
+    )
+
+
+def _last_complete(db: Database, display_url: str) -> dict[str, Any] | None:
+    with db.read() as session:
+        row = (
+            _conn(session)
+            .execute(
+                text(
+                    "SELECT watermark FROM reconcile_runs WHERE status = 'complete'"
+                    " AND ledger = :ledger ORDER BY finished_at DESC LIMIT 1"
+                ),
+                {"ledger": display_url},
+            )
+            .first()
+        )
+    return json.loads(row[0]) if row else None
+
+
+def _watermark(snap: Snapshot) -> dict[str, Any]:
+    from incidentbook.core.ledger.contract import iso
+
+    entry = snap.one("SELECT MAX(entry_id) FROM ledger_entries")
+    updated = snap.one("SELECT MAX(updated_at) FROM ledger_accounts")
+    return {
+        "max_entry_id": int(entry[0]) if entry and entry[0] is not None else 0,
+        "max_updated_at": iso(updated[0]) if updated and updated[0] is not None else None,
+    }
+
+
+def _scope(snap: Snapshot, since: dict[str, Any], opts: dict[str, Any]) -> list[str]:
+    """Accounts with entries or an ``updated_at`` change since the last complete run."""
+    accounts: set[str] = set()
+    first_entry = max(0, int(since["max_entry_id"]) - int(opts["entry_overlap"]))
+    accounts.update(
+        str(r[0])
+        for r in snap.rows(
+            "SELECT DISTINCT account_id FROM ledger_entries WHERE entry_id > ?", (first_entry,)
+        )
+    )
+    if since.get("max_updated_at"):
+        after = parse_iso(since["max_updated_at"]) - timedelta(seconds=float(opts["overlap_s"]))
+        accounts.update(
+            str(r[0])
+            for r in snap.rows(
+                "SELECT account_id FROM ledger_accounts WHERE updated_at >= ?", (snap.ts(after),)
+            )
+        )
+    return sorted(accounts)
+
+
+def _create(
+    db: Database,
+    ctx: Context,
+    snap: Snapshot,
+    ledger: Ledger,
+    options: ReconcileOptions,
+    opts: dict[str, Any],
+) -> _Run:
+    since = _last_complete(db, ledger.display_url)
+    # A full run is the default the first time; after that, incremental unless --full.
+    mode = "full" if since is None or options.mode == "full" else "incremental"
+    run = _Run(
+        run_id=uuid.uuid4().hex[:12],
+        mode=mode,
+        phase="accounts",
+        cursor={"begun": False, "after": None, "done": 0},
+        batch=options.batch,
+        options={**opts, "since": since},
+        watermark=_watermark(snap),
+        started_at=to_iso(ctx.clock()),
+        batches=0,
+        resumed=False,
+    )
+    scope = _scope(snap, since, opts) if mode == "incremental" and since is not None else []
+    with db.write() as session:
+        conn = _conn(session)
+        conn.execute(
+            text(
+                "INSERT INTO reconcile_runs (run_id, mode, ledger, status, phase, cursor,"
+                " batch_size, options, watermark, batches, started_at, actor, correlation_id)"
+                " VALUES (:run_id, :mode, :ledger, 'running', :phase, :cursor, :batch, :options,"
+                " :watermark, 0, :started_at, :actor, :correlation_id)"
+            ),
+            {
+                "run_id": run.run_id,
+                "mode": run.mode,
+                "ledger": ledger.display_url,
+                "phase": run.phase,
+                "cursor": json.dumps(run.cursor),
+                "batch": run.batch,
+                "options": json.dumps(run.options, sort_keys=True),
+                "watermark": json.dumps(run.watermark, sort_keys=True),
+                "started_at": run.started_at,
+                "actor": ctx.actor,
+                "correlation_id": ctx.correlation_id,
+            },
+        )
+        if scope:
+            conn.execute(
+                text(
+                    "INSERT INTO reconcile_scope (run_id, position, account_id)"
+                    " VALUES (:run_id, :position, :account_id)"
+                ),
+                [
+                    {"run_id": run.run_id, "position": i, "account_id": a}
+                    for i, a in enumerate(scope)
+                ],
+            )
+    from incidentbook.obs import log_info
+
+    log_info(
+        "reconcile.started",
+        ctx.correlation_id,
+        run_id=run.run_id,
+        mode=run.mode,
+        ledger=ledger.display_url,
+        scope=len(scope),
+    )
+    return run
+
+
+def _discard(db: Database, run_id: str) -> None:
+    """A run aborted by bad ledger data leaves nothing behind."""
+    with db.write() as session:
+        conn = _conn(session)
+        for table in (
+            "reconcile_findings",
+            "reconcile_checkpoints",
+            "reconcile_scope",
+            "reconcile_resolved",
+            "reconcile_runs",
+        ):
+            conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
+
+
+class _Runner:
+    def __init__(
+        self,
+        services: Services,
+        ctx: Context,
+        ledger: Ledger,
+        snap: Snapshot,
+        run: _Run,
+        options: ReconcileOptions,
+    ) -> None:
+        self.services = services
+        self.db = services.db
+        self.ctx = ctx
+        self.ledger = ledger
+        self.snap = snap
+        self.run = run
+        self.progress = options.progress
+        self.max_rate = options.max_rate
+        self.rate_start = time.monotonic()
+        self.rate_units = 0.0
+        self.tolerance = float(run.options["clock_skew_tolerance_s"])
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _commit_batch(
+        self,
+        phase: str,
+        lo: Any,
+        hi: Any,
+        items: int,
+        findings: list[Finding],
+        next_phase: str,
+        cursor: dict[str, Any],
+    ) -> None:
+        run = self.run
+        seq = run.batches + 1
+        with self.db.write() as session:
+            conn = _conn(session)
+            if findings:
+                conn.execute(
+                    text(
+                        "INSERT INTO reconcile_findings (run_id, fingerprint, check_name,"
+                        " account_id, currency, entry_id, delta_minor, details, seq)"
+                        " VALUES (:run_id, :fingerprint, :check, :account_id, :currency,"
+                        " :entry_id, :delta, :details, :seq)"
+                    ),
+                    [
+                        {
+                            "run_id": run.run_id,
+                            "fingerprint": f.fingerprint,
+                            "check": f.check,
+                            "account_id": f.account_id,
+                            "currency": f.currency,
+                            "entry_id": f.entry_id,
+                            "delta": f.delta_minor,
+                            "details": json.dumps(f.details, sort_keys=True),
+                            "seq": seq,
+                        }
+                        for f in findings
+                    ],
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO reconcile_checkpoints (run_id, seq, phase, lo, hi, items,"
+                    " findings, committed_at) VALUES (:run_id, :seq, :phase, :lo, :hi, :items,"
+                    " :findings, :at)"
+                ),
+                {
+                    "run_id": run.run_id,
+                    "seq": seq,
+                    "phase": phase,
+                    "lo": None if lo is None else str(lo),
+                    "hi": None if hi is None else str(hi),
+                    "items": items,
+                    "findings": len(findings),
+                    "at": to_iso(self.ctx.clock()),
+                },
+            )
+            self._move(conn, next_phase, cursor, seq)
+        run.batches = seq
+        run.phase = next_phase
+        run.cursor = cursor
+
+    def _move(self, conn: Connection, phase: str, cursor: dict[str, Any], batches: int) -> None:
+        conn.execute(
+            text(
+                "UPDATE reconcile_runs SET phase = :phase, cursor = :cursor, batches = :batches"
+                " WHERE run_id = :run_id"
+            ),
+            {
+                "phase": phase,
+                "cursor": json.dumps(cursor),
+                "batches": batches,
+                "run_id": self.run.run_id,
+            },
+        )
+
+    def _throttle(self, units: float) -> None:
+        if self.max_rate is None:
+            return
+        self.rate_units += units
+        due = self.rate_units / self.max_rate - (time.monotonic() - self.rate_start)
+        if due > 0:
+            time.sleep(due)
+
+    def _report(self, phase: str, done: int, total: int) -> None:
+        if self.progress is not None:
+            self.progress(phase, done, total)
+
+    # -- scanning ------------------------------------------------------------------------
+
+    def scan(self) -> None:
+        if self.run.phase == "accounts":
+            if self.run.mode == "incremental":
+                self._accounts_scope()
+            else:
+                self._accounts_full()
+        if self.run.phase == "entries":
+            self._entries()
+        if self.run.phase == "reversals":
+            self._reversals()
+
+    def _boundary(self, sql_first: str, sql_after: str, after: Any, begun: bool) -> Any:
+        offset = max(self.run.batch - 1, 0)
+        row = (
+            self.snap.one(sql_after, (after, offset))
+            if begun
+            else self.snap.one(sql_first, (offset,))
+        )
+        return None if row is None else row[0]
+
+    def _accounts_full(self) -> None:
+        snap = self.snap
+        total_row = snap.one("SELECT COUNT(*) FROM ledger_accounts")
+        total = int(total_row[0]) if total_row else 0
+        while self.run.phase == "accounts":
+            cursor = self.run.cursor
+            begun, after = bool(cursor["begun"]), cursor["after"]
+            if self.ledger.entry_index_on_account:
+                hi = self._boundary(
+                    "SELECT account_id FROM ledger_accounts ORDER BY account_id LIMIT 1 OFFSET ?",
+                    "SELECT account_id FROM ledger_accounts WHERE account_id > ?"
+                    " ORDER BY account_id LIMIT 1 OFFSET ?",
+                    after,
+                    begun,
+                )
+            else:
+                hi = None  # without an index on account_id, one pass beats a scan per batch
+            lo = after if begun else None
+            from incidentbook.core.ledger.checks import _range
+
+            where, params = _range(lo, hi)
+            seen, findings = account_findings(snap, where, params)
+            done = int(cursor.get("done", 0)) + seen
+            if hi is None:
+                nxt, new_cursor = "entries", {"begun": False, "after": None, "done": 0}
+            else:
+                nxt, new_cursor = "accounts", {"begun": True, "after": hi, "done": done}
+            self._commit_batch("accounts", lo, hi, seen, findings, nxt, new_cursor)
+            self._report("accounts", done, total)
+            self._throttle(seen)
+
+    def _accounts_scope(self) -> None:
+        with self.db.read() as session:
+            scope = [
+                str(r[0])
+                for r in _conn(session).execute(
+                    text(
+                        "SELECT account_id FROM reconcile_scope WHERE run_id = :r ORDER BY position"
+                    ),
+                    {"r": self.run.run_id},
+                )
+            ]
+        while self.run.phase == "accounts":
+            start = int(self.run.cursor.get("done", 0))
+            chunk = scope[start : start + self.run.batch]
+            seen, findings = account_ids_findings(self.snap, chunk) if chunk else (0, [])
+            done = start + len(chunk)
+            if done >= len(scope):
+                nxt, new_cursor = "entries", {"begun": False, "after": None, "done": 0}
+            else:
+                nxt, new_cursor = "accounts", {"begun": True, "after": None, "done": done}
+            self._commit_batch("accounts", start, done, seen, findings, nxt, new_cursor)
+            self._report("accounts", done, len(scope))
+            self._throttle(len(chunk))
+
+    def _entries(self) -> None:
+        snap = self.snap
+        bounds = snap.one("SELECT MIN(entry_id), MAX(entry_id) FROM ledger_entries")
+        first, last = (0, 0)
+        if bounds and bounds[0] is not None:
+            first, last = int(bounds[0]), int(bounds[1])
+        size = self.run.batch * 10  # entry ids per batch: about ten entries per account
+        if not self.run.cursor["begun"]:
+            start = first - 1
+            if self.run.mode == "incremental":
+                since = self.run.options.get("since") or {}
+                overlap = int(self.run.options["entry_overlap"])
+                start = max(start, int(since.get("max_entry_id", 0)) - overlap)
+            self.run.cursor = {"begun": True, "after": start, "done": 0}
+        begin = int(self.run.cursor["after"])
+        while self.run.phase == "entries":
+            after = int(self.run.cursor["after"])
+            hi: int | None = after + size
+            if hi is not None and hi >= last:
+                hi = None
+            findings = clock_findings(snap, after, hi, self.tolerance)
+            reached = last if hi is None else hi
+            if hi is None:
+                nxt, new_cursor = "reversals", {"begun": False, "after": None, "done": 0}
+            else:
+                nxt, new_cursor = "entries", {"begun": True, "after": hi, "done": 0}
+            self._commit_batch("entries", after, hi, reached - after, findings, nxt, new_cursor)
+            self._report("entries", max(reached - begin, 0), max(last - begin, 0))
+            self._throttle((reached - after) / 10.0)
+
+    def _reversals(self) -> None:
+        snap = self.snap
+        from incidentbook.core.ledger.checks import _in, _range
+
+        if self.run.mode == "incremental":
+            since = self.run.options.get("since") or {}
+            start = max(
+                0, int(since.get("max_entry_id", 0)) - int(self.run.options["entry_overlap"])
+            )
+            targets = sorted(
+                int(r[0])
+                for r in snap.rows(
+                    "SELECT DISTINCT reverses_entry_id FROM ledger_entries"
+                    " WHERE entry_id > ? AND reverses_entry_id IS NOT NULL",
+                    (start,),
+                )
+            )
+            findings: list[Finding] = []
+            items = 0
+            for i in range(0, len(targets), 500):
+                clause, args = _in(targets[i : i + 500], "r.reverses_entry_id")
+                count, found = reversal_findings(snap, clause, args)
+                items += count
+                findings.extend(found)
+            findings.sort(key=lambda f: f.fingerprint)
+            self._commit_batch("reversals", None, None, items, findings, "publish", {"after": None})
+            return
+        while self.run.phase == "reversals":
+            cursor = self.run.cursor
+            begun, after = bool(cursor["begun"]), cursor["after"]
+            hi = self._boundary(
+                "SELECT reverses_entry_id FROM ledger_entries WHERE reverses_entry_id IS NOT NULL"
+                " ORDER BY reverses_entry_id LIMIT 1 OFFSET ?",
+                "SELECT reverses_entry_id FROM ledger_entries WHERE reverses_entry_id IS NOT NULL"
+                " AND reverses_entry_id > ? ORDER BY reverses_entry_id LIMIT 1 OFFSET ?",
+                after,
+                begun,
+            )
+            lo = after if begun else None
+            where, params = _range(lo, hi, "r.reverses_entry_id")
+            items, findings = reversal_findings(snap, where, params)
+            new_cursor: dict[str, Any] = {"after": None}
+            nxt = "publish"
+            if hi is not None:
+                nxt, new_cursor = "reversals", {"begun": True, "after": int(hi), "done": 0}
+            self._commit_batch("reversals", lo, hi, items, findings, nxt, new_cursor)
+            self._report("reversals", items, items)
+
+    # -- alerts --------------------------------------------------------------------------
+
+    def _alert(self, row: Any) -> Any:
+        from incidentbook.core.alerts import NativeAlert
+
+        fingerprint, check, account_id, currency, entry_id, delta, details_json = row
+        details = json.loads(details_json)
+        annotations = {"delta_minor": str(delta), "run_id": self.run.run_id}
+        if entry_id is not None:
+            annotations["entry_id"] = str(entry_id)
+        for key, value in details.items():
+            annotations[key] = (
+                ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+            )
+        return NativeAlert(
+            source=SOURCE,
+            name=check,
+            fingerprint=fingerprint,
+            status="firing",
+            severity=SEVERITY[check],
+            summary=summary_text(check, account_id, currency, int(delta), details),
+            labels={"check": check, "account_id": account_id, "currency": currency},
+            annotations=annotations,
+            starts_at=self.run.started_at,
+        )
+
+    def publish(self) -> None:
+        run = self.run
+        if run.phase != "publish":
+            return
+        with self.db.read() as session:
+            total = int(
+                _conn(session)
+                .execute(
+                    text("SELECT COUNT(*) FROM reconcile_findings WHERE run_id = :r"),
+                    {"r": run.run_id},
+                )
+                .scalar_one()
+            )
+        alerts = self.services.alerts
+        done = 0
+        while run.phase == "publish":
+            after = run.cursor.get("after")
+            with self.db.write() as session:
+                conn = _conn(session)
+                rows = conn.execute(
+                    text(
+                        "SELECT fingerprint, check_name, account_id, currency, entry_id,"
+                        " delta_minor, details FROM reconcile_findings WHERE run_id = :r"
+                        " AND (:after IS NULL OR fingerprint > :after)"
+                        " ORDER BY fingerprint LIMIT :n"
+                    ),
+                    {"r": run.run_id, "after": after, "n": PUBLISH_BATCH},
+                ).all()
+                joinable = []
+                for row in rows:
+                    alert = self._alert(row)
+                    outcome = alerts.ingest_in(
+                        session, self.ctx, alert, f"reconcile:{run.run_id}:{alert.fingerprint}"
+                    )
+                    conn.execute(
+                        text(
+                            "UPDATE reconcile_findings SET outcome = :o"
+                            " WHERE run_id = :r AND fingerprint = :f"
+                        ),
+                        {"o": outcome, "r": run.run_id, "f": alert.fingerprint},
+                    )
+                    if outcome in ("new", "refired"):
+                        joinable.append(alert.fingerprint)
+                if joinable:
+                    alerts.join_open_incidents_in(session, self.ctx, joinable)
+                _queue_groups(session, self.ctx, [r[0] for r in rows])
+                if len(rows) < PUBLISH_BATCH:
+                    phase, cursor = "resolve", {"after": None}
+                else:
+                    phase, cursor = "publish", {"after": rows[-1][0]}
+                self._move(conn, phase, cursor, run.batches)
+            run.phase, run.cursor = phase, cursor
+            done += len(rows)
+            self._report("publish", done, total)
+
+    def resolve(self) -> None:
+        from incidentbook.core.alerts import NativeAlert
+
+        run = self.run
+        if run.phase != "resolve":
+            return
+        scoped = run.mode == "incremental"
+        checks_sql = ", ".join(f"'{c}'" for c in ACCOUNT_CHECKS)
+        scope_sql = (
+            f" AND a.name IN ({checks_sql}) AND json_extract(a.labels, '$.account_id') IN"
+            " (SELECT account_id FROM reconcile_scope WHERE run_id = :r)"
+            if scoped
+            else ""
+        )
+        alerts = self.services.alerts
+        while run.phase == "resolve":
+            with self.db.write() as session:
+                conn = _conn(session)
+                rows = conn.execute(
+                    text(
+                        "SELECT a.fingerprint, a.name, a.severity, a.summary, a.labels,"
+                        " a.annotations, a.starts_at FROM alerts a"
+                        " WHERE a.source = :source AND a.status = 'firing'"
+                        " AND a.fingerprint NOT IN"
+                        " (SELECT fingerprint FROM reconcile_findings WHERE run_id = :r)"
+                        f"{scope_sql} ORDER BY a.fingerprint LIMIT :n"
+                    ),
+                    {"source": SOURCE, "r": run.run_id, "n": PUBLISH_BATCH},
+                ).all()
+                for fingerprint, name, severity, summary, labels, annotations, starts in rows:
+                    label_map = json.loads(labels)
+                    alert = NativeAlert(
+                        source=SOURCE,
+                        name=name,
+                        fingerprint=fingerprint,
+                        status="resolved",
+                        severity=severity,
+                        summary=summary,
+                        labels=label_map,
+                        annotations=json.loads(annotations),
+                        starts_at=starts,
+                        ends_at=run.started_at,
+                    )
+                    alerts.ingest_in(
+                        session, self.ctx, alert, f"reconcile:{run.run_id}:resolved:{fingerprint}"
+                    )
+                    conn.execute(
+                        text(
+                            "INSERT OR IGNORE INTO reconcile_resolved"
+                            " (run_id, fingerprint, check_name, account_id)"
+                            " VALUES (:r, :f, :c, :a)"
+                        ),
+                        {
+                            "r": run.run_id,
+                            "f": fingerprint,
+                            "c": name,
+                            "a": label_map.get("account_id", ""),
+                        },
+                    )
+                _queue_groups(session, self.ctx, [r[0] for r in rows])
+                if len(rows) < PUBLISH_BATCH:
+                    self._move(conn, "complete", {}, run.batches)
+                    run.phase = "complete"
+
+    def complete(self) -> RunSummary:
+        from incidentbook.core import events as ev
+
+        run = self.run
+        summary = run_summary(self.db, run.run_id)
+        summary.resumed = run.resumed
+        if summary.status == "complete":
+            return summary
+        finished = to_iso(self.ctx.clock())
+        with self.db.write() as session:
+            conn = _conn(session)
+            conn.execute(
+                text(
+                    "UPDATE reconcile_runs SET status = 'complete', phase = 'complete',"
+                    " finished_at = :at WHERE run_id = :r AND status = 'running'"
+                ),
+                {"at": finished, "r": run.run_id},
+            )
+            ev.append(
+                session,
+                self.ctx,
+                f"reconcile:{run.run_id}",
+                "reconcile.completed",
+                {
+                    "run_id": run.run_id,
+                    "mode": run.mode,
+                    "ledger": self.ledger.display_url,
+                    "checks": summary.checks,
+                    "batches": run.batches,
+                },
+                idempotency_key=f"reconcile:{run.run_id}:completed",
+            )
+        summary.status = "complete"
+        summary.finished_at = finished
+        from incidentbook.obs import log_info
+
+        log_info(
+            "reconcile.completed",
+            self.ctx.correlation_id,
+            run_id=run.run_id,
+            mode=run.mode,
+            found=summary.found,
+            resumed=run.resumed,
+        )
+        return summary
+
+
+def _queue_groups(session: Any, ctx: Context, fingerprints: list[str]) -> None:
+    """Repeated and resolved alerts change their group's searchable text: queue it for the
+    search index (new and re-fired ones are queued by the alert service itself)."""
+    from incidentbook.core import events as ev
+
+    if not fingerprints:
+        return
+    keys = {
+        str(r[0])
+        for r in _conn(session).execute(
+            text(
+                "SELECT DISTINCT group_key FROM alerts WHERE fingerprint IN"
+                f" ({', '.join(f':f{i}' for i in range(len(fingerprints)))})"
+            ),
+            {f"f{i}": f for i, f in enumerate(fingerprints)},
+        )
+    }
+    for key in sorted(keys):
+        ev.queue_for_index(session, ctx, "alert_group", key)
+
+
+def run_summary(db: Database, run_id: str) -> RunSummary:
+    """Per check: found, new (new or re-fired alerts), resolved. Stable across resumes."""
+    with db.read() as session:
+        conn = _conn(session)
+        row = conn.execute(
+            text(
+                "SELECT run_id, mode, ledger, status, batches, started_at, finished_at"
+                " FROM reconcile_runs WHERE run_id = :r"
+            ),
+            {"r": run_id},
+        ).first()
+        if row is None:
+            from incidentbook.errors import NotFoundError
+
+            raise NotFoundError(f"no reconcile run {run_id}")
+        checks = {c: {"found": 0, "new": 0, "resolved": 0} for c in CHECKS}
+        for check, found, new in conn.execute(
+            text(
+                "SELECT check_name, COUNT(*), SUM(outcome IN ('new', 'refired'))"
+                " FROM reconcile_findings WHERE run_id = :r GROUP BY check_name"
+            ),
+            {"r": run_id},
+        ):
+            checks[check]["found"] = int(found)
+            checks[check]["new"] = int(new or 0)
+        for check, resolved in conn.execute(
+            text(
+                "SELECT check_name, COUNT(*) FROM reconcile_resolved WHERE run_id = :r"
+                " GROUP BY check_name"
+            ),
+            {"r": run_id},
+        ):
+            if check in checks:
+                checks[check]["resolved"] = int(resolved)
+    return RunSummary(
+        run_id=row[0],
+        mode=row[1],
+        ledger=row[2],
+        status=row[3],
+        resumed=False,
+        batches=int(row[4]),
+        started_at=row[5],
+        finished_at=row[6],
+        checks=checks,
+    )
+
+
+def findings(db: Database, run_id: str) -> list[Finding]:
+    """The findings of one run, sorted by fingerprint."""
+    with db.read() as session:
+        rows = (
+            _conn(session)
+            .execute(
+                text(
+                    "SELECT check_name, fingerprint, account_id, currency, entry_id, delta_minor,"
+                    " details FROM reconcile_findings WHERE run_id = :r ORDER BY fingerprint"
+                ),
+                {"r": run_id},
+            )
+            .all()
+        )
+    return [Finding(r[0], r[1], r[2], r[3], r[4], int(r[5]), json.loads(r[6])) for r in rows]
+
+
+# -- presentation ------------------------------------------------------------------------
+
+CURRENCY_EXPONENT = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3}
+
+
+def format_minor(amount: int, currency: str, *, signed: bool = False) -> str:
+    """1204331 EUR -> '12,043.31 EUR'; a real minus sign for negatives."""
+    exponent = CURRENCY_EXPONENT.get(currency, 2)
+    sign = "−" if amount < 0 else ("+" if signed and amount > 0 else "")
+    whole, frac = divmod(abs(amount), 10**exponent)
+    body = f"{whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
+    return f"{sign}{body} {currency}".strip()
+
+
+def summary_text(
+    check: str, account_id: str, currency: str, delta: int, details: dict[str, Any]
+) -> str:
+    if check == "balance_mismatch":
+        return (
+            f"{account_id}: stored {format_minor(details['stored_minor'], currency)} ≠ derived "
+            f"{format_minor(details['derived_minor'], currency)} "
+            f"(Δ {format_minor(delta, currency)})"
+        )
+    if check == "duplicate_posting":
+        return (
+            f"{account_id}: {details['external_ref']} posted {details['copies']}× "
+            f"({details['kind']} {format_minor(details['amount_minor'], currency)})"
+        )
+    if check == "currency_mismatch":
+        return (
+            f"{account_id}: entry in {details['entry_currency']} on a "
+            f"{details['account_currency']} account"
+        )
+    if check == "orphan_entry":
+        return f"entry for unknown account {account_id} ({format_minor(delta, currency)})"
+    if check == "invalid_reversal":
+        return f"{account_id}: reversal of {details['reverses_entry_id']}: " + ", ".join(
+            p.replace("_", " ") for p in details["problems"]
+        )
+    if check == "clock_skew":
+        return f"recorded {details['skew_seconds']:g}s before the previous entry"
+    return f"{check} {account_id}"
+
+
+@dataclass(frozen=True)
+class IncidentCandidate:
+    """One check's firing findings, as an incident candidate on the Triage screen."""
+
+    check: str
+    severity: str
+    alerts: int
+    accounts: int
+    delta_by_currency: dict[str, int]
+    first_seen: str
+    last_seen: str
+    incident_id: str | None
+
+    def line(self, timezone: str = "UTC") -> str:
+        """'balance_mismatch: 4,812 accounts, Δ −1,204,331.17 EUR since 02:14'"""
+        from zoneinfo import ZoneInfo
+
+        deltas = ", ".join(
+            format_minor(v, c) for c, v in sorted(self.delta_by_currency.items()) if v
+        )
+        since = parse_iso(self.first_seen).astimezone(ZoneInfo(timezone)).strftime("%H:%M")
+        noun = "account" if self.accounts == 1 else "accounts"
+        money = f", Δ {deltas}" if deltas else ""
+        return f"{self.check}: {self.accounts:,} {noun}{money} since {since}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "line": self.line()}
+
+
+def incident_candidates(db: Database) -> list[IncidentCandidate]:
+    """Firing reconciler alerts grouped by check: accounts affected, total delta per currency,
+    first and last seen. Worst severity first, then most accounts."""
+    with db.read() as session:
+        rows = (
+            _conn(session)
+            .execute(
+                text(
+                    "SELECT name, severity, labels, annotations, first_seen, last_seen,"
+                    " incident_id FROM alerts WHERE source = :s AND status = 'firing'"
+                ),
+                {"s": SOURCE},
+            )
+            .all()
+        )
+    grouped: dict[str, dict[str, Any]] = {}
+    for name, severity, labels, notes_json, first, last, incident in rows:
+        label_map = json.loads(labels)
+        notes = json.loads(notes_json)
+        g = grouped.setdefault(
+            name,
+            {"severity": severity, "alerts": 0, "accounts": set(), "delta": {}, "first": first,
+             "last": last, "incident": incident},
+        )  # fmt: skip
+        g["alerts"] += 1
+        g["accounts"].add(label_map.get("account_id", ""))
+        currency = label_map.get("currency", "")
+        try:
+            delta = int(notes.get("delta_minor", "0"))
+        except ValueError:
+            delta = 0
+        g["delta"][currency] = g["delta"].get(currency, 0) + delta
+        g["first"] = min(g["first"], first)
+        g["last"] = max(g["last"], last)
+        g["incident"] = g["incident"] or incident
+    order = ("critical", "error", "warning", "info")
+    out = [
+        IncidentCandidate(
+            check=name,
+            severity=g["severity"],
+            alerts=g["alerts"],
+            accounts=len(g["accounts"]),
+            delta_by_currency=dict(sorted(g["delta"].items())),
+            first_seen=g["first"],
+            last_seen=g["last"],
+            incident_id=g["incident"],
+        )
+        for name, g in grouped.items()
+    ]
+    return sorted(out, key=lambda c: (order.index(c.severity), -c.accounts, c.check))
+
+
+def affected_accounts(db: Database, check: str | None = None, limit: int = 1000) -> list[str]:
+    """Accounts with firing reconciler alerts (of one check), for the Triage/Incident screens."""
+    with db.read() as session:
+        rows = (
+            _conn(session)
+            .execute(
+                text(
+                    "SELECT DISTINCT json_extract(labels, '$.account_id') AS account FROM alerts"
+                    " WHERE source = :s AND status = 'firing' AND (:c IS NULL OR name = :c)"
+                    " ORDER BY account LIMIT :n"
+                ),
+                {"s": SOURCE, "c": check, "n": limit},
+            )
+            .all()
+        )
+    return [str(r[0]) for r in rows if r[0]]
+
+
+def verify_checkpoints(_settings: Any, db: Database) -> Any:
+    """``incidentbook verify``: reconciler checkpoints agree with the findings they committed.
+
+    Per run: checkpoint seqs are 1..batches without a gap; each checkpoint's finding count is
+    the number of findings committed with it; a complete run has every finding published."""
+    from incidentbook.core.verify import CheckResult
+
+    result = CheckResult("reconciler_checkpoints")
+    with db.read() as session:
+        conn = _conn(session)
+        runs = conn.execute(
+            text("SELECT run_id, status, batches, finished_at FROM reconcile_runs")
+        ).all()
+        for run_id, status, batches, finished in runs:
+            result.checked += 1
+            seqs = conn.execute(
+                text(
+                    "SELECT c.seq, c.findings, (SELECT COUNT(*) FROM reconcile_findings f"
+                    " WHERE f.run_id = c.run_id AND f.seq = c.seq)"
+                    " FROM reconcile_checkpoints c WHERE c.run_id = :r ORDER BY c.seq"
+                ),
+                {"r": run_id},
+            ).all()
+            if [s[0] for s in seqs] != list(range(1, len(seqs) + 1)) or len(seqs) != batches:
+                result.problems.append(
+                    f"run {run_id}: checkpoints {[s[0] for s in seqs][:10]} do not match "
+                    f"{batches} batches"
+                )
+            for seq, claimed, actual in seqs:
+                if claimed != actual:
+                    result.problems.append(
+                        f"run {run_id}: batch {seq} committed {claimed} findings, "
+                        f"{actual} are stored"
+                    )
+            orphans = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM reconcile_findings f WHERE f.run_id = :r AND NOT EXISTS"
+                    " (SELECT 1 FROM reconcile_checkpoints c WHERE c.run_id = f.run_id"
+                    " AND c.seq = f.seq)"
+                ),
+                {"r": run_id},
+            ).scalar_one()
+            if orphans:
+                result.problems.append(f"run {run_id}: {orphans} findings without a checkpoint")
+            if status == "complete":
+                unpublished = conn.execute(
+                    text(
+                        "SELECT COUNT(*) FROM reconcile_findings WHERE run_id = :r"
+                        " AND outcome IS NULL"
+                    ),
+                    {"r": run_id},
+                ).scalar_one()
+                if unpublished or not finished:
+                    result.problems.append(
+                        f"run {run_id}: complete but {unpublished} findings never published"
+                    )
+    return result
