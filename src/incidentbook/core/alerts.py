@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select as sa_select
@@ -269,32 +269,101 @@ def _decide(
 
 @dataclass
 class _Batch:
-    """What one batch already knows: its alerts' rows (None: not stored yet), receipts seen."""
+    """One batch's view of the store, read with a few ``IN`` queries and written with a few
+    ``executemany`` statements (no ORM object per alert): the states of its alerts (None: not
+    stored yet), the receipts already taken, and the rows to insert or update at the end."""
 
-    rows: dict[str, AlertRow | None]
+    states: dict[str, AlertState | None]
     receipts: set[str]
+    new_receipts: list[tuple[str, str, str]] = field(default_factory=list)
+    inserts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     queued_groups: set[str] = field(default_factory=set)
+    new_events: list[tuple[Any, ...]] = field(default_factory=list)
+    last_seq: int | None = None
+
+    def next_seq(self, session: Session) -> int:
+        if self.last_seq is None:
+            row = session.connection().exec_driver_sql("SELECT max(seq) FROM events").first()
+            self.last_seq = int(row[0] or 0) if row is not None else 0
+        self.last_seq += 1
+        return self.last_seq
 
     @classmethod
     def prefetch(
         cls, session: Session, alerts: list[NativeAlert], receipt_keys: list[str | None]
     ) -> _Batch:
+        session.flush()  # anything the caller left pending must be visible to Core reads
+        conn = session.connection()
+        table = AlertRow.__table__  # type: ignore[attr-defined]
+        receipt_table = AlertReceiptRow.__table__  # type: ignore[attr-defined]
         fingerprints = list(dict.fromkeys(a.fingerprint for a in alerts))
-        rows: dict[str, AlertRow | None] = dict.fromkeys(fingerprints)
+        states: dict[str, AlertState | None] = dict.fromkeys(fingerprints)
         for chunk in _chunks(fingerprints, 500):
-            for row in session.exec(select(AlertRow).where(col(AlertRow.fingerprint).in_(chunk))):
-                rows[row.fingerprint] = row
+            for values in conn.execute(
+                sa_select(table).where(table.c.fingerprint.in_(chunk))
+            ).mappings():
+                state = _state_from_values(dict(values))
+                states[state.fingerprint] = state
         keys = [k for k in dict.fromkeys(receipt_keys) if k is not None]
         receipts: set[str] = set()
         for chunk in _chunks(keys, 500):
             receipts.update(
-                session.exec(
-                    select(AlertReceiptRow.receipt_key).where(
-                        col(AlertReceiptRow.receipt_key).in_(chunk)
+                str(r[0])
+                for r in conn.execute(
+                    sa_select(receipt_table.c.receipt_key).where(
+                        receipt_table.c.receipt_key.in_(chunk)
                     )
                 )
             )
-        return cls(rows, receipts)
+        return cls(states, receipts)
+
+    def write(self, session: Session) -> None:
+        conn = session.connection()
+        if self.new_events:
+            conn.exec_driver_sql(
+                "INSERT INTO events (seq, event_id, stream, type, data, actor, reason, "
+                "correlation_id, recorded_at, idempotency_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                self.new_events,
+            )
+        self.last_seq = None
+        if self.new_receipts:
+            conn.exec_driver_sql(
+                "INSERT INTO alert_receipts (receipt_key, fingerprint, received_at) "
+                "VALUES (?, ?, ?)",
+                self.new_receipts,
+            )
+        columns = list(_ALERT_COLUMNS)
+        if self.inserts:
+            conn.exec_driver_sql(
+                f"INSERT INTO alerts ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})",
+                [tuple(v[c] for c in columns) for v in self.inserts.values()],
+            )
+        if self.updates:
+            settable = [c for c in columns if c != "fingerprint"]
+            conn.exec_driver_sql(
+                f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in settable)} "
+                "WHERE fingerprint = ?",
+                [(*(v[c] for c in settable), v["fingerprint"]) for v in self.updates.values()],
+            )
+        if self.inserts or self.updates:
+            # ORM copies of these rows the caller may hold are stale now: reload on next use.
+            session.expire_all()
+        self.new_events.clear()
+        self.new_receipts.clear()
+        self.inserts.clear()
+        self.updates.clear()
+
+
+_ALERT_COLUMNS = tuple(f.name for f in fields(AlertState))
+
+
+def _state_from_values(values: dict[str, Any]) -> AlertState:
+    values["labels"] = json.loads(values["labels"])
+    values["annotations"] = json.loads(values["annotations"])
+    return AlertState(**{name: values[name] for name in _ALERT_COLUMNS})
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
@@ -316,34 +385,43 @@ _INSERT_EVENT = (
 
 
 def _append_event(
-    session: Session, ctx: Context, stream: str, type_: str, data: dict[str, Any]
+    session: Session,
+    ctx: Context,
+    stream: str,
+    type_: str,
+    data: dict[str, Any],
+    batch: _Batch | None = None,
 ) -> ev.Event:
-    """``events.append`` without an ORM flush per event: one Core INSERT, same row.
+    """``events.append`` without the ORM: the same row, written by one Core INSERT, or (in a
+    batch) queued with its sequence number for one ``executemany`` at the end of the batch.
 
-    Alert batches append thousands of events; the ORM unit of work per event dominated."""
+    Alert batches append thousands of events; the ORM unit of work per event dominated. In a
+    batch the sequence numbers are assigned here: the transaction holds SQLite's write lock
+    (BEGIN IMMEDIATE), so max(seq) + 1 is exactly what the database would assign."""
     import uuid
 
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     recorded_at = to_iso(ctx.clock())
-    inserted = session.connection().exec_driver_sql(
-        _INSERT_EVENT,
-        (
-            uuid.uuid4().hex,
-            stream,
-            type_,
-            text,
-            ctx.actor,
-            ctx.reason,
-            ctx.correlation_id,
-            recorded_at,
-        ),
+    values = (
+        uuid.uuid4().hex,
+        stream,
+        type_,
+        text,
+        ctx.actor,
+        ctx.reason,
+        ctx.correlation_id,
+        recorded_at,
     )
-    seq = int(inserted.lastrowid)
+    if batch is not None:
+        seq = batch.next_seq(session)
+        batch.new_events.append((seq, *values))
+    else:
+        seq = int(session.connection().exec_driver_sql(_INSERT_EVENT, values).lastrowid)
     return ev.Event(
         seq=seq,
         stream=stream,
         type=type_,
-        data=json.loads(text),
+        data=data,
         actor=ctx.actor,
         reason=ctx.reason,
         correlation_id=ctx.correlation_id,
@@ -487,8 +565,8 @@ class AlertService:
             result.fingerprints.append(alert.fingerprint)
             if outcome in ("new", "refired"):
                 joinable.append(alert.fingerprint)
+        batch.write(session)
         if joinable:
-            session.flush()
             result.counts["joined"] += self.join_open_incidents_in(session, ctx, joinable)
 
     def ingest_in(
@@ -512,25 +590,29 @@ class AlertService:
         episodes_by_start: bool,
         batch: _Batch | None,
     ) -> str:
+        fingerprint = alert.fingerprint
         if receipt_key is not None:
             if batch is not None:
                 if receipt_key in batch.receipts:
                     return "replayed"
                 batch.receipts.add(receipt_key)
+                batch.new_receipts.append((receipt_key, fingerprint, to_iso(ctx.clock())))
             elif session.get(AlertReceiptRow, receipt_key) is not None:
                 return "replayed"
-            session.add(
-                AlertReceiptRow(
-                    receipt_key=receipt_key,
-                    fingerprint=alert.fingerprint,
-                    received_at=to_iso(ctx.clock()),
+            else:
+                session.add(
+                    AlertReceiptRow(
+                        receipt_key=receipt_key,
+                        fingerprint=fingerprint,
+                        received_at=to_iso(ctx.clock()),
+                    )
                 )
-            )
+        row: AlertRow | None = None
         if batch is not None:
-            row = batch.rows.get(alert.fingerprint)
+            state = batch.states.get(fingerprint)
         else:
-            row = session.get(AlertRow, alert.fingerprint)
-        state = AlertState.from_row(row) if row else None
+            row = session.get(AlertRow, fingerprint)
+            state = AlertState.from_row(row) if row else None
         type_, outcome = _decide(state, alert, episodes_by_start)
         if type_ is None:
             return outcome
@@ -538,17 +620,20 @@ class AlertService:
         payload: dict[str, Any] = {"alert": alert.to_dict(), "group_key": group_key}
         if type_ == RESOLVED and not alert.ends_at:
             payload["alert"]["ends_at"] = to_iso(ctx.clock())
-        event = _append_event(session, ctx, STREAM_PREFIX + alert.fingerprint, type_, payload)
+        event = _append_event(session, ctx, STREAM_PREFIX + fingerprint, type_, payload, batch)
         new_state = apply(state, event)
         values = _row_values(new_state)
-        if row is None:
-            row = AlertRow(**values)
-            session.add(row)
+        if batch is not None:
+            batch.states[fingerprint] = new_state
+            if state is None or fingerprint in batch.inserts:
+                batch.inserts[fingerprint] = values
+            else:
+                batch.updates[fingerprint] = values
+        elif row is None:
+            session.add(AlertRow(**values))
         else:
             for name, value in values.items():
                 setattr(row, name, value)
-        if batch is not None:
-            batch.rows[alert.fingerprint] = row
         if outcome in ("new", "refired") and (
             batch is None or new_state.group_key not in batch.queued_groups
         ):

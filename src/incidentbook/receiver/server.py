@@ -52,7 +52,7 @@ def build_server(app: object, address: ListenAddress, *, log_level: str = "warni
         port=address.port,
         log_level=log_level,
         access_log=False,
-        lifespan="off",
+        lifespan="on",
         server_header=False,
     )
     return uvicorn.Server(config)
