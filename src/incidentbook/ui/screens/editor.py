@@ -1,0 +1,411 @@
+"""Document editor: a postmortem or pre-mortem with live preview and blameless lint.
+
+Left, the Markdown source (TextArea with tree-sitter Markdown highlighting); right, the live
+preview rendered by the one parser factory (``make_markdown``) and the lint findings, each of
+which jumps to its line. ``ctrl+s`` saves (temp file + rename) and records what changed
+(ticked action items close with an attributed event); ``ctrl+o`` opens ``$EDITOR`` via
+``app.suspend()``; a file changed on disk outside the app is picked up.
+
+``start_postmortem(screen, incident_id)`` is the one-key entry from an incident: it opens the
+incident's postmortem, creating it from the template first when there is none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static, TextArea
+
+from incidentbook.errors import IncidentbookError
+from incidentbook.ui.screens.base import DataScreen
+
+if TYPE_CHECKING:
+    from incidentbook.core.documents.lint import Finding
+
+PREVIEW_DELAY_S = 0.25
+DISK_POLL_S = 1.0
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class FileLoaded(Message):
+    text: str
+    mtime_ns: int
+    external: bool = False  # True: changed on disk outside this screen
+
+
+@dataclass
+class LintDone(Message):
+    findings: list[Finding]
+    digest: str
+
+
+@dataclass
+class Saved(Message):
+    text: str
+    mtime_ns: int
+    summary: str
+
+
+@dataclass
+class EditorFailed(Message):
+    text: str
+
+
+class EditorScreen(DataScreen):
+    """Edit one Markdown document with front matter."""
+
+    DEFAULT_CSS = """
+    EditorScreen #editor-body { height: 1fr; }
+    EditorScreen #editor-source { width: 1fr; height: 1fr; }
+    EditorScreen #editor-side { width: 1fr; height: 1fr; }
+    EditorScreen #editor-side.-hidden { display: none; }
+    EditorScreen #editor-preview-scroll { height: 2fr; border: round $panel; }
+    EditorScreen #editor-findings { height: 1fr; border: round $panel; }
+    EditorScreen #editor-status { height: 1; padding: 0 1; background: $panel; }
+    EditorScreen .section-title { padding: 0 1; text-style: bold; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="editor.save", priority=True),
+        Binding("ctrl+o", "external_editor", "$EDITOR", id="editor.external"),
+        Binding("ctrl+l", "focus_findings", "Findings", id="editor.findings"),
+        Binding("ctrl+t", "toggle_preview", "Preview", id="editor.preview"),
+        Binding("ctrl+r", "reload_from_disk", "Reload file", id="editor.reload"),
+        # Priority: in a code editor the TextArea would otherwise take escape to move focus.
+        Binding("escape", "close", "Back", id="editor.back", priority=True),
+    ]
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.saved_text: str | None = None
+        self.mtime_ns: int | None = None
+        self.findings: list[Finding] = []
+        self._preview_timer: Timer | None = None
+        self._confirm_close = False
+
+    # -- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        from incidentbook.core.markdown import make_markdown
+
+        yield Header()
+        with Horizontal(id="editor-body"):
+            yield self._text_area()
+            with Vertical(id="editor-side"):
+                with VerticalScroll(id="editor-preview-scroll"):
+                    yield Markdown("", id="editor-preview", parser_factory=make_markdown)
+                with Vertical(id="editor-findings"):
+                    yield Label("Lint", classes="section-title")
+                    yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+        yield Static(f"{self.path.name} — loading…", id="editor-status")
+        yield Footer()
+
+    def _text_area(self) -> TextArea:
+        try:
+            area = TextArea.code_editor("", language="markdown", id="editor-source")
+        except Exception:  # no tree-sitter grammar installed: plain text still edits
+            area = TextArea.code_editor("", id="editor-source")
+        area.soft_wrap = True
+        return area
+
+    def on_mount(self) -> None:
+        table = self.query_one("#findings", DataTable)
+        table.add_columns("Line", "Level", "Finding")
+        self.sub_title = str(self.path)
+        self.load_file()
+        self.set_interval(DISK_POLL_S, self.check_disk)
+        super().on_mount()
+
+    def reload(self) -> None:
+        self.check_disk()
+
+    # -- state ---------------------------------------------------------------------------
+
+    @property
+    def source(self) -> TextArea:
+        return self.query_one("#editor-source", TextArea)
+
+    @property
+    def text(self) -> str:
+        return self.source.text
+
+    @property
+    def dirty(self) -> bool:
+        return self.saved_text is not None and self.text != self.saved_text
+
+    def _status(self, note: str = "") -> None:
+        errors = sum(1 for f in self.findings if f.severity == "error")
+        warnings = len(self.findings) - errors
+        mark = "● unsaved" if self.dirty else "saved"
+        parts = [self.path.name, mark, f"{errors} errors, {warnings} warnings"]
+        if note:
+            parts.append(note)
+        self.query_one("#editor-status", Static).update("  ·  ".join(parts))
+
+    # -- loading and watching the file ---------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="editor-load")
+    def load_file(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            mtime = self.path.stat().st_mtime_ns
+        except OSError as exc:
+            self.post_message(EditorFailed(f"cannot read {self.path}: {exc.strerror}"))
+            return
+        self.post_message(FileLoaded(text, mtime))
+
+    @work(thread=True, exclusive=True, group="editor-disk")
+    def check_disk(self) -> None:
+        """Notice a file changed outside the app (``$EDITOR``, git, another tool)."""
+        known = self.mtime_ns
+        if known is None:
+            return
+        try:
+            mtime = self.path.stat().st_mtime_ns
+            if mtime == known:
+                return
+            text = self.path.read_text(encoding="utf-8")
+        except OSError:
+            return
+        self.post_message(FileLoaded(text, mtime, external=True))
+
+    @on(FileLoaded)
+    def _file_loaded(self, message: FileLoaded) -> None:
+        self.mtime_ns = message.mtime_ns
+        if message.external:
+            if message.text == self.text:
+                self.saved_text = message.text
+                self._status()
+                return
+            if self.dirty:
+                self.notify(
+                    f"{self.path.name} changed on disk; you have unsaved edits here. ctrl+s "
+                    "keeps yours, ctrl+r loads the file.",
+                    severity="warning",
+                    timeout=10,
+                )
+                return
+            self.record_changes("document changed on disk")
+        self.saved_text = message.text
+        self.source.load_text(message.text)
+        self._refresh_views()
+        self._status("reloaded from disk" if message.external else "")
+
+    @on(EditorFailed)
+    def _failed(self, message: EditorFailed) -> None:
+        self.notify(message.text, severity="error", timeout=10)
+        self._status(message.text)
+
+    # -- live preview and lint -----------------------------------------------------------
+
+    @on(TextArea.Changed, "#editor-source")
+    def _changed(self, _event: TextArea.Changed) -> None:
+        self._confirm_close = False
+        self._status()
+        if self._preview_timer is not None:
+            self._preview_timer.stop()
+        self._preview_timer = self.set_timer(PREVIEW_DELAY_S, self._refresh_views)
+
+    def _refresh_views(self) -> None:
+        from incidentbook.core.documents.blocks import without_comments
+        from incidentbook.core.documents.frontmatter import split
+
+        text = self.text
+        try:
+            body = split(text, source=self.path.name).body
+        except IncidentbookError:
+            body = text
+        self.query_one("#editor-preview", Markdown).update(without_comments(body))
+        self.run_lint(text)
+
+    @work(thread=True, exclusive=True, group="editor-lint")
+    def run_lint(self, text: str) -> None:
+        from incidentbook.core.documents.lint import Finding, lint_text
+
+        try:
+            findings = lint_text(text, source=self.path.name)
+        except IncidentbookError as exc:
+            findings = [Finding(1, 1, "error", "front-matter", str(exc))]
+        self.post_message(LintDone(findings, _digest(text)))
+
+    @on(LintDone)
+    def _lint_done(self, message: LintDone) -> None:
+        if message.digest != _digest(self.text):
+            return  # an older text; a newer lint is on its way
+        self.findings = message.findings
+        table = self.query_one("#findings", DataTable)
+        table.clear()
+        for index, finding in enumerate(message.findings):
+            text = finding.message + (f" — {finding.suggestion}" if finding.suggestion else "")
+            table.add_row(str(finding.line), finding.severity, text, key=str(index))
+        self._status()
+
+    @on(DataTable.RowSelected, "#findings")
+    def _jump(self, event: DataTable.RowSelected) -> None:
+        index = int(str(event.row_key.value))
+        if 0 <= index < len(self.findings):
+            self.jump_to(self.findings[index])
+
+    def jump_to(self, finding: Finding) -> None:
+        area = self.source
+        row = max(0, min(finding.line - 1, area.document.line_count - 1))
+        column = max(0, finding.column - 1)
+        area.move_cursor((row, column))
+        area.scroll_cursor_visible(center=True)
+        area.focus()
+
+    # -- actions -------------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        self.save(self.text)
+
+    @work(thread=True, exclusive=True, group="editor-save")
+    def save(self, text: str) -> None:
+        from incidentbook.core.documents.files import atomic_write
+        from incidentbook.core.documents.registry import sync_file
+
+        try:
+            atomic_write(self.path, text)
+            mtime = self.path.stat().st_mtime_ns
+            report = sync_file(
+                self.services, self.services.context("saved in the editor"), self.path
+            )
+        except IncidentbookError as exc:
+            self.post_message(EditorFailed(str(exc)))
+            return
+        except OSError as exc:
+            self.post_message(EditorFailed(f"cannot save {self.path}: {exc.strerror}"))
+            return
+        self.post_message(Saved(text, mtime, _summary(report)))
+
+    @on(Saved)
+    def _saved(self, message: Saved) -> None:
+        self.saved_text = message.text
+        self.mtime_ns = message.mtime_ns
+        self._status(message.summary)
+        self.notify(f"saved {self.path.name}" + (f": {message.summary}" if message.summary else ""))
+        from incidentbook.ui.messages import DataChanged
+
+        self.app.post_message(DataChanged("editor"))
+
+    @work(thread=True, group="editor-record")
+    def record_changes(self, reason: str) -> None:
+        """Record a file changed outside the editor (ticked boxes close items)."""
+        from incidentbook.core.documents.registry import sync_file
+
+        try:
+            report = sync_file(self.services, self.services.context(reason), self.path)
+        except IncidentbookError as exc:
+            self.post_message(EditorFailed(str(exc)))
+            return
+        summary = _summary(report)
+        if summary:
+            self.app.call_from_thread(self.notify, summary)
+
+    def action_external_editor(self) -> None:
+        """Edit in ``$VISUAL``/``$EDITOR`` with the app suspended, then pick the file up."""
+        from incidentbook.core.documents.files import atomic_write
+
+        command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        try:
+            if self.dirty:
+                atomic_write(self.path, self.text)
+            with self.app.suspend():
+                code = subprocess.call([*shlex.split(command), str(self.path)])
+        except IncidentbookError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        except Exception as exc:  # no terminal to hand over (e.g. a web session)
+            self.notify(f"cannot run {command}: {exc}", severity="error")
+            return
+        if code != 0:
+            self.notify(f"{command} exited with {code}", severity="warning")
+        self.mtime_ns = -1  # force the disk check to read the file
+        self.saved_text = self.text
+        self.check_disk()
+
+    def action_focus_findings(self) -> None:
+        table = self.query_one("#findings", DataTable)
+        if table.row_count:
+            table.focus()
+        else:
+            self.notify("no lint findings")
+
+    def action_toggle_preview(self) -> None:
+        self.query_one("#editor-side").toggle_class("-hidden")
+
+    def action_reload_from_disk(self) -> None:
+        self.saved_text = None
+        self.load_file()
+
+    def action_close(self) -> None:
+        if self.dirty and not self._confirm_close:
+            self._confirm_close = True
+            self.notify("unsaved edits: ctrl+s to save, escape again to discard", timeout=6)
+            return
+        self.app.pop_screen()
+
+
+def _summary(report: Any) -> str:
+    if report is None or not report.events:
+        return ""
+    counts: dict[str, int] = {}
+    for event in report.events:
+        verb = str(event["type"]).split(".", 1)[1]
+        counts[verb] = counts.get(verb, 0) + 1
+    names = {
+        "done": "closed",
+        "opened": "opened",
+        "dropped": "dropped",
+        "reopened": "reopened",
+        "updated": "updated",
+    }
+    parts = [f"{n} action item{'s' if n != 1 else ''} {names.get(v, v)}" for v, n in counts.items()]
+    return ", ".join(parts)
+
+
+def start_postmortem(screen: DataScreen, incident_id: str) -> None:
+    """From an incident: open its postmortem in the editor, creating it first if needed.
+    The work runs in a thread worker on ``screen``; failures are notified on it."""
+    from functools import partial
+
+    screen.run_worker(
+        partial(_open_or_create_postmortem, screen, incident_id),
+        thread=True,
+        group="postmortem-start",
+        exclusive=True,
+    )
+
+
+def _open_or_create_postmortem(screen: DataScreen, incident_id: str) -> None:
+    from incidentbook.core.documents.postmortem import create_postmortem, find_postmortem
+    from incidentbook.ui.screens.base import CommandFailed
+
+    services = screen.services
+    try:
+        canonical = services.incidents.get(incident_id).id
+        path = find_postmortem(services.settings, canonical)
+        if path is None:
+            ctx = services.context("postmortem started in the app")
+            path = create_postmortem(services, canonical, ctx=ctx).path
+    except IncidentbookError as exc:
+        screen.post_message(CommandFailed(str(exc)))
+        return
+    screen.app.call_from_thread(screen.app.push_screen, EditorScreen(path))

@@ -1,0 +1,43 @@
+"""The documents demo step: examples copied and linked, one more postmortem, idempotent."""
+
+from __future__ import annotations
+
+from incidentbook.core.demo import DemoOptions, DemoReport, past_incidents_step
+from incidentbook.core.documents.demo import WEBHOOK_TITLE, demo_step
+from incidentbook.core.documents.frontmatter import split
+from incidentbook.core.documents.registry import list_actions, list_documents
+from incidentbook.core.events import events_by_prefix
+from incidentbook.core.services import Services
+from incidentbook.core.verify import run_verify
+
+
+def test_demo_step_copies_links_writes_and_is_idempotent(services: Services) -> None:
+    options = DemoOptions(accounts=10, days=1)
+    past_incidents_step(services, options, DemoReport())
+    demo_step(services, options, DemoReport())
+    folder = services.settings.postmortems_dir
+    names = sorted(p.name for p in folder.glob("*.md"))
+    assert len(names) == 3
+    webhook = next(
+        i
+        for i in services.incidents.list_incidents(include_resolved=True)
+        if i.title == WEBHOOK_TITLE
+    )
+    example = split((folder / names[0]).read_text(encoding="utf-8"))
+    assert example.meta["incident"] == webhook.id
+    assert example.meta["id"] == "PM-" + webhook.id[4:]
+    docs = {d.id: d for d in list_documents(services.db)}
+    assert {d.kind for d in docs.values()} == {"postmortem", "premortem"}
+    assert sum(1 for d in docs.values() if d.kind == "postmortem") == 2
+    assert len(list_actions(services.db)) == 11
+
+    texts = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.md")}
+    with services.db.read() as session:
+        before = len(events_by_prefix(session, ""))
+    report = DemoReport()
+    demo_step(services, options, report)
+    assert {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.md")} == texts
+    with services.db.read() as session:
+        assert len(events_by_prefix(session, "")) == before
+    assert "0 example(s) copied, 0 written" in report.lines[0]
+    assert all(r.ok for r in run_verify(services.settings, services.db))
