@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from incidentbook.clock import parse_iso
 from incidentbook.core import events as ev
@@ -78,16 +78,26 @@ class Facts:
     duration_s: float | None = None
     runbooks: list[str] = field(default_factory=list)
     services: list[str] = field(default_factory=list)
+    # Alert names and summaries (the first 500), for matching pre-mortem risks.
+    alert_text: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def incident_alerts(session: Session, state: incidents.IncidentState) -> list[AlertRow]:
-    query = select(AlertRow).where(
-        or_(AlertRow.incident_id == state.id, col(AlertRow.fingerprint).in_(list(state.alerts)))
-    )
-    return list(session.exec(query.order_by(col(AlertRow.first_seen))).all())
+    """Alerts joined to the incident, plus any linked by fingerprint (in chunks, so a
+    50,000-alert incident stays under SQLite's bound-variable limit)."""
+    rows = {
+        r.fingerprint: r
+        for r in session.exec(select(AlertRow).where(AlertRow.incident_id == state.id)).all()
+    }
+    missing = [fp for fp in dict.fromkeys(state.alerts) if fp not in rows]
+    for start in range(0, len(missing), 500):
+        chunk = missing[start : start + 500]
+        for row in session.exec(select(AlertRow).where(col(AlertRow.fingerprint).in_(chunk))):
+            rows[row.fingerprint] = row
+    return sorted(rows.values(), key=lambda r: (r.first_seen, r.fingerprint))
 
 
 def _json(text: str) -> dict[str, Any]:
@@ -166,6 +176,7 @@ def collect(session: Session, incident_id: str) -> Facts:
 
     rows = incident_alerts(session, state)
     facts.alert_count = len(rows)
+    facts.alert_text = " ".join(f"{r.name} {r.summary}" for r in rows[:500])
     by_name: dict[tuple[str, str], list[AlertRow]] = defaultdict(list)
     accounts: set[str] = set()
     money: dict[str, int] = defaultdict(int)

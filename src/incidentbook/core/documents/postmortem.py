@@ -94,7 +94,7 @@ def render_postmortem(services: Services, incident_id: str, ctx: Context) -> tup
         exclude={incident_id, postmortem_id(incident_id)},
         limit=5,
     )
-    coverage = coverage_for_incident(settings, services.db, incident_id)
+    coverage = coverage_for_incident(settings, services.db, incident_id, facts=facts)
     now = ctx.clock()
     body = templating.render(
         settings,

@@ -204,31 +204,27 @@ class Coverage:
 
 
 def incident_profile(db: Database, incident_id: str) -> tuple[str, set[str], set[str]]:
-    """(text, words, services) of an incident: title, notes, alert names, labels."""
-    from incidentbook.core.documents.facts import collect, incident_alerts
+    """(text, words, services) of an incident: title, notes, alert names and summaries."""
+    from incidentbook.core.documents.facts import collect
 
     with db.read() as session:
         facts = collect(session, incident_id)
-        from incidentbook.core import incidents
+    return profile_of(facts)
 
-        state = incidents.IncidentState(**_state_fields(facts.incident))
-        rows = incident_alerts(session, state)
-    parts = [str(facts.incident["title"]), *facts.notes]
-    for row in rows[:500]:
-        parts.extend([row.name, row.summary])
-    text = " ".join(parts)
+
+def profile_of(facts: Any) -> tuple[str, set[str], set[str]]:
+    text = " ".join([str(facts.incident["title"]), *facts.notes, facts.alert_text])
     return text, terms(text), {s.lower() for s in facts.services}
 
 
-def _state_fields(values: dict[str, Any]) -> dict[str, Any]:
-    fields = dict(values)
-    fields["runbooks"] = tuple(fields.get("runbooks", ()))
-    fields["alerts"] = tuple(fields.get("alerts", ()))
-    return fields
-
-
-def coverage_for_incident(settings: Settings, db: Database, incident_id: str) -> list[Coverage]:
-    text, words, services = incident_profile(db, incident_id)
+def coverage_for_incident(
+    settings: Settings, db: Database, incident_id: str, *, facts: Any = None
+) -> list[Coverage]:
+    """Pre-mortems that covered the incident's services, each with the risks that hit."""
+    if facts is not None:
+        text, words, services = profile_of(facts)
+    else:
+        text, words, services = incident_profile(db, incident_id)
     lowered = text.lower()
     found: list[Coverage] = []
     for path, doc in premortem_files(settings):

@@ -358,16 +358,21 @@ def _match(
 ) -> list[tuple[act.ActionItem, ActionState | None]]:
     """Pair each item in the file with its tracked state: same text first, then (for an
     edited text) the most similar unpaired item, else it is new."""
-    free = list(rows)
+    by_text: dict[str, list[ActionState]] = {}
+    for row in rows:
+        by_text.setdefault(_norm(row.text), []).append(row)
+    taken: set[str] = set()
     pairs: list[tuple[act.ActionItem, ActionState | None]] = []
     pending: list[int] = []
     for item in items:
-        exact = next((r for r in free if _norm(r.text) == _norm(item.text)), None)
+        candidates = by_text.get(_norm(item.text), [])
+        exact = candidates.pop(0) if candidates else None
         if exact is not None:
-            free.remove(exact)
+            taken.add(exact.key)
         else:
             pending.append(len(pairs))
         pairs.append((item, exact))
+    free = [r for r in rows if r.key not in taken]
     for index in pending:
         item = pairs[index][0]
         best: ActionState | None = None
