@@ -284,3 +284,54 @@ def test_ack_group_cli(cli: Any, tmp_path: Path) -> None:
     assert cli("alerts", "ack-group", "nothing").exit_code == 2
     verify = cli("verify")
     assert verify.exit_code == 0, verify.output
+
+
+def test_ingest_in_inside_a_callers_transaction(services: Services, ctx: Context) -> None:
+    """The reconciler's path: single alerts inside its own transaction, mixed with a batch."""
+    from incidentbook.core.alert_formats import parse_native
+
+    def native(fp: str, status: str = "firing") -> al.NativeAlert:
+        return parse_native(json.loads(_native(fp, status)))
+
+    svc = services.alerts
+    with services.db.write() as session:
+        assert svc.ingest_in(session, ctx, native("r1"), "run-1/r1") == "new"
+        assert svc.ingest_in(session, ctx, native("r1"), "run-1/r1") == "replayed"
+        assert svc.ingest_in(session, ctx, native("r1"), "run-2/r1") == "repeated"
+        result = al.IngestResult()
+        svc.ingest_many_in(session, ctx, [native("r1"), native("r2")], [None, None], result)
+        assert (result.counts["repeated"], result.counts["new"]) == (1, 1)
+        assert svc.ingest_in(session, ctx, native("r2", "resolved")) == "resolved"
+    assert svc.get("r1").occurrences == 3 and svc.get("r2").status == "resolved"
+    _verify_ok(services)
+
+
+def test_lock_retry_is_bounded() -> None:
+    import sqlite3 as sq
+
+    from sqlalchemy.exc import OperationalError
+
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("BEGIN", {}, sq.OperationalError("database is locked"))
+        return "done"
+
+    assert al.with_lock_retry(flaky, base_delay=0.001) == "done" and len(calls) == 3
+
+    def always_locked() -> None:
+        raise OperationalError("BEGIN", {}, sq.OperationalError("database is locked"))
+
+    with pytest.raises(OperationalError):
+        al.with_lock_retry(always_locked, attempts=3, base_delay=0.001)
+
+    def other_error() -> None:
+        calls.append(1)
+        raise OperationalError("SELECT", {}, sq.OperationalError("no such table: x"))
+
+    calls.clear()
+    with pytest.raises(OperationalError):
+        al.with_lock_retry(other_error, base_delay=0.001)
+    assert len(calls) == 1  # not a lock: no retry

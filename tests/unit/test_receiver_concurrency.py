@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -159,3 +160,29 @@ def test_incidentbook_serve_command(workspace: Path, subprocess_env: dict[str, s
     )
     assert json.loads(shown.stdout)["history"][0]["actor"] == "webhook:alertmanager"
     assert os.path.exists(workspace / ".incidentbook" / "logs" / "incidentbook.jsonl")
+
+
+def test_a_request_waits_for_another_writer_then_commits(services: Services) -> None:
+    """Another process-like writer (a raw connection) holds the write lock: the receiver
+    waits on the busy timeout instead of failing, and answers only after its commit."""
+    services.db.engine  # noqa: B018 - schema first
+    blocker = sqlite3.connect(
+        services.db.path, isolation_level=None, timeout=30, check_same_thread=False
+    )
+    with LiveServer(create_app(services, token=TOKEN)) as live:
+        blocker.execute("BEGIN IMMEDIATE")
+        released = threading.Event()
+
+        def release() -> None:
+            time.sleep(0.5)
+            blocker.execute("COMMIT")
+            released.set()
+
+        threading.Thread(target=release, daemon=True).start()
+        response = httpx.post(
+            live.url + AM, json=am_payload(am_alert("waited")), headers=AUTH, timeout=30
+        )
+        assert released.is_set(), "answered before the other writer let go"
+        assert response.status_code == 200 and response.json()["new"] == 1
+    blocker.close()
+    assert services.alerts.get("waited").occurrences == 1
