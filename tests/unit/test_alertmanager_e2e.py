@@ -85,11 +85,11 @@ def _wait_for(what: str, check: Callable[[], bool], timeout: float = 45.0) -> No
 
 
 @pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[Callable[[str], str]]:
+def alertmanager(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start Alertmanager for a webhook URL; yields a function that starts it, returns its URL."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(webhook_url: str) -> str:
+    def start(webhook_url: str, max_alerts: int = 0) -> str:
         assert ALERTMANAGER is not None
         port = _free_port()
         config = tmp_path / "alertmanager.yml"
@@ -110,6 +110,7 @@ def alertmanager(tmp_path: Path) -> Iterator[Callable[[str], str]]:
                                 {
                                     "url": webhook_url,
                                     "send_resolved": True,
+                                    "max_alerts": max_alerts,
                                     "http_config": {
                                         "authorization": {"type": "Bearer", "credentials": TOKEN}
                                     },
@@ -184,7 +185,7 @@ def _fired_events(services: Services) -> dict[str, list[str]]:
 
 
 def test_alertmanager_delivers_each_alert_once_through_retry_regroup_and_resolve(
-    services: Services, alertmanager: Callable[[str], str], tmp_path: Path
+    services: Services, alertmanager: Callable[..., str], tmp_path: Path
 ) -> None:
     hook = FailFirst(create_app(services, token=TOKEN), ROUTE_ALERTMANAGER, failures=1)
     with LiveServer(hook) as receiver:
@@ -243,3 +244,24 @@ def test_alertmanager_delivers_each_alert_once_through_retry_regroup_and_resolve
     assert {a.group_key for a in services.alerts.list_alerts("all")} == {"E2EBalanceMismatch"}
     results = run_verify(services.settings, services.db)
     assert all(r.ok for r in results), [r.problems for r in results if not r.ok]
+
+
+def test_alertmanager_truncation_is_recorded_and_visible(
+    services: Services, alertmanager: Callable[..., str], cli: Any
+) -> None:
+    """With max_alerts: 2, Alertmanager sends 2 of 3 alerts and says truncatedAlerts: 1."""
+    with LiveServer(create_app(services, token=TOKEN)) as receiver:
+        am_url = alertmanager(receiver.url + ROUTE_ALERTMANAGER, max_alerts=2)
+        started = datetime.now(UTC) - timedelta(minutes=1)
+        _post_alerts(am_url, [_alert(f"acc-{i}", started) for i in range(3)])
+        _wait_for(
+            "a truncated notification",
+            lambda: bool(services.alerts.requests(truncated_only=True)),
+        )
+    (request, *_) = services.alerts.requests(truncated_only=True)
+    assert (request.alerts, request.truncated_alerts) == (2, 1)
+    assert len(services.alerts.list_alerts("all")) == 2
+    shown = cli("alerts", "list")
+    assert "Alertmanager truncated 1 alerts" in shown.stdout
+    listed = cli.json("alerts", "requests", "--truncated")
+    assert listed[0]["truncated_alerts"] == 1 and listed[0]["actor"] == "webhook:alertmanager"
