@@ -550,9 +550,11 @@ class AlertService:
         result: IngestResult,
         *,
         episodes_by_start: bool = False,
+        outcomes: list[str] | None = None,
     ) -> None:
         """Apply a batch inside the caller's transaction, then let new alerts of a group with
-        an open incident join it (one batch link event per incident).
+        an open incident join it (one batch link event per incident). ``outcomes``, if given,
+        receives each alert's outcome in order (``new``, ``repeated``, ``replayed``…).
 
         The batch's known alerts and receipts are read with a few ``IN`` queries up front and
         its writes are flushed together, so a batch costs a handful of statements, not several
@@ -563,6 +565,8 @@ class AlertService:
             outcome = self._ingest_one(session, ctx, alert, key, episodes_by_start, batch)
             result.counts[outcome] += 1
             result.fingerprints.append(alert.fingerprint)
+            if outcomes is not None:
+                outcomes.append(outcome)
             if outcome in ("new", "refired"):
                 joinable.append(alert.fingerprint)
         batch.write(session)
