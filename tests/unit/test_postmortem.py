@@ -276,3 +276,32 @@ def test_cli_json_and_lint_of_a_fresh_postmortem(services: Services, ctx, cli) -
     result = cli("postmortem", "lint", data["path"])
     assert result.exit_code == 1
     assert "section 'What went well' is empty" in result.stdout
+
+
+def test_new_documents_are_found_by_search(services: Services, ctx, cli) -> None:
+    """The search index (issue 5) picks postmortems and pre-mortems up from their front
+    matter; a search that ran before they existed finds them after."""
+    cli("search", "anything", "--json")  # the index exists before the documents do
+    incident = services.incidents.open(ctx, "Refund currency swapped", "error").incident
+    new_postmortem(services, incident.id)
+    cli("premortem", "new", "Launch: refunds v2", "--services", "refunds")
+    hits = cli.json("search", "refund")["hits"]
+    found = {(h["kind"], h["id"]) for h in hits}
+    assert ("postmortem", "PM-" + incident.id[4:]) in found
+    assert ("premortem", "PRE-0001") in found
+
+
+def test_template_cannot_include_files_outside_the_template_folders(
+    services: Services, ctx, cli, workspace: Path
+) -> None:
+    incident = services.incidents.open(ctx, "Fees doubled", "error").incident
+    templates = workspace / "templates"
+    templates.mkdir()
+    (templates / "postmortem.md.j2").write_text(
+        '# x\n{% include "../incidentbook.toml" %}\n', encoding="utf-8"
+    )
+    result = cli("postmortem", "new", incident.id)
+    assert result.exit_code == 2
+    assert "postmortem.md.j2 line 2" in result.stderr and "incidentbook.toml" in result.stderr
+    assert "[ledger]" not in result.stderr
+    assert list((workspace / "postmortems").iterdir()) == []

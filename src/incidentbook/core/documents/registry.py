@@ -285,7 +285,8 @@ def sync_file_in(
         )
         doc_state = apply_document(current, event)
         session.merge(doc_state.to_row())
-        ev.queue_for_index(session, ctx, doc.kind, doc.id)
+        # Not queued in the search outbox: the index picks documents up by scanning
+        # postmortems/ (queuing a file-only kind would make the drain delete it).
         report.document_changed = True
 
     items = act.parse_items(doc.body, doc.body_offset)
