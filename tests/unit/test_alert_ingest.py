@@ -344,3 +344,23 @@ def test_lock_retry_is_bounded() -> None:
     with pytest.raises(OperationalError):
         al.with_lock_retry(other_error, base_delay=0.001)
     assert len(calls) == 1  # not a lock: no retry
+
+
+def test_demo_step_is_idempotent(services: Services) -> None:
+    from incidentbook.core.alert_demo import demo_step
+    from incidentbook.core.demo import DemoOptions, DemoReport
+
+    first, second = DemoReport(), DemoReport()
+    demo_step(services, DemoOptions(), first)
+    events = _count(services, "SELECT count(*) FROM events")
+    demo_step(services, DemoOptions(), second)
+    assert first.lines == ["webhook alerts: 4 ingested (Alertmanager, PagerDuty), 0 kept"]
+    assert second.lines == ["webhook alerts: 0 ingested (Alertmanager, PagerDuty), 4 kept"]
+    assert _count(services, "SELECT count(*) FROM events") == events
+    actors = {
+        e.actor
+        for a in services.alerts.list_alerts()
+        for e in services.alerts.history(a.fingerprint)
+    }
+    assert actors == {"webhook:alertmanager", "webhook:pagerduty"}
+    _verify_ok(services)

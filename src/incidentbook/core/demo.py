@@ -120,6 +120,7 @@ DEMO_STEPS: list[DemoStep | str] = [
     past_incidents_step,
     "incidentbook.core.ledger.demo_ledger:demo_step",
     "incidentbook.core.documents.demo:demo_step",
+    "incidentbook.core.alert_demo:demo_step",
 ]
 
 
