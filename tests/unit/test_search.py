@@ -329,3 +329,37 @@ def test_index_rebuilt_when_missing(settings: Settings, services: Services, ctx:
     S.close_searchers()
     shutil.rmtree(settings.index_dir)
     assert ids(S.search(settings, "skew", kind="incident", db=services.db)) == [made["clock"]]
+
+
+def test_seen_before_same_alert_then_similar_text_with_lessons(
+    settings: Settings, workspace: Path, services: Services, ctx: Context
+) -> None:
+    made = seed(services, ctx)
+    alert = NativeAlert.from_dict(
+        {
+            "source": "reconciler",
+            "name": "duplicate_posting",
+            "fingerprint": "dp/acc-1",
+            "status": "firing",
+            "severity": "critical",
+            "summary": "posted twice",
+            "labels": {"check": "duplicate_posting"},
+            "annotations": {},
+            "starts_at": "2026-10-17T02:14:00Z",
+        }
+    )
+    services.alerts.ingest(ctx, [alert])
+    grouped = services.alerts.acknowledge_group(ctx, "duplicate_posting").incident.id
+    write_pm(workspace, "PM-0001.md", PM.format(incident=made["webhook"]))
+    seen = S.seen_before(settings, alert_name="duplicate_posting", db=services.db)
+    assert [(s.incident_id, s.why) for s in seen] == [(grouped, "same alert duplicate_posting")]
+    similar = S.seen_before(
+        settings,
+        text="webhook retry without idempotency posted twice",
+        exclude=grouped,
+        db=services.db,
+    )
+    assert similar[0].incident_id == made["webhook"] and similar[0].why == "similar text"
+    assert similar[0].postmortem == "PM-0001"
+    assert similar[0].lessons[0].startswith("Every write path needs an idempotency key")
+    assert grouped not in [s.incident_id for s in similar]

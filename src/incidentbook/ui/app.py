@@ -26,6 +26,7 @@ from incidentbook.ui.messages import DatabaseFailed, DatabaseReady, DataChanged,
 # (or none); screens that need an argument are pushed by their callers.
 SCREENS_BY_NAME: dict[str, tuple[str, str, str]] = {
     "health": ("incidentbook.ui.screens.health:HealthScreen", "H", "Health"),
+    "search": ("incidentbook.ui.screens.search:SearchScreen", "/", "Search"),
 }
 
 REFRESH_SECONDS = 5.0
@@ -39,6 +40,7 @@ class IncidentbookApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("H", "open_screen('health')", "Health", id="app.health"),
+        Binding("slash", "open_screen('search')", "Search", key_display="/", id="app.search"),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]

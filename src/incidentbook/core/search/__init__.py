@@ -12,6 +12,8 @@ The API other parts call (importing this package imports Whoosh: do it lazily):
 * ``index_document(settings, doc)`` / ``remove_document(settings, kind, id)`` — rarely needed:
   files in ``runbooks/`` and ``postmortems/`` are picked up by scanning.
 * ``rebuild(settings, db, progress)``, ``index_status(settings, db)``, ``check_index`` (verify).
+* ``seen_before(settings, alert_name=, text=, exclude=, limit=5) -> list[SeenBefore]`` — past
+  incidents with the same alert name or similar text, each with its postmortem's lessons.
 * ``lessons_for_incident(settings, incident_id)``, ``read_postmortem(path)``, ``parse_lessons``.
 
 Document kinds: ``incident``, ``alert_group``, ``runbook``, ``postmortem``, ``premortem``.
@@ -53,6 +55,7 @@ from incidentbook.core.search.indexer import (
     sync_files,
 )
 from incidentbook.core.search.query import ParsedQuery, QuerySyntaxError, parse
+from incidentbook.core.search.seen import SeenBefore, seen_before
 
 __all__ = [
     "DOC_KINDS",
@@ -65,6 +68,7 @@ __all__ = [
     "PostmortemFile",
     "QuerySyntaxError",
     "RebuildResult",
+    "SeenBefore",
     "check_index",
     "close_searchers",
     "document",
@@ -83,6 +87,7 @@ __all__ = [
     "run_query",
     "search",
     "search_terms",
+    "seen_before",
     "similar_to_text",
     "sync_files",
 ]

@@ -7,8 +7,10 @@ filtered here, for whoosh's modules only, before anything of whoosh is imported.
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
+import zlib
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +28,8 @@ with warnings.catch_warnings():
 
 __all__ = ["KINDS", "SCHEMA_VERSION", "fields", "index", "query", "scoring"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+SHINGLE_BUCKETS = 1 << 15
 KINDS = ("incident", "alert_group", "runbook", "postmortem", "premortem")
 TOKEN = re.compile(r"[^\W_]+")
 MINSIZE = 2
@@ -42,6 +45,18 @@ def analyzer() -> Any:
         | StopFilter(stoplist=STOP_WORDS, minsize=MINSIZE)
         | StemFilter(cachesize=-1)
     )
+
+
+def shingles(stems: list[str]) -> list[str]:
+    """Adjacent pairs of stems, hashed into a fixed number of buckets (``s1f3a``).
+
+    A phrase becomes a few term lookups instead of a positional intersection over every
+    candidate; the small, fixed vocabulary keeps indexing cheap. Buckets collide, so a match
+    is only a candidate: the engine checks the phrase itself on the hits it returns."""
+    return [
+        "s" + format(zlib.crc32(f"{a} {b}".encode()) % SHINGLE_BUCKETS, "x")
+        for a, b in itertools.pairwise(stems)
+    ]
 
 
 @lru_cache(maxsize=200_000)
@@ -83,6 +98,10 @@ def schema() -> Any:
         title=fields.TEXT(analyzer=text, field_boost=TITLE_BOOST, stored=False),
         display=fields.STORED(),
         body=fields.TEXT(analyzer=text, stored=True),
+        # Title and body as word pairs, for fast phrase search (no positions needed).
+        # scorable: whoosh then keeps a lengths column and does not stat() a missing one per
+        # posting while writing (that alone tripled build time).
+        shingles=fields.KEYWORD(stored=False, scorable=True),
         services=fields.KEYWORD(lowercase=True, commas=True, stored=True, scorable=False),
         tags=fields.KEYWORD(lowercase=True, commas=True, stored=True, scorable=False),
         alerts=fields.KEYWORD(lowercase=True, commas=True, stored=True, scorable=False),

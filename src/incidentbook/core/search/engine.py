@@ -198,8 +198,8 @@ def _phrase_search(
     searcher: Any, parsed: ParsedQuery, flt: Any, limit: int, phrases: list[list[str]]
 ) -> list[Hit]:
     assert parsed.root is not None
-    q = to_whoosh(parsed.root, phrases_as_terms=True)
-    window = max(limit * 4, 40)
+    q = to_whoosh(parsed.root)
+    window = max(limit * 2, 20)
     kept: list[Any] = []
     checked = 0
     while True:

@@ -93,7 +93,21 @@ def writer_lock(settings: Settings, timeout: float = LOCK_TIMEOUT_S) -> Iterator
 
 
 def index_exists(path: Path) -> bool:
-    return path.is_dir() and W.index.exists_in(str(path))
+    """An index of the current schema exists (an older one counts as absent: rebuilt)."""
+    if not (path.is_dir() and W.index.exists_in(str(path))):
+        return False
+    key = (str(path), os.stat(path).st_ino)
+    known = _SCHEMA_OK.get(key)
+    if known is None:
+        try:
+            names = set(W.index.open_dir(str(path)).schema.names())
+        except Exception:
+            return False
+        known = _SCHEMA_OK[key] = names == set(W.schema().names())
+    return known
+
+
+_SCHEMA_OK: dict[tuple[str, int], bool] = {}
 
 
 def open_index(settings: Settings, *, create: bool = True) -> Any:

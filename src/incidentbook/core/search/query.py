@@ -83,8 +83,9 @@ class ParsedQuery:
         return stems, prefixes
 
     def top_phrases(self) -> list[list[str]]:
-        """Phrases that every hit must contain (top-level conjunction): checked on top hits
-        only, instead of scoring positions of every candidate."""
+        """Phrases every hit must contain (top-level conjunction). Their words and hashed word
+        pairs find candidates; the phrase itself is checked on the best candidates only, until
+        enough hold. (A phrase under OR/NOT is matched by its words and pairs alone.)"""
         root = self.root
         if root is None:
             return []
@@ -345,7 +346,7 @@ class _Parser:
 # -- to Whoosh -----------------------------------------------------------------------------
 
 
-def to_whoosh(node: Node, *, phrases_as_terms: bool = False, any_of: bool = False) -> Any:
+def to_whoosh(node: Node, *, any_of: bool = False) -> Any:
     Q = W.query
     if node.op == "term":
         return Q.Or([Q.Term(f, node.words[0]) for f in TEXT_FIELDS])
@@ -354,15 +355,16 @@ def to_whoosh(node: Node, *, phrases_as_terms: bool = False, any_of: bool = Fals
         variants = list(dict.fromkeys([raw, W.stem(raw)]))
         return Q.Or([Q.Prefix(f, v) for f in TEXT_FIELDS for v in variants])
     if node.op == "phrase":
-        if phrases_as_terms:
-            return Q.And([Q.Or([Q.Term(f, w) for f in TEXT_FIELDS]) for w in node.words])
-        return Q.Or([Q.Phrase(f, node.words) for f in TEXT_FIELDS])
+        # Every word, and every adjacent pair's bucket: a candidate the engine then checks.
+        words = [Q.Or([Q.Term(f, w) for f in TEXT_FIELDS]) for w in dict.fromkeys(node.words)]
+        pairs = [Q.Term("shingles", p) for p in dict.fromkeys(W.shingles(node.words))]
+        return Q.And(words + pairs)
     if node.op == "not":
         return Q.Not(to_whoosh(node.children[0]))
     if node.op == "or":
-        return Q.Or([to_whoosh(c, phrases_as_terms=phrases_as_terms) for c in node.children])
+        return Q.Or([to_whoosh(c) for c in node.children])
     if node.op == "and":
-        parts = [to_whoosh(c, phrases_as_terms=phrases_as_terms) for c in node.children]
+        parts = [to_whoosh(c) for c in node.children]
         if any_of and node.implicit:
             return Q.Or([p for p, c in zip(parts, node.children, strict=True) if c.op != "not"])
         return Q.And(parts)

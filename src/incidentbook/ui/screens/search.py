@@ -1,0 +1,312 @@
+"""Search: search as you type over incidents, alerts, runbooks, postmortems and pre-mortems.
+
+Every keystroke starts an exclusive thread worker (the previous one's result is dropped), the
+worker posts the hits, and the list shows each with its kind badge, date, title and the snippet
+with the matched words highlighted. Filter chips (F2–F6, or click) restrict the kinds; the query
+language (``kind:`` ``service:`` ``tag:`` ``severity:`` ``status:`` ``after:`` ``before:``,
+"phrases", prefix*) works in the box. Enter opens the incident, runbook or document.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from incidentbook.ui.screens.base import DataScreen
+
+if TYPE_CHECKING:
+    from incidentbook.core.search.engine import Hit
+
+KINDS: tuple[tuple[str, str, str], ...] = (
+    # (kind, chip label, key)
+    ("incident", "incidents", "f2"),
+    ("alert_group", "alerts", "f3"),
+    ("runbook", "runbooks", "f4"),
+    ("postmortem", "postmortems", "f5"),
+    ("premortem", "pre-mortems", "f6"),
+)
+BADGE_STYLE = {
+    "incident": "bold white on dark_red",
+    "alert_group": "bold black on yellow",
+    "runbook": "bold white on dark_blue",
+    "postmortem": "bold white on dark_green",
+    "premortem": "bold black on cyan",
+}
+LIMIT = 30
+
+
+@dataclass
+class SearchDone(Message):
+    query: str
+    kinds: tuple[str, ...]
+    hits: list[Hit]
+    millis: float
+
+
+@dataclass
+class SearchFailed(Message):
+    query: str
+    error: str
+
+
+def hit_label(hit: Hit) -> Text:
+    """Two lines: badge, id, date, title; then the snippet with highlighted matches."""
+    text = Text(no_wrap=False)
+    badge = {"alert_group": "alert"}.get(hit.kind, hit.kind)
+    text.append(f" {badge} ", style=BADGE_STYLE.get(hit.kind, "reverse"))
+    text.append(f" {hit.doc_id}", style="bold")
+    if hit.created:
+        text.append(f"  {hit.created.strftime('%Y-%m-%d')}", style="dim")
+    if hit.severity:
+        text.append(f"  {hit.severity}", style="dim")
+    text.append(f"  {hit.title}\n", style="bold")
+    snippet = Text("   ")
+    last = 0
+    for start, end in hit.highlights:
+        snippet.append(hit.snippet[last:start])
+        snippet.append(hit.snippet[start:end], style="bold reverse")
+        last = end
+    snippet.append(hit.snippet[last:])
+    text.append_text(snippet)
+    return text
+
+
+class SearchScreen(DataScreen):
+    DEFAULT_CSS = """
+    SearchScreen #search-input { margin: 0 1; }
+    SearchScreen #search-chips { height: 3; padding: 0 1; }
+    SearchScreen #search-chips Button { min-width: 12; margin-right: 1; }
+    SearchScreen #search-chips Button.-on { background: $accent; color: $text; }
+    SearchScreen #search-status { height: 1; padding: 0 1; color: $text-muted; }
+    SearchScreen #search-results { height: 1fr; margin: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="search.back"),
+        Binding("ctrl+f", "focus_input", "Query", id="search.focus"),
+        Binding("down", "focus_results", "Results", show=False, id="search.results"),
+        *[
+            Binding(key, f"toggle_kind('{kind}')", label.capitalize(), id=f"search.kind.{kind}")
+            for kind, label, key in KINDS
+        ],
+    ]
+
+    def __init__(self, query: str = "") -> None:
+        super().__init__()
+        self.initial = query
+        self.kinds: set[str] = set()
+        self.hits: list[Hit] = []
+        self.last_query: str | None = None
+        self.searches = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(
+            value=self.initial,
+            placeholder='Search: words, "phrases", prefix*, kind: service: tag: severity: '
+            "status: after: before:",
+            id="search-input",
+        )
+        with Horizontal(id="search-chips"):
+            for kind, label, key in KINDS:
+                yield Button(f"{label} ({key.upper()})", id=f"chip-{kind}", compact=True)
+        yield Static("Type to search everything incidentbook knows.", id="search-status")
+        yield OptionList(id="search-results")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#search-input", Input).focus()
+        super().on_mount()
+
+    def reload(self) -> None:
+        # New data (a command, an outside writer): run the current query again.
+        value = self.query_one("#search-input", Input).value
+        if value.strip():
+            self._start(value)
+
+    # -- searching -----------------------------------------------------------------------
+
+    @on(Input.Changed, "#search-input")
+    def _changed(self, event: Input.Changed) -> None:
+        self._start(event.value)
+
+    @on(Input.Submitted, "#search-input")
+    def _submitted(self, _event: Input.Submitted) -> None:
+        """Enter in the query box opens the highlighted (at first the best) hit."""
+        index = self.query_one("#search-results", OptionList).highlighted or 0
+        if 0 <= index < len(self.hits):
+            self.open_hit(self.hits[index])
+
+    def _start(self, value: str) -> None:
+        if not value.strip():
+            self.hits = []
+            self.query_one("#search-results", OptionList).clear_options()
+            self.query_one("#search-status", Static).update("")
+            return
+        self.searches += 1
+        self.search(value, tuple(sorted(self.kinds)))
+
+    @work(thread=True, exclusive=True, group="search")
+    def search(self, value: str, kinds: tuple[str, ...]) -> None:
+        from incidentbook.core.search import search
+        from incidentbook.errors import IncidentbookError
+
+        started = time.perf_counter()
+        try:
+            hits = search(
+                self.services.settings,
+                value,
+                kind=",".join(kinds) or None,
+                limit=LIMIT,
+                db=self.services.db,
+            )
+        except IncidentbookError as exc:
+            self.post_message(SearchFailed(value, str(exc)))
+            return
+        except Exception as exc:  # shown in the status line, never a crash
+            self.post_message(SearchFailed(value, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(SearchDone(value, kinds, hits, (time.perf_counter() - started) * 1000))
+
+    def _current(self, value: str, kinds: tuple[str, ...] | None = None) -> bool:
+        if value != self.query_one("#search-input", Input).value:
+            return False
+        return kinds is None or kinds == tuple(sorted(self.kinds))
+
+    @on(SearchDone)
+    def _done(self, message: SearchDone) -> None:
+        if not self._current(message.query, message.kinds):
+            return  # a later keystroke's search is on its way
+        self.hits = message.hits
+        self.last_query = message.query
+        results = self.query_one("#search-results", OptionList)
+        results.clear_options()
+        results.add_options([Option(hit_label(h), id=h.uid) for h in message.hits])
+        if message.hits:
+            results.highlighted = 0
+        count = len(message.hits)
+        more = "+" if count >= LIMIT else ""
+        self.query_one("#search-status", Static).update(
+            f"{count}{more} result{'s' if count != 1 else ''} ({message.millis:.0f} ms)"
+            + ("" if count else " — try fewer words, a prefix*, or remove a filter")
+        )
+
+    @on(SearchFailed)
+    def _failed(self, message: SearchFailed) -> None:
+        if not self._current(message.query):
+            return
+        self.hits = []
+        self.last_query = message.query
+        self.query_one("#search-results", OptionList).clear_options()
+        self.query_one("#search-status", Static).update(Text(message.error, style="bold red"))
+
+    # -- filters -------------------------------------------------------------------------
+
+    def action_toggle_kind(self, kind: str) -> None:
+        if kind in self.kinds:
+            self.kinds.discard(kind)
+        else:
+            self.kinds.add(kind)
+        self.query_one(f"#chip-{kind}", Button).set_class(kind in self.kinds, "-on")
+        self._start(self.query_one("#search-input", Input).value)
+
+    @on(Button.Pressed)
+    def _chip(self, event: Button.Pressed) -> None:
+        if event.button.id and event.button.id.startswith("chip-"):
+            self.action_toggle_kind(event.button.id.removeprefix("chip-"))
+
+    def action_focus_input(self) -> None:
+        self.query_one("#search-input", Input).focus()
+
+    def action_focus_results(self) -> None:
+        results = self.query_one("#search-results", OptionList)
+        if results.option_count:
+            results.focus()
+
+    # -- opening -------------------------------------------------------------------------
+
+    @on(OptionList.OptionSelected, "#search-results")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        index = event.option_index
+        if 0 <= index < len(self.hits):
+            self.open_hit(self.hits[index])
+
+    def open_hit(self, hit: Hit) -> None:
+        if hit.kind == "incident":
+            from incidentbook.ui.screens.incident import IncidentScreen
+
+            self.app.push_screen(IncidentScreen(hit.doc_id))
+        elif hit.kind == "alert_group":
+            if hit.incident:
+                from incidentbook.ui.screens.incident import IncidentScreen
+
+                self.app.push_screen(IncidentScreen(hit.incident))
+            else:
+                self.notify(
+                    f"alert group {hit.doc_id} has no incident yet; acknowledge it from Triage",
+                    timeout=5,
+                )
+        elif hit.path:
+            self.app.push_screen(DocumentViewScreen(Path(hit.path), hit.title))
+        else:
+            self.notify(f"{hit.kind} {hit.doc_id} has no file", severity="warning")
+
+
+class DocumentViewScreen(Screen[None]):
+    """A runbook, postmortem or pre-mortem rendered as Markdown; ``e`` edits a workspace file."""
+
+    DEFAULT_CSS = """
+    DocumentViewScreen #doc-scroll { height: 1fr; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="document.back"),
+        Binding("e", "edit", "Edit", id="document.edit"),
+    ]
+
+    def __init__(self, path: Path, title: str) -> None:
+        super().__init__()
+        self.path = path
+        self.doc_title = title
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown
+
+        from incidentbook.core.markdown import make_markdown
+        from incidentbook.core.runbooks import split_front_matter
+
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            text = f"Cannot read {self.path}: {exc.strerror}"
+        _meta, body, _error = split_front_matter(text)
+        yield Header()
+        yield Static(Text(f"{self.doc_title} — {self.path}", style="bold"), id="doc-title")
+        with VerticalScroll(id="doc-scroll"):
+            yield Markdown(body, parser_factory=make_markdown, id="doc-body")
+        yield Footer()
+
+    def action_edit(self) -> None:
+        workspace = getattr(self.app, "settings", None)
+        root = getattr(workspace, "workspace", None)
+        if root is None or not self.path.resolve().is_relative_to(Path(root).resolve()):
+            self.notify(
+                "a shipped runbook is read-only: copy it into runbooks/ to change it",
+                severity="warning",
+            )
+            return
+        from incidentbook.ui.screens.editor import EditorScreen
+
+        self.app.push_screen(EditorScreen(self.path))

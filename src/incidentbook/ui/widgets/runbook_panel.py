@@ -1,0 +1,124 @@
+"""The runbook for an alert, rendered as Markdown beside it (Triage and Incident embed this).
+
+``panel.show_alert(name, labels, annotations, summary)`` links the alert to runbooks in the
+order of DESIGN §6 (in a thread worker) and renders the best match; the other matches, with the
+rule that linked each, are listed above it. ``panel.show_runbook(ref)`` renders one runbook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Markdown, Static
+
+if TYPE_CHECKING:
+    from incidentbook.core.runbooks import RunbookMatch
+    from incidentbook.settings import Settings
+
+
+@dataclass
+class RunbooksMatched(Message):
+    matches: list[RunbookMatch]
+    alert_name: str
+    error: str | None = None
+
+
+class RunbookPanel(VerticalScroll):
+    DEFAULT_CSS = """
+    RunbookPanel { height: 1fr; border: round $secondary; padding: 0 1; }
+    RunbookPanel > #runbook-why { color: $text-muted; height: auto; }
+    RunbookPanel > Markdown { height: auto; margin: 0; }
+    """
+
+    def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._settings = settings
+        self.matches: list[RunbookMatch] = []
+        self.border_title = "Runbook"
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is not None:
+            return self._settings
+        return self.app.settings  # type: ignore[attr-defined,no-any-return]
+
+    def compose(self) -> ComposeResult:
+        from incidentbook.core.markdown import make_markdown
+
+        yield Static("", id="runbook-why")
+        yield Markdown("", parser_factory=make_markdown, id="runbook-body")
+
+    def show_alert(
+        self,
+        alert_name: str,
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+        summary: str = "",
+    ) -> None:
+        self.query_one("#runbook-why", Static).update(f"finding the runbook for {alert_name}…")
+        self._match(alert_name, dict(labels or {}), dict(annotations or {}), summary)
+
+    @work(thread=True, exclusive=True, group="runbook-panel")
+    def _match(
+        self, alert_name: str, labels: dict[str, str], annotations: dict[str, str], summary: str
+    ) -> None:
+        from incidentbook.core.runbooks import match_runbooks
+
+        try:
+            db = getattr(getattr(self.app, "services", None), "db", None)
+            matches = match_runbooks(
+                self.settings, alert_name, labels, annotations, summary=summary, db=db
+            )
+        except Exception as exc:  # shown in the panel, never a crash
+            self.post_message(RunbooksMatched([], alert_name, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(RunbooksMatched(matches, alert_name))
+
+    def show_runbook(self, ref: str) -> None:
+        from incidentbook.core.runbooks import RunbookMatch, load_runbooks
+
+        rb = load_runbooks(self.settings).get(ref)
+        if rb is None:
+            self._show_matches([], ref, f"no runbook {ref!r}")
+        else:
+            self._show_matches([RunbookMatch(rb, "linked", "linked to this incident")], ref, None)
+
+    @on(RunbooksMatched)
+    def _matched(self, message: RunbooksMatched) -> None:
+        message.stop()
+        self._show_matches(message.matches, message.alert_name, message.error)
+
+    def _show_matches(
+        self, matches: list[RunbookMatch], alert_name: str, error: str | None
+    ) -> None:
+        self.matches = matches
+        why = self.query_one("#runbook-why", Static)
+        body = self.query_one("#runbook-body", Markdown)
+        if error:
+            why.update(Text(error, style="red"))
+            body.update("")
+            return
+        if not matches:
+            why.update(
+                f"No runbook for {alert_name}. Add one under runbooks/ with front matter "
+                f"`alerts: [{alert_name}]`."
+            )
+            body.update("")
+            return
+        best = matches[0]
+        lines = Text()
+        label = "suggested" if best.suggestion else best.rule
+        lines.append(f"{best.runbook.title}", style="bold")
+        lines.append(f"  [{label}] {best.reason}\n")
+        for other in matches[1:]:
+            tag = "suggestion" if other.suggestion else other.rule
+            lines.append(f"  also: {other.runbook.id} [{tag}] {other.reason}\n", style="dim")
+        why.update(lines)
+        self.border_title = f"Runbook: {best.runbook.id}"
+        body.update(best.runbook.body)

@@ -1,0 +1,103 @@
+""" "Seen before": past incidents with the same alert name or similar text, with the lessons of
+their postmortems (Triage and Incident embed this).
+
+``widget.show_for(alert_name=..., text=..., exclude=incident_id)`` searches in a thread worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from incidentbook.core.search.seen import SeenBefore as Seen
+    from incidentbook.settings import Settings
+
+
+@dataclass
+class SeenBeforeLoaded(Message):
+    items: list[Seen]
+    error: str | None = None
+
+
+class SeenBefore(VerticalScroll):
+    DEFAULT_CSS = """
+    SeenBefore { height: auto; max-height: 16; border: round $secondary; padding: 0 1; }
+    SeenBefore > #seen-list { height: auto; }
+    """
+
+    def __init__(self, settings: Settings | None = None, *, limit: int = 5, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._settings = settings
+        self.limit = limit
+        self.items: list[Seen] = []
+        self.border_title = "Seen before"
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is not None:
+            return self._settings
+        return self.app.settings  # type: ignore[attr-defined,no-any-return]
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="seen-list")
+
+    def show_for(
+        self, *, alert_name: str | None = None, text: str = "", exclude: str | None = None
+    ) -> None:
+        self.query_one("#seen-list", Static).update("looking for similar past incidents…")
+        self._load(alert_name, text, exclude)
+
+    @work(thread=True, exclusive=True, group="seen-before")
+    def _load(self, alert_name: str | None, text: str, exclude: str | None) -> None:
+        from incidentbook.core.search.seen import seen_before
+
+        try:
+            db = getattr(getattr(self.app, "services", None), "db", None)
+            items = seen_before(
+                self.settings,
+                alert_name=alert_name,
+                text=text,
+                exclude=exclude,
+                limit=self.limit,
+                db=db,
+            )
+        except Exception as exc:  # shown in the widget, never a crash
+            self.post_message(SeenBeforeLoaded([], f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(SeenBeforeLoaded(items))
+
+    @on(SeenBeforeLoaded)
+    def _loaded(self, message: SeenBeforeLoaded) -> None:
+        message.stop()
+        self.items = message.items
+        target = self.query_one("#seen-list", Static)
+        if message.error:
+            target.update(Text(message.error, style="red"))
+            return
+        if not message.items:
+            target.update("Nothing like this before.")
+            return
+        out = Text()
+        for item in message.items:
+            when = item.created.strftime("%Y-%m-%d") if item.created else ""
+            out.append(f"{item.incident_id}", style="bold")
+            out.append(f"  {when}  {item.title}")
+            out.append(f"  ({item.why})\n", style="dim")
+            if item.lessons:
+                for lesson in item.lessons[:3]:
+                    out.append("    lesson: ", style="green")
+                    out.append(f"{lesson}\n")
+            elif item.postmortem:
+                out.append(f"    postmortem {item.postmortem}: no lessons written\n", style="dim")
+            else:
+                out.append("    no postmortem yet\n", style="dim")
+        target.update(out)
