@@ -68,5 +68,5 @@ def serve_cmd(ctx: click.Context, listen: str, max_body: int | None, no_auth: bo
     server = build_server(app, address)
     log_info("receiver.start", state.correlation_id, listen=address.url(), auth=token is not None)
     click.echo(f"incidentbook: receiving alerts on {address.url()}", err=True)
-    server.run()  # type: ignore[attr-defined]
+    server.run()
     log_info("receiver.stop", state.correlation_id)

@@ -32,5 +32,13 @@ def describe(type_: str, data: dict[str, Any]) -> str:
             return f"alert fired: {data.get('alert', {}).get('name')}"
         case "alert.resolved":
             return f"alert resolved: {data.get('alert', {}).get('name')}"
+        case "alert.repeated":
+            return f"alert repeated: {data.get('alert', {}).get('name')}"
+        case "alert.refired":
+            return f"alert fired again: {data.get('alert', {}).get('name')}"
+        case "alert.acknowledged":
+            return "alert acknowledged by its sender"
+        case "alert.joined_incident":
+            return f"alert joined {data.get('incident_id')}"
         case _:
             return type_

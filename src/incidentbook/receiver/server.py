@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from incidentbook.errors import UsageError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 DEFAULT_LISTEN = "127.0.0.1:9797"
 
@@ -42,12 +46,12 @@ def parse_listen(text: str) -> ListenAddress:
     return ListenAddress(host, int(port_text))
 
 
-def build_server(app: object, address: ListenAddress, *, log_level: str = "warning") -> object:
+def build_server(app: Any, address: ListenAddress, *, log_level: str = "warning") -> uvicorn.Server:
     """A uvicorn server for ``app`` (not started): ``.run()`` blocks, ``.should_exit`` stops."""
     import uvicorn
 
     config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         host=address.host,
         port=address.port,
         log_level=log_level,
