@@ -338,8 +338,10 @@ def ensure_fresh(settings: Settings, db: Database | None = None) -> None:
     """Drain the outbox and pick up changed files: what every reader calls first."""
     database = _db(settings, db)
     if not index_exists(settings.index_dir):
-        rebuild(settings, database)
-        return
+        with writer_lock(settings, timeout=120.0):
+            if not index_exists(settings.index_dir):  # another reader may have built it
+                _rebuild_locked(settings, database, None)
+                return
     drain_outbox(settings, database)
     sync_files(settings, database)
 
