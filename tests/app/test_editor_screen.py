@@ -243,3 +243,44 @@ async def test_palette_lists_the_editor_commands(
         screen = await _open(app, pilot, path)
         titles = {c.title for c in app.get_system_commands(screen)}
         assert {"Save", "$EDITOR", "Findings", "Preview", "Reload file"} <= titles
+
+
+async def test_p_on_a_resolved_incident_opens_its_postmortem_and_shows_foreseen_risks(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    from textual.widgets import Static
+
+    from incidentbook.ui.screens.incident import IncidentScreen
+
+    folder = seeded_services.settings.postmortems_dir
+    (folder / "PRE-0003-launch-webhooks-v2.md").write_text(
+        "---\nid: PRE-0003\nkind: premortem\ntitle: 'Launch: webhooks v2'\n"
+        "services: [webhooks]\n---\n# Pre-mortem\n\n## Failure modes\n\n"
+        "### Risk 1: Rate limits at the processor\n\n"
+        "### Risk 2: Webhook retry path posts duplicate postings without an idempotency check\n"
+        "- Services: webhooks\n",
+        encoding="utf-8",
+    )
+    incidents = seeded_services.incidents.list_incidents()
+    webhook = next(i for i in incidents if "webhooks" in i.title)
+    other = next(i for i in incidents if i.id != webhook.id)
+    ctx = seeded_services.context("done")
+    seeded_services.incidents.resolve(ctx, webhook.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await app.push_screen(IncidentScreen(other.id))
+        await settle(pilot)
+        await pilot.press("p")  # not resolved: nothing opens
+        await settle(pilot)
+        assert isinstance(app.screen, IncidentScreen)
+
+        await app.push_screen(IncidentScreen(webhook.id))
+        await settle(pilot)
+        detail = str(app.screen.query_one("#incident-detail", Static).render())
+        assert "foreseen in PRE-0003: risk 2" in detail
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, EditorScreen)
+        text = app.screen.query_one("#editor-source", TextArea).text
+        assert "- Hit: foreseen in PRE-0003: risk 2" in text
+        assert app.screen.path.name.startswith(webhook.id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,12 +20,16 @@ from incidentbook.core.timeline import describe
 from incidentbook.errors import IncidentbookError
 from incidentbook.ui.screens.base import CommandFailed, DataScreen
 
+if TYPE_CHECKING:
+    from incidentbook.core.services import Services
+
 
 @dataclass
 class IncidentLoaded(Message):
     incident: IncidentState
     timeline: list[Event]
     now: datetime
+    foreseen: list[str] = field(default_factory=list)  # "foreseen in PRE-0003: risk 2 — …"
 
 
 class IncidentScreen(DataScreen):
@@ -35,6 +40,7 @@ class IncidentScreen(DataScreen):
         Binding("o", "reopen", "Reopen", id="incident.reopen"),
         Binding("s", "severity", "Severity", id="incident.severity"),
         Binding("n", "focus_note", "Note", id="incident.note"),
+        Binding("p", "postmortem", "Postmortem", id="incident.postmortem"),
     ]
 
     def __init__(self, incident_id: str) -> None:
@@ -71,7 +77,11 @@ class IncidentScreen(DataScreen):
         except IncidentbookError as exc:
             self.post_message(CommandFailed(str(exc)))
             return
-        self.post_message(IncidentLoaded(incident, timeline, services.settings.clock()))
+        self.post_message(
+            IncidentLoaded(
+                incident, timeline, services.settings.clock(), _foreseen(services, incident)
+            )
+        )
 
     @on(IncidentLoaded)
     def show(self, message: IncidentLoaded) -> None:
@@ -105,6 +115,7 @@ class IncidentScreen(DataScreen):
         ]
         if inc.runbooks:
             lines.append("runbooks: " + ", ".join(inc.runbooks))
+        lines.extend(message.foreseen)
         self.query_one("#incident-detail", Static).update("\n".join(lines))
 
     # -- actions -------------------------------------------------------------------------
@@ -140,6 +151,15 @@ class IncidentScreen(DataScreen):
 
         self.app.push_screen(SeverityDialog(current), chosen)
 
+    def action_postmortem(self) -> None:
+        """Open the incident's postmortem in the editor, starting it from the template."""
+        if self.incident is not None and self.incident.status != "resolved":
+            self.notify(f"{self.incident_id} is not resolved yet (r resolves it)", timeout=4)
+            return
+        from incidentbook.ui.screens.editor import start_postmortem
+
+        start_postmortem(self, self.incident_id)
+
     def action_focus_note(self) -> None:
         self.query_one("#note-input", Input).focus()
 
@@ -156,3 +176,14 @@ class IncidentScreen(DataScreen):
             lambda o: "note added" if o.changed else "note already recorded",
         )
         self.query_one("#timeline", DataTable).focus()
+
+
+def _foreseen(services: Services, incident: IncidentState) -> list[str]:
+    """Pre-mortem risks that foresaw this incident (issue 6's risk register)."""
+    from incidentbook.core.documents.premortem import foreseen_for_incident
+
+    try:
+        found = foreseen_for_incident(services.settings, services.db, incident.id)
+    except IncidentbookError:
+        return []
+    return [f"{f.label} — {f.risk_title}" for f in found]
