@@ -148,3 +148,10 @@ def test_cli_lint_missing_file_is_exit_2(cli, tmp_path: Path) -> None:
     result = cli("postmortem", "lint", str(tmp_path / "nope.md"))
     assert result.exit_code == 2
     assert "no such file" in result.stderr
+
+
+def test_the_title_heading_does_not_count_as_a_section() -> None:
+    text = "---\nid: PRE-1\nkind: premortem\n---\n# Pre-mortem: Launch: payouts\n\nIntro.\n"
+    messages = [f.message for f in lint_text(text)]
+    assert "missing section 'The launch'" in messages
+    assert "missing section 'Failure modes'" in messages

@@ -213,7 +213,12 @@ def structure_findings(doc: Document) -> list[Finding]:
     all_sections = act.sections(doc.body, doc.body_offset)
     for label, keys in required:
         index = next(
-            (i for i, s in enumerate(all_sections) if any(k in s.title.lower() for k in keys)),
+            (
+                i
+                for i, s in enumerate(all_sections)
+                # The document's own title (level 1) names the subject, not a section.
+                if s.level >= 2 and any(k in s.title.lower() for k in keys)
+            ),
             None,
         )
         if index is None:
