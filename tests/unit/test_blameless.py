@@ -155,3 +155,18 @@ def test_the_title_heading_does_not_count_as_a_section() -> None:
     messages = [f.message for f in lint_text(text)]
     assert "missing section 'The launch'" in messages
     assert "missing section 'Failure modes'" in messages
+
+
+def test_premortem_risks_need_likelihood_impact_detection_response() -> None:
+    text = (
+        "---\nid: PRE-1\nkind: premortem\n---\n# P\n\n## Failure modes\n\n"
+        "### Risk 1: Double payouts\n- Likelihood: medium\n- Impact: high\n"
+        "- Detection: reconciler\n- Response: pause\n\n"
+        "### Risk 2: Bank rejects\n- Likelihood: low\n\n### Risk 2: Again\n"
+    )
+    risk = [(f.line, f.severity, f.message) for f in lint_text(text) if f.rule == "risk"]
+    assert risk == [
+        (15, "warning", "risk 2 has no impact, detection, response"),
+        (18, "error", "risk 2 is numbered twice"),
+        (18, "warning", "risk 2 has no likelihood, impact, detection, response"),
+    ]

@@ -243,6 +243,8 @@ def structure_findings(doc: Document) -> list[Finding]:
                     "Write it, or say in one line why it does not apply.",
                 )
             )
+    if doc.kind == "premortem":
+        findings.extend(risk_findings(doc))
     if not doc.id:
         findings.append(Finding(1, 1, WARNING, "front-matter", "front matter has no 'id'"))
     if doc.kind not in ("postmortem", "premortem"):
@@ -251,6 +253,37 @@ def structure_findings(doc: Document) -> list[Finding]:
                 1, 1, WARNING, "front-matter", "front matter 'kind' is not postmortem|premortem"
             )
         )
+    return findings
+
+
+def risk_findings(doc: Document) -> list[Finding]:
+    """Each pre-mortem risk should say how likely, how bad, how we would see it, what we do."""
+    from incidentbook.core.documents.risks import parse_risks
+
+    findings: list[Finding] = []
+    seen: set[int] = set()
+    for risk in parse_risks(doc.body, doc.body_offset):
+        if risk.number in seen:
+            findings.append(
+                Finding(risk.line, 1, ERROR, "risk", f"risk {risk.number} is numbered twice")
+            )
+        seen.add(risk.number)
+        missing = [
+            name
+            for name in ("likelihood", "impact", "detection", "response")
+            if not getattr(risk, name)
+        ]
+        if missing:
+            findings.append(
+                Finding(
+                    risk.line,
+                    1,
+                    WARNING,
+                    "risk",
+                    f"risk {risk.number} has no {', '.join(missing)}",
+                    "Add '- Likelihood:', '- Impact:', '- Detection:' and '- Response:' lines.",
+                )
+            )
     return findings
 
 
