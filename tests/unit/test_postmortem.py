@@ -305,3 +305,37 @@ def test_template_cannot_include_files_outside_the_template_folders(
     assert "postmortem.md.j2 line 2" in result.stderr and "incidentbook.toml" in result.stderr
     assert "[ledger]" not in result.stderr
     assert list((workspace / "postmortems").iterdir()) == []
+
+
+def test_concurrent_starts_of_one_postmortem_write_it_once(services: Services, ctx) -> None:
+    import threading
+
+    from incidentbook.core.services import make_services
+
+    incident = services.incidents.open(ctx, "Fees doubled", "error").incident
+    barrier = threading.Barrier(3)
+    outcomes: list[str] = []
+
+    def start() -> None:
+        own = make_services(services.settings)
+        barrier.wait()
+        try:
+            create_postmortem(own, incident.id)
+            outcomes.append("created")
+        except UsageError as exc:
+            assert "already exists" in str(exc)
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "refused", "refused"]
+    started = [
+        e
+        for e in services.incidents.timeline(incident.id)
+        if e.type == "incident.postmortem_started"
+    ]
+    assert len(started) == 1
+    assert len(list(services.settings.postmortems_dir.glob("*.md"))) == 1

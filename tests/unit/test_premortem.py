@@ -183,3 +183,31 @@ def test_foreseen_for_a_later_incident(services: Services, ctx, workspace: Path)
     )
     miss_text = new_postmortem(services, miss.incident.id).read_text(encoding="utf-8")
     assert '- Missed: PRE-0003 ("Launch: instant payouts") covered payouts' in miss_text
+
+
+def test_concurrent_premortems_get_distinct_ids(services: Services) -> None:
+    import threading
+
+    from incidentbook.core.services import make_services
+
+    barrier = threading.Barrier(4)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def start(n: int) -> None:
+        own = make_services(services.settings)  # its own connections, like another process
+        barrier.wait()
+        try:
+            ids.append(create_premortem(own, f"Launch number {n}").id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(ids) == ["PRE-0001", "PRE-0002", "PRE-0003", "PRE-0004"]
+    files = sorted(p.name[:8] for p in services.settings.postmortems_dir.glob("PRE-*.md"))
+    assert files == sorted(ids)

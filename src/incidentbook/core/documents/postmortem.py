@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from incidentbook.core.documents import blocks, templating
 from incidentbook.core.documents.files import atomic_write, read_text, slugify
 from incidentbook.core.documents.frontmatter import join, split
-from incidentbook.errors import UsageError
+from incidentbook.errors import ConflictError, UsageError
+from incidentbook.storage.documents_models import DocumentRow
 
 if TYPE_CHECKING:
     from incidentbook.core.context import Context
@@ -141,8 +142,10 @@ def create_postmortem(
     body, facts = render_postmortem(services, canonical, ctx)
     doc_id = postmortem_id(canonical)
     result = PostmortemResult(doc_id, canonical, folder, created=existing is None)
+    original: str | None = None
     if existing is not None:
-        old = split(read_text(existing), source=str(existing))
+        original = read_text(existing)
+        old = split(original, source=str(existing))
         merged = blocks.refresh(old.body, body)
         text = join(old.meta, merged.text)
         result.refreshed, result.kept_edited = merged.refreshed, merged.kept_edited
@@ -167,6 +170,13 @@ def create_postmortem(
         path = folder / f"{canonical}-{slugify(state.title)}.md"
     result.path = path
     with services.db.write() as session:
+        # Writers are serialised here (BEGIN IMMEDIATE): re-check what was read before.
+        if existing is None and (session.get(DocumentRow, doc_id) is not None or path.exists()):
+            raise UsageError(f"{_shown(settings, path)} already exists (created meanwhile)")
+        if original is not None and read_text(path) != original:
+            raise ConflictError(
+                f"{_shown(settings, path)} changed while it was being refreshed; run it again"
+            )
         sync_file_in(session, settings, ctx, path, text=text)
         if existing is None:
             services.incidents.apply_in(

@@ -20,6 +20,8 @@ from incidentbook.core.documents.risks import Risk, parse_risks
 from incidentbook.errors import UsageError
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from incidentbook.core.context import Context
     from incidentbook.core.services import Services
     from incidentbook.settings import Settings
@@ -58,12 +60,21 @@ def premortem_files(settings: Settings) -> list[tuple[Path, Document]]:
     return found
 
 
-def next_premortem_id(settings: Settings, db: Database) -> str:
-    from incidentbook.core.documents.registry import document_files, list_documents
+def next_premortem_id(settings: Settings, db: Database, session: Session | None = None) -> str:
+    """One more than the highest PRE- number in the registry and in postmortems/."""
+    from sqlmodel import select
+
+    from incidentbook.core.documents.registry import document_files
+    from incidentbook.storage.documents_models import DocumentRow
 
     numbers = [0]
-    for registered in list_documents(db, "premortem"):
-        match = ID_RE.match(registered.id)
+    if session is None:
+        with db.read() as own:
+            ids = list(own.exec(select(DocumentRow.id)).all())
+    else:
+        ids = list(session.exec(select(DocumentRow.id)).all())
+    for doc_id in ids:
+        match = ID_RE.match(doc_id)
         if match:
             numbers.append(int(match.group(1)))
     for path in document_files(settings):
@@ -99,39 +110,41 @@ def create_premortem(
     tag_list = [t.strip() for t in tags or [] if t.strip()]
     folder = settings.postmortems_dir
     _ensure_folder(folder)
-    doc_id = next_premortem_id(settings, services.db)
-    path = folder / f"{doc_id}-{slugify(clean_title)}.md"
-    if path.exists():
-        raise UsageError(f"{path} already exists")
     related = search_related(
         settings, services.db, clean_title, services=svc, tags=tag_list, limit=8
     )
     now = ctx.clock()
-    body = templating.render(
-        settings,
-        "premortem.md.j2",
-        {
+    # The id is chosen inside the write transaction (writers are serialised there), so two
+    # pre-mortems started at once never get the same number.
+    with services.db.write() as session:
+        doc_id = next_premortem_id(settings, services.db, session)
+        path = folder / f"{doc_id}-{slugify(clean_title)}.md"
+        if path.exists():
+            raise UsageError(f"{path} already exists")
+        body = templating.render(
+            settings,
+            "premortem.md.j2",
+            {
+                "id": doc_id,
+                "title": clean_title,
+                "services": svc,
+                "tags": tag_list,
+                "related": [r.to_dict() | {"action_status": r.action_status} for r in related],
+                "created": now.date().isoformat(),
+                "now": now.isoformat(),
+            },
+        )
+        meta = {
             "id": doc_id,
+            "kind": "premortem",
             "title": clean_title,
+            "status": "draft",
+            "authors": [ctx.actor.split(":", 1)[-1]],
+            "created": now.date().isoformat(),
             "services": svc,
             "tags": tag_list,
-            "related": [r.to_dict() | {"action_status": r.action_status} for r in related],
-            "created": now.date().isoformat(),
-            "now": now.isoformat(),
-        },
-    )
-    meta = {
-        "id": doc_id,
-        "kind": "premortem",
-        "title": clean_title,
-        "status": "draft",
-        "authors": [ctx.actor.split(":", 1)[-1]],
-        "created": now.date().isoformat(),
-        "services": svc,
-        "tags": tag_list,
-    }
-    text = join(meta, blocks.stamp(body))
-    with services.db.write() as session:
+        }
+        text = join(meta, blocks.stamp(body))
         sync_file_in(session, settings, ctx, path, text=text)
         atomic_write(path, text)
     log_info("premortem_created", ctx.correlation_id, actor=ctx.actor, id=doc_id, path=str(path))
