@@ -95,3 +95,15 @@ def test_export_to_a_missing_folder_is_exit_2(cli, tmp_path: Path) -> None:
     result = cli("postmortem", "export", str(doc), "--html", str(tmp_path / "no" / "x.html"))
     assert result.exit_code == 2
     assert "does not exist" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_golden_export(settings: Settings) -> None:
+    import os
+
+    from tests.unit.documents_helpers import GOLDEN
+
+    html = render_html(settings, DOC)
+    golden = GOLDEN / "export_refunds.html"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(html, encoding="utf-8")
+    assert html == golden.read_text(encoding="utf-8")
