@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 WORKSPACE ?= .
+DEMO_ARGS ?=
 
 .PHONY: run test bootstrap system lint types pytest bench clean
 
@@ -20,7 +21,7 @@ system:
 
 run: bootstrap
 	@test -f $(WORKSPACE)/incidentbook.toml || $(BIN)/incidentbook init $(WORKSPACE)
-	@test -f $(WORKSPACE)/.incidentbook/demo-built || $(BIN)/incidentbook --workspace $(WORKSPACE) demo
+	@test -f $(WORKSPACE)/.incidentbook/demo-built || $(BIN)/incidentbook --workspace $(WORKSPACE) demo $(DEMO_ARGS)
 	$(BIN)/incidentbook --workspace $(WORKSPACE)
 
 lint: bootstrap

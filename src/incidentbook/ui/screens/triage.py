@@ -46,6 +46,7 @@ class TriageScreen(DataScreen):
         super().__init__()
         self.groups: list[AlertGroup] = []
         self.incidents: list[IncidentState] = []
+        self.loaded = False  # until the first load, the panel says so rather than "all quiet"
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -80,6 +81,7 @@ class TriageScreen(DataScreen):
     @on(TriageLoaded)
     def show(self, message: TriageLoaded) -> None:
         self.groups, self.incidents = message.groups, message.incidents
+        self.loaded = True
         now = message.now
         groups = self.query_one("#groups", DataTable)
         _refill(
@@ -111,9 +113,13 @@ class TriageScreen(DataScreen):
             ],
             [i.id for i in message.incidents],
         )
+        if not message.incidents and message.groups and self.focused is incidents:
+            groups.focus()  # nothing to look at in an empty table
         self._update_detail()
 
     def _update_detail(self) -> None:
+        if not self.loaded:
+            return
         detail = self.query_one("#triage-detail", Static)
         if not self.groups and not self.incidents:
             detail.update(
@@ -122,19 +128,23 @@ class TriageScreen(DataScreen):
             )
             return
         group = self._selected_group()
+        incident = self._selected_incident()
         if group is not None:
             detail.update(
                 f"[b]{group.key}[/b]\n{group.firing:,} firing, worst {group.severity}\n"
                 f"since {group.since[:19]}Z\nlast seen {group.last_seen[:19]}Z\n"
                 f"incident: {group.incident_id or 'none yet (a: acknowledge to open one)'}"
             )
-            return
-        incident = self._selected_incident()
-        if incident is not None:
+        elif incident is not None:
             detail.update(
                 f"[b]{incident.id}[/b] {incident.title}\n{incident.severity}, {incident.status}\n"
                 f"opened {incident.opened_at[:19]}Z by {incident.opened_by}\n"
                 f"{len(incident.alerts)} alerts, {incident.notes_count} notes\n\nenter: open"
+            )
+        else:
+            detail.update(
+                f"{len(self.groups)} alert groups firing, {len(self.incidents)} open incidents."
+                "\n\ntab: move between the tables"
             )
 
     @on(DataTable.RowHighlighted)

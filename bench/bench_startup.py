@@ -1,0 +1,93 @@
+"""Start-up: ``incidentbook --help`` cold start and the app's first paint, as medians.
+
+References measured in the same run:
+- cold start vs ``python -c pass`` with the same interpreter (the floor for any Python CLI);
+- first paint vs a bare Textual app that paints one Static (the floor for any Textual app).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RUNS = 15
+
+
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 1)
+
+
+def _time_command(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def cold_start() -> dict[str, float]:
+    exe = str(Path(sys.executable).parent / "incidentbook")
+    help_times = [_time_command([exe, "--help"]) for _ in range(RUNS)]
+    floor = [_time_command([sys.executable, "-c", "pass"]) for _ in range(RUNS)]
+    return {"help_ms": _median_ms(help_times), "python_floor_ms": _median_ms(floor)}
+
+
+FIRST_PAINT = r"""
+import asyncio, sys, time
+start = time.perf_counter()
+mode, workspace = sys.argv[1], sys.argv[2]
+if mode == "app":
+    from incidentbook.settings import load_settings
+    from incidentbook.ui.app import make_app
+    app = make_app(load_settings(workspace))
+else:
+    from textual.app import App
+    from textual.widgets import Static
+    class Bare(App):
+        def compose(self):
+            yield Static("hello")
+    app = Bare()
+
+async def main():
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()  # the first frame is composed and painted
+        print(time.perf_counter() - start)
+
+asyncio.run(main())
+"""
+
+
+def first_paint(workspace: Path) -> dict[str, float]:
+    def run(mode: str) -> float:
+        out = subprocess.run([sys.executable, "-c", FIRST_PAINT, mode, str(workspace)],
+                             check=True, capture_output=True, text=True).stdout
+        return float(out.strip().splitlines()[-1])
+
+    app_times = [run("app") for _ in range(RUNS)]
+    bare_times = [run("bare") for _ in range(RUNS)]
+    return {"app_first_paint_ms": _median_ms(app_times),
+            "bare_textual_first_paint_ms": _median_ms(bare_times)}
+
+
+def main(_argv: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Path(tmp) / "ws"
+        exe = str(Path(sys.executable).parent / "incidentbook")
+        subprocess.run([exe, "init", str(workspace)], check=True, capture_output=True)
+        subprocess.run([exe, "-w", str(workspace), "demo", "--accounts", "2000", "--days", "7"],
+                       check=True, capture_output=True)
+        result = {**cold_start(), **first_paint(workspace)}
+    result["help_vs_python_floor"] = round(result["help_ms"] / result["python_floor_ms"], 2)
+    result["first_paint_vs_bare_textual"] = round(
+        result["app_first_paint_ms"] / result["bare_textual_first_paint_ms"], 2)
+    print(json.dumps(result, indent=2))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "startup.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
