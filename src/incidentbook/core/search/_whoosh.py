@@ -7,10 +7,8 @@ filtered here, for whoosh's modules only, before anything of whoosh is imported.
 
 from __future__ import annotations
 
-import itertools
 import re
 import warnings
-import zlib
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +27,6 @@ with warnings.catch_warnings():
 __all__ = ["KINDS", "SCHEMA_VERSION", "fields", "index", "query", "scoring"]
 
 SCHEMA_VERSION = "2"
-SHINGLE_BUCKETS = 1 << 15
 KINDS = ("incident", "alert_group", "runbook", "postmortem", "premortem")
 TOKEN = re.compile(r"[^\W_]+")
 MINSIZE = 2
@@ -47,16 +44,37 @@ def analyzer() -> Any:
     )
 
 
-def shingles(stems: list[str]) -> list[str]:
-    """Adjacent pairs of stems, hashed into a fixed number of buckets (``s1f3a``).
+def _stem_prefix(stem: str) -> str:
+    """Letters every word with this stem starts with: Porter rewrites only a stem's end (at
+    most its last letter survives a rewrite, like happy -> happi); short stems are kept."""
+    if len(stem) >= 6:
+        return stem[:-2]
+    if len(stem) >= 3:
+        return stem[:-1]
+    return stem
 
-    A phrase becomes a few term lookups instead of a positional intersection over every
-    candidate; the small, fixed vocabulary keeps indexing cheap. Buckets collide, so a match
-    is only a candidate: the engine checks the phrase itself on the hits it returns."""
-    return [
-        "s" + format(zlib.crc32(f"{a} {b}".encode()) % SHINGLE_BUCKETS, "x")
-        for a, b in itertools.pairwise(stems)
-    ]
+
+def phrase_pattern(stems: list[str]) -> re.Pattern[str]:
+    """A regex over lowercased raw text for a phrase of stems: each word as its stem's prefix,
+    separated by non-token characters and dropped tokens (stop words, one-letter tokens).
+    Every true occurrence matches; each match is confirmed with ``phrase_in``."""
+    stops = "|".join(sorted((re.escape(w) for w in STOP_WORDS), key=len, reverse=True))
+    sep = rf"[\W_]+(?:(?:{stops}|[^\W_])[\W_]+)*"
+    words = [rf"{re.escape(_stem_prefix(s))}[^\W_]*" for s in stems]
+    return re.compile(sep.join(words))
+
+
+def phrase_in(lowered: str, pattern: re.Pattern[str], stems: list[str]) -> bool:
+    """Whether ``lowered`` (lowercased text) holds the phrase, exactly as the analyzer sees it."""
+    position = 0
+    while True:
+        found = pattern.search(lowered, position)
+        if found is None:
+            return False
+        start = found.start()
+        if (start == 0 or not lowered[start - 1].isalnum()) and stems_of(found.group()) == stems:
+            return True
+        position = start + 1  # occurrences may overlap a near miss
 
 
 @lru_cache(maxsize=200_000)
@@ -99,9 +117,6 @@ def schema() -> Any:
         display=fields.STORED(),
         body=fields.TEXT(analyzer=text, stored=True),
         # Title and body as word pairs, for fast phrase search (no positions needed).
-        # scorable: whoosh then keeps a lengths column and does not stat() a missing one per
-        # posting while writing (that alone tripled build time).
-        shingles=fields.KEYWORD(stored=False, scorable=True),
         services=fields.KEYWORD(lowercase=True, commas=True, stored=True, scorable=False),
         tags=fields.KEYWORD(lowercase=True, commas=True, stored=True, scorable=False),
         alerts=fields.KEYWORD(lowercase=True, commas=True, stored=True, scorable=False),

@@ -26,7 +26,6 @@ from incidentbook.core.runbooks import (
     sections,
     split_front_matter,
 )
-from incidentbook.core.search import _whoosh as W
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -91,9 +90,6 @@ class Doc:
             "title": title_text,
             "display": self.title,
             "body": self.body,
-            "shingles": " ".join(
-                dict.fromkeys(W.shingles(W.stems_of(title_text + "\n" + self.body)))
-            ),
             "services": ",".join(self.services),
             "tags": ",".join(self.tags),
             "alerts": ",".join(self.alerts),

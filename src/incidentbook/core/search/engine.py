@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 from incidentbook.core.search import _whoosh as W
 from incidentbook.core.search import indexer
 from incidentbook.core.search.query import (
+    TEXT_FIELDS,
     ParsedQuery,
     filter_query,
     parse,
     to_whoosh,
+    to_whoosh_fast,
 )
 
 if TYPE_CHECKING:
@@ -121,10 +123,7 @@ def _searcher(entry: _Cached, settings: Settings) -> Any:
     if entry.searcher is not None and entry.ino == ino and ino is not None:
         if entry.searcher.up_to_date():
             return entry.searcher
-        # Not Searcher.refresh(): it reuses segment readers by segment id and so misses
-        # deletions committed since into a reused segment (an updated document shows twice).
-        entry.searcher.close()
-        entry.searcher = entry.ix.searcher(weighting=W.weighting())
+        entry.searcher = _refreshed(entry.ix, entry.searcher)
         return entry.searcher
     if entry.searcher is not None:
         entry.searcher.close()
@@ -133,6 +132,44 @@ def _searcher(entry: _Cached, settings: Settings) -> Any:
     entry.ino = os.stat(path).st_ino
     entry.searcher = entry.ix.searcher(weighting=W.weighting())
     return entry.searcher
+
+
+def _refreshed(ix: Any, old: Any) -> Any:
+    """A searcher on the latest generation that reuses the old one's segment readers whose
+    segment is unchanged (same id, same number of deletions: deletions only grow).
+
+    Not ``Searcher.refresh()``: Whoosh reuses readers by segment alone and so keeps deleted
+    copies of updated documents visible; and not a fresh ``ix.searcher()``: reopening every
+    big segment after each small commit costs time proportional to the index."""
+    from whoosh.reading import MultiReader, SegmentReader
+
+    toc = ix._read_toc()
+    reusable = {}
+    for reader, _offset in old.reader().leaf_readers():
+        segment = reader.segment()
+        if segment is not None:
+            reusable[segment.segment_id()] = (segment.deleted_count(), reader)
+    readers = []
+    for segment in toc.segments:
+        known = reusable.pop(segment.segment_id(), None)
+        if known is not None and known[0] == segment.deleted_count():
+            readers.append(known[1])
+        else:
+            if known is not None:
+                known[1].close()
+            readers.append(
+                SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+            )
+    for _count, reader in reusable.values():
+        reader.close()
+    if not readers:
+        return ix.searcher(weighting=W.weighting())
+    combined = readers[0] if len(readers) == 1 else MultiReader(readers, toc.generation)
+    if len(readers) == 1:
+        combined._gen = toc.generation  # a reused leaf still carries its old generation
+    from whoosh.searching import Searcher
+
+    return Searcher(combined, fromindex=ix, weighting=W.weighting())
 
 
 def close_searchers() -> None:
@@ -197,35 +234,49 @@ def _is_implicit_and(parsed: ParsedQuery) -> bool:
 def _phrase_search(
     searcher: Any, parsed: ParsedQuery, flt: Any, limit: int, phrases: list[list[str]]
 ) -> list[Hit]:
+    """Phrases without positional scoring of every candidate: rank the AND of the words, keep
+    the best candidates that hold the phrases; when a phrase is rare among them, scan all
+    candidates unscored (stored text, a C regex, then an exact stem check) and rank only the
+    documents that hold it."""
     assert parsed.root is not None
-    q = to_whoosh(parsed.root)
-    window = max(limit * 2, 20)
-    kept: list[Any] = []
-    checked = 0
-    while True:
-        results = searcher.search(q, filter=flt, limit=window)
-        hits = list(results)
-        for hit in hits[checked:]:
-            stored = hit.fields()
-            text = (
-                f"{stored.get('display', '')} {stored.get('doc_id', '')} "
-                f"{stored.get('alerts', '')}\n{stored.get('body', '')}"
-            )
-            if all(_contains(W.stems_of(text), p) for p in phrases):
-                kept.append(hit)
-                if len(kept) >= limit:
-                    break
-        checked = len(hits)
-        if len(kept) >= limit or len(hits) < window:
-            break
-        window *= 4
-    return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(kept[:limit])]
+    q = to_whoosh_fast(parsed.root)
+    checks = [(W.phrase_pattern(p), p) for p in phrases]
+    window = max(limit * 3, 30)
+    results = searcher.search(q, filter=flt, limit=window)
+    ranked = list(results)
+    kept = [h for h in ranked if _holds(h.fields(), checks)]
+    if len(kept) >= limit or len(ranked) < window:
+        return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(kept[:limit])]
+    # A phrase rare among its words' documents: find every holder with Whoosh's positional
+    # matcher, unscored, then rank only those.
+    Q = W.query
+    positional = Q.And(
+        [
+            Q.Or([Q.Phrase(f, words) for f in TEXT_FIELDS])
+            if len(words) > 1
+            else Q.Or([Q.Term(f, words[0]) for f in TEXT_FIELDS])
+            for words in phrases
+        ]
+    )
+    matched = set(searcher.docs_for_query(positional))
+    if not matched:
+        return []
+    results = searcher.search(q, filter=_and_filter(searcher, flt, matched), limit=limit)
+    return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(results)]
 
 
-def _contains(stems: list[str], phrase: list[str]) -> bool:
-    n = len(phrase)
-    first = phrase[0]
-    return any(w == first and stems[i : i + n] == phrase for i, w in enumerate(stems))
+def _and_filter(searcher: Any, flt: Any, docs: set[int]) -> set[int]:
+    if flt is None:
+        return docs
+    return docs & set(searcher.docs_for_query(flt))
+
+
+def _holds(stored: dict[str, Any], checks: list[tuple[Any, list[str]]]) -> bool:
+    text = (
+        f"{stored.get('display', '')} {stored.get('doc_id', '')} "
+        f"{stored.get('alerts', '')}\n{stored.get('body', '')}"
+    ).lower()
+    return all(W.phrase_in(text, pattern, words) for pattern, words in checks)
 
 
 def _hits(

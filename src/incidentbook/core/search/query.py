@@ -83,9 +83,8 @@ class ParsedQuery:
         return stems, prefixes
 
     def top_phrases(self) -> list[list[str]]:
-        """Phrases every hit must contain (top-level conjunction). Their words and hashed word
-        pairs find candidates; the phrase itself is checked on the best candidates only, until
-        enough hold. (A phrase under OR/NOT is matched by its words and pairs alone.)"""
+        """Phrases every hit must contain (top-level conjunction): searched as their words, then
+        checked on candidates by the engine. (A phrase under OR/NOT is a Whoosh Phrase.)"""
         root = self.root
         if root is None:
             return []
@@ -355,10 +354,7 @@ def to_whoosh(node: Node, *, any_of: bool = False) -> Any:
         variants = list(dict.fromkeys([raw, W.stem(raw)]))
         return Q.Or([Q.Prefix(f, v) for f in TEXT_FIELDS for v in variants])
     if node.op == "phrase":
-        # Every word, and every adjacent pair's bucket: a candidate the engine then checks.
-        words = [Q.Or([Q.Term(f, w) for f in TEXT_FIELDS]) for w in dict.fromkeys(node.words)]
-        pairs = [Q.Term("shingles", p) for p in dict.fromkeys(W.shingles(node.words))]
-        return Q.And(words + pairs)
+        return Q.Or([Q.Phrase(f, node.words) for f in TEXT_FIELDS])
     if node.op == "not":
         return Q.Not(to_whoosh(node.children[0]))
     if node.op == "or":
@@ -369,6 +365,22 @@ def to_whoosh(node: Node, *, any_of: bool = False) -> Any:
             return Q.Or([p for p, c in zip(parts, node.children, strict=True) if c.op != "not"])
         return Q.And(parts)
     raise ValueError(node.op)
+
+
+def to_whoosh_fast(root: Node) -> Any:
+    """Like ``to_whoosh``, but top-level phrases (``ParsedQuery.top_phrases``) become the AND of
+    their words: the engine checks the phrases on candidates itself, without the positional
+    intersection Whoosh would run over every document containing the words."""
+    Q = W.query
+
+    def words(node: Node) -> Any:
+        return Q.And([Q.Or([Q.Term(f, w) for f in TEXT_FIELDS]) for w in dict.fromkeys(node.words)])
+
+    if root.op == "phrase":
+        return words(root)
+    if root.op == "and":
+        return Q.And([words(c) if c.op == "phrase" else to_whoosh(c) for c in root.children])
+    return to_whoosh(root)
 
 
 def filter_query(parsed: ParsedQuery, kind: str | None = None) -> Any:
