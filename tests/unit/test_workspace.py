@@ -85,3 +85,18 @@ def test_broken_config_is_a_clear_error(tmp_path: Path) -> None:
 def test_relative_sqlite_ledger_url_is_workspace_relative(tmp_path: Path) -> None:
     settings = load_settings(init_workspace(tmp_path / "ops").workspace)
     assert settings.ledger_url == f"sqlite:///{tmp_path}/ops/.incidentbook/ledger.sqlite"
+
+
+def test_a_fresh_clone_without_state_dir_works(tmp_path: Path) -> None:
+    """``.incidentbook/`` is git-ignored: a cloned workspace has only incidentbook.toml."""
+    import shutil
+
+    from tests.conftest import Cli
+
+    source = init_workspace(tmp_path / "ops").workspace
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    shutil.copy(source / CONFIG_NAME, clone / CONFIG_NAME)
+    cli = Cli(clone)
+    assert cli.json("incident", "open", "--title", "from a clone")["changed"] is True
+    assert (clone / ".incidentbook" / "state.sqlite").is_file()

@@ -64,10 +64,13 @@ class Database:
     def engine(self) -> Engine:
         with self._lock:
             if self._engine is None:
-                if not self.path.parent.is_dir():
+                # The state directory is git-ignored: a fresh clone of a workspace lacks it.
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
                     raise WorkspaceError(
-                        f"state directory {self.path.parent} is missing; run: incidentbook init"
-                    )
+                        f"cannot create state directory {self.path.parent}: {exc.strerror}"
+                    ) from None
                 engine = make_engine(self.path)
                 from incidentbook.storage.migrations import upgrade_to_head
 
