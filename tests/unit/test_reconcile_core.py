@@ -1,0 +1,308 @@
+"""Reconciler lifecycle: alerts fire, repeat, resolve; incremental runs; one snapshot per run;
+bad ledgers fail in one line with nothing written; verify; incident candidates; the CLI."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from incidentbook.core.ledger.contract import LedgerError
+from incidentbook.core.ledger.demo_ledger import LedgerParams, append_traffic, build_ledger
+from incidentbook.core.ledger.reconcile import (
+    ReconcileOptions,
+    affected_accounts,
+    findings,
+    format_minor,
+    incident_candidates,
+    run_reconcile,
+    verify_checkpoints,
+)
+from incidentbook.core.ledger.synth import FAULT_KINDS, faulted_ledger, write_ledger
+from incidentbook.core.services import Services
+from tests.conftest import Cli
+
+
+def reconcile(services: Services, url: str, **kw: object) -> object:
+    ctx = services.context("test", actor="reconciler")
+    return run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, **kw))  # type: ignore[arg-type]
+
+
+def counts(services: Services) -> dict[str, int]:
+    with services.db.read() as session:
+        conn = session.connection()
+        return {
+            t: int(conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one())
+            for t in ("reconcile_runs", "reconcile_findings", "reconcile_checkpoints", "alerts",
+                      "alert_receipts", "events")
+        }  # fmt: skip
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> tuple[str, Path, set[str]]:
+    rows, expected = faulted_ledger(5, 30, dict.fromkeys(FAULT_KINDS, 1), decoys=4)
+    path = tmp_path / "small.sqlite"
+    write_ledger(f"sqlite:///{path}", rows)
+    return f"sqlite:///{path}", path, expected
+
+
+def test_findings_fire_repeat_and_resolve(services: Services, small: tuple[str, Path, set[str]]):
+    url, path, expected = small
+    first = reconcile(services, url)
+    assert first.mode == "full" and first.found == len(expected)  # type: ignore[attr-defined]
+    assert sum(c["new"] for c in first.checks.values()) == len(expected)  # type: ignore[attr-defined]
+    second = reconcile(services, url, mode="full")
+    assert sum(c["new"] for c in second.checks.values()) == 0  # type: ignore[attr-defined]
+    balance_fp = next(f for f in expected if f.startswith("balance_mismatch/"))
+    alert = services.alerts.get(balance_fp)
+    assert alert.status == "firing" and alert.occurrences == 2
+    # fix the stored balance: the finding is gone, its alert resolves, the rest stay
+    account = balance_fp.split("/", 1)[1]
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "UPDATE ledger_accounts SET balance_minor = (SELECT COALESCE(SUM(amount_minor), 0)"
+        " FROM ledger_entries WHERE account_id = ?) WHERE account_id = ?",
+        (account, account),
+    )
+    conn.commit()
+    conn.close()
+    third = reconcile(services, url, mode="full")
+    assert third.checks["balance_mismatch"]["resolved"] == 1  # type: ignore[attr-defined]
+    assert services.alerts.get(balance_fp).status == "resolved"
+    firing = {a.fingerprint for a in services.alerts.list_alerts("firing")}
+    assert firing == expected - {balance_fp}
+    # the check's incident candidate
+    cands = {c.check: c for c in incident_candidates(services.db)}
+    assert set(cands) == {f.split("/")[0] for f in expected - {balance_fp}}
+    dup = cands["duplicate_posting"]
+    assert dup.accounts == 1 and sum(dup.delta_by_currency.values()) > 0
+    assert dup.line().startswith("duplicate_posting: 1 account, Δ ")
+    assert affected_accounts(services.db, "duplicate_posting") == [
+        next(f for f in expected if f.startswith("duplicate_posting/")).split("/")[1]
+    ]
+    assert verify_checkpoints(services.settings, services.db).ok
+
+
+def test_format_minor() -> None:
+    assert format_minor(-120433117, "EUR") == "−1,204,331.17 EUR"
+    assert format_minor(5, "JPY") == "5 JPY"
+    assert format_minor(7, "USD") == "0.07 USD"
+
+
+def test_incremental_looks_at_changed_accounts_only(services: Services, tmp_path: Path) -> None:
+    path = tmp_path / "demo.sqlite"
+    build_ledger(path, LedgerParams(accounts=3000, days=3, seed=3))
+    url = f"sqlite:///{path}"
+    full = reconcile(services, url)
+    assert full.mode == "full" and full.found > 0  # type: ignore[attr-defined]
+    firing_before = {a.fingerprint for a in services.alerts.list_alerts("firing")}
+    append_traffic(path, 300, seed=5)
+    # a new double posting on a live account, and a fixed mismatch
+    conn = sqlite3.connect(path)
+    (last_id,) = conn.execute("SELECT MAX(entry_id) FROM ledger_entries").fetchone()
+    (last_at,) = conn.execute("SELECT MAX(recorded_at) FROM ledger_entries").fetchone()
+    for i in (1, 2):
+        conn.execute(
+            "INSERT INTO ledger_entries VALUES (?, 'acc_0000007', 500, (SELECT currency FROM"
+            " ledger_accounts WHERE account_id = 'acc_0000007'), 'payment', ?, ?, 'evt-live-dup',"
+            " NULL, 'webhook:processor', 'webhook retry', ?, NULL)",
+            (last_id + i, last_at, last_at, f"req-{i}"),
+        )
+    conn.execute(
+        "UPDATE ledger_accounts SET balance_minor = balance_minor + 1000, updated_at = ?"
+        " WHERE account_id = 'acc_0000007'",
+        (last_at,),
+    )
+    fixed = next(f for f in firing_before if f.startswith("balance_mismatch/"))
+    account = fixed.split("/", 1)[1]
+    conn.execute(
+        "UPDATE ledger_accounts SET updated_at = ?, balance_minor = (SELECT SUM(amount_minor)"
+        " FROM ledger_entries WHERE account_id = ?) WHERE account_id = ?",
+        (last_at, account, account),
+    )
+    conn.commit()
+    conn.close()
+    inc = reconcile(services, url)
+    assert inc.mode == "incremental"  # type: ignore[attr-defined]
+    assert inc.checks["duplicate_posting"]["new"] == 1  # type: ignore[attr-defined]
+    assert inc.checks["balance_mismatch"]["resolved"] == 1  # type: ignore[attr-defined]
+    assert services.alerts.get("duplicate_posting/acc_0000007/evt-live-dup").status == "firing"
+    assert services.alerts.get(fixed).status == "resolved"
+    # everything else found by the full run is still firing (not resolved by omission)
+    firing_after = {a.fingerprint for a in services.alerts.list_alerts("firing")}
+    assert firing_after == (firing_before - {fixed}) | {
+        "duplicate_posting/acc_0000007/evt-live-dup"
+    }
+    # and an incremental run agrees with a full run on the same ledger
+    full_again = reconcile(services, url, mode="full")
+    assert {f.fingerprint for f in findings(services.db, full_again.run_id)} == firing_after  # type: ignore[attr-defined]
+
+
+def test_one_snapshot_while_the_ledger_is_written(services: Services, tmp_path: Path) -> None:
+    """A writer that keeps balance and entry in one transaction causes no false findings."""
+    rows, expected = faulted_ledger(9, 400, {}, decoys=0)
+    assert not expected
+    path = tmp_path / "live.sqlite"
+    write_ledger(f"sqlite:///{path}", rows)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    stop = threading.Event()
+    written = []
+
+    def writer() -> None:
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        accounts = [r[0] for r in db.execute("SELECT account_id FROM ledger_accounts")]
+        i = 0
+        while not stop.is_set():
+            account = accounts[i % len(accounts)]
+            i += 1
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "INSERT INTO ledger_entries (entry_id, account_id, amount_minor, currency, kind,"
+                " occurred_at, recorded_at, actor) SELECT ?, account_id, 100, currency, 'payment',"
+                " '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z', 'system:test'"
+                " FROM ledger_accounts WHERE account_id = ?",
+                (10**9 + i, account),
+            )
+            db.execute(
+                "UPDATE ledger_accounts SET balance_minor = balance_minor + 100"
+                " WHERE account_id = ?",
+                (account,),
+            )
+            db.execute("COMMIT")
+            written.append(i)
+            stop.wait(0.002)  # a busy writer, not a livelock
+        db.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        summary = reconcile(services, f"sqlite:///{path}", batch=3)
+    finally:
+        stop.set()
+        thread.join()
+    assert len(written) > 10  # the ledger really changed during the run
+    assert summary.found == 0, findings(services.db, summary.run_id)  # type: ignore[attr-defined]
+
+
+def _nothing_written(services: Services, before: dict[str, int]) -> None:
+    assert counts(services) == before
+
+
+def test_non_integer_amount_mid_run_writes_nothing(services: Services, tmp_path: Path) -> None:
+    rows, _ = faulted_ledger(3, 40, {"duplicate_posting": 2})
+    path = tmp_path / "bad.sqlite"
+    write_ledger(f"sqlite:///{path}", rows)
+    conn = sqlite3.connect(path)
+    (entry_id,) = conn.execute(
+        "SELECT MAX(entry_id) FROM ledger_entries WHERE account_id = (SELECT MAX(account_id)"
+        " FROM ledger_accounts)"
+    ).fetchone()
+    conn.execute("UPDATE ledger_entries SET amount_minor = 12.5 WHERE entry_id = ?", (entry_id,))
+    conn.commit()
+    conn.close()
+    before = counts(services)
+    with pytest.raises(LedgerError, match=f"amount_minor is not an integer in entry {entry_id}"):
+        reconcile(services, f"sqlite:///{path}", batch=5)  # fails in a late batch
+    _nothing_written(services, before)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("CREATE TABLE something (x INT)", "table ledger_accounts is missing"),
+        (
+            "CREATE TABLE ledger_accounts (account_id TEXT, currency TEXT, balance_minor INT,"
+            " updated_at TEXT, opened_at TEXT); CREATE TABLE ledger_entries (entry_id INT,"
+            " account_id TEXT, amount_minor INT, currency TEXT, occurred_at TEXT,"
+            " recorded_at TEXT, external_ref TEXT, idempotency_key TEXT, actor TEXT, reason TEXT,"
+            " correlation_id TEXT, reverses_entry_id INT)",
+            "ledger_entries has no column kind",
+        ),
+    ],
+)
+def test_non_contract_databases_fail_in_one_line(
+    cli: Cli, services: Services, tmp_path: Path, setup: str, message: str
+) -> None:
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(setup)
+    conn.close()
+    before = counts(services)
+    result = cli("reconcile", "--ledger", f"sqlite:///{path}")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    _nothing_written(services, before)
+    audit = cli("audit", "acc_1", "--ledger", f"sqlite:///{path}")
+    assert audit.exit_code == 2 and message in audit.stderr
+
+
+def test_unreachable_and_garbage_ledgers(cli: Cli, services: Services, tmp_path: Path) -> None:
+    before = counts(services)
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 100)
+    cases = [
+        (f"sqlite:///{tmp_path / 'missing.sqlite'}", "ledger database not found"),
+        (f"sqlite:///{garbage}", "not a database"),
+        ("postgresql+psycopg://nobody@127.0.0.1:1/none", "cannot read ledger"),
+        ("mysql://x@y/z", "unsupported database"),
+        ("::::", "not a database URL"),
+    ]
+    for url, message in cases:
+        result = cli("reconcile", "--ledger", url)
+        assert result.exit_code == 2, (url, result.output)
+        assert result.stderr.startswith("incidentbook: error: ") and message in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert not (tmp_path / "missing.sqlite").exists()  # opened read-only: nothing created
+    _nothing_written(services, before)
+
+
+def test_cli_json_summary_and_exit_codes(cli: Cli, tmp_path: Path) -> None:
+    rows, _ = faulted_ledger(8, 20, {"orphan_entry": 2})
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    write_ledger(url, rows)
+    result = cli("reconcile", "--ledger", url, "--json", "--batch", "4", "--max-rate", "100000")
+    assert result.exit_code == 1  # findings
+    summary = json.loads(result.stdout)
+    assert summary["checks"]["orphan_entry"] == {"found": 2, "new": 2, "resolved": 0}
+    assert set(summary["checks"]) == set(FAULT_KINDS)
+    clean_rows, _ = faulted_ledger(8, 20, {})
+    write_ledger(url, clean_rows)
+    result = cli("reconcile", "--ledger", url, "--full")
+    assert result.exit_code == 0, result.output
+    assert "orphan_entry" in result.stdout and "resolved       2" in result.stdout
+    assert cli("reconcile", "--ledger", url, "--batch", "0").exit_code == 2
+
+
+def test_verify_notices_tampered_checkpoints(services: Services, small: tuple[str, Path, set[str]]):
+    url, _, _ = small
+    reconcile(services, url, batch=4)
+    assert verify_checkpoints(services.settings, services.db).ok
+    with services.db.write() as session:
+        session.connection().execute(
+            text("DELETE FROM reconcile_findings WHERE rowid = (SELECT MIN(rowid) FROM"
+                 " reconcile_findings)")
+        )  # fmt: skip
+    result = verify_checkpoints(services.settings, services.db)
+    assert not result.ok and "findings, " in result.problems[0]
+
+
+def test_demo_step_builds_once_and_leaves_live_alert_groups(cli: Cli, services: Services):
+    first = cli("demo", "--accounts", "2000", "--days", "3", "--json")
+    assert first.exit_code == 0, first.output
+    steps = json.loads(first.stdout)["steps"]
+    assert any(s.startswith("ledger: built") for s in steps)
+    ledger = Path(services.settings.ledger_url.removeprefix("sqlite:///"))
+    size = sqlite3.connect(ledger).execute("SELECT COUNT(*) FROM ledger_entries").fetchone()
+    again = cli("demo", "--accounts", "2000", "--days", "3", "--json")
+    assert any(s.startswith("ledger: kept") for s in json.loads(again.stdout)["steps"])
+    assert sqlite3.connect(ledger).execute("SELECT COUNT(*) FROM ledger_entries").fetchone() == size
+    groups = {g.key for g in services.alerts.groups()}
+    assert {"balance_mismatch", "duplicate_posting"} <= groups
+    dup = next(c for c in incident_candidates(services.db) if c.check == "duplicate_posting")
+    assert 5 <= dup.accounts <= 15  # ~0.5% of 2,000 accounts
