@@ -136,7 +136,10 @@ class NativeAlert:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["labels"] = dict(self.labels)
+        out["annotations"] = dict(self.annotations)
+        return out
 
 
 def normalize_time(value: str, name: str) -> str:
@@ -372,7 +375,7 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 def _row_values(state: AlertState) -> dict[str, Any]:
-    values = asdict(state)
+    values = {name: getattr(state, name) for name in _ALERT_COLUMNS}
     values["labels"] = json.dumps(state.labels, sort_keys=True)
     values["annotations"] = json.dumps(state.annotations, sort_keys=True)
     return values
@@ -796,12 +799,21 @@ class AlertService:
         """New alerts of a group whose incident is still unresolved join that incident.
 
         One link event per incident (not per alert); returns how many alerts joined."""
+        session.flush()
+        table = AlertRow.__table__  # type: ignore[attr-defined]
+        wanted = list(dict.fromkeys(fingerprints))
+        group_of: dict[str, str] = {}
+        for chunk in _chunks(wanted, 500):
+            for fingerprint, group_key in session.connection().execute(
+                sa_select(table.c.fingerprint, table.c.group_key).where(
+                    table.c.fingerprint.in_(chunk)
+                )
+            ):
+                group_of[str(fingerprint)] = str(group_key)
         by_group: dict[str, list[str]] = {}
-        for fingerprint in dict.fromkeys(fingerprints):
-            row = session.get(AlertRow, fingerprint)
-            if row is None:
-                continue
-            by_group.setdefault(row.group_key, []).append(fingerprint)
+        for fingerprint in wanted:
+            if fingerprint in group_of:
+                by_group.setdefault(group_of[fingerprint], []).append(fingerprint)
         joined = 0
         for group_key, members in by_group.items():
             incident = session.exec(
