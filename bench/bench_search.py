@@ -292,6 +292,8 @@ def run_app_keystrokes(corpus: Corpus, root: Path, words: list[str]) -> dict[str
     docs = (Doc(kind=k, id=i, title=t, body=b, created=c) for k, i, t, b, c in corpus.documents())
     S.rebuild(settings, services.db, docs=docs, total=corpus.count)
     times: list[float] = []
+    engine: list[float] = []
+    harness: list[float] = []
 
     async def drive() -> None:
         from textual.widgets import Input
@@ -305,6 +307,13 @@ def run_app_keystrokes(corpus: Corpus, root: Path, words: list[str]) -> dict[str
             screen = app.screen
             assert isinstance(screen, SearchScreen)
             box = screen.query_one("#search-input", Input)
+            # Pilot's own cost of a key press and a paint, measured with a key that does
+            # nothing: subtracted from every keystroke below.
+            for _ in range(30):
+                started = time.perf_counter()
+                await pilot.press("f12")
+                await pilot.pause()
+                harness.append(time.perf_counter() - started)
             for word in words:
                 box.value = ""
                 await pilot.pause()
@@ -315,12 +324,20 @@ def run_app_keystrokes(corpus: Corpus, root: Path, words: list[str]) -> dict[str
                         await asyncio.sleep(0.0005)
                     await pilot.pause()  # the refresh that paints the new options
                     times.append(time.perf_counter() - started)
+                    engine.append(screen.last_millis / 1000)
 
     asyncio.run(drive())
     services.db.dispose()
+    baseline = statistics.median(harness)
+    net = [max(0.0, t - baseline) for t in times]
     return {
-        "keystroke_p50": pct(times, 50),
-        "keystroke_p99": pct(times, 99),
+        "keystroke_p50": pct(net, 50),
+        "keystroke_p99": pct(net, 99),
+        "raw_p50": pct(times, 50),
+        "raw_p99": pct(times, 99),
+        "harness_median": baseline,
+        "search_p50": pct(engine, 50),
+        "search_p99": pct(engine, 99),
         "keystrokes": float(len(times)),
     }
 
@@ -337,7 +354,10 @@ def main(argv: list[str]) -> None:
         print(
             f"app search-as-you-type, {app_docs} documents, {int(result['keystrokes'])} "
             f"keystrokes: p50 {ms(result['keystroke_p50'])}, p99 {ms(result['keystroke_p99'])}"
-            f"  {verdict} (target p99 ≤ 100 ms)"
+            f"  {verdict} (target p99 ≤ 100 ms)\n  net of Pilot's own press+paint "
+            f"({ms(result['harness_median'])} median, measured with a no-op key); raw p50 "
+            f"{ms(result['raw_p50'])}, raw p99 {ms(result['raw_p99'])}; the search worker: p50 "
+            f"{ms(result['search_p50'])}, p99 {ms(result['search_p99'])}"
         )
         return
     count = int(options.get("docs", 20_000))

@@ -44,7 +44,9 @@ BADGE_STYLE = {
     "postmortem": "bold white on dark_green",
     "premortem": "bold black on cyan",
 }
-LIMIT = 30
+LIMIT = 20
+# Drain the outbox and rescan files at most this often while typing (and on every reload).
+FRESH_EVERY_S = 2.0
 
 
 @dataclass
@@ -109,7 +111,9 @@ class SearchScreen(DataScreen):
         self.kinds: set[str] = set()
         self.hits: list[Hit] = []
         self.last_query: str | None = None
+        self.last_millis = 0.0
         self.searches = 0
+        self._fresh_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -131,7 +135,8 @@ class SearchScreen(DataScreen):
         super().on_mount()
 
     def reload(self) -> None:
-        # New data (a command, an outside writer): run the current query again.
+        # New data (a command, an outside writer): run the current query again, fresh.
+        self._fresh_at = 0.0
         value = self.query_one("#search-input", Input).value
         if value.strip():
             self._start(value)
@@ -156,10 +161,14 @@ class SearchScreen(DataScreen):
             self.query_one("#search-status", Static).update("")
             return
         self.searches += 1
-        self.search(value, tuple(sorted(self.kinds)))
+        now = time.monotonic()
+        fresh = now - self._fresh_at >= FRESH_EVERY_S
+        if fresh:
+            self._fresh_at = now
+        self.search(value, tuple(sorted(self.kinds)), fresh)
 
     @work(thread=True, exclusive=True, group="search")
-    def search(self, value: str, kinds: tuple[str, ...]) -> None:
+    def search(self, value: str, kinds: tuple[str, ...], fresh: bool = True) -> None:
         from incidentbook.core.search import search
         from incidentbook.errors import IncidentbookError
 
@@ -171,6 +180,7 @@ class SearchScreen(DataScreen):
                 kind=",".join(kinds) or None,
                 limit=LIMIT,
                 db=self.services.db,
+                fresh=fresh,
             )
         except IncidentbookError as exc:
             self.post_message(SearchFailed(value, str(exc)))
@@ -191,6 +201,7 @@ class SearchScreen(DataScreen):
             return  # a later keystroke's search is on its way
         self.hits = message.hits
         self.last_query = message.query
+        self.last_millis = message.millis
         results = self.query_one("#search-results", OptionList)
         results.clear_options()
         results.add_options([Option(hit_label(h), id=h.uid) for h in message.hits])
