@@ -199,9 +199,14 @@ def search(
     """Ranked hits for a user query. ``fresh`` first drains the outbox and rescans files so
     every committed change is found. Raises ``QuerySyntaxError`` (a ``UsageError``)."""
     parsed = parse(query, now=now or settings.clock())
-    if fresh:
-        indexer.ensure_fresh(settings, db)
+    _prepare(settings, db, fresh)
     return run_query(settings, parsed, kind=kind, limit=limit)
+
+
+def _prepare(settings: Settings, db: Database | None, fresh: bool) -> None:
+    """Bring the index up to date (``fresh``), or at least make sure one exists."""
+    if fresh or not indexer.index_exists(settings.index_dir):
+        indexer.ensure_fresh(settings, db)
 
 
 def run_query(
@@ -402,8 +407,7 @@ def more_like_this(
     fresh: bool = True,
 ) -> list[Hit]:
     """Documents most like one document (an incident, a postmortem …), best first."""
-    if fresh:
-        indexer.ensure_fresh(settings, db)
+    _prepare(settings, db, fresh)
     uid = f"{kind}:{doc_id}"
     entry = _entry(settings)
     with entry.lock:
@@ -429,8 +433,7 @@ def similar_to_text(
     fresh: bool = True,
 ) -> list[Hit]:
     """Documents most like a free text (a new alert's summary, a pre-mortem's description)."""
-    if fresh:
-        indexer.ensure_fresh(settings, db)
+    _prepare(settings, db, fresh)
     entry = _entry(settings)
     with entry.lock:
         searcher = _searcher(entry, settings)
@@ -473,8 +476,7 @@ def search_terms(
     words = [w for w in terms if W.stems_of(w)]
     if not words:
         return []
-    if fresh:
-        indexer.ensure_fresh(settings, db)
+    _prepare(settings, db, fresh)
     Q = W.query
     stems = list(dict.fromkeys(s for w in words for s in W.stems_of(w)))
     q = Q.Or([Q.Or([Q.Term("title", s), Q.Term("body", s)]) for s in stems])

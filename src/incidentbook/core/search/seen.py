@@ -55,10 +55,7 @@ def seen_before(
     fresh: bool = True,
 ) -> list[SeenBefore]:
     """Past incidents with the same alert name, then with similar text, best first."""
-    from incidentbook.core.search import indexer
-
-    if fresh:
-        indexer.ensure_fresh(settings, db)
+    engine._prepare(settings, db, fresh)
     found: dict[str, tuple[engine.Hit, str]] = {}
     if alert_name:
         parsed = query.ParsedQuery(

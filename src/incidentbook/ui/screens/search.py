@@ -55,6 +55,7 @@ class SearchDone(Message):
     kinds: tuple[str, ...]
     hits: list[Hit]
     millis: float
+    fresh: bool = False
 
 
 @dataclass
@@ -114,6 +115,7 @@ class SearchScreen(DataScreen):
         self.last_millis = 0.0
         self.searches = 0
         self._fresh_at = 0.0
+        self._fresh_ok = False  # a fresh search has completed since the last reload
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -136,7 +138,7 @@ class SearchScreen(DataScreen):
 
     def reload(self) -> None:
         # New data (a command, an outside writer): run the current query again, fresh.
-        self._fresh_at = 0.0
+        self._fresh_ok = False
         value = self.query_one("#search-input", Input).value
         if value.strip():
             self._start(value)
@@ -162,7 +164,7 @@ class SearchScreen(DataScreen):
             return
         self.searches += 1
         now = time.monotonic()
-        fresh = now - self._fresh_at >= FRESH_EVERY_S
+        fresh = not self._fresh_ok or now - self._fresh_at >= FRESH_EVERY_S
         if fresh:
             self._fresh_at = now
         self.search(value, tuple(sorted(self.kinds)), fresh)
@@ -188,7 +190,8 @@ class SearchScreen(DataScreen):
         except Exception as exc:  # shown in the status line, never a crash
             self.post_message(SearchFailed(value, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(SearchDone(value, kinds, hits, (time.perf_counter() - started) * 1000))
+        millis = (time.perf_counter() - started) * 1000
+        self.post_message(SearchDone(value, kinds, hits, millis, fresh))
 
     def _current(self, value: str, kinds: tuple[str, ...] | None = None) -> bool:
         if value != self.query_one("#search-input", Input).value:
@@ -197,6 +200,8 @@ class SearchScreen(DataScreen):
 
     @on(SearchDone)
     def _done(self, message: SearchDone) -> None:
+        if message.fresh:
+            self._fresh_ok = True
         if not self._current(message.query, message.kinds):
             return  # a later keystroke's search is on its way
         self.hits = message.hits
