@@ -273,6 +273,13 @@ def test_rebuild_equals_incremental(
     for q in queries:
         rebuilt = [(h.uid, h.snippet) for h in S.search(settings, q, db=services.db, limit=50)]
         assert rebuilt == incremental[q], q
+    # Two indexing processes (what big workspaces get) build the same index.
+    S.rebuild(settings, services.db, procs=2)
+    S.close_searchers()
+    assert S.indexer.indexed_digests(settings) == digests
+    for q in queries:
+        rebuilt = [h.uid for h in S.search(settings, q, db=services.db, limit=50)]
+        assert rebuilt == [uid for uid, _snippet in incremental[q]], q
 
 
 def test_more_like_this(

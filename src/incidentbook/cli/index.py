@@ -28,11 +28,14 @@ def index() -> None:
 
 @index.command("rebuild")
 @click.option(
-    "--procs", type=click.IntRange(1, 8), default=1, show_default=True, help="Indexing processes."
+    "--procs",
+    type=click.IntRange(1, 8),
+    default=None,
+    help="Indexing processes (default: 2 for over 2,000 documents on 2+ cores, else 1).",
 )
 @json_option
 @click.pass_context
-def rebuild_cmd(ctx: click.Context, procs: int, as_json: bool) -> None:
+def rebuild_cmd(ctx: click.Context, procs: int | None, as_json: bool) -> None:
     """Recreate the index from the database and the Markdown files (safe to interrupt)."""
     from incidentbook.core.search import rebuild
 
