@@ -121,6 +121,8 @@ DEMO_STEPS: list[DemoStep | str] = [
     "incidentbook.core.ledger.demo_ledger:demo_step",
     "incidentbook.core.documents.demo:demo_step",
     "incidentbook.core.alert_demo:demo_step",
+    # Last: index everything the steps above wrote (runbooks, postmortems, incidents, alerts).
+    "incidentbook.core.search.indexer:demo_step",
 ]
 
 

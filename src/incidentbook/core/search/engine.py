@@ -246,7 +246,7 @@ def _phrase_search(
     assert parsed.root is not None
     q = to_whoosh_fast(parsed.root)
     checks = [(W.phrase_pattern(p), p) for p in phrases]
-    window = max(limit * 3, 30)
+    window = max(limit * 10, 100)
     results = searcher.search(q, filter=flt, limit=window)
     ranked = list(results)
     kept = [h for h in ranked if _holds(h.fields(), checks)]

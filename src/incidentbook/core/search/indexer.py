@@ -626,3 +626,10 @@ def check_index(settings: Settings, db: Database) -> CheckResult:
     result.problems.extend(f"{uid}: indexed copy is out of date{hint}" for uid in status.stale)
     result.problems.extend(f"{uid}: indexed but its source is gone{hint}" for uid in status.extra)
     return result
+
+
+def demo_step(services: Any, _options: Any, report: Any) -> None:
+    """``incidentbook demo``: bring the search index up to date (idempotent)."""
+    ensure_fresh(services.settings, services.db)
+    count = len(indexed_digests(services.settings))
+    report.add(f"search index: {count} documents")
