@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -158,7 +159,8 @@ def test_one_snapshot_while_the_ledger_is_written(services: Services, tmp_path: 
         db = sqlite3.connect(path, timeout=30, isolation_level=None)
         accounts = [r[0] for r in db.execute("SELECT account_id FROM ledger_accounts")]
         i = 0
-        while not stop.is_set():
+        deadline = time.monotonic() + 60  # never outlive a stuck test
+        while not stop.is_set() and time.monotonic() < deadline:
             account = accounts[i % len(accounts)]
             i += 1
             db.execute("BEGIN IMMEDIATE")
@@ -179,7 +181,7 @@ def test_one_snapshot_while_the_ledger_is_written(services: Services, tmp_path: 
             stop.wait(0.002)  # a busy writer, not a livelock
         db.close()
 
-    thread = threading.Thread(target=writer)
+    thread = threading.Thread(target=writer, daemon=True)
     thread.start()
     try:
         summary = reconcile(services, f"sqlite:///{path}", batch=3)

@@ -27,6 +27,7 @@ from incidentbook.ui.messages import DatabaseFailed, DatabaseReady, DataChanged,
 SCREENS_BY_NAME: dict[str, tuple[str, str, str]] = {
     "health": ("incidentbook.ui.screens.health:HealthScreen", "H", "Health"),
     "search": ("incidentbook.ui.screens.search:SearchScreen", "/", "Search"),
+    "audit": ("incidentbook.ui.screens.audit:AuditScreen", "A", "Account audit"),
 }
 
 REFRESH_SECONDS = 5.0
@@ -41,6 +42,7 @@ class IncidentbookApp(App[None]):
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("H", "open_screen('health')", "Health", id="app.health"),
         Binding("slash", "open_screen('search')", "Search", key_display="/", id="app.search"),
+        Binding("A", "open_screen('audit')", "Account audit", id="app.audit", show=False),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]

@@ -203,36 +203,28 @@ def _balance(account_id: str, currency: str, stored: int, derived: int) -> Findi
 def _duplicates(
     snap: Snapshot, where: str, params: list[Any], accounts: dict[str, tuple[str, int]]
 ) -> list[Finding]:
+    ids_sql = "group_concat(entry_id)" if snap.sqlite else "string_agg(CAST(entry_id AS TEXT), ',')"
     groups = [
-        row
-        for row in snap.rows(
-            "SELECT account_id, external_ref, kind, amount_minor FROM ledger_entries"
+        (account_id, ref, kind, amount, sorted(int(i) for i in str(ids).split(",")))
+        for account_id, ref, kind, amount, ids in snap.rows(
+            f"SELECT account_id, external_ref, kind, amount_minor, {ids_sql} FROM ledger_entries"
             f" WHERE external_ref IS NOT NULL AND {where}"
             " GROUP BY account_id, external_ref, kind, amount_minor HAVING COUNT(*) >= 2",
             params,
         )
-        if row[0] in accounts
+        if account_id in accounts
     ]
-    findings: list[Finding] = []
-    for account_id, ref, kind, amount in groups:
-        ids = sorted(
+    # one lookup for every candidate entry of the batch: which of them some entry reverses
+    candidates = sorted({i for group in groups for i in group[4]})
+    reversed_ids: set[int] = set()
+    for start in range(0, len(candidates), IN_CHUNK):
+        clause, args = _in(candidates[start : start + IN_CHUNK], "reverses_entry_id")
+        reversed_ids.update(
             int(r[0])
-            for r in snap.rows(
-                "SELECT entry_id FROM ledger_entries WHERE account_id = ? AND external_ref = ?"
-                " AND kind = ? AND amount_minor = ?",
-                (account_id, ref, kind, amount),
-            )
+            for r in snap.rows(f"SELECT reverses_entry_id FROM ledger_entries WHERE {clause}", args)
         )
-        reversed_ids: set[int] = set()
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start : start + IN_CHUNK]
-            clause, args = _in(chunk, "reverses_entry_id")
-            reversed_ids.update(
-                int(r[0])
-                for r in snap.rows(
-                    f"SELECT reverses_entry_id FROM ledger_entries WHERE {clause}", args
-                )
-            )
+    findings: list[Finding] = []
+    for account_id, ref, kind, amount, ids in groups:
         live = [i for i in ids if i not in reversed_ids]
         if len(live) < 2:
             continue
@@ -300,13 +292,19 @@ def clock_findings(
         # (entry_id, recorded_at) covering index is not.
         prev_id: Any = None
         prev_at: Any = None
-        for entry_id, recorded in snap.rows(
-            f"SELECT entry_id, recorded_at FROM ledger_entries WHERE {where} ORDER BY entry_id",
-            params,
-        ):
-            if prev_at is not None and recorded < prev_at:
-                candidates.append((entry_id, recorded, prev_id, prev_at))
-            prev_id, prev_at = entry_id, recorded
+        cursor = snap.dbapi.cursor()
+        try:
+            cursor.arraysize = 10_000
+            cursor.execute(
+                f"SELECT entry_id, recorded_at FROM ledger_entries WHERE {where} ORDER BY entry_id",
+                params,
+            )
+            for entry_id, recorded in cursor:
+                if prev_at is not None and recorded < prev_at:
+                    candidates.append((entry_id, recorded, prev_id, prev_at))
+                prev_id, prev_at = entry_id, recorded
+        finally:
+            cursor.close()
     else:
         candidates = snap.all(
             "SELECT entry_id, recorded_at, prev_id, prev_at FROM ("

@@ -1,0 +1,271 @@
+"""Account audit: an account's history with running balance, stored vs derived balance,
+balance at a moment, and the correlation trace of an entry (DESIGN §4, §9).
+
+Open it with an account id (or ``ACCOUNT@ENTRY_ID``), or with a reconciler check to list that
+alert group's affected accounts on the left: enter on one opens its audit. Every ledger read
+runs in a thread worker that posts a message; workers never touch widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from incidentbook.core.ledger.audit import AccountAudit, AuditEntry
+from incidentbook.errors import IncidentbookError
+from incidentbook.ui.screens.base import DataScreen
+
+
+@dataclass
+class AuditLoaded(Message):
+    audit: AccountAudit
+
+
+@dataclass
+class TraceLoaded(Message):
+    correlation_id: str
+    entries: list[AuditEntry]
+
+
+@dataclass
+class AffectedLoaded(Message):
+    accounts: list[str]
+
+
+@dataclass
+class AuditFailed(Message):
+    error: str
+
+
+def _money(amount: int | None, currency: str | None) -> str:
+    from incidentbook.core.ledger.reconcile import format_minor
+
+    return "—" if amount is None else format_minor(amount, currency or "")
+
+
+class AuditScreen(DataScreen):
+    DEFAULT_CSS = """
+    AuditScreen #audit-inputs { height: 3; }
+    AuditScreen #audit-account { width: 2fr; }
+    AuditScreen #audit-at { width: 1fr; }
+    AuditScreen #audit-side { width: 30; }
+    AuditScreen #audit-summary { height: auto; padding: 0 1; border: round $primary; }
+    AuditScreen #history { height: 1fr; }
+    AuditScreen #trace { height: 8; }
+    AuditScreen .section-title { text-style: bold; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="audit.back"),
+        Binding("i", "focus_account", "Account", id="audit.account",
+                tooltip="Type an account id or ACCOUNT@ENTRY_ID"),
+        Binding("b", "focus_at", "Balance at", id="audit.at",
+                tooltip="Balance (and history) as of a moment"),
+        Binding("c", "trace", "Correlation trace", id="audit.trace",
+                tooltip="Every entry of the selected entry's request, across accounts"),
+        Binding("o", "open_trace_entry", "Open trace entry", id="audit.open_trace",
+                tooltip="Open the selected correlation-trace entry's account at that entry"),
+    ]  # fmt: skip
+
+    def __init__(self, account_id: str | None = None, *, check: str | None = None) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.check = check
+        self.at_text = ""
+        self.audit: AccountAudit | None = None
+        self.trace_entries: list[AuditEntry] = []
+        self.affected: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="audit-inputs"):
+            yield Input(
+                value=self.account_id or "",
+                placeholder="Account id or ACCOUNT@ENTRY_ID, enter (i)",
+                id="audit-account",
+            )
+            yield Input(placeholder="Balance at: ISO time, enter (b)", id="audit-at")
+        with Horizontal(id="audit-body"):
+            with Vertical(id="audit-side"):
+                title = f"Affected: {self.check}" if self.check else "Affected accounts"
+                yield Label(title, classes="section-title")
+                yield DataTable(id="affected", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="audit-main"):
+                yield Static("Type an account id and press enter.", id="audit-summary")
+                yield Label("History, newest first (running balance)", classes="section-title")
+                yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+                yield Label("Correlation trace (c)", classes="section-title")
+                yield DataTable(id="trace", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#affected", DataTable).add_columns("Account")
+        self.query_one("#history", DataTable).add_columns(
+            "Ref", "Recorded (UTC)", "Kind", "Amount", "Balance", "Actor", "Reason",
+            "Correlation", "External ref",
+        )  # fmt: skip
+        self.query_one("#trace", DataTable).add_columns(
+            "Ref", "Recorded (UTC)", "Kind", "Amount", "Actor", "Reason"
+        )
+        if self.account_id:
+            self.query_one("#history", DataTable).focus()
+        else:
+            self.query_one("#audit-account", Input).focus()
+        super().on_mount()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.load_affected()
+        if self.account_id:
+            self.load_account(self.account_id, self.at_text)
+
+    @work(thread=True, exclusive=True, group="audit-affected")
+    def load_affected(self) -> None:
+        from incidentbook.core.ledger.reconcile import affected_accounts
+
+        self.post_message(AffectedLoaded(affected_accounts(self.services.db, self.check)))
+
+    @work(thread=True, exclusive=True, group="audit-load")
+    def load_account(self, account: str, at_text: str) -> None:
+        from incidentbook.core.ledger.audit import Auditor, parse_moment
+
+        settings = self.services.settings
+        try:
+            at = parse_moment(at_text) if at_text else None
+            auditor = Auditor.open(settings.ledger_url, settings.timezone)
+            try:
+                audit = auditor.account(account, limit=200, at=at)
+            finally:
+                auditor.close()
+        except IncidentbookError as exc:
+            self.post_message(AuditFailed(str(exc)))
+            return
+        except Exception as exc:  # the screen shows it, the app lives on
+            self.post_message(AuditFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(AuditLoaded(audit))
+
+    @work(thread=True, exclusive=True, group="audit-trace")
+    def load_trace(self, correlation_id: str) -> None:
+        from incidentbook.core.ledger.audit import Auditor
+
+        settings = self.services.settings
+        try:
+            auditor = Auditor.open(settings.ledger_url, settings.timezone)
+            try:
+                entries = auditor.correlation(correlation_id)
+            finally:
+                auditor.close()
+        except IncidentbookError as exc:
+            self.post_message(AuditFailed(str(exc)))
+            return
+        self.post_message(TraceLoaded(correlation_id, entries))
+
+    # -- showing ---------------------------------------------------------------------------
+
+    @on(AffectedLoaded)
+    def show_affected(self, message: AffectedLoaded) -> None:
+        self.affected = message.accounts
+        table = self.query_one("#affected", DataTable)
+        table.clear()
+        for account in message.accounts:
+            table.add_row(account, key=account)
+
+    @on(AuditLoaded)
+    def show_audit(self, message: AuditLoaded) -> None:
+        audit = self.audit = message.audit
+        cur = audit.currency
+        lines = [
+            f"[b]{audit.account_id}[/b]  {cur or ''}  opened {(audit.opened_at or '—')[:19]}"
+            + ("" if audit.exists else "  [red]not in ledger_accounts[/red]"),
+            f"stored {_money(audit.stored_minor, cur)}   derived {_money(audit.derived_minor, cur)}"
+            f"   difference {_money(audit.difference_minor, cur)}   {audit.entry_count:,} entries",
+        ]
+        if audit.at is not None:
+            lines.append(f"balance at {audit.at[:19]}Z: {_money(audit.balance_at_minor, cur)}")
+        if audit.ref:
+            lines.append(f"opened at entry {audit.ref}")
+        lines.append(f"days in {audit.timezone}")
+        self.query_one("#audit-summary", Static).update("\n".join(lines))
+        table = self.query_one("#history", DataTable)
+        table.clear()
+        for e in audit.entries:
+            table.add_row(
+                e.ref, e.recorded_at[:19], e.kind, _money(e.amount_minor, e.currency),
+                _money(e.running_balance_minor, e.currency), e.actor, e.reason or "",
+                e.correlation_id or "", e.external_ref or "", key=e.ref,
+            )  # fmt: skip
+
+    @on(TraceLoaded)
+    def show_trace(self, message: TraceLoaded) -> None:
+        self.trace_entries = message.entries
+        table = self.query_one("#trace", DataTable)
+        table.clear()
+        for e in message.entries:
+            table.add_row(
+                e.ref, e.recorded_at[:19], e.kind, _money(e.amount_minor, e.currency), e.actor,
+                e.reason or "", key=e.ref,
+            )  # fmt: skip
+
+    @on(AuditFailed)
+    def show_failure(self, message: AuditFailed) -> None:
+        self.query_one("#audit-summary", Static).update(f"[red]{message.error}[/red]")
+        self.notify(message.error, severity="error", timeout=8)
+
+    # -- input and actions -----------------------------------------------------------------
+
+    @on(Input.Submitted, "#audit-account")
+    def _account_submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if value:
+            self.open_account(value)
+
+    @on(Input.Submitted, "#audit-at")
+    def _at_submitted(self, event: Input.Submitted) -> None:
+        self.at_text = event.value.strip()
+        self.query_one("#history", DataTable).focus()
+        if self.account_id:
+            self.load_account(self.account_id, self.at_text)
+
+    @on(DataTable.RowSelected, "#affected")
+    def _affected_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_account(str(event.row_key.value))
+
+    def open_account(self, account: str) -> None:
+        self.account_id = account
+        self.query_one("#audit-account", Input).value = account
+        self.query_one("#history", DataTable).focus()
+        self.load_account(account, self.at_text)
+
+    def action_focus_account(self) -> None:
+        self.query_one("#audit-account", Input).focus()
+
+    def action_focus_at(self) -> None:
+        self.query_one("#audit-at", Input).focus()
+
+    def action_trace(self) -> None:
+        if self.audit is None or not self.audit.entries:
+            self.notify("Open an account first.", severity="warning")
+            return
+        row = self.query_one("#history", DataTable).cursor_row
+        entry = self.audit.entries[min(max(row, 0), len(self.audit.entries) - 1)]
+        if not entry.correlation_id:
+            self.notify(f"{entry.ref} has no correlation id.", severity="warning")
+            return
+        self.load_trace(entry.correlation_id)
+
+    def action_open_trace_entry(self) -> None:
+        if not self.trace_entries:
+            self.notify("No correlation trace yet: select an entry and press c.")
+            return
+        row = self.query_one("#trace", DataTable).cursor_row
+        entry = self.trace_entries[min(max(row, 0), len(self.trace_entries) - 1)]
+        self.open_account(entry.ref)
