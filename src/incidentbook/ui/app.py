@@ -41,7 +41,10 @@ class IncidentbookApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("H", "open_screen('health')", "Health", id="app.health"),
-        Binding("slash", "open_screen('search')", "Search", key_display="/", id="app.search"),
+        # Hidden from the footer (so the screens' snapshots stay as they are); in the palette.
+        Binding(
+            "slash", "open_screen('search')", "Search", key_display="/", id="app.search", show=False
+        ),
         Binding("A", "open_screen('audit')", "Account audit", id="app.audit", show=False),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),

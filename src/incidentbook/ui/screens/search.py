@@ -101,7 +101,7 @@ class SearchScreen(DataScreen):
         Binding("ctrl+f", "focus_input", "Query", id="search.focus"),
         Binding("down", "focus_results", "Results", show=False, id="search.results"),
         *[
-            Binding(key, f"toggle_kind('{kind}')", label.capitalize(), id=f"search.kind.{kind}")
+            Binding(key, f"toggle_kind('{kind}')", f"Filter {label}", id=f"search.kind.{kind}")
             for kind, label, key in KINDS
         ],
     ]
