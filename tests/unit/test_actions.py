@@ -182,6 +182,14 @@ def test_overdue_follows_the_clock(services: Services, workspace: Path, clock) -
     clock.advance(timedelta(days=30))  # 2026-11-16: the 2026-11-01 item is overdue
     late = list_actions(services.db, overdue_on=clock().date())
     assert [i.key for i in late] == ["PM-0007:A1"]
+    from incidentbook.core.documents.registry import action_counts
+
+    assert action_counts(services.db, clock().date()) == {
+        "open": 2,
+        "done": 1,
+        "dropped": 1,
+        "overdue": 1,
+    }
 
 
 def test_cli_actions_list_overdue_json(services: Services, workspace: Path, cli) -> None:

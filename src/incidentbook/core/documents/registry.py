@@ -474,6 +474,17 @@ def list_actions(
     return sorted(states, key=lambda s: (order.get(s.status, 3), s.due or "9999", s.key))
 
 
+def action_counts(db: Database, today: dt.date) -> dict[str, int]:
+    """Action items by status plus ``overdue`` (open, due before ``today``): for the Health
+    view and ``stats``."""
+    counts = {"open": 0, "done": 0, "dropped": 0, "overdue": 0}
+    for state in list_actions(db):
+        counts[state.status] = counts.get(state.status, 0) + 1
+        if state.overdue(today):
+            counts["overdue"] += 1
+    return counts
+
+
 def list_documents(db: Database, kind: str | None = None) -> list[DocumentState]:
     with db.read() as session:
         query = select(DocumentRow)
