@@ -150,17 +150,19 @@ def audit_latency(path: Path) -> dict[str, float]:
 
 
 def peak_memory_mb(path: Path) -> float:
-    """Max RSS of a child process that runs one full reconcile of the ledger."""
+    """Peak RSS (VmHWM) of a child process that runs one full reconcile of the ledger."""
     workspace = _workspace()
     code = (
-        "import sys, resource\n"
+        "import sys\n"
         "from incidentbook.cli import main\n"
         "try:\n"
         f"    main(['--workspace', {str(workspace)!r}, 'reconcile', '--full', '--json',"
         f" '--ledger', 'sqlite:///{path}'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(hwm.split()[1], file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return int(proc.stderr.strip().splitlines()[-1]) / 1024

@@ -127,10 +127,14 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
     findings: list[Finding] = []
     seen: set[str] = set()
     suspicious_currency: list[str] = []
+    repeated_refs: list[str] = []
     orphans: list[str] = []
-    for account_id, total, low, high in snap.rows(
-        f"SELECT account_id, {_sum_sql(snap)}, MIN(currency), MAX(currency) "
-        f"FROM ledger_entries WHERE {where} GROUP BY account_id",
+    # One index scan: sums, currencies, and whether any external_ref repeats (the only
+    # accounts that can hold a duplicate posting; they get a second, targeted query).
+    for account_id, total, low, high, repeats in snap.rows(
+        f"SELECT account_id, {_sum_sql(snap)}, MIN(currency), MAX(currency),"
+        " COUNT(external_ref) - COUNT(DISTINCT external_ref)"
+        f" FROM ledger_entries WHERE {where} GROUP BY account_id",
         params,
     ):
         known = accounts.get(account_id)
@@ -145,6 +149,8 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
             findings.append(_balance(account_id, currency, stored, total))
         if low != currency or high != currency:
             suspicious_currency.append(account_id)
+        if repeats:
+            repeated_refs.append(account_id)
     for account_id, (currency, stored) in accounts.items():
         if account_id not in seen and stored != 0:
             findings.append(_balance(account_id, currency, stored, 0))
@@ -183,7 +189,9 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
                     {"amount_minor": amount},
                 )
             )
-    findings.extend(_duplicates(snap, where, params, accounts))
+    for start in range(0, len(repeated_refs), IN_CHUNK):
+        clause, args = _in(repeated_refs[start : start + IN_CHUNK])
+        findings.extend(_duplicates(snap, clause, args, accounts))
     findings.sort(key=lambda f: f.fingerprint)
     return len(accounts), findings
 

@@ -215,10 +215,11 @@ def _scope(snap: Snapshot, since: dict[str, Any], opts: dict[str, Any]) -> list[
     """Accounts with entries or an ``updated_at`` change since the last complete run."""
     accounts: set[str] = set()
     first_entry = max(0, int(since["max_entry_id"]) - int(opts["entry_overlap"]))
+    # no DISTINCT: it would scan an account index; a range of entry ids is cheap
     accounts.update(
         str(r[0])
         for r in snap.rows(
-            "SELECT DISTINCT account_id FROM ledger_entries WHERE entry_id > ?", (first_entry,)
+            "SELECT account_id FROM ledger_entries WHERE entry_id > ?", (first_entry,)
         )
     )
     if since.get("max_updated_at"):
@@ -505,10 +506,12 @@ class _Runner:
 
     def _entries(self) -> None:
         snap = self.snap
-        bounds = snap.one("SELECT MIN(entry_id), MAX(entry_id) FROM ledger_entries")
+        # two queries: together SQLite would scan an index instead of reading both ends
+        low = snap.one("SELECT MIN(entry_id) FROM ledger_entries")
+        high = snap.one("SELECT MAX(entry_id) FROM ledger_entries")
         first, last = (0, 0)
-        if bounds and bounds[0] is not None:
-            first, last = int(bounds[0]), int(bounds[1])
+        if low and low[0] is not None and high and high[0] is not None:
+            first, last = int(low[0]), int(high[0])
         size = self.run.batch * 10  # entry ids per batch: about ten entries per account
         if not self.run.cursor["begun"]:
             start = first - 1
