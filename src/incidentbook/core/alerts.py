@@ -294,13 +294,13 @@ class _Batch:
 
     @classmethod
     def prefetch(
-        cls, session: Session, alerts: list[NativeAlert], receipt_keys: list[str | None]
+        cls, session: Session, wanted: Iterable[str], receipt_keys: list[str | None]
     ) -> _Batch:
         session.flush()  # anything the caller left pending must be visible to Core reads
         conn = session.connection()
         table = AlertRow.__table__  # type: ignore[attr-defined]
         receipt_table = AlertReceiptRow.__table__  # type: ignore[attr-defined]
-        fingerprints = list(dict.fromkeys(a.fingerprint for a in alerts))
+        fingerprints = list(dict.fromkeys(wanted))
         states: dict[str, AlertState | None] = dict.fromkeys(fingerprints)
         for chunk in _chunks(fingerprints, 500):
             for values in conn.execute(
@@ -562,7 +562,7 @@ class AlertService:
         The batch's known alerts and receipts are read with a few ``IN`` queries up front and
         its writes are flushed together, so a batch costs a handful of statements, not several
         per alert."""
-        batch = _Batch.prefetch(session, alerts, receipt_keys)
+        batch = _Batch.prefetch(session, (a.fingerprint for a in alerts), receipt_keys)
         joinable: list[str] = []
         for alert, key in zip(alerts, receipt_keys, strict=True):
             outcome = self._ingest_one(session, ctx, alert, key, episodes_by_start, batch)
@@ -843,18 +843,28 @@ class AlertService:
             raise NotFoundError(f"no incident {incident_id}")
         linked = set(json.loads(incident.alerts))
         added: list[str] = []
-        for fingerprint in dict.fromkeys(fingerprints):
-            row = session.get(AlertRow, fingerprint)
-            if row is None:
+        wanted = list(dict.fromkeys(fingerprints))
+        batch = _Batch.prefetch(session, wanted, [])
+        for fingerprint in wanted:
+            state = batch.states.get(fingerprint)
+            if state is None:
                 raise NotFoundError(f"no alert {fingerprint}")
-            if row.incident_id != incident_id:
-                event = ev.append(
-                    session, ctx, STREAM_PREFIX + fingerprint, JOINED, {"incident_id": incident_id}
+            if state.incident_id != incident_id:
+                event = _append_event(
+                    session,
+                    ctx,
+                    STREAM_PREFIX + fingerprint,
+                    JOINED,
+                    {"incident_id": incident_id},
+                    batch,
                 )
-                session.merge(apply(AlertState.from_row(row), event).to_row())
+                new_state = apply(state, event)
+                batch.states[fingerprint] = new_state
+                batch.updates[fingerprint] = _row_values(new_state)
             if fingerprint not in linked:
                 linked.add(fingerprint)
                 added.append(fingerprint)
+        batch.write(session)
         if len(added) == 1:
             IncidentService(self.db).apply_in(
                 session, ctx, incident_id, ALERT_LINKED, {"fingerprint": added[0]}
