@@ -284,3 +284,21 @@ async def test_p_on_a_resolved_incident_opens_its_postmortem_and_shows_foreseen_
         text = app.screen.query_one("#editor-source", TextArea).text
         assert "- Hit: foreseen in PRE-0003: risk 2" in text
         assert app.screen.path.name.startswith(webhook.id)
+
+
+async def test_opening_records_a_box_ticked_outside_the_app(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    from incidentbook.core.documents.registry import sync_file
+
+    path = _document(seeded_services)
+    sync_file(seeded_services, seeded_services.context("cli"), path)
+    assert [i.status for i in list_actions(seeded_services.db)] == ["open"]
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("- [ ] prevent", "- [x] prevent"),
+        encoding="utf-8",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await _open(app, pilot, path)
+        await settle(pilot)
+        assert [i.status for i in list_actions(seeded_services.db)] == ["done"]

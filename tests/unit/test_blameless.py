@@ -35,6 +35,8 @@ def _blame(body: str) -> list[tuple[int, str]]:
         ("It was sloppy work.", "character"),
         ("The whole team is to blame.", "blame"),
         ("It was Bob's fault.", "blame"),
+        ("It was the intern's mistake.", "blame"),
+        ("We should've rolled back.", "hindsight"),
     ],
 )
 def test_blame_is_flagged(sentence: str, rule: str) -> None:

@@ -63,7 +63,7 @@ COMMON_FIRST_NAMES = frozenset(_FIRST_NAMES.split())
 WORD_RULES: list[tuple[str, str, str, str]] = [
     (
         "hindsight",
-        r"\b(?:should(?:n't| not)?|ought to)\s+have\b",
+        r"\b(?:should(?:n't| not)?|ought to)\s+have\b|\bshould(?:n't)?'ve\b",
         "hindsight: 'should have' judges a past decision with knowledge nobody had then",
         "Say what made the action make sense at the time and what would make the right one "
         "easy, e.g. 'The runbook did not mention X, so Y looked safe.'",
@@ -84,7 +84,8 @@ WORD_RULES: list[tuple[str, str, str, str]] = [
     (
         "blame",
         r"\bblam(?:e|ed|es|ing)\b|\bat fault\b|\b(?:his|her|their|my|your)\s+fault\b|"
-        r"\bfault of\b|\b\w+'s fault\b|\bdropped the ball\b|\bscrewed up\b|\bmessed up\b",
+        r"\bfault of\b|\b\w+'s (?:fault|mistake|error)\b|\bdropped the ball\b|"
+        r"\bscrewed up\b|\bmessed up\b",
         "assigns fault to someone",
         "Describe what happened and which safeguard was missing, not whose fault it was.",
     ),

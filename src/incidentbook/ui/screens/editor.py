@@ -203,6 +203,9 @@ class EditorScreen(DataScreen):
                 )
                 return
             self.record_changes("document changed on disk")
+        elif self.saved_text is None:
+            # Opening records edits made while the app was not looking (a box ticked in vim).
+            self.record_changes("document opened in the editor")
         self.saved_text = message.text
         self.source.load_text(message.text)
         self._refresh_views()
