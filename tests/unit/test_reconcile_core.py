@@ -308,3 +308,17 @@ def test_demo_step_builds_once_and_leaves_live_alert_groups(cli: Cli, services: 
     assert {"balance_mismatch", "duplicate_posting"} <= groups
     dup = next(c for c in incident_candidates(services.db) if c.check == "duplicate_posting")
     assert 5 <= dup.accounts <= 15  # ~0.5% of 2,000 accounts
+
+
+def test_health_panels_show_last_run_and_trend(
+    services: Services, small: tuple[str, Path, set[str]]
+) -> None:
+    from incidentbook.core.ledger.reconcile import health_panels
+
+    assert health_panels(services)[0][1].startswith("never run")
+    url, _, expected = small
+    reconcile(services, url)
+    panels = dict(health_panels(services))
+    assert "last run" in panels["Reconciler"] and "(full)" in panels["Reconciler"]
+    trend = next(v for k, v in panels.items() if k.startswith("Findings per run"))
+    assert trend.endswith("full 1 1 1 1 1 1") and len(expected) == 6

@@ -1061,3 +1061,41 @@ def verify_checkpoints(_settings: Any, db: Database) -> Any:
                         f"run {run_id}: complete but {unpublished} findings never published"
                     )
     return result
+
+
+def health_panels(services: Services) -> list[tuple[str, str]]:
+    """The Health screen's reconciler panels: last run and its age (lag), an unfinished run's
+    progress, findings per check over the last runs."""
+    from incidentbook.clock import humanize_age
+
+    db = services.db
+    now = services.settings.clock()
+    with db.read() as session:
+        conn = _conn(session)
+        runs = conn.execute(
+            text(
+                "SELECT run_id, mode, status, phase, batches, started_at, finished_at"
+                " FROM reconcile_runs ORDER BY started_at DESC LIMIT 8"
+            )
+        ).all()
+    if not runs:
+        return [("Reconciler", "never run\n\nincidentbook reconcile")]
+    lines = []
+    last_done = next((r for r in runs if r[2] == "complete"), None)
+    if last_done is not None:
+        age = humanize_age((now - parse_iso(last_done[6])).total_seconds())
+        lines.append(f"last run {last_done[0]} ({last_done[1]})\nfinished {age} ago")
+    running = next((r for r in runs if r[2] == "running"), None)
+    if running is not None:
+        lines.append(f"unfinished {running[0]}: {running[3]}, {running[4]} batches\n(--resume)")
+    trend = []
+    for run in runs:
+        if run[2] != "complete":
+            continue
+        summary = run_summary(db, run[0])
+        counts = " ".join(f"{v['found']}" for v in summary.checks.values())
+        trend.append(f"{run[5][5:16]} {run[1][:4]} {counts}")
+    return [
+        ("Reconciler", "\n".join(lines)),
+        ("Findings per run (" + " ".join(c[:4] for c in CHECKS) + ")", "\n".join(trend)),
+    ]

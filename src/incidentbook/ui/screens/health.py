@@ -23,7 +23,7 @@ class HealthLoaded(Message):
 
 
 # Other parts add health panels as "module:function" -> list[(title, text)] (e.g. reconciler).
-HEALTH_PANELS: list[str] = []
+HEALTH_PANELS: list[str] = ["incidentbook.core.ledger.reconcile:health_panels"]
 
 
 def _counts(values: dict[str, int]) -> str:
