@@ -8,6 +8,7 @@ Idempotent: a second run changes nothing.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,9 @@ def demo_step(services: Services, options: DemoOptions, report: DemoReport) -> N
     written = 0
     second = _incident_by_title(services, SECOND_TITLE)
     if second and find_postmortem(settings, second) is None:
-        create_postmortem(services, second, ctx=ctx)
+        path = create_postmortem(services, second, ctx=ctx).path
+        today = settings.clock().date()
+        _fill_fee_job_postmortem(path, today)
         written += 1
     reports = sync_all(services, ctx)
     report.add(
@@ -86,3 +89,40 @@ def _link_copy(folder: Path, shipped: Path, incident_id: str) -> None:
             doc.meta["incident"] = incident_id
             doc.meta["id"] = postmortem_id(incident_id)
             atomic_write(path, join(doc.meta, doc.body))
+
+
+# Hand-written parts of the demo's second postmortem (the fee job that ran twice). Two action
+# items are due relative to today, one of them already overdue, so `actions list --overdue`
+# and the Health view have something to show.
+FEE_JOB_SECTIONS = {
+    "## Response\n": "The on-call acknowledged within minutes and paused the nightly jobs.\n",
+    "## Recovery\n": (
+        "The second run's fee entries were reversed one by one, each reversal carrying the\n"
+        "incident's correlation id; the reconciler confirmed every balance afterwards.\n"
+    ),
+    "### Trigger\n": "A deploy restarted the job runner while the nightly fee job was running.\n",
+    "### Five whys\n": (
+        "1. Why were fees doubled? The fee job ran twice for the same business day.\n"
+        "2. Why twice? The restarted runner started the day's job again from the beginning.\n"
+        "3. Why from the beginning? The job had no run key and no per-account checkpoint.\n"
+    ),
+    "### Contributing factors\n": "- Deploys were not held back while nightly jobs ran.\n",
+    "## What went well\n": "- The audit trail showed exactly which entries the second run wrote.\n",
+    "## What went poorly\n": "- Nothing alerted on a job running twice for the same day.\n",
+    "## Where we got lucky\n": "- The double fees were reversed before any statement was sent.\n",
+    "## Lessons\n": "- Every job that moves money needs a run key and a checkpoint.\n",
+}
+
+
+def _fill_fee_job_postmortem(path: Path, today: date) -> None:
+    text = path.read_text(encoding="utf-8")
+    for heading, body in FEE_JOB_SECTIONS.items():
+        text = text.replace(heading, f"{heading}\n{body}", 1)
+    done, late, ahead = (today + timedelta(days=d) for d in (-60, -10, 20))
+    items = (
+        f"- [x] prevent: Give the fee job a run key per business day (ana, {done})\n"
+        f"- [ ] prevent: Checkpoint the fee job per account (ravi, {late})\n"
+        f"- [ ] process: Hold deploys while nightly jobs run (mikkel, {ahead})\n"
+    )
+    text = text.replace("## Action items\n", f"## Action items\n\n{items}", 1)
+    atomic_write(path, text)
