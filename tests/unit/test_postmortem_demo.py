@@ -48,3 +48,16 @@ def test_demo_step_copies_links_writes_and_is_idempotent(services: Services) -> 
         assert len(events_by_prefix(session, "")) == before
     assert "0 example(s) copied, 0 written" in report.lines[0]
     assert all(r.ok for r in run_verify(services.settings, services.db))
+
+
+def test_cli_postmortem_list(services: Services, cli) -> None:
+    options = DemoOptions(accounts=10, days=1)
+    past_incidents_step(services, options, DemoReport())
+    demo_step(services, options, DemoReport())
+    rows = cli.json("postmortem", "list")
+    assert sorted(r["kind"] for r in rows) == ["postmortem", "postmortem", "premortem"]
+    webhook = next(r for r in rows if r["title"].endswith(WEBHOOK_TITLE))
+    assert webhook["actions"] == {"done": 7, "dropped": 1}
+    assert [r["id"] for r in cli.json("postmortem", "list", "--kind", "premortem")] == [
+        "PRE-0001"
+    ]

@@ -88,9 +88,7 @@ def lint_cmd(ctx: click.Context, files: tuple[str, ...], strict: bool, as_json: 
             if not findings:
                 click.echo(f"{name}: ok")
 
-    emit(
-        [{"file": n, "findings": [f.to_dict() for f in fs]} for n, fs in report], as_json, human
-    )
+    emit([{"file": n, "findings": [f.to_dict() for f in fs]} for n, fs in report], as_json, human)
     if failed:
         total = sum(1 for _n, fs in report for f in fs if f.severity == ERROR or strict)
         raise CheckFailed(f"lint: {total} problem{'s' if total != 1 else ''}")
@@ -108,3 +106,36 @@ def export_cmd(ctx: click.Context, file: str, out: str, as_json: bool) -> None:
     state = _state(ctx)
     written = export_html(state.services.settings, Path(file), Path(out))
     emit({"file": file, "html": str(written)}, as_json, lambda: click.echo(f"wrote {written}"))
+
+
+@postmortem.command("list")
+@click.option("--kind", type=click.Choice(["postmortem", "premortem"]), help="Only this kind.")
+@json_option
+@click.pass_context
+def list_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
+    """List postmortems and pre-mortems (the files under postmortems/ are read first)."""
+    from incidentbook.core.documents.registry import list_actions, list_documents, sync_all
+
+    state = _state(ctx)
+    services = state.services
+    sync_all(services, state.context("documents re-read"))
+    docs = list_documents(services.db, kind)
+    rows = []
+    for doc in docs:
+        counts: dict[str, int] = {}
+        for item in list_actions(services.db, doc_id=doc.id):
+            counts[item.status] = counts.get(item.status, 0) + 1
+        rows.append(doc.to_dict() | {"actions": counts})
+
+    def human() -> None:
+        if not rows:
+            click.echo("no documents")
+        for row in rows:
+            actions = ", ".join(f"{n} {s}" for s, n in sorted(row["actions"].items()))
+            click.echo(
+                f"{row['id']:<10} {row['kind']:<10} {row['status']:<9} "
+                f"{row['incident_id'] or '-':<9} {row['title']}"
+                + (f"  [{actions}]" if actions else "")
+            )
+
+    emit(rows, as_json, human)
