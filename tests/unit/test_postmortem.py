@@ -104,7 +104,7 @@ def test_refresh_keeps_every_hand_written_line(services: Services, ctx) -> None:
     }
     for anchor, replacement in hand.items():
         text = text.replace(anchor, replacement)
-    text = text.replace("status: draft", "status: in review")
+    text = text.replace("status: draft", "status: in review  # reviewed by payments")
     # A generated block edited by hand is kept too (its stamp no longer matches).
     text = text.replace(
         "- Accounts affected: not measured (no reconciler alerts on this incident)",

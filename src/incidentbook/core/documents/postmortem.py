@@ -147,7 +147,10 @@ def create_postmortem(
         original = read_text(existing)
         old = split(original, source=str(existing))
         merged = blocks.refresh(old.body, body)
-        text = join(old.meta, merged.text)
+        # The front matter is kept verbatim (comments, quoting, key order), like every
+        # other hand-written line.
+        head = original.split("\n")[: old.body_offset - 1]
+        text = "\n".join([*head, merged.text]) if head else merged.text
         result.refreshed, result.kept_edited = merged.refreshed, merged.kept_edited
         result.missing = merged.missing
         path = existing
