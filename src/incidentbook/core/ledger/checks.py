@@ -24,6 +24,7 @@ Definitions this module settles where the contract leaves room:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,10 +308,17 @@ def clock_findings(
                 f"SELECT entry_id, recorded_at FROM ledger_entries WHERE {where} ORDER BY entry_id",
                 params,
             )
-            for entry_id, recorded in cursor:
-                if prev_at is not None and recorded < prev_at:
-                    candidates.append((entry_id, recorded, prev_id, prev_at))
-                prev_id, prev_at = entry_id, recorded
+            # compare whole chunks in C (map/operator.lt); walk a chunk only if it steps back
+            while chunk := cursor.fetchmany():
+                recorded = [r[1] for r in chunk]
+                if prev_at is not None and recorded[0] < prev_at:
+                    candidates.append((chunk[0][0], recorded[0], prev_id, prev_at))
+                if any(map(operator.lt, recorded[1:], recorded)):
+                    for i in range(1, len(chunk)):
+                        if recorded[i] < recorded[i - 1]:
+                            candidates.append((chunk[i][0], recorded[i], chunk[i - 1][0],
+                                               recorded[i - 1]))  # fmt: skip
+                prev_id, prev_at = chunk[-1]
         finally:
             cursor.close()
     else:
