@@ -40,5 +40,7 @@ def describe(type_: str, data: dict[str, Any]) -> str:
             return "alert acknowledged by its sender"
         case "alert.joined_incident":
             return f"alert joined {data.get('incident_id')}"
+        case "incident.postmortem_started":
+            return f"postmortem started: {data.get('postmortem')} ({data.get('path')})"
         case _:
             return type_
