@@ -227,3 +227,20 @@ def test_severity_words() -> None:
         "warning",
         "warning",
     ]
+
+
+def test_alertmanager_api_dump_lines() -> None:
+    from incidentbook.core.alert_formats import parse_alertmanager_api_alerts
+
+    now = "2026-10-17T03:00:00.000000Z"
+    active = {k: v for k, v in am_alert("a1").items() if k != "status"}
+    active["endsAt"] = "2026-10-17T03:05:00.000Z"
+    active["status"] = {"state": "active", "silencedBy": [], "inhibitedBy": []}
+    ended = {**active, "fingerprint": "a2", "endsAt": "2026-10-17T02:59:00.000Z"}
+    parsed = parse_alertmanager_api_alerts([active, ended], now)
+    assert [(a.fingerprint, a.status) for a in parsed.alerts] == [
+        ("a1", "firing"),
+        ("a2", "resolved"),
+    ]
+    with pytest.raises(PayloadError, match=r"alerts\[0\].startsAt"):
+        parse_alertmanager_api_alerts([{**active, "startsAt": "then"}], now)

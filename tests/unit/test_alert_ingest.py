@@ -72,6 +72,11 @@ def test_alertmanager_episode_is_fingerprint_and_starts_at(
     t3 = "2026-10-17T07:00:00Z"
     assert _am(services, ctx, am_payload(am_alert("fp", startsAt=t3))).counts["refired"] == 1
     assert len(services.alerts.list_alerts("all")) == 1
+    # The same episode listed by Alertmanager's API (milliseconds only) is not an older one.
+    webhook = am_alert("fp-ms", startsAt="2026-10-17T08:00:00.123456789Z")
+    listed = am_alert("fp-ms", startsAt="2026-10-17T08:00:00.123Z")
+    assert _am(services, ctx, am_payload(webhook)).counts["new"] == 1
+    assert _am(services, ctx, am_payload(listed)).counts["repeated"] == 1
     _verify_ok(services)
 
 
@@ -364,3 +369,15 @@ def test_demo_step_is_idempotent(services: Services) -> None:
     }
     assert actors == {"webhook:alertmanager", "webhook:pagerduty"}
     _verify_ok(services)
+
+
+def test_show_lists_matching_runbooks(cli: Any, tmp_path: Path) -> None:
+    runbook = cli.workspace / "runbooks" / "disk_full.md"
+    runbook.parent.mkdir(exist_ok=True)
+    runbook.write_text("# disk_full\n\n## Meaning\n\nThe disk is full.\n")
+    path = tmp_path / "a.jsonl"
+    path.write_text(_native("a") + "\n")
+    cli.json("alerts", "ingest", str(path))
+    shown = cli.json("alerts", "show", "a")
+    assert [(r["runbook"], r["rule"]) for r in shown["runbooks"]] == [("disk_full", "name")]
+    assert "runbook disk_full" in cli("alerts", "show", "a").stdout

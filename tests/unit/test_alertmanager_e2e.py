@@ -185,7 +185,7 @@ def _fired_events(services: Services) -> dict[str, list[str]]:
 
 
 def test_alertmanager_delivers_each_alert_once_through_retry_regroup_and_resolve(
-    services: Services, alertmanager: Callable[..., str], tmp_path: Path
+    services: Services, alertmanager: Callable[..., str], tmp_path: Path, cli: Any
 ) -> None:
     hook = FailFirst(create_app(services, token=TOKEN), ROUTE_ALERTMANAGER, failures=1)
     with LiveServer(hook) as receiver:
@@ -236,11 +236,28 @@ def test_alertmanager_delivers_each_alert_once_through_retry_regroup_and_resolve
         types = _fired_events(services)[resolved.fingerprint]
         assert types.count("alert.fired") == 1 and types.count("alert.resolved") == 1
 
+        # Re-deliver from Alertmanager's own API (the receiver_down runbook's mitigation):
+        # the dump of active alerts changes no alert's identity, only counts occurrences.
+        dump = tmp_path / "dump.json"
+        dump.write_text(httpx.get(am_url + "/api/v2/alerts", timeout=10).text)
+        before = {a.fingerprint: a.occurrences for a in services.alerts.list_alerts("all")}
+        redelivered = cli.json("alerts", "ingest", str(dump), "--format", "alertmanager")
+        assert (redelivered["new"], redelivered["repeated"]) == (0, 3)
+        after = {a.fingerprint: a.occurrences for a in services.alerts.list_alerts("all")}
+        assert set(after) == set(before)
+        assert after[resolved.fingerprint] == before[resolved.fingerprint]  # not in the dump
+        assert all(after[f] == before[f] + 1 for f in after if f != resolved.fingerprint)
+        assert cli.json("alerts", "ingest", str(dump), "--format", "alertmanager")["replayed"] == 3
+
     history = services.alerts.history(resolved.fingerprint)
     assert {e.actor for e in history} == {"webhook:alertmanager"}
     requests = services.alerts.requests(limit=1000)
     assert requests and all(r.source == "alertmanager" for r in requests)
-    assert all(r.group_key and "E2EBalanceMismatch" in r.group_key for r in requests)
+    webhook = [r for r in requests if r.actor == "webhook:alertmanager"]
+    assert all(r.group_key and "E2EBalanceMismatch" in r.group_key for r in webhook)
+    assert [(r.actor, r.group_key) for r in requests if r not in webhook] == [
+        ("cli:ingest", "alertmanager-api-dump")
+    ]
     assert {a.group_key for a in services.alerts.list_alerts("all")} == {"E2EBalanceMismatch"}
     results = run_verify(services.settings, services.db)
     assert all(r.ok for r in results), [r.problems for r in results if not r.ok]

@@ -184,12 +184,16 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
     alert = services.alerts.get(fingerprint)
     history = services.alerts.history(fingerprint)
     acknowledged_at = services.alerts.acknowledged_at(history)
-    runbooks: list[str] = []
     incident: dict[str, Any] | None = None
     if alert.incident_id:
         state = services.incidents.get(alert.incident_id)
-        incident = {"id": state.id, "title": state.title, "status": state.status}
-        runbooks = list(state.runbooks)
+        incident = {
+            "id": state.id,
+            "title": state.title,
+            "status": state.status,
+            "runbooks": list(state.runbooks),
+        }
+    runbooks = _matched_runbooks(services, alert)
     data = {
         **alert.to_dict(),
         "acknowledged_at": acknowledged_at,
@@ -212,8 +216,10 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
             click.echo(f"  acknowledged by sender {acknowledged_at}")
         if incident:
             click.echo(f"  incident {incident['id']} [{incident['status']}] {incident['title']}")
-        if runbooks:
-            click.echo(f"  runbooks {', '.join(runbooks)}")
+            if incident["runbooks"]:
+                click.echo(f"    runbooks used: {', '.join(incident['runbooks'])}")
+        for match in runbooks:
+            click.echo(f"  runbook {match['runbook']}: {match['title']} ({match['reason']})")
         for title, mapping in (("labels", alert.labels), ("annotations", alert.annotations)):
             if mapping:
                 click.echo(f"  {title}:")
@@ -227,6 +233,29 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
             )
 
     emit(data, as_json, human)
+
+
+def _matched_runbooks(services: Any, alert: AlertState) -> list[dict[str, Any]]:
+    """Runbooks linked to the alert by DESIGN §6's rules (front matter, annotation, name);
+    full-text suggestions are left to ``runbooks match``, which may consult the index."""
+    from incidentbook.core.runbooks import match_runbooks
+    from incidentbook.errors import IncidentbookError
+
+    try:
+        matches = match_runbooks(
+            services.settings,
+            alert.name,
+            alert.labels,
+            alert.annotations,
+            summary=alert.summary,
+            suggestions=0,
+        )
+    except (IncidentbookError, OSError) as exc:
+        from incidentbook.obs import log_error
+
+        log_error("alerts.runbook_match_failed", str(exc), None, fingerprint=alert.fingerprint)
+        return []
+    return [m.to_dict() for m in matches]
 
 
 @alerts.command("groups")

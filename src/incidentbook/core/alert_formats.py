@@ -199,6 +199,25 @@ def parse_alertmanager(raw: Any) -> AlertmanagerPayload:
     )
 
 
+def parse_alertmanager_api_alerts(raw: list[Any], now: str) -> AlertmanagerPayload:
+    """Alerts as Alertmanager's API lists them (``GET /api/v2/alerts``, a JSON array): a dump
+    to re-deliver what a receiver missed. Each alert is firing unless its ``endsAt`` passed."""
+    alerts: list[Any] = []
+    for item in raw:
+        if isinstance(item, dict):
+            ends = item.get("endsAt")
+            ended = isinstance(ends, str) and not ends.startswith(GO_ZERO_TIME_PREFIX)
+            try:
+                past = ended and to_iso(parse_iso(str(ends))) <= now
+            except ValueError:
+                past = False  # reported by the payload parser, naming the field
+            item = {**item, "status": "resolved" if past else "firing"}
+        alerts.append(item)
+    return parse_alertmanager(
+        {"version": "4", "groupKey": "alertmanager-api-dump", "status": "", "alerts": alerts}
+    )
+
+
 def _alertmanager_alert(c: _Collector, item: Any, where: str) -> NativeAlert | None:
     if not isinstance(item, dict):
         c.fail(where, f"must be an object, not {_kind(item)}")
@@ -395,6 +414,8 @@ def _parse_line(fmt: str, text: str, now: str) -> Any:
     if fmt == "native":
         return parse_native(raw)
     if fmt == "alertmanager":
+        if isinstance(raw, list):
+            return parse_alertmanager_api_alerts(raw, now)
         return parse_alertmanager(raw)
     # A trigger without dedup_key gets a key derived from the line, so a re-run finds it again.
     digest = hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:32]

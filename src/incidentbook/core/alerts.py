@@ -254,10 +254,13 @@ def _decide(
         return (FIRED, "new") if alert.status == "firing" else (RESOLVED, "resolved")
     if episodes_by_start:
         # Alertmanager: an episode is (fingerprint, startsAt); ISO-8601 UTC text sorts by time.
-        if alert.starts_at < state.starts_at:
+        # Compared to the millisecond: the webhook carries Go's nanoseconds, the v2 API's
+        # listing (a dump to re-deliver) only milliseconds, for the same episode.
+        new_start, old_start = alert.starts_at[:23], state.starts_at[:23]
+        if new_start < old_start:
             return None, "stale"
         if alert.status == "firing":
-            if alert.starts_at > state.starts_at:
+            if new_start > old_start:
                 return REFIRED, "refired"
             return (REPEATED, "repeated") if state.status == "firing" else (None, "unchanged")
         return (RESOLVED, "resolved") if state.status == "firing" else (None, "unchanged")

@@ -173,7 +173,14 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
         if status >= 500:
             log_error("receiver.unavailable", str(refusal), cid, route=route, status=status)
         else:
-            log_info("receiver.refused", cid, route=route, status=status, detail=str(refusal))
+            log_info(
+                "receiver.refused",
+                cid,
+                route=route,
+                status=status,
+                detail=str(refusal),
+                client=request.client.host if request.client else None,
+            )
     except Exception as exc:
         from incidentbook.obs import logger
 
