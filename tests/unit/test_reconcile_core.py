@@ -322,3 +322,17 @@ def test_health_panels_show_last_run_and_trend(
     assert "last run" in panels["Reconciler"] and "(full)" in panels["Reconciler"]
     trend = next(v for k, v in panels.items() if k.startswith("Findings per run"))
     assert trend.endswith("full 1 1 1 1 1 1") and len(expected) == 6
+
+
+def test_one_reconcile_per_workspace_at_a_time(
+    services: Services, small: tuple[str, Path, set[str]]
+) -> None:
+    import fcntl
+
+    url, _, _ = small
+    with (services.settings.state_dir / "reconcile.lock").open("a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(Exception, match="another reconcile is running"):
+            reconcile(services, url)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    assert reconcile(services, url).status == "complete"  # type: ignore[attr-defined]

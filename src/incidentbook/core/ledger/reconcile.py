@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -135,22 +136,42 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
     db = services.db
     run: _Run | None = None
     try:
-        with ledger.snapshot() as snap:
-            run = _unfinished(db, ledger.display_url)
-            if run is None:
-                run = _create(db, ctx, snap, ledger, options, _settings_options(services))
-            runner = _Runner(services, ctx, ledger, snap, run, options)
-            runner.scan()
-        # the snapshot is released before alerts are written
-        runner.publish()
-        runner.resolve()
-        return runner.complete()
+        with _one_at_a_time(services):
+            with ledger.snapshot() as snap:
+                run = _unfinished(db, ledger.display_url)
+                if run is None:
+                    run = _create(db, ctx, snap, ledger, options, _settings_options(services))
+                runner = _Runner(services, ctx, ledger, snap, run, options)
+                runner.scan()
+            # the snapshot is released before alerts are written
+            runner.publish()
+            runner.resolve()
+            return runner.complete()
     except LedgerError:
         if run is not None and run.phase in ("accounts", "entries", "reversals"):
             _discard(db, run.run_id)
         raise
     finally:
         ledger.dispose()
+
+
+@contextmanager
+def _one_at_a_time(services: Services) -> Iterator[None]:
+    """One reconcile per workspace at a time (an OS file lock: released even by kill -9)."""
+    import fcntl
+
+    path = services.settings.state_dir / "reconcile.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(
+                "another reconcile is running in this workspace; wait for it or run again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _unfinished(db: Database, display_url: str) -> _Run | None:
