@@ -255,3 +255,21 @@ def test_render_parse_round_trip_per_line(line: str) -> None:
     assert item is not None
     assert act.render_item(item) == line
     assert json.dumps(item.to_dict())
+
+
+def test_two_files_with_one_id_do_not_fight(services: Services, workspace: Path, cli) -> None:
+    from incidentbook.core.documents.registry import sync_all
+
+    _write(workspace, DOC)
+    twin = workspace / "postmortems" / "copy-of-fees.md"
+    twin.write_text(DOC.replace("Add a run key", "Another item"), encoding="utf-8")
+    ctx = services.context("x")
+    sync_all(services, ctx)
+    with services.db.read() as session:
+        first = len(ev.events_by_prefix(session, ""))
+    sync_all(services, ctx)
+    sync_all(services, ctx)
+    with services.db.read() as session:
+        assert len(ev.events_by_prefix(session, "")) == first  # no flip-flopping
+    with pytest.raises(Exception, match="already used by postmortems/INC-0007"):
+        sync_file(services, ctx, twin)

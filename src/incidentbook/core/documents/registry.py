@@ -257,6 +257,25 @@ def snapshot_of(settings: Settings, path: Path, text: str, doc: Document) -> dic
     }
 
 
+def _refuse_duplicate_id(settings: Settings, path: Path, doc_id: str, registered: str) -> None:
+    """Two files claiming one id would overwrite each other's record on every sync."""
+    from incidentbook.errors import UsageError
+
+    other = Path(registered)
+    other = other if other.is_absolute() else settings.workspace / other
+    if not other.is_file() or other.resolve() == path.resolve():
+        return  # a rename or a move: the record follows the file
+    try:
+        other_id = split(other.read_text(encoding="utf-8"), source=str(other)).id
+    except Exception:
+        return
+    if other_id == doc_id:
+        raise UsageError(
+            f"{relative_path(settings, path)}: id {doc_id} is already used by {registered}; "
+            f"give one of them another id"
+        )
+
+
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
@@ -275,6 +294,8 @@ def sync_file_in(
     snapshot = snapshot_of(settings, path, text, doc)
     row = session.get(DocumentRow, doc.id)
     current = DocumentState.from_row(row) if row else None
+    if current is not None and current.path != snapshot["path"]:
+        _refuse_duplicate_id(settings, path, doc.id, current.path)
     if current is None or current.snapshot() != snapshot:
         event = ev.append(
             session,
