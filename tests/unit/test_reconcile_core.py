@@ -336,3 +336,12 @@ def test_one_reconcile_per_workspace_at_a_time(
             reconcile(services, url)
         fcntl.flock(handle, fcntl.LOCK_UN)
     assert reconcile(services, url).status == "complete"  # type: ignore[attr-defined]
+
+
+def test_show_indexes_touches_nothing(cli: Cli, services: Services) -> None:
+    before = counts(services)
+    result = cli("reconcile", "--show-indexes")
+    assert result.exit_code == 0 and "CREATE INDEX ix_ledger_entries_recon" in result.stdout
+    assert counts(services) == before
+    missing = cli("reconcile")  # the workspace has no ledger yet: say how to get one
+    assert missing.exit_code == 2 and "incidentbook demo" in missing.stderr

@@ -59,6 +59,12 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
               help="Accounts per batch (one checkpoint each).")  # fmt: skip
 @click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="ACCOUNTS_PER_S",
               help="Spare a production database: at most N accounts per second.")  # fmt: skip
+@click.option(
+    "--show-indexes",
+    is_flag=True,
+    help="Print the ledger indexes the reconciler and audit are fast with, and exit "
+    "(incidentbook never writes to your ledger: its owner creates them).",
+)
 @json_option
 @click.pass_context
 def reconcile_cmd(
@@ -68,6 +74,7 @@ def reconcile_cmd(
     resume: bool,
     batch: int,
     max_rate: float | None,
+    show_indexes: bool,
     as_json: bool,
 ) -> None:
     """Check the ledger (DESIGN §4): balances, duplicates, currencies, orphans, reversals, clock
@@ -76,6 +83,13 @@ def reconcile_cmd(
     from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
     from incidentbook.errors import EXIT_FINDINGS
 
+    if show_indexes:
+        from incidentbook.core.ledger.demo_ledger import RECOMMENDED_INDEXES
+
+        emit(
+            RECOMMENDED_INDEXES, as_json, lambda: click.echo(";\n".join(RECOMMENDED_INDEXES) + ";")
+        )
+        return
     state = ctx.find_object(CliState)
     assert state is not None
     services = state.services

@@ -211,7 +211,10 @@ def open_ledger(url: str) -> Ledger:
             raise LedgerError(f"ledger {display}: a SQLite ledger must be a file")
         path = Path(database)
         if not path.is_file():
-            raise LedgerError(f"ledger database not found: {path}")
+            raise LedgerError(
+                f"ledger database not found: {path} (set [ledger] url in incidentbook.toml,"
+                " pass --ledger URL, or run: incidentbook demo)"
+            )
         engine_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
         engine = create_engine(engine_url, poolclass=NullPool)
     elif backend == "postgresql":
