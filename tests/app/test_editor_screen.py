@@ -76,6 +76,14 @@ async def test_loads_previews_lints_and_jumps_to_the_line(
         assert area.has_focus
         assert area.cursor_location == (blame_line - 1, len("The reconciler found it. "))
 
+        # f8 walks the findings from the cursor down, wrapping around.
+        area.move_cursor((0, 0))
+        await pilot.press("f8")
+        assert area.cursor_location[0] + 1 == min(f.line for f in screen.findings)
+        for _ in range(len({f.line for f in screen.findings})):  # one lap of distinct lines
+            await pilot.press("f8")
+        assert area.cursor_location[0] + 1 == min(f.line for f in screen.findings)
+
 
 async def test_typing_updates_preview_and_lint_live(
     app: IncidentbookApp, seeded_services: Services
@@ -242,7 +250,7 @@ async def test_palette_lists_the_editor_commands(
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(app, pilot, path)
         titles = {c.title for c in app.get_system_commands(screen)}
-        assert {"Save", "$EDITOR", "Findings", "Preview", "Reload file"} <= titles
+        assert {"Save", "$EDITOR", "Findings", "Next finding", "Preview", "Reload file"} <= titles
 
 
 async def test_p_on_a_resolved_incident_opens_its_postmortem_and_shows_foreseen_risks(

@@ -85,6 +85,7 @@ class EditorScreen(DataScreen):
         Binding("ctrl+s", "save", "Save", id="editor.save", priority=True),
         Binding("ctrl+o", "external_editor", "$EDITOR", id="editor.external"),
         Binding("ctrl+l", "focus_findings", "Findings", id="editor.findings"),
+        Binding("f8", "next_finding", "Next finding", id="editor.next_finding"),
         Binding("ctrl+t", "toggle_preview", "Preview", id="editor.preview"),
         Binding("ctrl+r", "reload_from_disk", "Reload file", id="editor.reload"),
         # Priority: in a code editor the TextArea would otherwise take escape to move focus.
@@ -350,6 +351,18 @@ class EditorScreen(DataScreen):
             table.focus()
         else:
             self.notify("no lint findings")
+
+    def action_next_finding(self) -> None:
+        """Jump to the first finding below the cursor (wrapping to the top)."""
+        if not self.findings:
+            self.notify("no lint findings")
+            return
+        row = self.source.cursor_location[0] + 1  # 1-based line of the cursor
+        following = [f for f in self.findings if f.line > row]
+        target = following[0] if following else self.findings[0]
+        self.jump_to(target)
+        index = self.findings.index(target)
+        self.query_one("#findings", DataTable).move_cursor(row=index)
 
     def action_toggle_preview(self) -> None:
         self.query_one("#editor-side").toggle_class("-hidden")
