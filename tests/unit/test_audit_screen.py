@@ -90,6 +90,14 @@ async def test_audit_screen_opens_from_the_app_key(ledger_services: Services) ->
             "acc_1", "ghost",
         ]  # balance_mismatch and orphan_entry  # fmt: skip
         app.pop_screen()
+        outcome = ledger_services.alerts.acknowledge_group(
+            ledger_services.context("ack"), "balance_mismatch"
+        )
+        app.push_screen(AuditScreen(incident_id=outcome.incident.id))
+        await settle(pilot)
+        affected = app.screen.query_one("#affected", DataTable)
+        assert [str(affected.get_row_at(i)[0]) for i in range(affected.row_count)] == ["acc_1"]
+        app.pop_screen()
         app.push_screen(AuditScreen("acc_1@2"))
         await settle(pilot)
         history = app.screen.query_one("#history", DataTable)

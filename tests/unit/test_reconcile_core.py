@@ -86,6 +86,13 @@ def test_findings_fire_repeat_and_resolve(services: Services, small: tuple[str, 
         next(f for f in expected if f.startswith("duplicate_posting/")).split("/")[1]
     ]
     assert verify_checkpoints(services.settings, services.db).ok
+    # acknowledging the group opens its incident; the incident lists the affected accounts
+    from incidentbook.core.ledger.reconcile import incident_accounts
+
+    outcome = services.alerts.acknowledge_group(services.context("ack"), "duplicate_posting")
+    assert incident_accounts(services.db, outcome.incident.id) == affected_accounts(
+        services.db, "duplicate_posting"
+    )
 
 
 def test_format_minor() -> None:

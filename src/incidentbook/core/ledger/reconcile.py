@@ -1120,3 +1120,20 @@ def health_panels(services: Services) -> list[tuple[str, str]]:
         ("Reconciler", "\n".join(lines)),
         ("Findings per run (" + " ".join(c[:4] for c in CHECKS) + ")", "\n".join(trend)),
     ]
+
+
+def incident_accounts(db: Database, incident_id: str, limit: int = 1000) -> list[str]:
+    """Accounts affected by an incident: those of the reconciler alerts linked to it."""
+    with db.read() as session:
+        rows = (
+            _conn(session)
+            .execute(
+                text(
+                    "SELECT DISTINCT json_extract(labels, '$.account_id') AS account FROM alerts"
+                    " WHERE source = :s AND incident_id = :i ORDER BY account LIMIT :n"
+                ),
+                {"s": SOURCE, "i": incident_id, "n": limit},
+            )
+            .all()
+        )
+    return [str(r[0]) for r in rows if r[0]]

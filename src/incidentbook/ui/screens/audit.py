@@ -1,8 +1,10 @@
 """Account audit: an account's history with running balance, stored vs derived balance,
 balance at a moment, and the correlation trace of an entry (DESIGN §4, §9).
 
-Open it with an account id (or ``ACCOUNT@ENTRY_ID``), or with a reconciler check to list that
-alert group's affected accounts on the left: enter on one opens its audit. Every ledger read
+Open it with an account id (or ``ACCOUNT@ENTRY_ID``), or with a reconciler check (an alert
+group key) or an incident id to list the affected accounts on the left: enter on one opens its
+audit. Triage/Incident open it as ``AuditScreen(check=group.key)`` or
+``AuditScreen(incident_id=incident.id)``. Every ledger read
 runs in a thread worker that posts a message; workers never touch widgets.
 """
 
@@ -73,10 +75,17 @@ class AuditScreen(DataScreen):
                 tooltip="Open the selected correlation-trace entry's account at that entry"),
     ]  # fmt: skip
 
-    def __init__(self, account_id: str | None = None, *, check: str | None = None) -> None:
+    def __init__(
+        self,
+        account_id: str | None = None,
+        *,
+        check: str | None = None,
+        incident_id: str | None = None,
+    ) -> None:
         super().__init__()
         self.account_id = account_id
         self.check = check
+        self.incident_id = incident_id
         self.at_text = ""
         self.audit: AccountAudit | None = None
         self.trace_entries: list[AuditEntry] = []
@@ -93,7 +102,13 @@ class AuditScreen(DataScreen):
             yield Input(placeholder="Balance at: ISO time, enter (b)", id="audit-at")
         with Horizontal(id="audit-body"):
             with Vertical(id="audit-side"):
-                title = f"Affected: {self.check}" if self.check else "Affected accounts"
+                title = (
+                    f"Affected: {self.incident_id}"
+                    if self.incident_id
+                    else f"Affected: {self.check}"
+                    if self.check
+                    else "Affected accounts"
+                )
                 yield Label(title, classes="section-title")
                 yield DataTable(id="affected", cursor_type="row", zebra_stripes=True)
             with Vertical(id="audit-main"):
@@ -128,9 +143,15 @@ class AuditScreen(DataScreen):
 
     @work(thread=True, exclusive=True, group="audit-affected")
     def load_affected(self) -> None:
-        from incidentbook.core.ledger.reconcile import affected_accounts
+        from incidentbook.core.ledger.reconcile import affected_accounts, incident_accounts
 
-        self.post_message(AffectedLoaded(affected_accounts(self.services.db, self.check)))
+        db = self.services.db
+        accounts = (
+            incident_accounts(db, self.incident_id)
+            if self.incident_id
+            else affected_accounts(db, self.check)
+        )
+        self.post_message(AffectedLoaded(accounts))
 
     @work(thread=True, exclusive=True, group="audit-load")
     def load_account(self, account: str, at_text: str) -> None:
