@@ -339,3 +339,38 @@ def test_concurrent_starts_of_one_postmortem_write_it_once(services: Services, c
     ]
     assert len(started) == 1
     assert len(list(services.settings.postmortems_dir.glob("*.md"))) == 1
+
+
+def test_money_is_kept_apart_per_check_and_bad_labels_are_skipped(services: Services, ctx) -> None:
+    from incidentbook.core.alerts import NativeAlert
+
+    def alert(check: str, account: str, annotations: dict[str, str]) -> NativeAlert:
+        return NativeAlert.from_dict(
+            {
+                "source": "reconciler",
+                "name": check,
+                "fingerprint": f"{check}/{account}",
+                "status": "firing",
+                "severity": "critical",
+                "labels": {"check": check, "account_id": account, "currency": "EUR"},
+                "annotations": annotations,
+                "starts_at": "2026-10-17T01:00:00Z",
+            }
+        )
+
+    services.alerts.ingest(
+        ctx,
+        [
+            alert("balance_mismatch", "a1", {"delta_minor": "-500"}),
+            alert("balance_mismatch", "a2", {"delta": "-1.25"}),  # major units, decimal
+            alert("balance_mismatch", "a3", {"delta_minor": "not a number"}),
+            alert("duplicate_posting", "a1", {"delta_minor": "-500"}),
+        ],
+    )
+    incident = services.alerts.acknowledge_group(ctx, "balance_mismatch").incident
+    with services.db.write() as session:
+        services.alerts.link_many_in(session, ctx, ["duplicate_posting/a1"], incident.id)
+    text = new_postmortem(services, incident.id).read_text(encoding="utf-8")
+    assert "- Accounts affected: 3" in text
+    assert "- Money out of balance (EUR, balance_mismatch): -6.25 EUR" in text
+    assert "- Money out of balance (EUR, duplicate_posting): -5.00 EUR" in text

@@ -55,8 +55,12 @@ class AlertSummary:
 
 @dataclass
 class Money:
+    """The summed delta of one reconciler check's alerts in one currency (deltas of different
+    checks are kept apart: a duplicate posting also shows as a balance mismatch)."""
+
     currency: str
     delta_minor: int
+    check: str = ""
 
 
 @dataclass
@@ -179,7 +183,7 @@ def collect(session: Session, incident_id: str) -> Facts:
     facts.alert_text = " ".join(f"{r.name} {r.summary}" for r in rows[:500])
     by_name: dict[tuple[str, str], list[AlertRow]] = defaultdict(list)
     accounts: set[str] = set()
-    money: dict[str, int] = defaultdict(int)
+    money: dict[tuple[str, str], int] = defaultdict(int)
     services: set[str] = set()
     for row in rows:
         by_name[(row.source, row.name)].append(row)
@@ -197,7 +201,8 @@ def collect(session: Session, incident_id: str) -> Facts:
         delta = delta_minor_of(labels, annotations)
         currency = _first([labels, annotations], CURRENCY_KEYS)
         if delta is not None and currency:
-            money[currency.upper()] += delta
+            check = str(labels.get("check") or row.name)
+            money[(check, currency.upper())] += delta
     for (source, name), group in by_name.items():
         ends = [r.ends_at for r in group if r.ends_at]
         firing = sum(1 for r in group if r.status == "firing")
@@ -218,7 +223,7 @@ def collect(session: Session, incident_id: str) -> Facts:
     facts.alerts.sort(key=lambda a: (a.first_seen, a.name))
     if facts.from_reconciler:
         facts.accounts = len(accounts)
-        facts.money = [Money(cur, money[cur]) for cur in sorted(money)]
+        facts.money = [Money(cur, money[(chk, cur)], chk) for chk, cur in sorted(money)]
     facts.services = sorted(services)
 
     for summary in facts.alerts:
