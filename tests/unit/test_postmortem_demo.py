@@ -58,6 +58,4 @@ def test_cli_postmortem_list(services: Services, cli) -> None:
     assert sorted(r["kind"] for r in rows) == ["postmortem", "postmortem", "premortem"]
     webhook = next(r for r in rows if r["title"].endswith(WEBHOOK_TITLE))
     assert webhook["actions"] == {"done": 7, "dropped": 1}
-    assert [r["id"] for r in cli.json("postmortem", "list", "--kind", "premortem")] == [
-        "PRE-0001"
-    ]
+    assert [r["id"] for r in cli.json("postmortem", "list", "--kind", "premortem")] == ["PRE-0001"]

@@ -41,9 +41,7 @@ def actions() -> None:
 )
 @json_option
 @click.pass_context
-def list_cmd(
-    ctx: click.Context, overdue: bool, status: str, no_sync: bool, as_json: bool
-) -> None:
+def list_cmd(ctx: click.Context, overdue: bool, status: str, no_sync: bool, as_json: bool) -> None:
     """List action items (open first, by due date)."""
     from incidentbook.core.documents.registry import list_actions, sync_all
 
