@@ -310,3 +310,16 @@ async def test_opening_records_a_box_ticked_outside_the_app(
         await _open(app, pilot, path)
         await settle(pilot)
         assert [i.status for i in list_actions(seeded_services.db)] == ["done"]
+
+
+async def test_other_markdown_gets_only_the_language_lint(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    runbook = seeded_services.settings.runbooks_dir / "fee-job.md"
+    runbook.write_text(
+        "# Fee job ran twice\n\n1. Pause the nightly jobs.\n2. Bob broke it last time.\n",
+        encoding="utf-8",
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(app, pilot, runbook)
+        assert _findings(screen) == [(4, "person-as-cause")]

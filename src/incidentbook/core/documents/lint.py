@@ -339,14 +339,18 @@ def action_findings(doc: Document) -> list[Finding]:
     return findings
 
 
-def lint_document(doc: Document) -> list[Finding]:
-    findings = structure_findings(doc) + action_findings(doc) + blame_findings(doc)
+def lint_document(doc: Document, *, blame_only: bool = False) -> list[Finding]:
+    """All findings; ``blame_only`` checks just the language (for other Markdown, such as a
+    runbook opened in the editor)."""
+    findings = blame_findings(doc)
+    if not blame_only:
+        findings += structure_findings(doc) + action_findings(doc)
     findings.sort(key=lambda f: (f.line, f.column, f.rule))
     return findings
 
 
-def lint_text(text: str, *, source: str = "document") -> list[Finding]:
-    return lint_document(split(text, source=source))
+def lint_text(text: str, *, source: str = "document", blame_only: bool = False) -> list[Finding]:
+    return lint_document(split(text, source=source), blame_only=blame_only)
 
 
 def has_errors(findings: list[Finding]) -> bool:

@@ -244,10 +244,25 @@ class EditorScreen(DataScreen):
         from incidentbook.core.documents.lint import Finding, lint_text
 
         try:
-            findings = lint_text(text, source=self.path.name)
+            findings = lint_text(
+                text, source=self.path.name, blame_only=not self._is_document(text)
+            )
         except IncidentbookError as exc:
             findings = [Finding(1, 1, "error", "front-matter", str(exc))]
         self.post_message(LintDone(findings, _digest(text)))
+
+    def _is_document(self, text: str) -> bool:
+        """A postmortem or pre-mortem (full lint), or other Markdown such as a runbook."""
+        from incidentbook.core.documents.frontmatter import split
+
+        try:
+            kind = split(text).kind
+        except IncidentbookError:
+            return True
+        if kind:
+            return kind in ("postmortem", "premortem")
+        folder = self.services.settings.postmortems_dir.resolve()
+        return self.path.resolve().parent == folder
 
     @on(LintDone)
     def _lint_done(self, message: LintDone) -> None:
