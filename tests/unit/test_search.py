@@ -370,3 +370,38 @@ def test_seen_before_same_alert_then_similar_text_with_lessons(
     assert similar[0].postmortem == "PM-0001"
     assert similar[0].lessons[0].startswith("Every write path needs an idempotency key")
     assert grouped not in [s.incident_id for s in similar]
+
+
+def test_rare_phrase_among_many_candidates_is_found_exactly(
+    settings: Settings, services: Services
+) -> None:
+    """More candidates than the checked window: the per-document pair filter and the exact
+    check find the one low-ranked holder, and no near miss."""
+    from incidentbook.core.search.documents import Doc
+
+    filler = "retry alpha path beta " * 12  # never "retry path"
+    docs = [
+        Doc(kind="incident", id=f"INC-{i:04d}", title=f"Noise {i}", body=filler)
+        for i in range(1, 181)
+    ]
+    docs.append(
+        Doc(
+            kind="incident",
+            id="INC-0500",
+            title="Holder",
+            body="alpha beta gamma. Once the retrying paths diverged. " + "delta " * 200,
+        )
+    )
+    docs.append(
+        Doc(
+            kind="incident",
+            id="INC-0501",
+            title="Near miss",
+            body="path retry retry pathway retried delta paths " + "delta " * 200,
+        )
+    )
+    S.rebuild(settings, services.db, docs=iter(docs), total=len(docs))
+    S.close_searchers()
+    hits = S.search(settings, '"retrying path"', db=services.db, fresh=False)
+    assert [h.doc_id for h in hits] == ["INC-0500"]
+    assert len(S.search(settings, '"alpha path beta"', db=services.db, fresh=False)) == 10

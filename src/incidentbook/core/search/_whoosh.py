@@ -7,8 +7,10 @@ filtered here, for whoosh's modules only, before anything of whoosh is imported.
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
+import zlib
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +21,7 @@ for _category in (SyntaxWarning, DeprecationWarning, PendingDeprecationWarning):
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", SyntaxWarning)
     warnings.simplefilter("ignore", DeprecationWarning)
-    from whoosh import fields, index, query, scoring
+    from whoosh import columns, fields, index, query, scoring
     from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
     from whoosh.analysis.filters import STOP_WORDS
     from whoosh.lang.porter import stem as _porter_stem
@@ -31,6 +33,9 @@ KINDS = ("incident", "alert_group", "runbook", "postmortem", "premortem")
 TOKEN = re.compile(r"[^\W_]+")
 MINSIZE = 2
 TITLE_BOOST = 2.5
+# Word-pair filter per document (a Bloom filter of adjacent stems, two bits per pair).
+PAIR_BITS = 8192
+PAIR_MASK = PAIR_BITS - 1
 
 
 def analyzer() -> Any:
@@ -42,6 +47,31 @@ def analyzer() -> Any:
         | StopFilter(stoplist=STOP_WORDS, minsize=MINSIZE)
         | StemFilter(cachesize=-1)
     )
+
+
+def _pair_bits(a: str, b: str) -> tuple[int, int]:
+    h = zlib.crc32(f"{a} {b}".encode())
+    return h & PAIR_MASK, (h >> 13) & PAIR_MASK
+
+
+def pair_filter(stems: list[str]) -> bytes:
+    """The document's adjacent stem pairs as a Bloom filter: a phrase whose pairs are not all
+    set is certainly absent, checked per candidate without reading its text or positions."""
+    bits = bytearray(PAIR_BITS // 8)
+    for a, b in itertools.pairwise(stems):
+        for bit in _pair_bits(a, b):
+            bits[bit >> 3] |= 1 << (bit & 7)
+    return bytes(bits)
+
+
+def phrase_bits(stems: list[str]) -> list[int]:
+    return sorted({bit for a, b in itertools.pairwise(stems) for bit in _pair_bits(a, b)})
+
+
+def may_hold(bloom: bytes, bits: list[int]) -> bool:
+    if len(bloom) != PAIR_BITS // 8:
+        return True  # no filter stored: cannot rule it out
+    return all(bloom[bit >> 3] & (1 << (bit & 7)) for bit in bits)
 
 
 def _stem_prefix(stem: str) -> str:
@@ -84,12 +114,9 @@ def stem(word: str) -> str:
 
 def stems_of(text: str) -> list[str]:
     """The analyzer's output as plain strings, fast (used for highlighting and phrase checks)."""
-    out = []
-    for found in TOKEN.finditer(text):
-        word = found.group().lower()
-        if len(word) >= MINSIZE and word not in STOP_WORDS:
-            out.append(stem(word))
-    return out
+    return [
+        stem(w) for w in TOKEN.findall(text.lower()) if len(w) >= MINSIZE and w not in STOP_WORDS
+    ]
 
 
 def token_spans(text: str) -> list[tuple[int, int, str]]:
@@ -115,6 +142,7 @@ def schema() -> Any:
         # Searchable title: the title plus the id and alert names, boosted (BM25F).
         title=fields.TEXT(analyzer=text, field_boost=TITLE_BOOST, stored=False),
         display=fields.STORED(),
+        pairs=fields.COLUMN(columns.VarBytesColumn()),
         body=fields.TEXT(analyzer=text, stored=True),
         # Title and body as word pairs, for fast phrase search (no positions needed).
         services=fields.KEYWORD(lowercase=True, commas=True, stored=True, scorable=False),

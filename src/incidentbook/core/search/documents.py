@@ -26,6 +26,7 @@ from incidentbook.core.runbooks import (
     sections,
     split_front_matter,
 )
+from incidentbook.core.search import _whoosh as W
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -90,6 +91,7 @@ class Doc:
             "title": title_text,
             "display": self.title,
             "body": self.body,
+            "pairs": W.pair_filter(W.stems_of(title_text + "\n" + self.body)),
             "services": ",".join(self.services),
             "tags": ",".join(self.tags),
             "alerts": ",".join(self.alerts),

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from incidentbook.core.search import _whoosh as W
 from incidentbook.core.search import indexer
 from incidentbook.core.search.query import (
-    TEXT_FIELDS,
     ParsedQuery,
     filter_query,
     parse,
@@ -252,21 +251,24 @@ def _phrase_search(
     kept = [h for h in ranked if _holds(h.fields(), checks)]
     if len(kept) >= limit or len(ranked) < window:
         return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(kept[:limit])]
-    # A phrase rare among its words' documents: find every holder with Whoosh's positional
-    # matcher, unscored, then rank only those.
-    Q = W.query
-    positional = Q.And(
-        [
-            Q.Or([Q.Phrase(f, words) for f in TEXT_FIELDS])
-            if len(words) > 1
-            else Q.Or([Q.Term(f, words[0]) for f in TEXT_FIELDS])
-            for words in phrases
-        ]
-    )
-    matched = set(searcher.docs_for_query(positional))
+    # A phrase rare among its words' documents: every candidate, unscored, through each
+    # document's word-pair filter (a column read and a few bit tests), the survivors through
+    # the exact check on their text; then rank only the documents that hold the phrases.
+    bits = [W.phrase_bits(words) for words in phrases]
+    reader = searcher.reader()
+    pairs = reader.column_reader("pairs") if reader.has_column("pairs") else None
+    allowed = set(searcher.docs_for_query(flt)) if flt is not None else None
+    matched: set[int] = set()
+    for docnum in searcher.docs_for_query(q):
+        if allowed is not None and docnum not in allowed:
+            continue
+        if pairs is not None and not all(W.may_hold(pairs[docnum], b) for b in bits):
+            continue
+        if _holds(reader.stored_fields(docnum), checks):
+            matched.add(docnum)
     if not matched:
         return []
-    results = searcher.search(q, filter=_and_filter(searcher, flt, matched), limit=limit)
+    results = searcher.search(q, filter=matched, limit=limit)
     return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(results)]
 
 
