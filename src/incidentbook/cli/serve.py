@@ -11,9 +11,8 @@ from incidentbook.receiver.server import DEFAULT_LISTEN
 @click.option(
     "--listen",
     metavar="HOST:PORT",
-    default=DEFAULT_LISTEN,
-    show_default=True,
-    help="Address to listen on (loopback by default).",
+    default=None,
+    help=f"Address to listen on (default: [server] listen, else {DEFAULT_LISTEN}).",
 )
 @click.option(
     "--max-body",
@@ -29,7 +28,7 @@ from incidentbook.receiver.server import DEFAULT_LISTEN
     help="Accept requests without a bearer token (loopback addresses only).",
 )
 @click.pass_context
-def serve_cmd(ctx: click.Context, listen: str, max_body: int | None, no_auth: bool) -> None:
+def serve_cmd(ctx: click.Context, listen: str | None, max_body: int | None, no_auth: bool) -> None:
     """Receive alerts over HTTP until interrupted.
 
     \b
@@ -47,9 +46,9 @@ def serve_cmd(ctx: click.Context, listen: str, max_body: int | None, no_auth: bo
 
     state = ctx.find_object(CliState)
     assert state is not None
-    address = parse_listen(listen)
     services = state.services
     settings = services.settings
+    address = parse_listen(listen or str(settings.section("server").get("listen", DEFAULT_LISTEN)))
     token = settings.token
     if no_auth:
         if not address.is_loopback:
