@@ -264,6 +264,15 @@ def test_stdin_and_formats(cli: Any) -> None:
     assert len(cli.json("alerts", "list")) == 2
     requests = cli.json("alerts", "requests", "--truncated")
     assert [r["truncated_alerts"] for r in requests] == [2]
+    # A re-ingested line adds no request record either; an empty notification counts once.
+    empty = json.dumps({**am_payload(), "alerts": []}) + "\n"
+    for _ in range(2):
+        cli.json("alerts", "ingest", "-", "--format", "alertmanager", input=empty)
+    assert [(r["source"], r["actor"]) for r in cli.json("alerts", "requests")] == [
+        ("alertmanager", "cli:ingest"),
+        ("pagerduty", "cli:ingest"),
+        ("alertmanager", "cli:ingest"),
+    ]
     human = cli("alerts", "list")
     assert "Alertmanager truncated 2 alerts" in human.stdout
 

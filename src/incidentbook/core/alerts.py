@@ -691,11 +691,7 @@ class AlertService:
                 self.ingest_many_in(
                     session, ctx, payload.alerts, keys, result, episodes_by_start=True
                 )
-                if (
-                    receipt_key is None
-                    or result.counts["replayed"] < len(payload.alerts)
-                    or (not payload.alerts)
-                ):
+                if self._first_receipt(session, ctx, receipt_key, payload.group_key):
                     self.record_request_in(
                         session,
                         ctx,
@@ -747,14 +743,31 @@ class AlertService:
                             ends_at=to_iso(ctx.clock()),
                         )
                         self.ingest_many_in(session, ctx, [closing], [receipt_key], result)
-                self.record_request_in(
-                    session, ctx, "pagerduty", result, group_key=event.dedup_key, alerts=1
-                )
+                if self._first_receipt(session, ctx, receipt_key, event.dedup_key):
+                    self.record_request_in(
+                        session, ctx, "pagerduty", result, group_key=event.dedup_key, alerts=1
+                    )
             return result
 
         result = with_lock_retry(work)
         _log_ingest(ctx, result, dedup_key=event.dedup_key, action=event.action)
         return result
+
+    @staticmethod
+    def _first_receipt(session: Session, ctx: Context, key: str | None, what: str) -> bool:
+        """Whether this request is seen for the first time: always for the receiver (no key);
+        for a file line, only the first time (a re-ingest adds no request record either)."""
+        if key is None:
+            return True
+        request_key = f"{key}@request"
+        if session.get(AlertReceiptRow, request_key) is not None:
+            return False
+        session.add(
+            AlertReceiptRow(
+                receipt_key=request_key, fingerprint=what, received_at=to_iso(ctx.clock())
+            )
+        )
+        return True
 
     def record_request_in(
         self,
