@@ -89,14 +89,14 @@ def create_app(
 
             with services.db.read() as session:
                 session.execute(text("SELECT 1"))
-            return {"status": "ok", "workspace": str(services.settings.workspace)}
+            return {"status": "ok"}
 
         try:
             body = await run_in_threadpool(probe)
             status = 200
-        except Exception as exc:
+        except Exception as exc:  # unauthenticated: say little, log the rest
             log_error("receiver.healthz_failed", str(exc), None)
-            body, status = {"status": "error", "message": str(exc)}, 503
+            body, status = {"status": "error", "message": "database unavailable"}, 503
         state.metrics.observe_request("/healthz", request.method, status)
         return JSONResponse(body, status_code=status)
 
