@@ -390,3 +390,14 @@ def test_show_lists_matching_runbooks(cli: Any, tmp_path: Path) -> None:
     shown = cli.json("alerts", "show", "a")
     assert [(r["runbook"], r["rule"]) for r in shown["runbooks"]] == [("disk_full", "name")]
     assert "runbook disk_full" in cli("alerts", "show", "a").stdout
+
+
+def test_ingest_lines_reports_progress_after_each_commit(services: Services, ctx: Context) -> None:
+    from incidentbook.core.alert_formats import ingest_lines
+
+    lines = [_native(f"p{i}") for i in range(25)]
+    seen: list[int] = []
+    report = ingest_lines(
+        services.alerts, ctx, lambda: iter(lines), "native", batch_size=10, progress=seen.append
+    )
+    assert seen == [10, 20, 25] and report.result.counts["new"] == 25

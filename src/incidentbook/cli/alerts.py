@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -99,9 +101,16 @@ def ingest_cmd(
         actor=CLI_ACTOR,
     )
     try:
-        report = ingest_lines(
-            services.alerts, context, open_lines, fmt, on_error=on_error, batch_size=batch
-        )
+        with _progress(source, as_json) as progress:
+            report = ingest_lines(
+                services.alerts,
+                context,
+                open_lines,
+                fmt,
+                on_error=on_error,
+                batch_size=batch,
+                progress=progress,
+            )
     except PayloadError as exc:
         for line in exc.errors:
             click.echo(f"incidentbook: {label}: {line}", err=True)
@@ -128,6 +137,29 @@ def ingest_cmd(
             click.echo(f"  Alertmanager truncated {summary['truncated_alerts']} alerts")
 
     emit(summary, as_json, human)
+
+
+@contextmanager
+def _progress(source: str, as_json: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a TTY (lines of FILE committed); nothing for pipes or scripts."""
+    if source == "-" or as_json or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with open(source, "rb") as handle:
+        total = sum(1 for _ in handle)
+    with Progress(
+        "ingest",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("lines", total=total)
+        yield lambda lines: bar.update(task, completed=lines)
 
 
 @alerts.command("list")

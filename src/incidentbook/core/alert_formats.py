@@ -430,6 +430,7 @@ def ingest_lines(
     *,
     on_error: str = "skip",
     batch_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
 ) -> FileIngestReport:
     """Ingest JSON lines (one alert, Alertmanager payload or PagerDuty event per line).
 
@@ -437,7 +438,7 @@ def ingest_lines(
     ``on_error="abort"`` every line is validated first and nothing is written if any fails
     (``PayloadError`` lists them with their line numbers). Native alerts commit in batches of
     ``batch_size``; every line carries a receipt (a hash of the line), so re-ingesting a file,
-    or resuming one cut short, changes nothing.
+    or resuming one cut short, changes nothing. ``progress(lines)`` is called after each commit.
     """
     from incidentbook.core.alerts import IngestResult, with_lock_retry
 
@@ -471,6 +472,8 @@ def ingest_lines(
             report.result.merge(with_lock_retry(lambda: service.ingest(ctx, batch, batch_keys)))
             alerts.clear()
             keys.clear()
+        if progress is not None:
+            progress(report.lines)
 
     for number, text, value, error in parsed():
         report.lines = number
@@ -487,6 +490,8 @@ def ingest_lines(
             report.result.merge(service.ingest_alertmanager(ctx, value, receipt))
         else:
             report.result.merge(service.ingest_pagerduty(ctx, value, receipt))
+        if fmt != "native" and progress is not None and number % 100 == 0:
+            progress(number)
     flush()
     return report
 
