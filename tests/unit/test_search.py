@@ -405,3 +405,19 @@ def test_rare_phrase_among_many_candidates_is_found_exactly(
     hits = S.search(settings, '"retrying path"', db=services.db, fresh=False)
     assert [h.doc_id for h in hits] == ["INC-0500"]
     assert len(S.search(settings, '"alpha path beta"', db=services.db, fresh=False)) == 10
+    # Updates leave deleted copies in the big segment and add new segments: still exact.
+    S.index_document(
+        settings,
+        Doc(kind="incident", id="INC-0500", title="Holder", body="nothing to see " + "delta " * 50),
+    )
+    S.index_document(
+        settings,
+        Doc(
+            kind="incident",
+            id="INC-0007",
+            title="Now a holder",
+            body=filler + " the retry path at last",
+        ),
+    )
+    hits = S.search(settings, '"retrying path"', db=services.db, fresh=False)
+    assert [h.doc_id for h in hits] == ["INC-0007"]

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from incidentbook.core.search import _whoosh as W
 from incidentbook.core.search import indexer
 from incidentbook.core.search.query import (
+    TEXT_FIELDS,
     ParsedQuery,
     filter_query,
     parse,
@@ -238,38 +239,106 @@ def _is_implicit_and(parsed: ParsedQuery) -> bool:
 def _phrase_search(
     searcher: Any, parsed: ParsedQuery, flt: Any, limit: int, phrases: list[list[str]]
 ) -> list[Hit]:
-    """Phrases without positional scoring of every candidate: rank the AND of the words, keep
-    the best candidates that hold the phrases; when a phrase is rare among them, scan all
-    candidates unscored (stored text, a C regex, then an exact stem check) and rank only the
-    documents that hold it."""
+    """Phrases without Whoosh's positional matcher over every candidate.
+
+    The best-ranked candidates (the AND of the words) usually hold the phrase: check those on
+    their stored text first. Otherwise: the candidates as sets of document numbers read
+    straight from the words' posting blocks; each through its word-pair filter (a column
+    read and a few bit tests); the survivors through the exact check on their text; and only
+    the holders are scored, by skipping the query's matcher to each of them."""
     assert parsed.root is not None
     q = to_whoosh_fast(parsed.root)
     checks = [(W.phrase_pattern(p), p) for p in phrases]
-    window = max(limit * 10, 100)
+    window = max(limit * 3, 30)
     results = searcher.search(q, filter=flt, limit=window)
     ranked = list(results)
     kept = [h for h in ranked if _holds(h.fields(), checks)]
     if len(kept) >= limit or len(ranked) < window:
         return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(kept[:limit])]
-    # A phrase rare among its words' documents: every candidate, unscored, through each
-    # document's word-pair filter (a column read and a few bit tests), the survivors through
-    # the exact check on their text; then rank only the documents that hold the phrases.
-    bits = [W.phrase_bits(words) for words in phrases]
     reader = searcher.reader()
+    candidates: set[int] | None = None
+    for word in dict.fromkeys(w for p in phrases for w in p):
+        docs: set[int] = set()
+        for fieldname in TEXT_FIELDS:
+            docs |= _posting_docs(reader, fieldname, word)
+        candidates = docs if candidates is None else candidates & docs
+        if not candidates:
+            return []
+    assert candidates is not None
+    if flt is not None:
+        candidates &= set(searcher.docs_for_query(flt))
+    bits = [W.phrase_bits(words) for words in phrases]
     pairs = reader.column_reader("pairs") if reader.has_column("pairs") else None
-    allowed = set(searcher.docs_for_query(flt)) if flt is not None else None
-    matched: set[int] = set()
-    for docnum in searcher.docs_for_query(q):
-        if allowed is not None and docnum not in allowed:
-            continue
+    matched = []
+    for docnum in sorted(candidates):
         if pairs is not None and not all(W.may_hold(pairs[docnum], b) for b in bits):
             continue
         if _holds(reader.stored_fields(docnum), checks):
-            matched.add(docnum)
-    if not matched:
-        return []
-    results = searcher.search(q, filter=matched, limit=limit)
-    return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(results)]
+            matched.append(docnum)
+    scored = _score_docs(searcher, q, matched)[:limit]
+    return [
+        _hit(searcher, _Scored(searcher.stored_fields(d), score), parsed, i + 1)
+        for i, (score, d) in enumerate(scored)
+    ]
+
+
+class _Scored:
+    """A scored document shaped like a Whoosh hit, for ``_hit``."""
+
+    def __init__(self, stored: dict[str, Any], score: float) -> None:
+        self._stored = stored
+        self.score = score
+
+    def fields(self) -> dict[str, Any]:
+        return self._stored
+
+
+def _posting_docs(reader: Any, field: str, text: str) -> set[int]:
+    """Document numbers of a term, read block by block (no per-posting Python calls)."""
+    out: set[int] = set()
+    for leaf, offset in reader.leaf_readers():
+        if (field, text) not in leaf:
+            continue
+        matcher = leaf.postings(field, text)
+        deleted: Any = ()
+        if hasattr(matcher, "child") and getattr(matcher, "_exclude", False):
+            deleted = matcher._ids
+            matcher = matcher.child
+        if hasattr(matcher, "_read_ids") and hasattr(matcher, "_next_block"):
+            ids: list[int] = []
+            while matcher.is_active():
+                if matcher._ids is None:
+                    matcher._read_ids()
+                ids.extend(matcher._ids[matcher._i : matcher._blocklength])
+                if matcher._lastblock:
+                    break
+                matcher._next_block()
+        else:  # another codec: the generic (slower) way
+            ids = list(matcher.all_ids())
+        out.update(i + offset for i in ids if i not in deleted)
+    return out
+
+
+def _score_docs(searcher: Any, q: Any, docnums: list[int]) -> list[tuple[float, int]]:
+    """BM25F scores of the given documents only, best first."""
+    scored: list[tuple[float, int]] = []
+    for sub, offset in searcher.leaf_searchers():
+        end = offset + sub.doc_count_all()
+        local = [d - offset for d in docnums if offset <= d < end]
+        if not local:
+            continue
+        matcher = q.matcher(sub, sub.context())
+        for docnum in local:
+            if not matcher.is_active():
+                break
+            if matcher.id() < docnum:
+                matcher.skip_to(docnum)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == docnum:
+                scored.append((float(matcher.score()), docnum + offset))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return scored
 
 
 def _and_filter(searcher: Any, flt: Any, docs: set[int]) -> set[int]:
