@@ -214,3 +214,43 @@ async def test_health_screen_shows_counters(app: IncidentbookApp) -> None:
         assert "critical" in panels["Firing alerts by severity"]
         assert "12" in panels["Firing alerts by severity"]
         assert "acknowledged" in panels["Incidents"]
+
+
+async def test_triage_shows_the_runbook_and_past_incidents_for_a_group(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    from incidentbook.ui.widgets.runbook_panel import RunbookPanel
+
+    ctx = seeded_services.context(actor="user:ana")
+    past = seeded_services.incidents.open(ctx, "balance_mismatch after webhook retries").incident
+    seeded_services.incidents.resolve(ctx, past.id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#groups", DataTable).focus()
+        await settle(pilot)
+        panel = app.screen.query_one("#triage-runbook", RunbookPanel)
+        assert panel.matches, "no runbook matched balance_mismatch"
+        assert "balance_mismatch" in panel.matches[0].runbook.id
+        seen = str(app.screen.query_one("#triage-seen #seen-list", Static).render())
+        assert past.id in seen
+
+
+async def test_account_audit_opens_for_the_selected_group(app: IncidentbookApp) -> None:
+    from incidentbook.ui.screens.audit import AuditScreen
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#groups", DataTable).focus()
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, AuditScreen)
+        assert app.screen.check == "balance_mismatch"
+
+
+async def test_health_shows_overdue_action_items(app: IncidentbookApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        panels = {str(p.border_title): str(p.render()) for p in app.screen.query(".health-panel")}
+        assert "overdue" in panels["Action items"]

@@ -562,3 +562,13 @@ def check_actions(_settings: Settings, db: Database) -> Any:
             ActionState.from_row(row).to_dict() if row else None,
         )
     return result
+
+
+def health_panels(services: Services) -> list[tuple[str, str]]:
+    """The Health view's action-item panel: open, done, dropped and overdue items."""
+    today = services.settings.clock().date()
+    counts = action_counts(services.db, today)
+    body = "\n".join(
+        f"{name:>10}  {counts.get(name, 0):,}" for name in ("open", "overdue", "done", "dropped")
+    )
+    return [("Action items", body)]

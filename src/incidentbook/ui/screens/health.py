@@ -23,7 +23,10 @@ class HealthLoaded(Message):
 
 
 # Other parts add health panels as "module:function" -> list[(title, text)] (e.g. reconciler).
-HEALTH_PANELS: list[str] = ["incidentbook.core.ledger.reconcile:health_panels"]
+HEALTH_PANELS: list[str] = [
+    "incidentbook.core.ledger.reconcile:health_panels",
+    "incidentbook.core.documents.registry:health_panels",
+]
 
 
 def _counts(values: dict[str, int]) -> str:

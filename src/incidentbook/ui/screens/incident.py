@@ -19,6 +19,8 @@ from incidentbook.core.incidents import IncidentState
 from incidentbook.core.timeline import describe
 from incidentbook.errors import IncidentbookError
 from incidentbook.ui.screens.base import CommandFailed, DataScreen
+from incidentbook.ui.widgets.runbook_panel import RunbookPanel
+from incidentbook.ui.widgets.seen_before import SeenBefore
 
 if TYPE_CHECKING:
     from incidentbook.core.services import Services
@@ -41,6 +43,13 @@ class IncidentScreen(DataScreen):
         Binding("s", "severity", "Severity", id="incident.severity"),
         Binding("n", "focus_note", "Note", id="incident.note"),
         Binding("p", "postmortem", "Postmortem", id="incident.postmortem"),
+        Binding(
+            "A",
+            "audit",
+            "Accounts",
+            id="incident.audit",
+            tooltip="The incident's affected accounts, each with its audit trail",
+        ),
     ]
 
     def __init__(self, incident_id: str) -> None:
@@ -57,6 +66,8 @@ class IncidentScreen(DataScreen):
                 yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
             with Vertical(id="incident-side"):
                 yield Static("", id="incident-detail")
+                yield RunbookPanel(id="incident-runbook")
+                yield SeenBefore(id="incident-seen")
         yield Input(placeholder="Add a note to the timeline, enter to save (n)", id="note-input")
         yield Footer()
 
@@ -86,7 +97,10 @@ class IncidentScreen(DataScreen):
     @on(IncidentLoaded)
     def show(self, message: IncidentLoaded) -> None:
         inc = message.incident
+        first_show = self.incident is None or self.incident.runbooks != inc.runbooks
         self.incident = inc
+        if first_show:
+            self._show_context(inc)
         age = humanize_age((message.now - parse_iso(inc.opened_at)).total_seconds())
         self.query_one("#incident-header", Static).update(
             f"[b]{inc.id}[/b]  {inc.title}\n"
@@ -150,6 +164,22 @@ class IncidentScreen(DataScreen):
             )
 
         self.app.push_screen(SeverityDialog(current), chosen)
+
+    def _show_context(self, inc: IncidentState) -> None:
+        """The linked runbook (or the one its alerts match) and similar past incidents."""
+        runbook = self.query_one("#incident-runbook", RunbookPanel)
+        if inc.runbooks:
+            runbook.show_runbook(inc.runbooks[0])
+        else:
+            runbook.show_alert(inc.group_key or inc.title)
+        self.query_one("#incident-seen", SeenBefore).show_for(
+            alert_name=inc.group_key, text=inc.title, exclude=inc.id
+        )
+
+    def action_audit(self) -> None:
+        from incidentbook.ui.screens.audit import AuditScreen
+
+        self.app.push_screen(AuditScreen(incident_id=self.incident_id))
 
     def action_postmortem(self) -> None:
         """Open the incident's postmortem in the editor, starting it from the template."""

@@ -17,6 +17,8 @@ from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.core.alerts import AlertGroup
 from incidentbook.core.incidents import IncidentState
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.runbook_panel import RunbookPanel
+from incidentbook.ui.widgets.seen_before import SeenBefore
 from incidentbook.ui.widgets.severity import severity_text
 
 
@@ -40,6 +42,13 @@ class TriageScreen(DataScreen):
         ),
         Binding("r", "resolve", "Resolve", id="triage.resolve"),
         Binding("n", "new_incident", "New incident", id="triage.new"),
+        Binding(
+            "A",
+            "audit",
+            "Account audit",
+            id="triage.audit",
+            tooltip="Affected accounts of the selected group or incident, with audit trails",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -47,6 +56,7 @@ class TriageScreen(DataScreen):
         self.groups: list[AlertGroup] = []
         self.incidents: list[IncidentState] = []
         self.loaded = False  # until the first load, the panel says so rather than "all quiet"
+        self.context_shown: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -58,6 +68,8 @@ class TriageScreen(DataScreen):
                 yield DataTable(id="incidents", cursor_type="row", zebra_stripes=True)
             with Vertical(id="triage-side"):
                 yield Static("Opening the workspace…", id="triage-detail")
+                yield RunbookPanel(id="triage-runbook")
+                yield SeenBefore(id="triage-seen")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -129,6 +141,7 @@ class TriageScreen(DataScreen):
             return
         group = self._selected_group()
         incident = self._selected_incident()
+        self._show_context(group, incident)
         if group is not None:
             detail.update(
                 f"[b]{group.key}[/b]\n{group.firing:,} firing, worst {group.severity}\n"
@@ -146,6 +159,32 @@ class TriageScreen(DataScreen):
                 f"{len(self.groups)} alert groups firing, {len(self.incidents)} open incidents."
                 "\n\ntab: move between the tables"
             )
+
+    def _show_context(self, group: AlertGroup | None, incident: IncidentState | None) -> None:
+        """The runbook and the past incidents for what is selected (loaded once per selection,
+        in the widgets' own workers)."""
+        if group is not None:
+            key = ("group", group.key)
+        elif incident is not None:
+            key = ("incident", incident.id)
+        else:
+            return
+        if key == self.context_shown:
+            return
+        self.context_shown = key
+        runbook = self.query_one("#triage-runbook", RunbookPanel)
+        seen = self.query_one("#triage-seen", SeenBefore)
+        if group is not None:
+            runbook.show_alert(group.key)
+            seen.show_for(alert_name=group.key, text=group.key)
+        elif incident is not None:
+            if incident.runbooks:
+                runbook.show_runbook(incident.runbooks[0])
+            elif incident.group_key:
+                runbook.show_alert(incident.group_key)
+            else:
+                runbook.show_alert(incident.title)
+            seen.show_for(alert_name=incident.group_key, text=incident.title, exclude=incident.id)
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
@@ -215,6 +254,18 @@ class TriageScreen(DataScreen):
         ctx = self.services.context("resolved from triage")
         iid = incident.id
         self.run_command(lambda: self.services.incidents.resolve(ctx, iid), lambda o: o.message)
+
+    def action_audit(self) -> None:
+        from incidentbook.ui.screens.audit import AuditScreen
+
+        group = self._selected_group()
+        incident = self._selected_incident()
+        if group is not None:
+            self.app.push_screen(AuditScreen(check=group.key, incident_id=group.incident_id))
+        elif incident is not None:
+            self.app.push_screen(AuditScreen(incident_id=incident.id))
+        else:
+            self.app.push_screen(AuditScreen())
 
     def action_new_incident(self) -> None:
         from incidentbook.ui.screens.new_incident import NewIncidentDialog
