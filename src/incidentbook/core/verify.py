@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from incidentbook.core import alerts, incidents
 from incidentbook.core import events as ev
@@ -87,40 +87,62 @@ def _by_stream(session: Session, prefix: str) -> dict[str, list[ev.Event]]:
     return grouped
 
 
-def check_incidents(_settings: Settings, db: Database) -> CheckResult:
-    result = CheckResult("incidents_projection")
+def check_projection(
+    name: str,
+    kind: str,
+    db: Database,
+    stream_prefix: str,
+    row_model: type[SQLModel],
+    key_of: Callable[[Any], str],
+    derive: Callable[[list[ev.Event]], Any],
+    from_row: Callable[[Any], Any],
+) -> CheckResult:
+    """Re-derive every stream under ``stream_prefix`` and compare it with its stored row.
+
+    ``derive`` folds events into a state and ``from_row`` reads a row into one; both states
+    must offer ``to_dict()``. Rows without events and events without rows are problems too.
+    """
+    result = CheckResult(name)
     with db.read() as session:
-        streams = _by_stream(session, incidents.STREAM_PREFIX)
-        rows = {r.id: r for r in session.exec(select(IncidentRow)).all()}
+        streams = _by_stream(session, stream_prefix)
+        rows = {key_of(r): r for r in session.exec(select(row_model)).all()}
     for key in sorted(set(streams) | set(rows)):
-        derived = incidents.derive(streams[key]) if key in streams else None
+        derived = derive(streams[key]) if key in streams else None
         row = rows.get(key)
         _compare(
             result,
-            "incident",
+            kind,
             key,
             derived.to_dict() if derived else None,
-            incidents.IncidentState.from_row(row).to_dict() if row else None,
+            from_row(row).to_dict() if row is not None else None,
         )
     return result
+
+
+def check_incidents(_settings: Settings, db: Database) -> CheckResult:
+    return check_projection(
+        "incidents_projection",
+        "incident",
+        db,
+        incidents.STREAM_PREFIX,
+        IncidentRow,
+        lambda r: r.id,
+        incidents.derive,
+        incidents.IncidentState.from_row,
+    )
 
 
 def check_alerts(_settings: Settings, db: Database) -> CheckResult:
-    result = CheckResult("alerts_projection")
-    with db.read() as session:
-        streams = _by_stream(session, alerts.STREAM_PREFIX)
-        rows = {r.fingerprint: r for r in session.exec(select(AlertRow)).all()}
-    for key in sorted(set(streams) | set(rows)):
-        derived = alerts.derive(streams[key]) if key in streams else None
-        row = rows.get(key)
-        _compare(
-            result,
-            "alert",
-            key,
-            derived.to_dict() if derived else None,
-            alerts.AlertState.from_row(row).to_dict() if row else None,
-        )
-    return result
+    return check_projection(
+        "alerts_projection",
+        "alert",
+        db,
+        alerts.STREAM_PREFIX,
+        AlertRow,
+        lambda r: r.fingerprint,
+        alerts.derive,
+        alerts.AlertState.from_row,
+    )
 
 
 # Checks from other parts, as "module:function" so verify does not import them eagerly.

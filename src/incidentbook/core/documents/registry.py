@@ -525,43 +525,33 @@ def documents_for_incident(db: Database, incident_id: str) -> list[DocumentState
 
 
 def check_documents(_settings: Settings, db: Database) -> Any:
-    from incidentbook.core.verify import CheckResult, _by_stream, _compare
+    from incidentbook.core.verify import check_projection
 
-    result = CheckResult("documents_projection")
-    with db.read() as session:
-        streams = _by_stream(session, DOC_PREFIX)
-        rows = {r.id: r for r in session.exec(select(DocumentRow)).all()}
-    for key in sorted(set(streams) | set(rows)):
-        derived = derive_document(streams[key]) if key in streams else None
-        row = rows.get(key)
-        _compare(
-            result,
-            "document",
-            key,
-            derived.to_dict() if derived else None,
-            DocumentState.from_row(row).to_dict() if row else None,
-        )
-    return result
+    return check_projection(
+        "documents_projection",
+        "document",
+        db,
+        DOC_PREFIX,
+        DocumentRow,
+        lambda r: r.id,
+        derive_document,
+        DocumentState.from_row,
+    )
 
 
 def check_actions(_settings: Settings, db: Database) -> Any:
-    from incidentbook.core.verify import CheckResult, _by_stream, _compare
+    from incidentbook.core.verify import check_projection
 
-    result = CheckResult("action_items_projection")
-    with db.read() as session:
-        streams = _by_stream(session, ACTION_PREFIX)
-        rows = {r.key: r for r in session.exec(select(ActionItemRow)).all()}
-    for key in sorted(set(streams) | set(rows)):
-        derived = derive_action(streams[key]) if key in streams else None
-        row = rows.get(key)
-        _compare(
-            result,
-            "action item",
-            key,
-            derived.to_dict() if derived else None,
-            ActionState.from_row(row).to_dict() if row else None,
-        )
-    return result
+    return check_projection(
+        "action_items_projection",
+        "action item",
+        db,
+        ACTION_PREFIX,
+        ActionItemRow,
+        lambda r: r.key,
+        derive_action,
+        ActionState.from_row,
+    )
 
 
 def health_panels(services: Services) -> list[tuple[str, str]]:
