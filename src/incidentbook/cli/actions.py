@@ -6,18 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from incidentbook.cli.output import emit, json_option
+from incidentbook.cli.output import cli_state, emit, json_option
 
 if TYPE_CHECKING:
-    from incidentbook.cli import CliState
-
-
-def _state(ctx: click.Context) -> CliState:
-    from incidentbook.cli import CliState
-
-    state = ctx.find_object(CliState)
-    assert state is not None
-    return state
+    pass
 
 
 @click.group()
@@ -45,7 +37,7 @@ def list_cmd(ctx: click.Context, overdue: bool, status: str, no_sync: bool, as_j
     """List action items (open first, by due date)."""
     from incidentbook.core.documents.registry import list_actions, sync_all
 
-    state = _state(ctx)
+    state = cli_state(ctx)
     services = state.services
     if not no_sync:
         sync_all(services, state.context("documents re-read"))
@@ -80,7 +72,7 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     """Re-read every document and record changed action items as events."""
     from incidentbook.core.documents.registry import sync_all
 
-    state = _state(ctx)
+    state = cli_state(ctx)
     reports = sync_all(state.services, state.context("documents re-read"))
     changed = [r for r in reports if r.changed]
 

@@ -9,22 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from incidentbook.cli.output import emit, json_option, reason_option
+from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 
 if TYPE_CHECKING:
-    from incidentbook.cli import CliState
     from incidentbook.core.alerts import AlertState
 
 FORMATS = ("native", "alertmanager", "pagerduty")
 CLI_ACTOR = "cli:ingest"
-
-
-def _state(ctx: click.Context) -> CliState:
-    from incidentbook.cli import CliState
-
-    state = ctx.find_object(CliState)
-    assert state is not None
-    return state
 
 
 @click.group()
@@ -76,7 +67,7 @@ def ingest_cmd(
     from incidentbook.core.alert_formats import PayloadError, ingest_lines
     from incidentbook.errors import NotFoundError, UsageError
 
-    state = _state(ctx)
+    state = cli_state(ctx)
     services = state.services
     if source == "-":
         buffered = sys.stdin.read().splitlines()
@@ -177,7 +168,7 @@ def list_cmd(
     ctx: click.Context, status: str, group_key: str | None, limit: int | None, as_json: bool
 ) -> None:
     """List alerts, most recently seen first."""
-    service = _state(ctx).services.alerts
+    service = cli_state(ctx).services.alerts
     items: list[AlertState] = service.list_alerts(status, limit=None if group_key else limit)
     if group_key is not None:
         items = [a for a in items if a.group_key == group_key][:limit]
@@ -212,7 +203,7 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
     """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks."""
     from incidentbook.core.timeline import describe
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     alert = services.alerts.get(fingerprint)
     history = services.alerts.history(fingerprint)
     acknowledged_at = services.alerts.acknowledged_at(history)
@@ -295,7 +286,7 @@ def _matched_runbooks(services: Any, alert: AlertState) -> list[dict[str, Any]]:
 @click.pass_context
 def groups_cmd(ctx: click.Context, as_json: bool) -> None:
     """Firing alerts grouped by the group key ([alerts] group_by): incident candidates."""
-    items = _state(ctx).services.alerts.groups()
+    items = cli_state(ctx).services.alerts.groups()
 
     def human() -> None:
         if not items:
@@ -324,7 +315,7 @@ def ack_group_cmd(
     ctx: click.Context, group_key: str, severity: str | None, reason: str | None, as_json: bool
 ) -> None:
     """Acknowledge an alert group: open (or join) its incident and link its firing alerts."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     outcome = state.services.alerts.acknowledge_group(
         state.context(reason), group_key, severity=severity
     )
@@ -345,7 +336,7 @@ def ack_group_cmd(
 @click.pass_context
 def requests_cmd(ctx: click.Context, truncated: bool, limit: int, as_json: bool) -> None:
     """Accepted receiver requests, newest first (with Alertmanager's truncatedAlerts)."""
-    items = _state(ctx).services.alerts.requests(limit=limit, truncated_only=truncated)
+    items = cli_state(ctx).services.alerts.requests(limit=limit, truncated_only=truncated)
 
     def human() -> None:
         if not items:

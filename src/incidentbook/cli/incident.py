@@ -6,20 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from incidentbook.cli.output import emit, json_option, reason_option
+from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 from incidentbook.core.incidents import SEVERITIES
 
 if TYPE_CHECKING:
-    from incidentbook.cli import CliState
     from incidentbook.core.incidents import IncidentState, Outcome
-
-
-def _state(ctx: click.Context) -> CliState:
-    from incidentbook.cli import CliState
-
-    state = ctx.find_object(CliState)
-    assert state is not None
-    return state
 
 
 def _report(outcome: Outcome, as_json: bool) -> None:
@@ -59,7 +50,7 @@ def open_cmd(
     as_json: bool,
 ) -> None:
     """Open an incident."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     outcome = state.services.incidents.open(
         state.context(reason), title, severity, idempotency_key=idempotency_key
     )
@@ -73,7 +64,7 @@ def _transition_command(name: str, method: str, doc: str) -> None:
     @json_option
     @click.pass_context
     def command(ctx: click.Context, incident_id: str, reason: str | None, as_json: bool) -> None:
-        state = _state(ctx)
+        state = cli_state(ctx)
         outcome = getattr(state.services.incidents, method)(state.context(reason), incident_id)
         _report(outcome, as_json)
 
@@ -103,7 +94,7 @@ def note_cmd(
     as_json: bool,
 ) -> None:
     """Add a note to an incident's timeline."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     outcome = state.services.incidents.add_note(
         state.context(reason), incident_id, text, idempotency_key=idempotency_key
     )
@@ -120,7 +111,7 @@ def severity_cmd(
     ctx: click.Context, incident_id: str, level: str, reason: str | None, as_json: bool
 ) -> None:
     """Change an incident's severity."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     _report(
         state.services.incidents.set_severity(state.context(reason), incident_id, level), as_json
     )
@@ -136,7 +127,7 @@ def link_runbook_cmd(
     ctx: click.Context, incident_id: str, runbook: str, reason: str | None, as_json: bool
 ) -> None:
     """Link a runbook (id or path) to an incident."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     _report(
         state.services.incidents.link_runbook(state.context(reason), incident_id, runbook), as_json
     )
@@ -152,7 +143,7 @@ def link_alert_cmd(
     ctx: click.Context, incident_id: str, fingerprint: str, reason: str | None, as_json: bool
 ) -> None:
     """Link an alert (by fingerprint) to an incident."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     services = state.services
     # Fail before writing if either side is unknown.
     services.alerts.get(fingerprint)
@@ -178,7 +169,7 @@ def _outcome_after(services: Any, incident_id: str) -> Outcome:
 @click.pass_context
 def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     """Show an incident with its timeline."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     inc = state.services.incidents.get(incident_id)
     timeline = state.services.incidents.timeline(incident_id)
 
@@ -216,7 +207,7 @@ def describe_event(type_: str, data: dict[str, Any]) -> str:
 @click.pass_context
 def list_cmd(ctx: click.Context, include_resolved: bool, as_json: bool) -> None:
     """List incidents (unresolved first, worst severity first)."""
-    state = _state(ctx)
+    state = cli_state(ctx)
     service = state.services.incidents
     items: list[IncidentState] = service.list_incidents(include_resolved=include_resolved)
 

@@ -7,18 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from incidentbook.cli.output import emit, json_option
+from incidentbook.cli.output import cli_state, emit, json_option
 
 if TYPE_CHECKING:
-    from incidentbook.cli import CliState
-
-
-def _state(ctx: click.Context) -> CliState:
-    from incidentbook.cli import CliState
-
-    state = ctx.find_object(CliState)
-    assert state is not None
-    return state
+    pass
 
 
 @click.group("index")
@@ -39,7 +31,7 @@ def rebuild_cmd(ctx: click.Context, procs: int | None, as_json: bool) -> None:
     """Recreate the index from the database and the Markdown files (safe to interrupt)."""
     from incidentbook.core.search import rebuild
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     show = not as_json and sys.stderr.isatty()
     if show:
         with click.progressbar(length=1, label="indexing", file=sys.stderr) as bar:
@@ -66,7 +58,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Documents per kind, queued changes, and any drift from the sources (exit 1 on drift)."""
     from incidentbook.core.search import index_status
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     status = index_status(services.settings, services.db)
 
     def human() -> None:

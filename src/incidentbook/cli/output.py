@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from incidentbook.cli import CliState
 
 
 def emit(value: Any, as_json: bool, human: Callable[[], None]) -> None:
@@ -18,3 +21,12 @@ def emit(value: Any, as_json: bool, human: Callable[[], None]) -> None:
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 reason_option = click.option("--reason", "-r", metavar="TEXT", help="Why: kept on the event.")
+
+
+def cli_state(ctx: click.Context) -> CliState:
+    """The root command's state (workspace, actor, correlation id, services)."""
+    from incidentbook.cli import CliState
+
+    state = ctx.find_object(CliState)
+    assert state is not None
+    return state

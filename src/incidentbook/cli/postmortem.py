@@ -7,18 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from incidentbook.cli.output import emit, json_option, reason_option
+from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 
 if TYPE_CHECKING:
-    from incidentbook.cli import CliState
-
-
-def _state(ctx: click.Context) -> CliState:
-    from incidentbook.cli import CliState
-
-    state = ctx.find_object(CliState)
-    assert state is not None
-    return state
+    pass
 
 
 @click.group()
@@ -42,7 +34,7 @@ def new_cmd(
     """Start the postmortem of incident ID from the template, prefilled with its facts."""
     from incidentbook.core.documents.postmortem import create_postmortem
 
-    state = _state(ctx)
+    state = cli_state(ctx)
     default_reason = "postmortem refreshed" if refresh else "postmortem started"
     result = create_postmortem(
         state.services, incident_id, refresh=refresh, ctx=state.context(reason or default_reason)
@@ -103,7 +95,7 @@ def export_cmd(ctx: click.Context, file: str, out: str, as_json: bool) -> None:
     """Export a postmortem or pre-mortem to one standalone HTML page."""
     from incidentbook.core.documents.export import export_html
 
-    state = _state(ctx)
+    state = cli_state(ctx)
     written = export_html(state.services.settings, Path(file), Path(out))
     emit({"file": file, "html": str(written)}, as_json, lambda: click.echo(f"wrote {written}"))
 
@@ -116,7 +108,7 @@ def list_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     """List postmortems and pre-mortems (the files under postmortems/ are read first)."""
     from incidentbook.core.documents.registry import list_actions, list_documents, sync_all
 
-    state = _state(ctx)
+    state = cli_state(ctx)
     services = state.services
     sync_all(services, state.context("documents re-read"))
     docs = list_documents(services.db, kind)

@@ -6,18 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from incidentbook.cli.output import emit, json_option
+from incidentbook.cli.output import cli_state, emit, json_option
 
 if TYPE_CHECKING:
-    from incidentbook.cli import CliState
-
-
-def _state(ctx: click.Context) -> CliState:
-    from incidentbook.cli import CliState
-
-    state = ctx.find_object(CliState)
-    assert state is not None
-    return state
+    pass
 
 
 @click.group("runbooks")
@@ -32,7 +24,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """Every runbook: id, title, source, the alerts it declares."""
     from incidentbook.core.runbooks import load_runbooks
 
-    settings = _state(ctx).services.settings
+    settings = cli_state(ctx).services.settings
     found = load_runbooks(settings)
 
     def human() -> None:
@@ -54,7 +46,7 @@ def lint_cmd(ctx: click.Context, as_json: bool) -> None:
     Exit 1 when there are findings."""
     from incidentbook.core.runbooks import lint_runbooks
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     findings = lint_runbooks(services.settings, services.db)
 
     def human() -> None:
@@ -98,7 +90,7 @@ def match_cmd(
     """The runbooks for an alert, best first, and why each matched."""
     from incidentbook.core.runbooks import match_runbooks, parse_pairs
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     label_map = parse_pairs(labels, "labels")
     annotation_map = parse_pairs(annotations, "annotations")
     matches = match_runbooks(

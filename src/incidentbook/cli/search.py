@@ -7,20 +7,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from incidentbook.cli.output import emit, json_option
+from incidentbook.cli.output import cli_state, emit, json_option
 
 if TYPE_CHECKING:
-    from incidentbook.cli import CliState
+    pass
 
 KIND_CHOICES = ("incident", "alert_group", "runbook", "postmortem", "premortem")
-
-
-def _state(ctx: click.Context) -> CliState:
-    from incidentbook.cli import CliState
-
-    state = ctx.find_object(CliState)
-    assert state is not None
-    return state
 
 
 @click.command("search", context_settings={"ignore_unknown_options": True})
@@ -48,7 +40,7 @@ def search_cmd(
     """
     from incidentbook.core.search import search
 
-    state = _state(ctx)
+    state = cli_state(ctx)
     services = state.services
     text = " ".join(query)
     hits = search(services.settings, text, kind=kind, limit=limit, db=services.db)

@@ -6,14 +6,8 @@ from pathlib import Path
 
 import click
 
-from incidentbook.cli.output import emit, json_option
+from incidentbook.cli.output import cli_state, emit, json_option
 from incidentbook.errors import EXIT_FINDINGS
-
-
-def _state(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from incidentbook.cli import CliState
-
-    return ctx.find_object(CliState)
 
 
 @click.command("init")
@@ -58,7 +52,7 @@ def demo_cmd(ctx: click.Context, accounts: int, days: int, seed: int, as_json: b
     """Fill the workspace with a demo: past incidents, a ledger, live alerts."""
     from incidentbook.core.demo import DemoOptions, build_demo
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     report = build_demo(services, DemoOptions(accounts=accounts, days=days, seed=seed))
     # `make run` builds the demo once; this stamp says it is complete.
     (services.settings.state_dir / "demo-built").write_text(
@@ -78,7 +72,7 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
     """Re-derive all state from the event log and compare; exit 1 on any difference."""
     from incidentbook.core.verify import run_verify
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     results = run_verify(services.settings, services.db)
     ok = all(r.ok for r in results)
 
@@ -105,7 +99,7 @@ def stats_cmd(ctx: click.Context, as_json: bool) -> None:
     """Counters: incidents, alerts, events, MTTA/MTTR, pending index work."""
     from incidentbook.core.stats import collect_stats
 
-    services = _state(ctx).services
+    services = cli_state(ctx).services
     stats = collect_stats(services.db)
 
     def human() -> None:
