@@ -82,6 +82,17 @@ async def test_audit_screen_opens_from_the_app_key(ledger_services: Services) ->
     app = make_app(ledger_services.settings, ledger_services)
     async with app.run_test(size=(140, 42)) as pilot:
         await settle(pilot)
+        # From Triage, the selected group (balance_mismatch, worst first) narrows the list.
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, AuditScreen)
+        affected = app.screen.query_one("#affected", DataTable)
+        assert [str(affected.get_row_at(i)[0]) for i in range(affected.row_count)] == ["acc_1"]
+        app.pop_screen()
+        await settle(pilot)
+        # Elsewhere (Health), the app-wide key lists every affected account.
+        await pilot.press("H")
+        await settle(pilot)
         await pilot.press("A")
         await settle(pilot)
         assert isinstance(app.screen, AuditScreen)
@@ -89,6 +100,7 @@ async def test_audit_screen_opens_from_the_app_key(ledger_services: Services) ->
         assert [str(affected.get_row_at(i)[0]) for i in range(affected.row_count)] == [
             "acc_1", "ghost",
         ]  # balance_mismatch and orphan_entry  # fmt: skip
+        app.pop_screen()
         app.pop_screen()
         outcome = ledger_services.alerts.acknowledge_group(
             ledger_services.context("ack"), "balance_mismatch"
