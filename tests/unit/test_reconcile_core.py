@@ -7,6 +7,7 @@ import json
 import sqlite3
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,7 @@ def test_one_snapshot_while_the_ledger_is_written(services: Services, tmp_path: 
     conn.execute("PRAGMA journal_mode = WAL")
     conn.close()
     stop = threading.Event()
+    first_commit = threading.Event()
     written = []
 
     def writer() -> None:
@@ -185,11 +187,14 @@ def test_one_snapshot_while_the_ledger_is_written(services: Services, tmp_path: 
             )
             db.execute("COMMIT")
             written.append(i)
+            first_commit.set()
             stop.wait(0.002)  # a busy writer, not a livelock
         db.close()
 
     thread = threading.Thread(target=writer, daemon=True)
     thread.start()
+    # the ledger has changed before the run (ids far above the rest) and changes during it
+    assert first_commit.wait(30)
     try:
         summary = reconcile(services, f"sqlite:///{path}", batch=3)
     finally:
@@ -352,3 +357,20 @@ def test_show_indexes_touches_nothing(cli: Cli, services: Services) -> None:
     assert counts(services) == before
     missing = cli("reconcile")  # the workspace has no ledger yet: say how to get one
     assert missing.exit_code == 2 and "incidentbook demo" in missing.stderr
+
+
+def test_sparse_entry_ids_do_not_make_empty_batches(services: Services, tmp_path: Path) -> None:
+    """A gap of 10^12 ids between entries costs one batch, not 10^11 (and one skew is found
+    across the gap)."""
+    rows, expected = faulted_ledger(4, 10, {"clock_skew": 1})
+    entries = list(rows.entries)
+    last = entries[-1]
+    far = (10**12, last[1], 0, last[3], "fee", last[5], last[6] - timedelta(hours=3), None, None,
+           "system:test", None, "far", None)  # fmt: skip
+    rows.entries = [*entries, far]
+    url = f"sqlite:///{tmp_path / 'sparse.sqlite'}"
+    write_ledger(url, rows)
+    summary = reconcile(services, url, batch=1)
+    found = {f.fingerprint for f in findings(services.db, summary.run_id)}  # type: ignore[attr-defined]
+    assert found == expected | {f"clock_skew/{10**12}"}
+    assert summary.batches < 100  # type: ignore[attr-defined]
