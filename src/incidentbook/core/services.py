@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from incidentbook.core.alerts import AlertService
 from incidentbook.core.context import Context, new_correlation_id
-from incidentbook.core.incidents import IncidentService
 from incidentbook.settings import Settings
-from incidentbook.storage.db import Database
+
+# The services import SQLAlchemy; the app builds Services before its first paint, so they
+# are imported when first used (in a worker), not here.
+if TYPE_CHECKING:
+    from incidentbook.core.alerts import AlertService
+    from incidentbook.core.incidents import IncidentService
+    from incidentbook.storage.db import Database
 
 
 @dataclass
@@ -18,14 +23,20 @@ class Services:
 
     @cached_property
     def db(self) -> Database:
+        from incidentbook.storage.db import Database
+
         return Database(self.settings.db_path)
 
     @cached_property
     def incidents(self) -> IncidentService:
+        from incidentbook.core.incidents import IncidentService
+
         return IncidentService(self.db)
 
     @cached_property
     def alerts(self) -> AlertService:
+        from incidentbook.core.alerts import AlertService
+
         return AlertService(self.db, self.settings.alert_group_by)
 
     def context(

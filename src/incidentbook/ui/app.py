@@ -63,7 +63,8 @@ class IncidentbookApp(App[None]):
         from incidentbook.ui.screens.triage import TriageScreen
 
         self.push_screen(TriageScreen())
-        self.open_database()
+        # Open the database after the first frame is on screen, so it never delays it.
+        self.call_after_refresh(self.open_database)
         self.set_interval(REFRESH_SECONDS, self._poll_changes)
 
     @work(thread=True, exclusive=True, group="open-database")

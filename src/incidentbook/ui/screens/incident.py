@@ -14,8 +14,6 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
-from incidentbook.core.events import Event
-from incidentbook.core.incidents import IncidentState
 from incidentbook.core.timeline import describe
 from incidentbook.errors import IncidentbookError
 from incidentbook.ui.screens.base import CommandFailed, DataScreen
@@ -23,6 +21,8 @@ from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
 
 if TYPE_CHECKING:
+    from incidentbook.core.events import Event
+    from incidentbook.core.incidents import IncidentState
     from incidentbook.core.services import Services
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -14,12 +15,14 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
-from incidentbook.core.alerts import AlertGroup
-from incidentbook.core.incidents import IncidentState
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
 from incidentbook.ui.widgets.severity import severity_text
+
+if TYPE_CHECKING:
+    from incidentbook.core.alerts import AlertGroup
+    from incidentbook.core.incidents import IncidentState
 
 
 @dataclass
