@@ -49,18 +49,12 @@ if mode == "app":
     from incidentbook.ui.app import make_app
     from incidentbook.ui.screens.triage import TriageScreen
     mounted = TriageScreen.on_mount
-    shown = TriageScreen.show
 
     def on_mount(self):
         mounted(self)
         self.call_after_refresh(mark, "paint")  # the first frame with the Triage screen
 
-    def show(self, message):
-        shown(self, message)
-        self.call_after_refresh(mark, "data")  # the first frame with the database's rows
-
     TriageScreen.on_mount = on_mount
-    TriageScreen.show = show
     app = make_app(load_settings(workspace))
 else:
     from textual.app import App
@@ -79,6 +73,8 @@ async def main():
     async with app.run_test(size=(120, 40)) as pilot:
         for _ in range(400):
             await pilot.pause()
+            if getattr(app.screen, "loaded", False):
+                mark("data")  # the database's rows are on the Triage screen
             if "paint" in marks and (mode != "app" or "data" in marks):
                 break
     print(marks["paint"], marks.get("data", marks["paint"]))
