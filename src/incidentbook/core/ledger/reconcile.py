@@ -650,6 +650,8 @@ class _Runner:
                 )
                 .scalar_one()
             )
+        from incidentbook.core.alerts import IngestResult
+
         alerts = self.services.alerts
         done = 0
         while run.phase == "publish":
@@ -665,23 +667,25 @@ class _Runner:
                     ),
                     {"r": run.run_id, "after": after, "n": PUBLISH_BATCH},
                 ).all()
-                joinable = []
-                for row in rows:
-                    alert = self._alert(row)
-                    outcome = alerts.ingest_in(
-                        session, self.ctx, alert, f"reconcile:{run.run_id}:{alert.fingerprint}"
-                    )
+                batch = [self._alert(row) for row in rows]
+                keys: list[str | None] = [f"reconcile:{run.run_id}:{a.fingerprint}" for a in batch]
+                outcomes: list[str] = []
+                # One batched ingest (a few statements per batch, joins included), not one
+                # ingest per finding.
+                alerts.ingest_many_in(
+                    session, self.ctx, batch, keys, IngestResult(), outcomes=outcomes
+                )
+                if batch:
                     conn.execute(
                         text(
                             "UPDATE reconcile_findings SET outcome = :o"
                             " WHERE run_id = :r AND fingerprint = :f"
                         ),
-                        {"o": outcome, "r": run.run_id, "f": alert.fingerprint},
+                        [
+                            {"o": o, "r": run.run_id, "f": a.fingerprint}
+                            for a, o in zip(batch, outcomes, strict=True)
+                        ],
                     )
-                    if outcome in ("new", "refired"):
-                        joinable.append(alert.fingerprint)
-                if joinable:
-                    alerts.join_open_incidents_in(session, self.ctx, joinable)
                 _queue_groups(session, self.ctx, [r[0] for r in rows])
                 if len(rows) < PUBLISH_BATCH:
                     phase, cursor = "resolve", {"after": None}
