@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Markdown, Static
+
+from incidentbook.ui.widgets.workspace_panel import WorkspacePanel
 
 if TYPE_CHECKING:
     from incidentbook.core.runbooks import RunbookMatch
@@ -29,7 +30,7 @@ class RunbooksMatched(Message):
     error: str | None = None
 
 
-class RunbookPanel(VerticalScroll):
+class RunbookPanel(WorkspacePanel):
     DEFAULT_CSS = """
     RunbookPanel { height: 1fr; border: round $secondary; padding: 0 1; }
     RunbookPanel > #runbook-why { color: $text-muted; height: auto; }
@@ -37,16 +38,8 @@ class RunbookPanel(VerticalScroll):
     """
 
     def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._settings = settings
+        super().__init__(settings, title="Runbook", **kwargs)
         self.matches: list[RunbookMatch] = []
-        self.border_title = "Runbook"
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is not None:
-            return self._settings
-        return self.app.settings  # type: ignore[attr-defined,no-any-return]
 
     def compose(self) -> ComposeResult:
         from incidentbook.core.markdown import make_markdown

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
+
+from incidentbook.ui.widgets.workspace_panel import WorkspacePanel
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -28,24 +29,16 @@ class SeenBeforeLoaded(Message):
     error: str | None = None
 
 
-class SeenBefore(VerticalScroll):
+class SeenBefore(WorkspacePanel):
     DEFAULT_CSS = """
     SeenBefore { height: auto; max-height: 16; border: round $secondary; padding: 0 1; }
     SeenBefore > #seen-list { height: auto; }
     """
 
     def __init__(self, settings: Settings | None = None, *, limit: int = 5, **kwargs: Any):
-        super().__init__(**kwargs)
-        self._settings = settings
+        super().__init__(settings, title="Seen before", **kwargs)
         self.limit = limit
         self.items: list[Seen] = []
-        self.border_title = "Seen before"
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is not None:
-            return self._settings
-        return self.app.settings  # type: ignore[attr-defined,no-any-return]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="seen-list")
