@@ -85,6 +85,8 @@ BAD_INPUTS = [
     (["incident", "show", "INC-0404"], "no incident INC-0404"),
     (["incident", "show"], "Missing argument 'ID'"),
     (["incident", "link-alert", "INC-0001", "nope"], "no alert with fingerprint 'nope'"),
+    (["incident", "link-runbook", "INC-0404", "balance_mismatch"], "no incident INC-0404"),
+    (["incident", "link-runbook", "INC-0001", "  "], "a runbook link needs a runbook id"),
     (["incident", "frobnicate"], "No such command 'frobnicate'"),
     (["nonsense"], "No such command 'nonsense'"),
     (["demo", "--accounts", "-5"], "Invalid value for '--accounts'"),
@@ -190,3 +192,16 @@ def test_logs_are_json_lines_with_correlation_ids(cli: Cli, workspace: Path) -> 
     failures = [r for r in records if r["event"] == "command_failed"]
     assert failures and failures[0]["error"] == "no incident INC-0999"
     assert failures[0]["correlation_id"]
+
+
+def test_link_alert_links_both_ways_once(cli: Cli) -> None:
+    alert = {"source": "test", "name": "balance_mismatch", "fingerprint": "balance_mismatch/a1",
+             "status": "firing", "severity": "critical", "starts_at": "2026-10-17T02:14:00Z"}
+    ingested = cli("alerts", "ingest", "-", input=json.dumps(alert) + "\n")
+    assert ingested.exit_code == 0, ingested.output
+    cli("incident", "open", "--title", "Balances disagree")
+    first = cli.json("incident", "link-alert", "INC-0001", "balance_mismatch/a1")
+    again = cli.json("incident", "link-alert", "INC-0001", "balance_mismatch/a1")
+    assert (first["changed"], again["changed"]) == (True, False)
+    assert again["incident"]["alerts"] == ["balance_mismatch/a1"]
+    assert cli.json("alerts", "show", "balance_mismatch/a1")["incident_id"] == "INC-0001"

@@ -144,23 +144,10 @@ def link_alert_cmd(
 ) -> None:
     """Link an alert (by fingerprint) to an incident."""
     state = cli_state(ctx)
-    services = state.services
-    # Fail before writing if either side is unknown.
-    services.alerts.get(fingerprint)
-    services.incidents.get(incident_id)
-    from incidentbook.core.incidents import parse_id
-
-    canonical = parse_id(incident_id)
-    context = state.context(reason)
-    with services.db.write() as session:
-        services.alerts.link_in(session, context, fingerprint, canonical)
-    _report(_outcome_after(services, canonical), as_json)
-
-
-def _outcome_after(services: Any, incident_id: str) -> Outcome:
-    from incidentbook.core.incidents import Outcome
-
-    return Outcome(services.incidents.get(incident_id), True)
+    outcome = state.services.alerts.link_to_incident(
+        state.context(reason), fingerprint, incident_id
+    )
+    _report(outcome, as_json)
 
 
 @incident.command("show")

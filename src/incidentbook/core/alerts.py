@@ -842,6 +842,19 @@ class AlertService:
             joined += self.link_many_in(session, ctx, members, incident.id)
         return joined
 
+    def link_to_incident(self, ctx: Context, fingerprint: str, incident_id: str) -> IncidentOutcome:
+        """Link one alert and an incident both ways (``incident link-alert``); idempotent."""
+        from incidentbook.core.incidents import IncidentService, Outcome, parse_id
+
+        canonical = parse_id(incident_id)
+        with self.db.write() as session:
+            added = self.link_many_in(session, ctx, [fingerprint], canonical)
+        state = IncidentService(self.db).get(canonical)
+        message = (
+            f"{canonical}: alert linked" if added else f"{canonical}: {fingerprint} already linked"
+        )
+        return Outcome(state, bool(added), message=message)
+
     def link_in(self, session: Session, ctx: Context, fingerprint: str, incident_id: str) -> None:
         """Link an alert and an incident both ways, in the caller's transaction."""
         self.link_many_in(session, ctx, [fingerprint], incident_id)
@@ -864,7 +877,7 @@ class AlertService:
         for fingerprint in wanted:
             state = batch.states.get(fingerprint)
             if state is None:
-                raise NotFoundError(f"no alert {fingerprint}")
+                raise NotFoundError(f"no alert with fingerprint {fingerprint!r}")
             if state.incident_id != incident_id:
                 event = _append_event(
                     session,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -198,9 +199,6 @@ class IncidentService:
             self._load(session, canonical)
             return ev.stream_events(session, STREAM_PREFIX + canonical)
 
-    def notes(self, incident_id: str) -> list[ev.Event]:
-        return [e for e in self.timeline(incident_id) if e.type == NOTE_ADDED]
-
     # -- writes --------------------------------------------------------------------------
 
     def open(
@@ -285,17 +283,15 @@ class IncidentService:
 
     def set_severity(self, ctx: Context, incident_id: str, level: str) -> Outcome:
         new_level = check_severity(level)
-        current: dict[str, str] = {}
 
         def guard(state: IncidentState) -> str | None:
-            current["from"] = state.severity
             return f"severity is already {new_level}" if state.severity == new_level else None
 
         return self._transition(
             ctx,
             incident_id,
             SEVERITY_CHANGED,
-            lambda: {"from": current["from"], "to": new_level},
+            lambda state: {"from": state.severity, "to": new_level},
             guard,
         )
 
@@ -321,16 +317,6 @@ class IncidentService:
 
         return self._transition(ctx, incident_id, RUNBOOK_LINKED, {"runbook": ref}, guard)
 
-    def link_alert(self, ctx: Context, incident_id: str, fingerprint: str) -> Outcome:
-        fp = fingerprint.strip()
-        if not fp:
-            raise UsageError("an alert link needs a fingerprint")
-
-        def guard(state: IncidentState) -> str | None:
-            return f"{fp} already linked" if fp in state.alerts else None
-
-        return self._transition(ctx, incident_id, ALERT_LINKED, {"fingerprint": fp}, guard)
-
     # -- machinery -----------------------------------------------------------------------
 
     def _transition(
@@ -338,11 +324,13 @@ class IncidentService:
         ctx: Context,
         incident_id: str,
         type_: str,
-        data: dict[str, Any] | Any,
-        guard: Any,
+        data: dict[str, Any] | Callable[[IncidentState], dict[str, Any]],
+        guard: Callable[[IncidentState], str | None] | None,
         *,
         key: str | None = None,
     ) -> Outcome:
+        """Record one event unless the idempotency key was seen or ``guard`` says the incident
+        is already there (it returns why). ``data`` may be built from the current state."""
         canonical = parse_id(incident_id)
         with self.db.write() as session:
             state = self._load(session, canonical)
@@ -352,7 +340,7 @@ class IncidentService:
                 unchanged = guard(state)
                 if unchanged:
                     return Outcome(state, False, message=f"{canonical}: {unchanged}")
-            payload = data() if callable(data) else data
+            payload = data(state) if callable(data) else data
             event = ev.append(
                 session, ctx, STREAM_PREFIX + canonical, type_, payload, idempotency_key=key
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from textual.message import Message
 
@@ -30,10 +29,3 @@ class Reload(Message, bubble=False):
     """From the app to each screen: load your data again."""
 
     source: str = ""
-
-
-@dataclass
-class WorkFailed(Message):
-    what: str
-    error: str
-    detail: Any = None
