@@ -69,18 +69,21 @@ class IncidentbookApp(App[None]):
 
     @work(thread=True, exclusive=True, group="open-database")
     def open_database(self) -> None:
+        from incidentbook.core.events import last_seq
+
         try:
-            _ = self.services.db.engine  # opens, migrates
+            seq = last_seq(self.services.db)  # opens and migrates first
         except IncidentbookError as exc:
             self.post_message(DatabaseFailed(str(exc)))
             return
         except Exception as exc:  # the app must show it, not die
             self.post_message(DatabaseFailed(f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(DatabaseReady())
+        self.post_message(DatabaseReady(seq))
 
-    def on_database_ready(self, _message: DatabaseReady) -> None:
+    def on_database_ready(self, message: DatabaseReady) -> None:
         self.db_ready = True
+        self.last_event_seq = message.last_seq
         self._broadcast("database")
 
     def on_database_failed(self, message: DatabaseFailed) -> None:

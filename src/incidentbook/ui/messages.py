@@ -11,6 +11,8 @@ from textual.message import Message
 class DatabaseReady(Message):
     """The state database is open and migrated; screens may load."""
 
+    last_seq: int = 0  # the newest event then: the change poll starts from here
+
 
 @dataclass
 class DatabaseFailed(Message):

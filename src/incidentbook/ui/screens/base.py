@@ -42,8 +42,8 @@ class DataScreen(Screen[None]):
         return self.ib_app.services
 
     def on_mount(self) -> None:
-        if self.ib_app.db_ready:
-            self.reload()
+        """Subclasses build their widgets here; the first load comes with ScreenResume (or,
+        before the database is open, with the app's Reload once it is)."""
 
     def on_screen_resume(self) -> None:
         if self.ib_app.db_ready:
