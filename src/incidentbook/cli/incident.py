@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 from incidentbook.core.incidents import SEVERITIES
+from incidentbook.core.timeline import describe
 
 if TYPE_CHECKING:
     from incidentbook.core.incidents import IncidentState, Outcome
@@ -175,17 +176,11 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
         click.echo("timeline:")
         for event in timeline:
             click.echo(
-                f"  {event.recorded_at}  {describe_event(event.type, event.data)}"
+                f"  {event.recorded_at}  {describe(event.type, event.data)}"
                 f"  ({event.actor}{'; ' + event.reason if event.reason else ''})"
             )
 
     emit({"incident": inc.to_dict(), "timeline": [e.to_dict() for e in timeline]}, as_json, human)
-
-
-def describe_event(type_: str, data: dict[str, Any]) -> str:
-    from incidentbook.core.timeline import describe
-
-    return describe(type_, data)
 
 
 @incident.command("list")
