@@ -205,3 +205,10 @@ def test_link_alert_links_both_ways_once(cli: Cli) -> None:
     assert (first["changed"], again["changed"]) == (True, False)
     assert again["incident"]["alerts"] == ["balance_mismatch/a1"]
     assert cli.json("alerts", "show", "balance_mismatch/a1")["incident_id"] == "INC-0001"
+
+
+def test_serve_bad_listen_address_is_one_line(cli: Cli) -> None:
+    result = cli("serve", "--listen", "nonsense")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "incidentbook: error: --listen wants HOST:PORT (e.g. 127.0.0.1:9797), not 'nonsense'")
