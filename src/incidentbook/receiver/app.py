@@ -143,10 +143,7 @@ def create_app(
 
 def _open_keeper(services: Services) -> sqlite3.Connection | None:
     try:
-        services.db.engine  # noqa: B018 -- create and migrate first
-        keeper = sqlite3.connect(services.db.path, check_same_thread=False)
-        keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-        return keeper
+        return services.db.keep_open()
     except (sqlite3.Error, IncidentbookError) as exc:
         log_error("receiver.keeper_failed", str(exc), None)
         return None
