@@ -59,6 +59,9 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
               help="Accounts per batch (one checkpoint each).")  # fmt: skip
 @click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="ACCOUNTS_PER_S",
               help="Spare a production database: at most N accounts per second.")  # fmt: skip
+@click.option("--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Scan processes for a full run of a SQLite ledger (default: one per core, "
+              "up to 4; 1 scans in this process).")  # fmt: skip
 @click.option(
     "--show-indexes",
     is_flag=True,
@@ -74,6 +77,7 @@ def reconcile_cmd(
     resume: bool,
     batch: int,
     max_rate: float | None,
+    jobs: int | None,
     show_indexes: bool,
     as_json: bool,
 ) -> None:
@@ -84,7 +88,7 @@ def reconcile_cmd(
     from incidentbook.errors import EXIT_FINDINGS
 
     if show_indexes:
-        from incidentbook.core.ledger.demo_ledger import RECOMMENDED_INDEXES
+        from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES
 
         emit(
             RECOMMENDED_INDEXES, as_json, lambda: click.echo(";\n".join(RECOMMENDED_INDEXES) + ";")
@@ -105,6 +109,7 @@ def reconcile_cmd(
                 batch=batch,
                 max_rate=max_rate,
                 progress=progress,
+                jobs=jobs,
             ),
         )
 
@@ -113,6 +118,7 @@ def reconcile_cmd(
         click.echo(
             f"run {summary.run_id} [{summary.mode}]{resumed} on {summary.ledger}: "
             f"{summary.found} findings in {summary.batches} batches"
+            + (f" on {summary.jobs} processes" if summary.jobs > 1 else "")
         )
         for check, counts in summary.checks.items():
             click.echo(

@@ -1,8 +1,9 @@
 """The six reconciler checks of DESIGN §4, as queries over one ledger snapshot.
 
-Each function returns the findings of one batch, sorted by fingerprint. Fingerprints are the
-contract's, exactly. The heavy lifting (sums, grouping) happens in the database over index
-scans; Python sees one row per account and the (rare) suspicious rows only.
+Each function checks one range of keys and returns its findings sorted by fingerprint.
+Fingerprints are the contract's, exactly. The database does the heavy lifting: it sums,
+groups and compares over index scans and returns only the rows that disagree, so Python
+sees the (rare) suspicious rows, never one row per account or entry.
 
 Definitions this module settles where the contract leaves room:
 
@@ -25,7 +26,7 @@ Definitions this module settles where the contract leaves room:
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,9 @@ SEVERITY = {
     "clock_skew": "warning",
 }
 IN_CHUNK = 500
+# Above this share of entries without an immediate predecessor id (gaps), a clock batch
+# streams its range instead of asking for each gap's predecessor.
+GAP_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class Finding:
             "details": self.details,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        return cls(**data)
+
 
 def _int(value: Any, what: str) -> int:
     if type(value) is int:
@@ -79,11 +87,7 @@ def _int(value: Any, what: str) -> int:
     raise LedgerError(f"{what} is not an integer: {value!r}")
 
 
-def _sum_sql(snap: Snapshot) -> str:
-    return "SUM(amount_minor)" if snap.sqlite else "CAST(SUM(amount_minor) AS BIGINT)"
-
-
-def _range(lo: str | None, hi: str | None, column: str = "account_id") -> tuple[str, list[Any]]:
+def _range(lo: Any, hi: Any, column: str = "account_id") -> tuple[str, list[Any]]:
     parts, params = [], []
     if lo is not None:
         parts.append(f"{column} > ?")
@@ -96,6 +100,11 @@ def _range(lo: str | None, hi: str | None, column: str = "account_id") -> tuple[
 
 def _in(ids: Sequence[Any], column: str = "account_id") -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' for _ in ids)})", list(ids)
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _bad_amount(snap: Snapshot, account_id: str) -> LedgerError:
@@ -112,54 +121,94 @@ def _bad_amount(snap: Snapshot, account_id: str) -> LedgerError:
     return LedgerError(f"ledger_entries.amount_minor is not an integer for account {account_id}")
 
 
+def _bad_balance(account_id: str, balance: Any) -> LedgerError:
+    return LedgerError(
+        f"ledger_accounts.balance_minor is not an integer for account {account_id}: {balance!r}"
+    )
+
+
+# -- balance_mismatch, currency_mismatch, orphan_entry ----------------------------------------
+
+
 def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int, list[Finding]]:
-    """balance_mismatch, duplicate_posting, currency_mismatch, orphan_entry for the accounts
-    (and entries) matching ``where`` on ``account_id``. Returns (accounts seen, findings)."""
-    accounts: dict[str, tuple[str, int]] = {}
-    for account_id, currency, balance in snap.rows(
-        f"SELECT account_id, currency, balance_minor FROM ledger_accounts WHERE {where}", params
-    ):
-        if type(balance) is not int:
-            raise LedgerError(
-                f"ledger_accounts.balance_minor is not an integer for account {account_id}: "
-                f"{balance!r}"
-            )
-        accounts[account_id] = (currency, balance)
-    findings: list[Finding] = []
-    seen: set[str] = set()
-    suspicious_currency: list[str] = []
-    repeated_refs: list[str] = []
-    orphans: list[str] = []
-    # One index scan: sums, currencies, and whether any external_ref repeats (the only
-    # accounts that can hold a duplicate posting; they get a second, targeted query).
-    for account_id, total, low, high, repeats in snap.rows(
-        f"SELECT account_id, {_sum_sql(snap)}, MIN(currency), MAX(currency),"
-        " COUNT(external_ref) - COUNT(DISTINCT external_ref)"
-        f" FROM ledger_entries WHERE {where} GROUP BY account_id",
+    """balance_mismatch, currency_mismatch and orphan_entry for the accounts (and entries)
+    whose ``account_id`` matches ``where``. Returns (accounts in range, findings).
+
+    One streamed scan sums every account's entries per currency (the ``(account_id,
+    currency, amount_minor)`` index serves it in order) and joins the stored balance; only
+    groups that disagree come back: an unknown account, a foreign currency, a wrong sum."""
+    sqlite = snap.sqlite
+    total_sql = "SUM(amount_minor)" if sqlite else "CAST(SUM(amount_minor) AS BIGINT)"
+    typed = (
+        " OR typeof(s.total) <> 'integer' OR typeof(a.balance_minor) <> 'integer'" if sqlite else ""
+    )
+    suspicious: dict[str, list[tuple[Any, ...]]] = {}
+    for row in snap.rows(
+        "SELECT s.account_id, s.currency, s.total, a.account_id, a.currency, a.balance_minor"
+        f" FROM (SELECT account_id, currency, {total_sql} AS total FROM ledger_entries"
+        f" WHERE {where} GROUP BY account_id, currency) AS s"
+        " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id"
+        " WHERE a.account_id IS NULL OR s.currency <> a.currency"
+        f" OR s.total <> a.balance_minor{typed}",
         params,
     ):
-        known = accounts.get(account_id)
-        if known is None:
-            orphans.append(account_id)
-            continue
-        if type(total) is not int:
-            raise _bad_amount(snap, account_id)
-        seen.add(account_id)
-        currency, stored = known
-        if stored != total:
-            findings.append(_balance(account_id, currency, stored, total))
-        if low != currency or high != currency:
-            suspicious_currency.append(account_id)
-        if repeats:
-            repeated_refs.append(account_id)
-    for account_id, (currency, stored) in accounts.items():
-        if account_id not in seen and stored != 0:
-            findings.append(_balance(account_id, currency, stored, 0))
-    for account_id in suspicious_currency:
-        currency = accounts[account_id][0]
+        suspicious.setdefault(str(row[0]), []).append(row)
+    findings: list[Finding] = []
+    for account_id, rows in suspicious.items():
+        findings.extend(_account_rows(snap, account_id, rows))
+    # accounts without a single entry: their derived balance is 0
+    a_where = where.replace("account_id", "a.account_id")
+    typed_zero = " OR typeof(a.balance_minor) <> 'integer'" if sqlite else ""
+    for account_id, currency, balance in snap.rows(
+        "SELECT a.account_id, a.currency, a.balance_minor FROM ledger_accounts a"
+        f" WHERE {a_where} AND (a.balance_minor <> 0{typed_zero}) AND NOT EXISTS"
+        " (SELECT 1 FROM ledger_entries e WHERE e.account_id = a.account_id)",
+        params,
+    ):
+        if type(balance) is not int:
+            raise _bad_balance(account_id, balance)
+        findings.append(_balance(account_id, currency, balance, 0))
+    count = snap.one(f"SELECT COUNT(*) FROM ledger_accounts WHERE {where}", params)
+    findings.sort(key=lambda f: f.fingerprint)
+    return int(count[0]) if count else 0, findings
+
+
+def _account_rows(snap: Snapshot, account_id: str, rows: list[tuple[Any, ...]]) -> list[Finding]:
+    """The findings of one account whose per-currency sums disagreed with its stored row."""
+    if rows[0][3] is None:  # no such account: every entry is an orphan
+        return [
+            Finding(
+                "orphan_entry",
+                f"orphan_entry/{entry_id}",
+                account_id,
+                entry_currency,
+                entry_id,
+                _int(amount, f"ledger_entries.amount_minor of entry {entry_id}"),
+                {"amount_minor": amount},
+            )
+            for entry_id, entry_currency, amount in snap.rows(
+                "SELECT entry_id, currency, amount_minor FROM ledger_entries"
+                " WHERE account_id = ? ORDER BY entry_id",
+                (account_id,),
+            )
+        ]
+    currency, stored = rows[0][4], rows[0][5]
+    if type(stored) is not int:
+        raise _bad_balance(account_id, stored)
+    if any(type(r[2]) is not int for r in rows):
+        raise _bad_amount(snap, account_id)
+    findings: list[Finding] = []
+    if all(r[1] == currency for r in rows):
+        # every other currency group would have come back too: this sum is the whole
+        derived = sum(int(r[2]) for r in rows)
+    else:
+        (derived,) = snap.one(  # type: ignore[misc]
+            "SELECT SUM(amount_minor) FROM ledger_entries WHERE account_id = ?", (account_id,)
+        )
+        derived = int(derived)
         for entry_id, entry_currency, amount in snap.rows(
             "SELECT entry_id, currency, amount_minor FROM ledger_entries"
-            " WHERE account_id = ? AND currency <> ?",
+            " WHERE account_id = ? AND currency <> ? ORDER BY entry_id",
             (account_id, currency),
         ):
             findings.append(
@@ -174,27 +223,9 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
                      "amount_minor": amount},
                 )
             )  # fmt: skip
-    for account_id in orphans:
-        for entry_id, entry_currency, amount in snap.rows(
-            "SELECT entry_id, currency, amount_minor FROM ledger_entries WHERE account_id = ?",
-            (account_id,),
-        ):
-            findings.append(
-                Finding(
-                    "orphan_entry",
-                    f"orphan_entry/{entry_id}",
-                    account_id,
-                    entry_currency,
-                    entry_id,
-                    _int(amount, f"ledger_entries.amount_minor of entry {entry_id}"),
-                    {"amount_minor": amount},
-                )
-            )
-    for start in range(0, len(repeated_refs), IN_CHUNK):
-        clause, args = _in(repeated_refs[start : start + IN_CHUNK])
-        findings.extend(_duplicates(snap, clause, args, accounts))
-    findings.sort(key=lambda f: f.fingerprint)
-    return len(accounts), findings
+    if stored != derived:
+        findings.append(_balance(account_id, currency, stored, derived))
+    return findings
 
 
 def _balance(account_id: str, currency: str, stored: int, derived: int) -> Finding:
@@ -209,128 +240,142 @@ def _balance(account_id: str, currency: str, stored: int, derived: int) -> Findi
     )
 
 
-def _duplicates(
-    snap: Snapshot, where: str, params: list[Any], accounts: dict[str, tuple[str, int]]
-) -> list[Finding]:
+# -- duplicate_posting -------------------------------------------------------------------------
+
+# (account_id, external_ref, kind, amount_minor, entry ids ascending)
+DuplicateGroup = tuple[str, str, str, Any, list[int]]
+
+
+def duplicate_ref_findings(
+    snap: Snapshot, lo: str | None, hi: str | None
+) -> tuple[int, list[Finding]]:
+    """duplicate_posting for the external refs in ``(lo, hi]``: one grouped scan of the
+    ``external_ref`` index finds the refs recorded more than once (the only candidates),
+    then only their entries are read. Returns (repeated refs, findings)."""
+    where, params = _range(lo, hi, "external_ref")
+    repeated = [
+        r[0]
+        for r in snap.rows(
+            "SELECT external_ref FROM ledger_entries WHERE external_ref IS NOT NULL"
+            f" AND {where} GROUP BY external_ref HAVING COUNT(*) >= 2",
+            params,
+        )
+    ]
+    copies: dict[tuple[str, str, str, Any], list[int]] = {}
+    for chunk in _chunks(repeated):
+        clause, args = _in(chunk, "external_ref")
+        for entry_id, account_id, ref, kind, amount in snap.rows(
+            "SELECT entry_id, account_id, external_ref, kind, amount_minor FROM ledger_entries"
+            f" WHERE {clause}",
+            args,
+        ):
+            copies.setdefault((str(account_id), ref, kind, amount), []).append(int(entry_id))
+    groups = [(*key, sorted(ids)) for key, ids in copies.items() if len(ids) >= 2]
+    return len(repeated), _duplicate_findings(snap, groups)
+
+
+def duplicate_account_findings(snap: Snapshot, where: str, params: list[Any]) -> list[Finding]:
+    """duplicate_posting for the accounts matching ``where`` (incremental runs, and ledgers
+    without an index on ``external_ref``)."""
     ids_sql = "group_concat(entry_id)" if snap.sqlite else "string_agg(CAST(entry_id AS TEXT), ',')"
-    groups = [
-        (account_id, ref, kind, amount, sorted(int(i) for i in str(ids).split(",")))
+    groups: list[DuplicateGroup] = [
+        (str(account_id), ref, kind, amount, sorted(int(i) for i in str(ids).split(",")))
         for account_id, ref, kind, amount, ids in snap.rows(
             f"SELECT account_id, external_ref, kind, amount_minor, {ids_sql} FROM ledger_entries"
             f" WHERE external_ref IS NOT NULL AND {where}"
             " GROUP BY account_id, external_ref, kind, amount_minor HAVING COUNT(*) >= 2",
             params,
         )
-        if account_id in accounts
     ]
-    # one lookup for every candidate entry of the batch: which of them some entry reverses
+    return _duplicate_findings(snap, groups)
+
+
+def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Finding]:
+    if not groups:
+        return []
+    # which candidate entries some entry reverses (cancelled copies)
     candidates = sorted({i for group in groups for i in group[4]})
     reversed_ids: set[int] = set()
-    for start in range(0, len(candidates), IN_CHUNK):
-        clause, args = _in(candidates[start : start + IN_CHUNK], "reverses_entry_id")
+    for chunk in _chunks(candidates):
+        clause, args = _in(chunk, "reverses_entry_id")
         reversed_ids.update(
             int(r[0])
             for r in snap.rows(f"SELECT reverses_entry_id FROM ledger_entries WHERE {clause}", args)
         )
-    findings: list[Finding] = []
+    # entries of unknown accounts are orphan_entry findings only
+    currency_of: dict[str, str] = {}
+    for chunk in _chunks(sorted({g[0] for g in groups})):
+        clause, args = _in(chunk)
+        currency_of.update(
+            (str(a), str(c))
+            for a, c in snap.rows(
+                f"SELECT account_id, currency FROM ledger_accounts WHERE {clause}", args
+            )
+        )
+    merged: dict[str, Finding] = {}
     for account_id, ref, kind, amount, ids in groups:
+        if account_id not in currency_of:
+            continue
         live = [i for i in ids if i not in reversed_ids]
         if len(live) < 2:
             continue
         amount = _int(amount, f"ledger_entries.amount_minor of entry {ids[0]}")
-        findings.append(
-            Finding(
-                "duplicate_posting",
-                f"duplicate_posting/{account_id}/{ref}",
-                account_id,
-                accounts[account_id][0],
-                live[1],
-                (len(live) - 1) * amount,
-                {"external_ref": ref, "kind": kind, "amount_minor": amount, "copies": len(live),
-                 "entry_ids": live},
-            )
+        finding = Finding(
+            "duplicate_posting",
+            f"duplicate_posting/{account_id}/{ref}",
+            account_id,
+            currency_of[account_id],
+            live[1],
+            (len(live) - 1) * amount,
+            {"external_ref": ref, "kind": kind, "amount_minor": amount, "copies": len(live),
+             "entry_ids": live},
         )  # fmt: skip
-    # Two groups of one account and ref (different kind or amount) share a fingerprint: merge.
-    merged: dict[str, Finding] = {}
-    for finding in findings:
         other = merged.get(finding.fingerprint)
-        if other is None:
-            merged[finding.fingerprint] = finding
-        else:
-            ids = sorted([*other.details["entry_ids"], *finding.details["entry_ids"]])
-            merged[finding.fingerprint] = Finding(
-                other.check, other.fingerprint, other.account_id, other.currency, other.entry_id,
+        if other is not None:
+            # two groups of one account and ref (another kind or amount) share a fingerprint
+            entry_ids = sorted([*other.details["entry_ids"], *live])
+            finding = Finding(
+                other.check, other.fingerprint, other.account_id, other.currency, entry_ids[1],
                 other.delta_minor + finding.delta_minor,
-                {**other.details, "entry_ids": ids, "copies": other.details["copies"]
-                 + finding.details["copies"]},
+                {**other.details, "entry_ids": entry_ids,
+                 "copies": other.details["copies"] + len(live)},
             )  # fmt: skip
-    return list(merged.values())
+        merged[finding.fingerprint] = finding
+    return sorted(merged.values(), key=lambda f: f.fingerprint)
 
 
 def account_ids_findings(snap: Snapshot, ids: Sequence[str]) -> tuple[int, list[Finding]]:
-    """The account checks for an explicit list of account ids (incremental runs)."""
+    """All four account checks for an explicit list of account ids (incremental runs)."""
     seen = 0
     findings: list[Finding] = []
-    for start in range(0, len(ids), IN_CHUNK):
-        clause, args = _in(ids[start : start + IN_CHUNK])
+    for chunk in _chunks(ids):
+        clause, args = _in(chunk)
         count, found = account_findings(snap, clause, args)
         seen += count
         findings.extend(found)
+        findings.extend(duplicate_account_findings(snap, clause, args))
     findings.sort(key=lambda f: f.fingerprint)
     return seen, findings
 
 
+# -- clock_skew --------------------------------------------------------------------------------
+
+
 def clock_findings(
-    snap: Snapshot, lo: int | None, hi: int | None, tolerance_s: float
+    snap: Snapshot, lo: int | None, hi: int | None, tolerance_s: float, *, rowid: bool = False
 ) -> list[Finding]:
     """clock_skew for entries with ``lo < entry_id <= hi``, each compared with its predecessor
-    (which may lie at or before ``lo``). A string comparison of the ISO text (or timestamptz)
-    selects the candidates; the tolerance (at least 1 s) is then checked exactly."""
-    parts, params = [], []
-    if lo is not None:
-        prev = snap.one("SELECT MAX(entry_id) FROM ledger_entries WHERE entry_id <= ?", (lo,))
-        parts.append("entry_id >= ?")
-        params.append(prev[0] if prev and prev[0] is not None else lo)
-    if hi is not None:
-        parts.append("entry_id <= ?")
-        params.append(hi)
-    where = " AND ".join(parts) or "1 = 1"
-    candidates: list[tuple[Any, ...]] = []
-    if snap.sqlite:
-        # SQLite's window functions are slow over millions of rows; a streamed scan of the
-        # (entry_id, recorded_at) covering index is not.
-        prev_id: Any = None
-        prev_at: Any = None
-        cursor = snap.dbapi.cursor()
-        try:
-            cursor.arraysize = 10_000
-            cursor.execute(
-                f"SELECT entry_id, recorded_at FROM ledger_entries WHERE {where} ORDER BY entry_id",
-                params,
-            )
-            # compare whole chunks in C (map/operator.lt); walk a chunk only if it steps back
-            while chunk := cursor.fetchmany():
-                recorded = [r[1] for r in chunk]
-                if prev_at is not None and recorded[0] < prev_at:
-                    candidates.append((chunk[0][0], recorded[0], prev_id, prev_at))
-                if any(map(operator.lt, recorded[1:], recorded)):
-                    for i in range(1, len(chunk)):
-                        if recorded[i] < recorded[i - 1]:
-                            candidates.append((chunk[i][0], recorded[i], chunk[i - 1][0],
-                                               recorded[i - 1]))  # fmt: skip
-                prev_id, prev_at = chunk[-1]
-        finally:
-            cursor.close()
-    else:
-        candidates = snap.all(
-            "SELECT entry_id, recorded_at, prev_id, prev_at FROM ("
-            " SELECT entry_id, recorded_at,"
-            " LAG(entry_id) OVER (ORDER BY entry_id) AS prev_id,"
-            " LAG(recorded_at) OVER (ORDER BY entry_id) AS prev_at"
-            f" FROM ledger_entries WHERE {where}) AS w"
-            " WHERE recorded_at < prev_at",
-            params,
-        )
+    (which may lie at or before ``lo``). A comparison of the ISO text (or timestamptz) selects
+    the candidates; the tolerance (at least 1 s) is then checked exactly.
+
+    ``rowid`` (SQLite, ``entry_id`` is the rowid): the database pairs every entry with entry
+    ``id - 1`` in one join and returns only the pairs that step back, plus the entries whose
+    id has no immediate predecessor (gaps), whose real predecessor is then looked up."""
+    candidates: list[tuple[Any, ...]] | None = None
+    if rowid:
+        candidates = _clock_by_rowid(snap, lo, hi)
+    if candidates is None:
+        candidates = _clock_by_scan(snap, lo, hi)
     findings: list[Finding] = []
     for entry_id, recorded, prev_id, prev_at in candidates:
         if lo is not None and entry_id <= lo:
@@ -358,30 +403,142 @@ def clock_findings(
     return findings
 
 
+def _clock_by_rowid(snap: Snapshot, lo: int | None, hi: int | None) -> list[tuple[Any, ...]] | None:
+    where, params = _range(lo, hi, "n.entry_id")
+    # NOT INDEXED: the rowid lookup of id - 1 right after id - 2 is a step, not a seek
+    rows = snap.all(
+        "SELECT n.entry_id, n.recorded_at, p.entry_id, p.recorded_at FROM ledger_entries n"
+        " LEFT JOIN ledger_entries p NOT INDEXED ON p.rowid = n.entry_id - 1"
+        f" WHERE {where} AND (p.rowid IS NULL OR n.recorded_at < p.recorded_at)",
+        params,
+    )
+    gaps = [r for r in rows if r[2] is None]
+    if gaps and lo is not None and hi is not None and len(gaps) > GAP_SHARE * (hi - lo) + 64:
+        return None  # sparse ids: one streamed pass is cheaper than a lookup per gap
+    candidates = [r for r in rows if r[2] is not None]
+    for entry_id, recorded, _, _ in gaps:
+        prev = snap.one(
+            "SELECT entry_id, recorded_at FROM ledger_entries WHERE entry_id < ?"
+            " ORDER BY entry_id DESC LIMIT 1",
+            (entry_id,),
+        )
+        if prev is not None and recorded < prev[1]:
+            candidates.append((entry_id, recorded, prev[0], prev[1]))
+    return candidates
+
+
+def _clock_by_scan(snap: Snapshot, lo: int | None, hi: int | None) -> list[tuple[Any, ...]]:
+    parts, params = [], []
+    if lo is not None:
+        prev = snap.one("SELECT MAX(entry_id) FROM ledger_entries WHERE entry_id <= ?", (lo,))
+        parts.append("entry_id >= ?")
+        params.append(prev[0] if prev and prev[0] is not None else lo)
+    if hi is not None:
+        parts.append("entry_id <= ?")
+        params.append(hi)
+    where = " AND ".join(parts) or "1 = 1"
+    if not snap.sqlite:
+        return snap.all(
+            "SELECT entry_id, recorded_at, prev_id, prev_at FROM ("
+            " SELECT entry_id, recorded_at,"
+            " LAG(entry_id) OVER (ORDER BY entry_id) AS prev_id,"
+            " LAG(recorded_at) OVER (ORDER BY entry_id) AS prev_at"
+            f" FROM ledger_entries WHERE {where}) AS w"
+            " WHERE recorded_at < prev_at",
+            params,
+        )
+    # SQLite's window functions copy the whole range aside first; a streamed scan of the
+    # (entry_id, recorded_at) index does not
+    candidates: list[tuple[Any, ...]] = []
+    prev_id: Any = None
+    prev_at: Any = None
+    cursor = snap.dbapi.cursor()
+    try:
+        cursor.arraysize = 10_000
+        cursor.execute(
+            f"SELECT entry_id, recorded_at FROM ledger_entries WHERE {where} ORDER BY entry_id",
+            params,
+        )
+        # compare whole chunks in C (map/operator.lt); walk a chunk only if it steps back
+        while chunk := cursor.fetchmany():
+            recorded = [r[1] for r in chunk]
+            if prev_at is not None and recorded[0] < prev_at:
+                candidates.append((chunk[0][0], recorded[0], prev_id, prev_at))
+            if any(map(operator.lt, recorded[1:], recorded)):
+                for i in range(1, len(chunk)):
+                    if recorded[i] < recorded[i - 1]:
+                        candidates.append((chunk[i][0], recorded[i], chunk[i - 1][0],
+                                           recorded[i - 1]))  # fmt: skip
+            prev_id, prev_at = chunk[-1]
+    finally:
+        cursor.close()
+    return candidates
+
+
+# -- invalid_reversal --------------------------------------------------------------------------
+
 REVERSALS_SQL = (
     "SELECT r.entry_id, r.account_id, r.currency, r.amount_minor, r.reverses_entry_id,"
     " t.entry_id, t.amount_minor"
     " FROM ledger_entries r LEFT JOIN ledger_entries t ON t.entry_id = r.reverses_entry_id"
     " WHERE r.reverses_entry_id IS NOT NULL AND {where}"
 )
+# An earlier reversal of the same target (cheap with an index on reverses_entry_id).
+EARLIER_REVERSAL = (
+    "EXISTS (SELECT 1 FROM ledger_entries r2 WHERE r2.reverses_entry_id = r.reverses_entry_id"
+    " AND r2.entry_id < r.entry_id)"
+)
 
 
-def reversal_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int, list[Finding]]:
+def reversal_findings(
+    snap: Snapshot, where: str, params: list[Any], *, indexed: bool = False
+) -> tuple[int, list[Finding]]:
     """invalid_reversal for reversals whose target (``reverses_entry_id``) matches ``where``.
-    All reversals of one target must be in one call."""
-    rows = sorted(snap.rows(REVERSALS_SQL.format(where=where), params), key=lambda r: (r[4], r[0]))
+    All reversals of one target must be in one call.
+
+    ``indexed`` (an index leads with ``reverses_entry_id``): the database returns only the
+    invalid reversals; otherwise every reversal of the range comes back and is judged here."""
+    if indexed:
+        typed = " OR typeof(r.amount_minor) <> 'integer'" if snap.sqlite else ""
+        rows = [
+            (*r[:7], bool(r[7]))
+            for r in snap.rows(
+                "SELECT r.entry_id, r.account_id, r.currency, r.amount_minor,"
+                f" r.reverses_entry_id, t.entry_id, t.amount_minor, {EARLIER_REVERSAL}"
+                " FROM ledger_entries r LEFT JOIN ledger_entries t"
+                " ON t.entry_id = r.reverses_entry_id"
+                f" WHERE r.reverses_entry_id IS NOT NULL AND {where}"
+                " AND (t.entry_id IS NULL OR r.amount_minor <> -t.amount_minor"
+                f"{typed} OR {EARLIER_REVERSAL})",
+                params,
+            )
+        ]
+        count = snap.one(
+            f"SELECT COUNT(*) FROM ledger_entries r WHERE r.reverses_entry_id IS NOT NULL"
+            f" AND {where}",
+            params,
+        )
+        items = int(count[0]) if count else 0
+    else:
+        ordered = sorted(
+            snap.rows(REVERSALS_SQL.format(where=where), params), key=lambda r: (r[4], r[0])
+        )
+        rows = []
+        previous_target: Any = None
+        for row in ordered:
+            rows.append((*row, row[4] == previous_target))
+            previous_target = row[4]
+        items = len(ordered)
     findings: list[Finding] = []
-    previous_target: Any = None
-    for entry_id, account_id, currency, amount, target, target_id, target_amount in rows:
+    for entry_id, account_id, currency, amount, target, target_id, target_amount, again in rows:
         amount = _int(amount, f"ledger_entries.amount_minor of entry {entry_id}")
         problems = []
         if target_id is None:
             problems.append("missing_target")
         elif amount != -target_amount:
             problems.append("amount_not_negation")
-        if target == previous_target:
+        if again:
             problems.append("reversed_more_than_once")
-        previous_target = target
         if not problems:
             continue
         delta = amount + (target_amount or 0)
@@ -398,4 +555,4 @@ def reversal_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[in
             )
         )  # fmt: skip
     findings.sort(key=lambda f: f.fingerprint)
-    return len(rows), findings
+    return items, findings

@@ -43,6 +43,26 @@ INTEGER_COLUMNS = {
 }
 INTEGER_TYPES = ("INT", "BIGINT", "INTEGER", "SMALLINT", "BIGSERIAL", "SERIAL")
 
+# The indexes the reconciler and the audit lookups are fast with (`reconcile --show-indexes`).
+# A user's ledger gets them from its owner; incidentbook never writes to a ledger it did not
+# make. Each serves one query shape:
+RECOMMENDED_INDEXES = [
+    "CREATE UNIQUE INDEX ux_ledger_entries_idempotency ON ledger_entries(idempotency_key)",
+    # per-account sums by currency (balance_mismatch, currency_mismatch), one streamed scan
+    "CREATE INDEX ix_ledger_entries_recon ON ledger_entries(account_id, currency, amount_minor)",
+    # account history newest first (audit)
+    "CREATE INDEX ix_ledger_entries_account ON ledger_entries(account_id)",
+    # repeated upstream ids (duplicate_posting); a webhook handler wants it too
+    "CREATE INDEX ix_ledger_entries_external_ref ON ledger_entries(external_ref)"
+    " WHERE external_ref IS NOT NULL",
+    "CREATE INDEX ix_ledger_entries_reverses ON ledger_entries(reverses_entry_id)"
+    " WHERE reverses_entry_id IS NOT NULL",
+    # recording order (clock_skew) without reading whole rows
+    "CREATE INDEX ix_ledger_entries_recorded ON ledger_entries(entry_id, recorded_at)",
+    "CREATE INDEX ix_ledger_entries_correlation ON ledger_entries(correlation_id)",
+    "CREATE INDEX ix_ledger_accounts_updated ON ledger_accounts(updated_at)",
+]
+
 
 class LedgerError(UsageError):
     """The ledger cannot be read as the contract says: unreachable, missing table or column,
@@ -111,11 +131,7 @@ class Ledger:
             dbapi = raw.driver_connection
             if self.is_sqlite:
                 dbapi.isolation_level = None
-                cursor = dbapi.cursor()
-                cursor.execute("BEGIN")
-                # the snapshot starts at the first read; take it now
-                cursor.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
-                cursor.close()
+                begin_sqlite_snapshot(dbapi)
             else:
                 import psycopg
 
@@ -125,7 +141,7 @@ class Ledger:
                 dbapi.read_only = True
                 with dbapi.cursor() as cursor:
                     cursor.execute("SELECT 1")
-            yield Snapshot(self, dbapi)
+            yield Snapshot(dbapi, sqlite=self.is_sqlite)
         finally:
             try:
                 dbapi = raw.driver_connection
@@ -144,12 +160,22 @@ class Ledger:
 
 
 class Snapshot:
-    """Queries inside one read transaction. SQL is written with ``?`` placeholders."""
+    """Queries inside one read transaction. SQL is written with ``?`` placeholders.
 
-    def __init__(self, ledger: Ledger, dbapi: Any) -> None:
-        self.ledger = ledger
+    Built on a bare DBAPI connection so that a scan worker process (``workers``) can make one
+    from ``sqlite3`` without importing SQLAlchemy."""
+
+    def __init__(self, dbapi: Any, *, sqlite: bool) -> None:
         self.dbapi = dbapi
-        self.sqlite = ledger.is_sqlite
+        self.sqlite = sqlite
+
+    def restart(self) -> None:
+        """End the read transaction and begin a new one at the newest committed state
+        (SQLite; used while scan workers agree on one snapshot)."""
+        assert self.sqlite
+        if self.dbapi.in_transaction:
+            self.dbapi.execute("COMMIT")
+        begin_sqlite_snapshot(self.dbapi)
 
     def sql(self, text: str) -> str:
         return text if self.sqlite else text.replace("?", "%s")
@@ -184,6 +210,65 @@ class Snapshot:
         if self.sqlite:
             return moment_.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
         return moment_
+
+
+def begin_sqlite_snapshot(dbapi: Any) -> None:
+    """BEGIN a read transaction on a SQLite connection in autocommit mode and take its
+    snapshot now (SQLite takes it at the first read, not at BEGIN)."""
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+    finally:
+        cursor.close()
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` ledger URL (None for other databases)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database).resolve()
+
+
+def scan_capabilities(snap: Snapshot) -> dict[str, bool]:
+    """What the ledger's schema lets the scans do cheaply; decided once per run (and sent to
+    scan workers). ``entry_rowid``: SQLite ``entry_id`` is the rowid (INTEGER PRIMARY KEY),
+    so the predecessor of an entry is one cheap step away. ``ref_index``: an index leads
+    with ``external_ref``, so repeated upstream ids can be grouped in ranges of refs.
+    ``reverses_index``: one leads with ``reverses_entry_id``, so the database can find a
+    target's earlier reversal itself."""
+    caps = {"entry_rowid": False, "ref_index": False, "reverses_index": False}
+    if snap.sqlite:
+        table = snap.one("SELECT type, sql FROM sqlite_master WHERE name = 'ledger_entries'")
+        if (
+            table is not None
+            and table[0] == "table"
+            and "WITHOUT ROWID" not in str(table[1]).upper()
+        ):
+            info = snap.all("PRAGMA table_info(ledger_entries)")
+            keys = [r for r in info if r[5]]
+            caps["entry_rowid"] = (
+                len(keys) == 1 and keys[0][1] == "entry_id" and str(keys[0][2]).upper() == "INTEGER"
+            )
+        for (name,) in snap.all("SELECT name FROM pragma_index_list('ledger_entries')"):
+            first = snap.one("SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,))
+            if first is not None and first[0] == "external_ref":
+                caps["ref_index"] = True
+            if first is not None and first[0] == "reverses_entry_id":
+                caps["reverses_index"] = True
+    else:
+        for column, cap in (("external_ref", "ref_index"), ("reverses_entry_id", "reverses_index")):
+            row = snap.one(
+                "SELECT COUNT(*) FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid"
+                " JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]"
+                " WHERE t.relname = 'ledger_entries' AND a.attname = ?",
+                (column,),
+            )
+            caps[cap] = bool(row and row[0])
+    return caps
 
 
 def _first_line(exc: BaseException) -> str:

@@ -24,6 +24,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES
+
 if TYPE_CHECKING:
     from incidentbook.core.demo import DemoOptions, DemoReport
     from incidentbook.core.services import Services
@@ -53,20 +55,6 @@ CREATE TABLE ledger_entries (
 );
 CREATE TABLE incidentbook_demo (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-# The indexes the reconciler and the audit lookups are fast with (README: "ledger indexes").
-# A user's ledger gets them from its owner; incidentbook never writes to a ledger it did not make.
-RECOMMENDED_INDEXES = [
-    "CREATE UNIQUE INDEX ux_ledger_entries_idempotency ON ledger_entries(idempotency_key)",
-    "CREATE INDEX ix_ledger_entries_recon ON ledger_entries"
-    "(account_id, external_ref, kind, amount_minor, currency)",
-    "CREATE INDEX ix_ledger_entries_account ON ledger_entries(account_id)",
-    "CREATE INDEX ix_ledger_entries_reverses ON ledger_entries(reverses_entry_id)"
-    " WHERE reverses_entry_id IS NOT NULL",
-    "CREATE INDEX ix_ledger_entries_recorded ON ledger_entries(entry_id, recorded_at)",
-    "CREATE INDEX ix_ledger_entries_correlation ON ledger_entries(correlation_id)",
-    "CREATE INDEX ix_ledger_accounts_updated ON ledger_accounts(updated_at)",
-]
 
 CURRENCIES = ["EUR", "USD", "GBP", "JPY", "CHF"]
 CURRENCY_WEIGHTS = [55, 25, 12, 5, 3]
@@ -435,6 +423,8 @@ def build_ledger(path: Path, params: LedgerParams, *, indexes: bool = True) -> B
     if path.exists():
         current = existing_stamp(path)
         if current == stamp:
+            if indexes:
+                ensure_recommended_indexes(path)
             return BuildResult(path, built=False)
         if current is None:
             raise UsageError(f"{path} exists and is not an incidentbook demo ledger; not touched")
@@ -468,6 +458,39 @@ def build_ledger(path: Path, params: LedgerParams, *, indexes: bool = True) -> B
         conn.close()
     os.replace(tmp, path)
     return BuildResult(path, True, gen.n, entries, dict(gen.injected))
+
+
+def _index_name(statement: str) -> str:
+    return statement.split(" INDEX ", 1)[1].split(" ON ", 1)[0].strip()
+
+
+def ensure_recommended_indexes(path: Path) -> list[str]:
+    """Bring a demo ledger made by an older release to today's recommended indexes (a demo
+    ledger is ours to write; a user's ledger never is). Returns the indexes (re)built."""
+    wanted = {_index_name(s): s for s in RECOMMENDED_INDEXES}
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        have = {
+            str(name): str(sql)
+            for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                " AND tbl_name IN ('ledger_entries', 'ledger_accounts') AND sql IS NOT NULL"
+            )
+        }
+        changed = [n for n, sql in wanted.items() if have.get(n) != sql]
+        stale = [n for n in have if n not in wanted]
+        if not changed and not stale:
+            return []
+        conn.execute("BEGIN")
+        for name in stale + [n for n in changed if n in have]:
+            conn.execute(f'DROP INDEX "{name}"')
+        for name in changed:
+            conn.execute(wanted[name])
+        conn.execute("COMMIT")
+        conn.execute("ANALYZE")
+        return changed
+    finally:
+        conn.close()
 
 
 def append_traffic(path: Path, count: int, *, seed: int = 99) -> int:

@@ -1,21 +1,20 @@
 """The reconciler: every check of DESIGN §4 over one ledger snapshot, in resumable batches.
 
-A run goes through phases, each in batches; every batch commits its findings, its checkpoint
-row and the run's cursor in ONE state-database transaction, so ``kill -9`` at any moment loses
-at most the batch in flight and the next invocation (``--resume`` or a plain run) continues
-after the last committed batch:
+A run goes through phases; every batch commits its findings, its checkpoint row and the run's
+cursor in ONE state-database transaction, so ``kill -9`` at any moment loses at most the
+batches in flight and the next invocation (``--resume`` or a plain run) finishes the run:
 
-1. ``accounts``  — balance_mismatch, duplicate_posting, currency_mismatch, orphan_entry, by
-   ranges of account_id (full run) or chunks of the run's scope (incremental run);
-2. ``entries``   — clock_skew, by ranges of entry_id;
-3. ``reversals`` — invalid_reversal, by ranges of reversed entry id;
-4. ``publish``   — findings become alerts (source ``reconciler``, name = check, fingerprint =
-   the contract's) through ``AlertService.ingest_in`` with receipt keys
+1. ``scan``     — the run's planned tasks (``tasks``: account ranges, external-ref ranges,
+   entry-id ranges, reversal ranges; or the incremental scope), in any order, on
+   ``--jobs`` worker processes that share the run's snapshot (``workers``), or in this
+   process. A task is done when its checkpoint is committed; a resumed run runs the rest;
+2. ``publish``  — findings become alerts (source ``reconciler``, name = check, fingerprint =
+   the contract's) through ``AlertService.ingest_many_in`` with receipt keys
    ``reconcile:<run_id>:<fingerprint>``, batch by batch with the cursor;
-5. ``resolve``   — firing reconciler alerts whose finding is gone are resolved (receipt keys
+3. ``resolve``  — firing reconciler alerts whose finding is gone are resolved (receipt keys
    ``reconcile:<run_id>:resolved:<fingerprint>``); an incremental run resolves only the
    account checks of the accounts it looked at;
-6. ``complete``  — one ``reconcile.completed`` event with the summary.
+4. ``complete`` — one ``reconcile.completed`` event with the summary.
 
 Nothing reaches the alerts before the scan is over, so a ledger error found mid-scan (say a
 non-integer amount) aborts the run and removes its staging rows: nothing written.
@@ -24,9 +23,10 @@ non-integer amount) aborts the run and removes its staging rows: nothing written
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -35,30 +35,40 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from incidentbook.clock import parse_iso, to_iso
-from incidentbook.core.ledger.checks import (
-    ACCOUNT_CHECKS,
-    CHECKS,
-    SEVERITY,
-    Finding,
-    account_findings,
-    account_ids_findings,
-    clock_findings,
-    reversal_findings,
+from incidentbook.core.ledger.checks import ACCOUNT_CHECKS, CHECKS, SEVERITY, Finding
+from incidentbook.core.ledger.contract import (
+    Ledger,
+    LedgerError,
+    Snapshot,
+    open_ledger,
+    scan_capabilities,
+    sqlite_path,
 )
-from incidentbook.core.ledger.contract import Ledger, LedgerError, Snapshot, open_ledger
+from incidentbook.core.ledger.tasks import (
+    ScanOptions,
+    Task,
+    TaskResult,
+    plan_full,
+    plan_incremental,
+    run_task,
+)
 from incidentbook.errors import UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from incidentbook.core.context import Context
+    from incidentbook.core.ledger.workers import WorkerPool
     from incidentbook.core.services import Services
     from incidentbook.storage.db import Database
 
 SOURCE = "reconciler"
 ACTOR = "reconciler"
-PHASES = ("accounts", "entries", "reversals", "publish", "resolve", "complete")
+PHASES = ("scan", "publish", "resolve", "complete")
+LEGACY_SCAN_PHASES = ("accounts", "entries", "reversals")  # runs left by releases before tasks
 PUBLISH_BATCH = 500
+MAX_AUTO_JOBS = 4
+COMMIT_EVERY_S = 0.5  # at most this much finished scan work is lost to a kill -9
 
 Progress = Callable[[str, int, int], None]
 
@@ -71,6 +81,7 @@ class ReconcileOptions:
     batch: int = 50_000
     max_rate: float | None = None  # accounts per second
     progress: Progress | None = None
+    jobs: int | None = None  # scan processes; None: one per core (up to 4) on SQLite full runs
 
 
 @dataclass
@@ -84,6 +95,7 @@ class RunSummary:
     started_at: str
     finished_at: str | None
     checks: dict[str, dict[str, int]] = field(default_factory=dict)
+    jobs: int = 1
 
     @property
     def found(self) -> int:
@@ -132,27 +144,106 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
         raise UsageError("--batch must be at least 1")
     if options.max_rate is not None and options.max_rate <= 0:
         raise UsageError("--max-rate must be positive")
+    if options.jobs is not None and options.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
     ledger = open_ledger(options.ledger_url or services.settings.ledger_url)
     db = services.db
     run: _Run | None = None
+    keeper = None
     try:
         with _one_at_a_time(services):
+            keeper = db.keep_open()  # a commit per batch must not checkpoint the WAL each time
             with ledger.snapshot() as snap:
                 run = _unfinished(db, ledger.display_url)
-                if run is None:
-                    run = _create(db, ctx, snap, ledger, options, _settings_options(services))
-                runner = _Runner(services, ctx, ledger, snap, run, options)
-                runner.scan()
+                if run is not None and run.phase in LEGACY_SCAN_PHASES:
+                    _discard(db, run.run_id)  # its batches are not tasks; nothing was published
+                    run = None
+                since = _last_complete(db, ledger.display_url) if run is None else None
+                mode = run.mode if run is not None else _mode(options, since)
+                scanning = run is None or run.phase == "scan"
+                pool = _spawn_pool(ledger, options, mode) if scanning else None
+                try:
+                    if run is None:
+                        opts = _settings_options(services)
+                        run = _create(db, ctx, snap, ledger, options, mode, since, opts)
+                    if pool is not None:
+                        # the workers' snapshots and this one are made equal again (a later
+                        # state than the plan's: the plan's ranges cover any state, and the
+                        # watermark only says where the next incremental run starts)
+                        pool = _ready_pool(pool, ctx, snap, run)
+                    runner = _Runner(services, ctx, ledger, snap, run, options, pool)
+                    runner.scan()
+                finally:
+                    if pool is not None:
+                        pool.close()
             # the snapshot is released before alerts are written
             runner.publish()
             runner.resolve()
             return runner.complete()
     except LedgerError:
-        if run is not None and run.phase in ("accounts", "entries", "reversals"):
+        if run is not None and run.phase == "scan":
             _discard(db, run.run_id)
         raise
     finally:
+        if keeper is not None:
+            keeper.close()
         ledger.dispose()
+
+
+def _mode(options: ReconcileOptions, since: dict[str, Any] | None) -> str:
+    # A full run is the default the first time; after that, incremental unless --full.
+    return "full" if since is None or options.mode == "full" else "incremental"
+
+
+def _spawn_pool(ledger: Ledger, options: ReconcileOptions, mode: str) -> WorkerPool | None:
+    """Scan worker processes for a full run of a SQLite ledger (None when one process is
+    asked for or fits better); they start while the run is planned."""
+    jobs = options.jobs if options.jobs is not None else min(os.cpu_count() or 1, MAX_AUTO_JOBS)
+    path = sqlite_path(ledger.url) if ledger.is_sqlite else None
+    if jobs < 2 or mode != "full" or path is None:
+        return None
+    from incidentbook.core.ledger.workers import WorkerPool
+
+    try:
+        return WorkerPool(path, jobs)
+    except OSError:
+        return None
+
+
+def _ready_pool(pool: WorkerPool, ctx: Context, snap: Snapshot, run: _Run) -> WorkerPool | None:
+    """Open the ledger in every worker on one snapshot with ``snap``; None (and the pool
+    closed) when they cannot, or the ledger keeps changing while they try."""
+    from incidentbook.core.ledger.workers import PoolBroken
+    from incidentbook.obs import log_info
+
+    jobs = len(pool.workers)
+    try:
+        pool.start(_run_scan_options(run))
+        attempts = pool.agree(snap)
+    except PoolBroken as exc:
+        pool.close()
+        log_info("reconcile.parallel_unavailable", ctx.correlation_id, error=str(exc))
+        return None
+    if not attempts:
+        pool.close()
+        log_info("reconcile.parallel_fallback", ctx.correlation_id, jobs=jobs,
+                 reason="the ledger kept changing while the workers opened it")  # fmt: skip
+        return None
+    log_info("reconcile.parallel", ctx.correlation_id, jobs=jobs, agree_attempts=attempts)
+    return pool
+
+
+def _run_scan_options(run: _Run) -> ScanOptions:
+    return ScanOptions.from_json(
+        {**run.options, "tolerance_s": run.options["clock_skew_tolerance_s"]}
+    )
+
+
+def _scan_options(snap: Snapshot, opts: dict[str, Any]) -> ScanOptions:
+    caps = scan_capabilities(snap)
+    return ScanOptions(
+        float(opts["clock_skew_tolerance_s"]), caps["entry_rowid"], caps["reverses_index"]
+    )
 
 
 @contextmanager
@@ -260,24 +351,30 @@ def _create(
     snap: Snapshot,
     ledger: Ledger,
     options: ReconcileOptions,
+    mode: str,
+    since: dict[str, Any] | None,
     opts: dict[str, Any],
 ) -> _Run:
-    since = _last_complete(db, ledger.display_url)
-    # A full run is the default the first time; after that, incremental unless --full.
-    mode = "full" if since is None or options.mode == "full" else "incremental"
+    scan = _scan_options(snap, opts)
+    scope: list[str] = []
+    if mode == "incremental" and since is not None:
+        scope = _scope(snap, since, opts)
+        entries_after = max(0, int(since.get("max_entry_id", 0)) - int(opts["entry_overlap"]))
+        tasks = plan_incremental(snap, options.batch, len(scope), entries_after)
+    else:
+        tasks = plan_full(snap, options.batch, scan_capabilities(snap)["ref_index"])
     run = _Run(
         run_id=uuid.uuid4().hex[:12],
         mode=mode,
-        phase="accounts",
-        cursor={"begun": False, "after": None, "done": 0},
+        phase="scan",
+        cursor={"plan": [t.to_json() for t in tasks]},
         batch=options.batch,
-        options={**opts, "since": since},
+        options={**opts, "since": since, **scan.to_json()},
         watermark=_watermark(snap),
         started_at=to_iso(ctx.clock()),
         batches=0,
         resumed=False,
     )
-    scope = _scope(snap, since, opts) if mode == "incremental" and since is not None else []
     with db.write() as session:
         conn = _conn(session)
         conn.execute(
@@ -321,6 +418,7 @@ def _create(
         mode=run.mode,
         ledger=ledger.display_url,
         scope=len(scope),
+        tasks=len(tasks),
     )
     return run
 
@@ -348,6 +446,7 @@ class _Runner:
         snap: Snapshot,
         run: _Run,
         options: ReconcileOptions,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.services = services
         self.db = services.db
@@ -355,29 +454,60 @@ class _Runner:
         self.ledger = ledger
         self.snap = snap
         self.run = run
+        self.pool = pool
         self.progress = options.progress
         self.max_rate = options.max_rate
         self.rate_start = time.monotonic()
         self.rate_units = 0.0
-        self.tolerance = float(run.options["clock_skew_tolerance_s"])
+        self.jobs = 1
 
     # -- bookkeeping ---------------------------------------------------------------------
 
-    def _commit_batch(
+    def _commit_batches(
         self,
-        phase: str,
-        lo: Any,
-        hi: Any,
-        items: int,
-        findings: list[Finding],
+        batches: list[tuple[Task, TaskResult]],
         next_phase: str,
-        cursor: dict[str, Any],
+        cursor: dict[str, Any] | None,
     ) -> None:
+        """Finished tasks' findings, their checkpoints (one per task, numbered in commit
+        order) and the run's counters, in one transaction."""
         run = self.run
-        seq = run.batches + 1
+        seq = run.batches
+        findings_rows: list[dict[str, Any]] = []
+        checkpoint_rows: list[dict[str, Any]] = []
+        at = to_iso(self.ctx.clock())
+        for task, result in batches:
+            seq += 1
+            _, lo, hi = task.key()
+            findings_rows.extend(
+                {
+                    "run_id": run.run_id,
+                    "fingerprint": f.fingerprint,
+                    "check": f.check,
+                    "account_id": f.account_id,
+                    "currency": f.currency,
+                    "entry_id": f.entry_id,
+                    "delta": f.delta_minor,
+                    "details": json.dumps(f.details, sort_keys=True),
+                    "seq": seq,
+                }
+                for f in result.findings
+            )
+            checkpoint_rows.append(
+                {
+                    "run_id": run.run_id,
+                    "seq": seq,
+                    "phase": task.track,
+                    "lo": lo,
+                    "hi": hi,
+                    "items": result.items,
+                    "findings": len(result.findings),
+                    "at": at,
+                }
+            )
         with self.db.write() as session:
             conn = _conn(session)
-            if findings:
+            if findings_rows:
                 conn.execute(
                     text(
                         "INSERT INTO reconcile_findings (run_id, fingerprint, check_name,"
@@ -385,52 +515,35 @@ class _Runner:
                         " VALUES (:run_id, :fingerprint, :check, :account_id, :currency,"
                         " :entry_id, :delta, :details, :seq)"
                     ),
-                    [
-                        {
-                            "run_id": run.run_id,
-                            "fingerprint": f.fingerprint,
-                            "check": f.check,
-                            "account_id": f.account_id,
-                            "currency": f.currency,
-                            "entry_id": f.entry_id,
-                            "delta": f.delta_minor,
-                            "details": json.dumps(f.details, sort_keys=True),
-                            "seq": seq,
-                        }
-                        for f in findings
-                    ],
+                    findings_rows,
                 )
-            conn.execute(
-                text(
-                    "INSERT INTO reconcile_checkpoints (run_id, seq, phase, lo, hi, items,"
-                    " findings, committed_at) VALUES (:run_id, :seq, :phase, :lo, :hi, :items,"
-                    " :findings, :at)"
-                ),
-                {
-                    "run_id": run.run_id,
-                    "seq": seq,
-                    "phase": phase,
-                    "lo": None if lo is None else str(lo),
-                    "hi": None if hi is None else str(hi),
-                    "items": items,
-                    "findings": len(findings),
-                    "at": to_iso(self.ctx.clock()),
-                },
-            )
+            if checkpoint_rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO reconcile_checkpoints (run_id, seq, phase, lo, hi, items,"
+                        " findings, committed_at) VALUES (:run_id, :seq, :phase, :lo, :hi,"
+                        " :items, :findings, :at)"
+                    ),
+                    checkpoint_rows,
+                )
             self._move(conn, next_phase, cursor, seq)
         run.batches = seq
         run.phase = next_phase
-        run.cursor = cursor
+        if cursor is not None:
+            run.cursor = cursor
 
-    def _move(self, conn: Connection, phase: str, cursor: dict[str, Any], batches: int) -> None:
+    def _move(
+        self, conn: Connection, phase: str, cursor: dict[str, Any] | None, batches: int
+    ) -> None:
+        """Advance the run; ``cursor`` None keeps the stored one (the scan's plan)."""
         conn.execute(
             text(
-                "UPDATE reconcile_runs SET phase = :phase, cursor = :cursor, batches = :batches"
-                " WHERE run_id = :run_id"
+                "UPDATE reconcile_runs SET phase = :phase, batches = :batches,"
+                " cursor = COALESCE(:cursor, cursor) WHERE run_id = :run_id"
             ),
             {
                 "phase": phase,
-                "cursor": json.dumps(cursor),
+                "cursor": None if cursor is None else json.dumps(cursor),
                 "batches": batches,
                 "run_id": self.run.run_id,
             },
@@ -450,60 +563,19 @@ class _Runner:
 
     # -- scanning ------------------------------------------------------------------------
 
-    def scan(self) -> None:
-        if self.run.phase == "accounts":
-            if self.run.mode == "incremental":
-                self._accounts_scope()
-            else:
-                self._accounts_full()
-        if self.run.phase == "entries":
-            self._entries()
-        if self.run.phase == "reversals":
-            self._reversals()
-
-    def _boundary(self, sql_first: str, sql_after: str, after: Any, begun: bool) -> Any:
-        offset = max(self.run.batch - 1, 0)
-        row = (
-            self.snap.one(sql_after, (after, offset))
-            if begun
-            else self.snap.one(sql_first, (offset,))
-        )
-        return None if row is None else row[0]
-
-    def _accounts_full(self) -> None:
-        snap = self.snap
-        total_row = snap.one("SELECT COUNT(*) FROM ledger_accounts")
-        total = int(total_row[0]) if total_row else 0
-        while self.run.phase == "accounts":
-            cursor = self.run.cursor
-            begun, after = bool(cursor["begun"]), cursor["after"]
-            if self.ledger.entry_index_on_account:
-                hi = self._boundary(
-                    "SELECT account_id FROM ledger_accounts ORDER BY account_id LIMIT 1 OFFSET ?",
-                    "SELECT account_id FROM ledger_accounts WHERE account_id > ?"
-                    " ORDER BY account_id LIMIT 1 OFFSET ?",
-                    after,
-                    begun,
-                )
-            else:
-                hi = None  # without an index on account_id, one pass beats a scan per batch
-            lo = after if begun else None
-            from incidentbook.core.ledger.checks import _range
-
-            where, params = _range(lo, hi)
-            seen, findings = account_findings(snap, where, params)
-            done = int(cursor.get("done", 0)) + seen
-            if hi is None:
-                nxt, new_cursor = "entries", {"begun": False, "after": None, "done": 0}
-            else:
-                nxt, new_cursor = "accounts", {"begun": True, "after": hi, "done": done}
-            self._commit_batch("accounts", lo, hi, seen, findings, nxt, new_cursor)
-            self._report("accounts", done, total)
-            self._throttle(seen)
-
-    def _accounts_scope(self) -> None:
+    def _done_keys(self) -> set[tuple[str, str | None, str | None]]:
         with self.db.read() as session:
-            scope = [
+            return {
+                (str(r[0]), r[1], r[2])
+                for r in _conn(session).execute(
+                    text("SELECT phase, lo, hi FROM reconcile_checkpoints WHERE run_id = :r"),
+                    {"r": self.run.run_id},
+                )
+            }
+
+    def _scope(self) -> list[str]:
+        with self.db.read() as session:
+            return [
                 str(r[0])
                 for r in _conn(session).execute(
                     text(
@@ -512,104 +584,69 @@ class _Runner:
                     {"r": self.run.run_id},
                 )
             ]
-        while self.run.phase == "accounts":
-            start = int(self.run.cursor.get("done", 0))
-            chunk = scope[start : start + self.run.batch]
-            seen, findings = account_ids_findings(self.snap, chunk) if chunk else (0, [])
-            done = start + len(chunk)
-            if done >= len(scope):
-                nxt, new_cursor = "entries", {"begun": False, "after": None, "done": 0}
-            else:
-                nxt, new_cursor = "accounts", {"begun": True, "after": None, "done": done}
-            self._commit_batch("accounts", start, done, seen, findings, nxt, new_cursor)
-            self._report("accounts", done, len(scope))
-            self._throttle(len(chunk))
 
-    def _entries(self) -> None:
-        snap = self.snap
-        # two queries: together SQLite would scan an index instead of reading both ends
-        low = snap.one("SELECT MIN(entry_id) FROM ledger_entries")
-        high = snap.one("SELECT MAX(entry_id) FROM ledger_entries")
-        first, last = (0, 0)
-        if low and low[0] is not None and high and high[0] is not None:
-            first, last = int(low[0]), int(high[0])
-        size = self.run.batch * 10  # entry ids per batch: about ten entries per account
-        if not self.run.cursor["begun"]:
-            start = first - 1
-            if self.run.mode == "incremental":
-                since = self.run.options.get("since") or {}
-                overlap = int(self.run.options["entry_overlap"])
-                start = max(start, int(since.get("max_entry_id", 0)) - overlap)
-            self.run.cursor = {"begun": True, "after": start, "done": 0}
-        begin = int(self.run.cursor["after"])
-        while self.run.phase == "entries":
-            after = int(self.run.cursor["after"])
-            # ranges of entry ids, skipping gaps: every batch starts at an existing entry
-            following = snap.one(
-                "SELECT MIN(entry_id) FROM ledger_entries WHERE entry_id > ?", (after,)
-            )
-            hi: int | None = None
-            if following is not None and following[0] is not None:
-                hi = max(after + size, int(following[0]) + size - 1)
-            if hi is None or hi >= last:
-                hi = None
-            findings = clock_findings(snap, after, hi, self.tolerance)
-            reached = last if hi is None else hi
-            if hi is None:
-                nxt, new_cursor = "reversals", {"begun": False, "after": None, "done": 0}
-            else:
-                nxt, new_cursor = "entries", {"begun": True, "after": hi, "done": 0}
-            self._commit_batch("entries", after, hi, reached - after, findings, nxt, new_cursor)
-            self._report("entries", max(reached - begin, 0), max(last - begin, 0))
-            self._throttle((reached - after) / 10.0)
-
-    def _reversals(self) -> None:
-        snap = self.snap
-        from incidentbook.core.ledger.checks import _in, _range
-
-        if self.run.mode == "incremental":
-            since = self.run.options.get("since") or {}
-            start = max(
-                0, int(since.get("max_entry_id", 0)) - int(self.run.options["entry_overlap"])
-            )
-            targets = sorted(
-                int(r[0])
-                for r in snap.rows(
-                    "SELECT DISTINCT reverses_entry_id FROM ledger_entries"
-                    " WHERE entry_id > ? AND reverses_entry_id IS NOT NULL",
-                    (start,),
-                )
-            )
-            findings: list[Finding] = []
-            items = 0
-            for i in range(0, len(targets), 500):
-                clause, args = _in(targets[i : i + 500], "r.reverses_entry_id")
-                count, found = reversal_findings(snap, clause, args)
-                items += count
-                findings.extend(found)
-            findings.sort(key=lambda f: f.fingerprint)
-            self._commit_batch("reversals", None, None, items, findings, "publish", {"after": None})
+    def scan(self) -> None:
+        """Run every planned task without a checkpoint; commit each as it finishes."""
+        run = self.run
+        if run.phase != "scan":
             return
-        while self.run.phase == "reversals":
-            cursor = self.run.cursor
-            begun, after = bool(cursor["begun"]), cursor["after"]
-            hi = self._boundary(
-                "SELECT reverses_entry_id FROM ledger_entries WHERE reverses_entry_id IS NOT NULL"
-                " ORDER BY reverses_entry_id LIMIT 1 OFFSET ?",
-                "SELECT reverses_entry_id FROM ledger_entries WHERE reverses_entry_id IS NOT NULL"
-                " AND reverses_entry_id > ? ORDER BY reverses_entry_id LIMIT 1 OFFSET ?",
-                after,
-                begun,
-            )
-            lo = after if begun else None
-            where, params = _range(lo, hi, "r.reverses_entry_id")
-            items, findings = reversal_findings(snap, where, params)
-            new_cursor: dict[str, Any] = {"after": None}
-            nxt = "publish"
-            if hi is not None:
-                nxt, new_cursor = "reversals", {"begun": True, "after": int(hi), "done": 0}
-            self._commit_batch("reversals", lo, hi, items, findings, nxt, new_cursor)
-            self._report("reversals", items, items)
+        plan = [Task.from_json(t) for t in run.cursor["plan"]]
+        done = self._done_keys()
+        todo = [t for t in plan if t.key() not in done]
+        totals: dict[str, int] = {}
+        finished: dict[str, int] = {}
+        for task in plan:
+            totals[task.track] = totals.get(task.track, 0) + 1
+            if task.key() in done:
+                finished[task.track] = finished.get(task.track, 0) + 1
+        scope = self._scope() if run.mode == "incremental" else []
+        options = _run_scan_options(run)
+        left = len(todo)
+
+        def results() -> Iterable[tuple[Task, TaskResult]]:
+            remaining = list(todo)
+            if self.pool is not None:
+                from incidentbook.core.ledger.workers import PoolBroken
+
+                self.jobs = len(self.pool.workers)
+                completed: set[tuple[str, str | None, str | None]] = set()
+                try:
+                    for task, result in self.pool.run(remaining):
+                        completed.add(task.key())
+                        yield task, result
+                    return
+                except PoolBroken as exc:
+                    from incidentbook.obs import log_info
+
+                    log_info("reconcile.parallel_broken", self.ctx.correlation_id, error=str(exc))
+                    self.jobs = 1
+                    remaining = [t for t in remaining if t.key() not in completed]
+            for task in remaining:
+                yield task, run_task(self.snap, task, options, scope)
+
+        buffered: list[tuple[Task, TaskResult]] = []
+        last_commit = time.monotonic()
+        for task, result in results():
+            left -= 1
+            buffered.append((task, result))
+            # checkpoints go in groups: a commit per small task would cost more than the task
+            if left and time.monotonic() - last_commit < COMMIT_EVERY_S:
+                self._throttle(result.units(task.track))
+                continue
+            if left:
+                self._commit_batches(buffered, "scan", None)
+            else:
+                self._commit_batches(buffered, "publish", {"after": None})
+            for done_task, _ in buffered:
+                finished[done_task.track] = finished.get(done_task.track, 0) + 1
+                self._report(done_task.track, finished[done_task.track], totals[done_task.track])
+            buffered = []
+            last_commit = time.monotonic()
+            self._throttle(result.units(task.track))
+        if not todo:  # every task was done before (a resume after the last checkpoint)
+            with self.db.write() as session:
+                self._move(_conn(session), "publish", {"after": None}, run.batches)
+            run.phase, run.cursor = "publish", {"after": None}
 
     # -- alerts --------------------------------------------------------------------------
 
@@ -654,6 +691,7 @@ class _Runner:
 
         alerts = self.services.alerts
         done = 0
+        self._report("publish", done, total)
         while run.phase == "publish":
             after = run.cursor.get("after")
             with self.db.write() as session:
@@ -766,6 +804,7 @@ class _Runner:
         run = self.run
         summary = run_summary(self.db, run.run_id)
         summary.resumed = run.resumed
+        summary.jobs = self.jobs
         if summary.status == "complete":
             return summary
         finished = to_iso(self.ctx.clock())

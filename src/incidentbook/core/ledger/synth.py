@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES
+
 # (account_id, currency, balance_minor, updated_at, opened_at)
 AccountRow = tuple[str, str, int, datetime, datetime]
 # (entry_id, account_id, amount_minor, currency, kind, occurred_at, recorded_at, external_ref,
@@ -39,14 +41,8 @@ POSTGRES_DDL = [
     " idempotency_key TEXT UNIQUE, actor TEXT NOT NULL, reason TEXT, correlation_id TEXT,"
     " reverses_entry_id BIGINT)",
 ]
-INDEXES = [
-    "CREATE INDEX ix_ledger_entries_recon ON ledger_entries"
-    "(account_id, external_ref, kind, amount_minor, currency)",
-    "CREATE INDEX ix_ledger_entries_account ON ledger_entries(account_id, entry_id)",
-    "CREATE INDEX ix_ledger_entries_reverses ON ledger_entries(reverses_entry_id)",
-    "CREATE INDEX ix_ledger_entries_correlation ON ledger_entries(correlation_id)",
-    "CREATE INDEX ix_ledger_accounts_updated ON ledger_accounts(updated_at)",
-]
+# the recommended indexes, less the unique one the DDL above already declares
+INDEXES = [s for s in RECOMMENDED_INDEXES if "idempotency" not in s]
 
 
 @dataclass
@@ -59,8 +55,16 @@ def _text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def write_ledger(url: str, rows: LedgerRows, *, indexes: bool = True, replace: bool = True) -> None:
-    """Create the contract tables at ``url`` (dropping old ones if ``replace``) and fill them."""
+def write_ledger(
+    url: str,
+    rows: LedgerRows,
+    *,
+    indexes: bool = True,
+    replace: bool = True,
+    tables: bool = True,
+) -> None:
+    """Create the contract tables at ``url`` (dropping old ones if ``replace``; none at all
+    without ``tables``: they exist, made by the caller) and fill them."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
     from sqlalchemy.pool import NullPool
@@ -75,9 +79,8 @@ def write_ledger(url: str, rows: LedgerRows, *, indexes: bool = True, replace: b
             if replace:
                 for table in ("ledger_entries", "ledger_accounts"):
                     cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            for statement in (SQLITE_DDL if sqlite else POSTGRES_DDL) + (
-                INDEXES if indexes else []
-            ):
+            ddl = (SQLITE_DDL if sqlite else POSTGRES_DDL) if tables else []
+            for statement in ddl + (INDEXES if indexes else []):
                 cursor.execute(statement)
             mark = "?" if sqlite else "%s"
 

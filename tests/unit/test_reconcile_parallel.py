@@ -1,0 +1,253 @@
+"""The scan as tasks: worker processes and one process find exactly the same; workers share
+one snapshot while the ledger is written; a dead worker's task is done by another; both
+clock-skew paths (rowid pairs with gap lookups, and the streamed scan) agree with the truth."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from incidentbook.core.ledger.contract import open_ledger, scan_capabilities, sqlite_path
+from incidentbook.core.ledger.demo_ledger import (
+    LedgerParams,
+    build_ledger,
+    ensure_recommended_indexes,
+)
+from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
+from incidentbook.core.ledger.synth import (
+    FAULT_KINDS,
+    SQLITE_DDL,
+    LedgerRows,
+    faulted_ledger,
+    write_ledger,
+)
+from incidentbook.core.ledger.tasks import ScanOptions, plan_full, run_task
+from incidentbook.core.ledger.workers import WorkerPool, snapshot_state
+from incidentbook.core.services import Services
+from tests.conftest import Cli
+
+ENTRY_CHECKS = ("currency_mismatch", "orphan_entry", "invalid_reversal", "clock_skew")
+
+
+def reconcile(services: Services, url: str, **kw: object) -> set[str]:
+    ctx = services.context("test", actor="reconciler")
+    summary = run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, mode="full", **kw))  # type: ignore[arg-type]
+    assert summary.jobs == (kw.get("jobs") or summary.jobs)
+    return {f.fingerprint for f in findings(services.db, summary.run_id)}
+
+
+def renumbered(
+    rows: LedgerRows, expected: set[str], new_id: dict[int, int]
+) -> tuple[LedgerRows, set[str]]:
+    """The same ledger with other entry ids (reversal targets and expected fingerprints
+    follow; a reversal of a missing entry keeps pointing nowhere)."""
+    entries = [
+        (new_id[e[0]], *e[1:12], None if e[12] is None else new_id.get(e[12], e[12]))
+        for e in rows.entries
+    ]
+    out = set()
+    for fingerprint in expected:
+        head, _, last = fingerprint.rpartition("/")
+        check = fingerprint.split("/", 1)[0]
+        out.add(f"{head}/{new_id[int(last)]}" if check in ENTRY_CHECKS else fingerprint)
+    return LedgerRows(rows.accounts, entries), out  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def faulted() -> tuple[LedgerRows, set[str]]:
+    return faulted_ledger(21, 60, dict.fromkeys(FAULT_KINDS, 2), decoys=6)
+
+
+def test_workers_and_one_process_find_the_same(
+    services: Services, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
+) -> None:
+    rows, expected = faulted
+    url = f"sqlite:///{tmp_path / 'faulted.sqlite'}"
+    write_ledger(url, rows)
+    assert reconcile(services, url, jobs=1, batch=4) == expected
+    assert reconcile(services, url, jobs=2, batch=4) == expected
+    assert reconcile(services, url, jobs=3, batch=7) == expected
+    # a production-shaped ledger: contiguous ids (rowid pairs), every index
+    demo = tmp_path / "demo.sqlite"
+    build_ledger(demo, LedgerParams(accounts=3000, days=3, seed=5))
+    one = reconcile(services, f"sqlite:///{demo}", jobs=1, batch=300)
+    assert one and one == reconcile(services, f"sqlite:///{demo}", jobs=2, batch=300)
+
+
+def test_clock_skew_paths_agree_with_the_truth(
+    services: Services, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
+) -> None:
+    rows, expected = faulted
+    ids = [e[0] for e in rows.entries]
+    # contiguous ids with a gap every 40 entries: pairs by rowid, a lookup per gap
+    gappy = {old: i + 1 + 3 * (i // 40) for i, old in enumerate(ids)}
+    # every other id: each entry is a gap, so ranges stream instead
+    sparse = {old: 2 * (i + 1) for i, old in enumerate(ids)}
+    for name, mapping in (("gappy", gappy), ("sparse", sparse)):
+        moved, want = renumbered(rows, expected, mapping)
+        url = f"sqlite:///{tmp_path / name}.sqlite"
+        write_ledger(url, moved)
+        assert any(f.startswith("clock_skew/") for f in want)
+        assert reconcile(services, url, jobs=1, batch=20) == want, name
+    # entry_id BIGINT PRIMARY KEY is no rowid alias: the streamed scan throughout
+    url = f"sqlite:///{tmp_path / 'bigint.sqlite'}"
+    write_ledger(url, LedgerRows(), indexes=False)
+    conn = sqlite3.connect(sqlite_path(url))  # type: ignore[arg-type]
+    conn.execute("DROP TABLE ledger_entries")
+    conn.execute(SQLITE_DDL[1].replace("INTEGER PRIMARY KEY", "BIGINT PRIMARY KEY"))
+    conn.close()
+    write_ledger(url, rows, replace=False, indexes=False, tables=False)
+    ledger = open_ledger(url)
+    with ledger.snapshot() as snap:
+        assert scan_capabilities(snap)["entry_rowid"] is False
+    ledger.dispose()
+    assert reconcile(services, url, jobs=2, batch=5) == expected
+
+
+def _wal_ledger(tmp_path: Path, rows: LedgerRows) -> Path:
+    path = tmp_path / "live.sqlite"
+    write_ledger(f"sqlite:///{path}", rows)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    return path
+
+
+def test_workers_share_one_snapshot_while_the_ledger_is_written(
+    tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
+) -> None:
+    path = _wal_ledger(tmp_path, faulted[0])
+    stop = threading.Event()
+    commits: list[int] = []
+
+    def writer() -> None:
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        i = 0
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            i += 1
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "INSERT INTO ledger_entries (entry_id, account_id, amount_minor, currency, kind,"
+                " occurred_at, recorded_at, actor) VALUES (?, 'acc_001', 1, 'EUR', 'fee',"
+                " '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z', 'system:test')",
+                (10**9 + i,),
+            )
+            db.execute("UPDATE ledger_accounts SET balance_minor = balance_minor + 1")
+            db.execute("COMMIT")
+            commits.append(i)
+            stop.wait(0.004)
+        db.close()
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    ledger = open_ledger(f"sqlite:///{path}")
+    pool = WorkerPool(path, 2)
+    try:
+        pool.start(ScanOptions(60.0))
+        deadline = time.monotonic() + 30
+        while len(commits) < 3 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        before = len(commits)
+        seen = set()
+        with ledger.snapshot() as snap:
+            for _ in range(20):  # agreements while commits go on, each one checked
+                assert pool.agree(snap) >= 1
+                mine = snapshot_state(snap)
+                assert pool.probe() == [mine, mine]
+                seen.add(mine[0])
+                time.sleep(0.01)
+        assert len(commits) - before >= 10 and len(seen) >= 5  # it really moved meanwhile
+    finally:
+        stop.set()
+        thread.join()
+        pool.close()
+        ledger.dispose()
+
+
+def test_a_dead_worker_hands_its_task_to_another(
+    tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
+) -> None:
+    rows, _ = faulted
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    write_ledger(url, rows)
+    ledger = open_ledger(url)
+    pool = WorkerPool(sqlite_path(url), 2)  # type: ignore[arg-type]
+    try:
+        with ledger.snapshot() as snap:
+            caps = scan_capabilities(snap)
+            options = ScanOptions(60.0, caps["entry_rowid"], caps["reverses_index"])
+            tasks = plan_full(snap, 5, caps["ref_index"])
+            inline = {t.key(): run_task(snap, t, options).findings for t in tasks}
+            pool.start(options)
+            assert pool.agree(snap) >= 1
+            pool.workers[0].proc.kill()
+            pool.workers[0].proc.wait()
+            got = {t.key(): r.findings for t, r in pool.run(tasks)}
+        assert got == inline and len(pool.workers) == 1
+    finally:
+        pool.close()
+        ledger.dispose()
+
+
+def test_a_run_left_by_an_older_release_starts_again(
+    services: Services, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
+) -> None:
+    rows, expected = faulted
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    write_ledger(url, rows)
+    with services.db.write() as session:  # an unfinished run of the batch-per-phase design
+        session.connection().execute(
+            text(
+                "INSERT INTO reconcile_runs (run_id, mode, ledger, status, phase, cursor,"
+                " batch_size, options, watermark, batches, started_at, actor, correlation_id)"
+                " VALUES ('old', 'full', :ledger, 'running', 'entries',"
+                " '{\"begun\": true, \"after\": 5}', 5, '{}', '{}', 0,"
+                " '2026-11-01T00:00:00Z', 'reconciler', 'c')"
+            ),
+            {"ledger": url},
+        )
+    assert reconcile(services, url) == expected
+    with services.db.read() as session:
+        runs = session.connection().execute(text("SELECT run_id FROM reconcile_runs")).all()
+    assert [r[0] for r in runs] != ["old"] and "old" not in {r[0] for r in runs}
+
+
+def test_old_demo_ledgers_get_todays_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "demo.sqlite"
+    build_ledger(path, LedgerParams(accounts=200, days=1, seed=3))
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX ix_ledger_entries_recon")
+    conn.execute(
+        "CREATE INDEX ix_ledger_entries_recon ON ledger_entries"
+        "(account_id, external_ref, kind, amount_minor, currency)"
+    )
+    conn.execute("DROP INDEX ix_ledger_entries_external_ref")
+    conn.execute("CREATE INDEX ix_stale ON ledger_entries(kind)")
+    conn.commit()
+    conn.close()
+    changed = ensure_recommended_indexes(path)
+    assert sorted(changed) == ["ix_ledger_entries_external_ref", "ix_ledger_entries_recon"]
+    conn = sqlite3.connect(path)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    conn.close()
+    assert "ix_stale" not in names and "ix_ledger_entries_external_ref" in names
+    assert ensure_recommended_indexes(path) == []  # a second time: nothing to do
+
+
+def test_cli_jobs(cli: Cli, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]) -> None:
+    rows, expected = faulted
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    write_ledger(url, rows)
+    result = cli("reconcile", "--ledger", url, "--jobs", "2", "--batch", "10", "--json")
+    assert result.exit_code == 1, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["jobs"] == 2 and summary["found"] == len(expected)
+    bad = cli("reconcile", "--ledger", url, "--jobs", "0")
+    assert bad.exit_code == 2 and "--jobs" in bad.stderr
