@@ -7,8 +7,10 @@ and reused. Measured in the same run:
 
 - floor: the bare aggregate ``SELECT account_id, SUM(amount_minor) ... GROUP BY account_id``
   joined with the stored balances, all rows fetched (best of two);
-- full reconcile: all six checks (scan phases) and, separately, publishing the findings as
-  alerts; the ratio is scan / floor, and end-to-end / floor;
+- full reconcile: all six checks (the scan, on the default worker processes) and,
+  separately, publishing the findings as alerts; the ratio is scan / floor, and end-to-end /
+  floor; plus one run in a single process (``--jobs 1``) and the CPU seconds of each run
+  (workers included), so the parallel speed-up is visible;
 - incremental reconcile after 10,000 new entries (written as a live ledger would);
 - audit of one account's last 100 entries with running balance: p50/p99 over 500 lookups
   (random accounts plus the busiest ones), against a bare ``ORDER BY entry_id DESC LIMIT 100``;
@@ -18,6 +20,7 @@ and reused. Measured in the same run:
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -80,13 +83,16 @@ def _workspace() -> Path:
     return init_workspace(Path(tempfile.mkdtemp(prefix="ib-bench-recon-")) / "ws").workspace
 
 
-def timed_reconcile(workspace: Path, url: str, mode: str) -> dict[str, Any]:
+def timed_reconcile(
+    workspace: Path, url: str, mode: str, jobs: int | None = None
+) -> dict[str, Any]:
     from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
     from incidentbook.core.services import make_services
     from incidentbook.settings import load_settings
 
     services = make_services(load_settings(workspace))
     marks: dict[str, float] = {}
+    cpu_before = os.times()
     started = time.perf_counter()
 
     def progress(phase: str, _done: int, _total: int) -> None:
@@ -95,13 +101,19 @@ def timed_reconcile(workspace: Path, url: str, mode: str) -> dict[str, Any]:
     summary = run_reconcile(
         services,
         services.context("bench", actor="reconciler"),
-        ReconcileOptions(ledger_url=url, mode=mode, progress=progress),
+        ReconcileOptions(ledger_url=url, mode=mode, progress=progress, jobs=jobs),
     )
     total = time.perf_counter() - started
+    cpu_after = os.times()
+    cpu = sum(
+        getattr(cpu_after, f) - getattr(cpu_before, f)
+        for f in ("user", "system", "children_user", "children_system")
+    )
     publish_at = marks.get("publish", total)
     services.db.dispose()
     return {"total_s": total, "scan_s": publish_at, "publish_s": total - publish_at,
-            "found": summary.found, "mode": summary.mode}  # fmt: skip
+            "found": summary.found, "mode": summary.mode, "jobs": summary.jobs,
+            "cpu_s": round(cpu, 2)}  # fmt: skip
 
 
 def audit_latency(path: Path) -> dict[str, float]:
@@ -149,23 +161,29 @@ def audit_latency(path: Path) -> dict[str, float]:
             "bare_p99_ms": pct(bare, 0.99), "lookups": len(sample)}  # fmt: skip
 
 
-def peak_memory_mb(path: Path) -> float:
-    """Peak RSS (VmHWM) of a child process that runs one full reconcile of the ledger."""
+def peak_memory_mb(path: Path) -> tuple[float, float]:
+    """Peak RSS (VmHWM) of a child process that runs one full reconcile of the ledger, and
+    of the largest of its scan workers (as the run summary reports it)."""
     workspace = _workspace()
     code = (
         "import sys\n"
         "from incidentbook.cli import main\n"
-        "try:\n"
-        f"    main(['--workspace', {str(workspace)!r}, 'reconcile', '--full', '--json',"
+        "import contextlib, io, json\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        f"        main(['--workspace', {str(workspace)!r}, 'reconcile', '--full', '--json',"
         f" '--ledger', 'sqlite:///{path}'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(json.loads(out.getvalue())['worker_peak_rss_mb'] or 0, file=sys.stderr)\n"
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
         "print(hwm.split()[1], file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return int(proc.stderr.strip().splitlines()[-1]) / 1024
+    lines = proc.stderr.strip().splitlines()
+    return int(lines[-1]) / 1024, float(lines[-2])
 
 
 def main(argv: list[str]) -> None:
@@ -184,6 +202,7 @@ def main(argv: list[str]) -> None:
     workspace = _workspace()
     first = timed_reconcile(workspace, url, "full")
     second = timed_reconcile(workspace, url, "full")
+    single = timed_reconcile(workspace, url, "full", jobs=1)
     floor = min(floor, floor_seconds(path))
     result.update(
         floor_s=round(floor, 3),
@@ -192,15 +211,22 @@ def main(argv: list[str]) -> None:
         # both runs scan the same ledger; the best one is the least disturbed by other load
         scan_ratio=round(min(first["scan_s"], second["scan_s"]) / floor, 2),
         end_to_end_ratio=round(min(first["total_s"], second["total_s"]) / floor, 2),
+        full_single_process=single,
+        single_process_scan_ratio=round(single["scan_s"] / floor, 2),
     )
     print(f"  floor (bare aggregate joined with balances): {floor:.2f}s")
     print(f"  ratio (best full run / floor): scan {result['scan_ratio']}x, "
           f"end to end {result['end_to_end_ratio']}x")  # fmt: skip
-    for label, run in (("first full run", first), ("repeat full run", second)):
+    for label, run in (
+        ("first full run", first),
+        ("repeat full run", second),
+        ("full run, --jobs 1", single),
+    ):
         print(
             f"  {label}: scan {run['scan_s']:.2f}s ({run['scan_s'] / floor:.2f}x floor), "
             f"publish {run['publish_s']:.2f}s, total {run['total_s']:.2f}s "
-            f"({run['total_s'] / floor:.2f}x), {run['found']:,} findings"
+            f"({run['total_s'] / floor:.2f}x), {run['found']:,} findings, "
+            f"{run['jobs']} process(es), {run['cpu_s']:.2f} CPU s"
         )
 
     append_traffic(path, 10_000, seed=int(time.time()))
@@ -218,8 +244,13 @@ def main(argv: list[str]) -> None:
 
     memory: dict[str, float] = {}
     for size in memory_sizes:
-        memory[str(size)] = round(peak_memory_mb(ensure_ledger(size)), 1)
-        print(f"  peak RSS of a full reconcile, {size:,} accounts: {memory[str(size)]:.1f} MB")
+        coordinator, worker = peak_memory_mb(ensure_ledger(size))
+        memory[str(size)] = round(coordinator, 1)
+        memory[f"{size}_worker"] = round(worker, 1)
+        print(
+            f"  peak RSS of a full reconcile, {size:,} accounts: {coordinator:.1f} MB,"
+            f" largest scan worker {worker:.1f} MB"
+        )
     result["peak_rss_mb"] = memory
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "reconcile.json").write_text(json.dumps(result, indent=2))

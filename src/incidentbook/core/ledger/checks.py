@@ -500,18 +500,30 @@ def reversal_findings(
     invalid reversals; otherwise every reversal of the range comes back and is judged here."""
     if indexed:
         typed = " OR typeof(r.amount_minor) <> 'integer'" if snap.sqlite else ""
-        rows = [
-            (*r[:7], bool(r[7]))
-            for r in snap.rows(
-                "SELECT r.entry_id, r.account_id, r.currency, r.amount_minor,"
-                f" r.reverses_entry_id, t.entry_id, t.amount_minor, {EARLIER_REVERSAL}"
-                " FROM ledger_entries r LEFT JOIN ledger_entries t"
-                " ON t.entry_id = r.reverses_entry_id"
-                f" WHERE r.reverses_entry_id IS NOT NULL AND {where}"
-                " AND (t.entry_id IS NULL OR r.amount_minor <> -t.amount_minor"
-                f"{typed} OR {EARLIER_REVERSAL})",
-                params,
+        # only columns the (reverses_entry_id, amount_minor) index holds; the account and
+        # currency of the few invalid ones are read after
+        flagged = snap.all(
+            "SELECT r.entry_id, r.amount_minor, r.reverses_entry_id, t.entry_id,"
+            f" t.amount_minor, {EARLIER_REVERSAL} FROM ledger_entries r"
+            " LEFT JOIN ledger_entries t ON t.entry_id = r.reverses_entry_id"
+            f" WHERE r.reverses_entry_id IS NOT NULL AND {where}"
+            " AND (t.entry_id IS NULL OR r.amount_minor <> -t.amount_minor"
+            f"{typed} OR {EARLIER_REVERSAL})",
+            params,
+        )
+        owner: dict[int, tuple[Any, Any]] = {}
+        for chunk in _chunks(sorted({int(r[0]) for r in flagged})):
+            clause, args = _in(chunk, "entry_id")
+            owner.update(
+                (int(e), (a, c))
+                for e, a, c in snap.rows(
+                    f"SELECT entry_id, account_id, currency FROM ledger_entries WHERE {clause}",
+                    args,
+                )
             )
+        rows = [
+            (entry_id, *owner[int(entry_id)], amount, target, target_id, target_amount, bool(again))
+            for entry_id, amount, target, target_id, target_amount, again in flagged
         ]
         count = snap.one(
             f"SELECT COUNT(*) FROM ledger_entries r WHERE r.reverses_entry_id IS NOT NULL"

@@ -48,14 +48,17 @@ INTEGER_TYPES = ("INT", "BIGINT", "INTEGER", "SMALLINT", "BIGSERIAL", "SERIAL")
 # make. Each serves one query shape:
 RECOMMENDED_INDEXES = [
     "CREATE UNIQUE INDEX ux_ledger_entries_idempotency ON ledger_entries(idempotency_key)",
-    # per-account sums by currency (balance_mismatch, currency_mismatch), one streamed scan
-    "CREATE INDEX ix_ledger_entries_recon ON ledger_entries(account_id, currency, amount_minor)",
+    # per-account sums by currency (balance_mismatch, currency_mismatch) in one streamed
+    # scan; ref and kind make it cover the duplicate check of an incremental run's accounts
+    "CREATE INDEX ix_ledger_entries_recon ON ledger_entries"
+    "(account_id, currency, amount_minor, external_ref, kind)",
     # account history newest first (audit)
     "CREATE INDEX ix_ledger_entries_account ON ledger_entries(account_id)",
     # repeated upstream ids (duplicate_posting); a webhook handler wants it too
     "CREATE INDEX ix_ledger_entries_external_ref ON ledger_entries(external_ref)"
     " WHERE external_ref IS NOT NULL",
-    "CREATE INDEX ix_ledger_entries_reverses ON ledger_entries(reverses_entry_id)"
+    # reversals and their targets (invalid_reversal; duplicate_posting's cancelled copies)
+    "CREATE INDEX ix_ledger_entries_reverses ON ledger_entries(reverses_entry_id, amount_minor)"
     " WHERE reverses_entry_id IS NOT NULL",
     # recording order (clock_skew) without reading whole rows
     "CREATE INDEX ix_ledger_entries_recorded ON ledger_entries(entry_id, recorded_at)",

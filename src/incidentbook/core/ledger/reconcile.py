@@ -95,7 +95,8 @@ class RunSummary:
     started_at: str
     finished_at: str | None
     checks: dict[str, dict[str, int]] = field(default_factory=dict)
-    jobs: int = 1
+    jobs: int = 1  # scan processes this invocation used
+    worker_peak_rss_mb: float | None = None  # the largest scan worker's peak memory
 
     @property
     def found(self) -> int:
@@ -176,6 +177,8 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
                 finally:
                     if pool is not None:
                         pool.close()
+                if pool is not None:
+                    runner.worker_peak_rss_mb = round(pool.peak_rss_kb / 1024, 1)
             # the snapshot is released before alerts are written
             runner.publish()
             runner.resolve()
@@ -460,6 +463,7 @@ class _Runner:
         self.rate_start = time.monotonic()
         self.rate_units = 0.0
         self.jobs = 1
+        self.worker_peak_rss_mb: float | None = None
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -805,6 +809,7 @@ class _Runner:
         summary = run_summary(self.db, run.run_id)
         summary.resumed = run.resumed
         summary.jobs = self.jobs
+        summary.worker_peak_rss_mb = self.worker_peak_rss_mb
         if summary.status == "complete":
             return summary
         finished = to_iso(self.ctx.clock())

@@ -74,6 +74,9 @@ def serve(stdin: IO[str], stdout: IO[str]) -> None:
                     conn.execute("COMMIT")
                 begin_sqlite_snapshot(conn)
                 reply({"ok": True})
+            elif op == "bye":
+                reply({"ok": True, "peak_rss_kb": _peak_rss_kb()})
+                return
             elif op == "probe":
                 assert snap is not None
                 reply({"ok": True, "state": snapshot_state(snap)})
@@ -90,6 +93,17 @@ def serve(stdin: IO[str], stdout: IO[str]) -> None:
             reply({"id": message.get("id"), "error": f"{type(exc).__name__}: {exc}",
                    "fatal": True})  # fmt: skip
             return
+
+
+def _peak_rss_kb() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def snapshot_state(snap: Snapshot) -> list[Any]:
@@ -141,6 +155,7 @@ class WorkerPool:
         then opens the ledger in each."""
         self.path = str(path)
         self.workers: list[_Worker] = []
+        self.peak_rss_kb = 0
         for _ in range(count):
             proc = subprocess.Popen(
                 [sys.executable, "-m", "incidentbook.core.ledger.workers"],
@@ -269,9 +284,18 @@ class WorkerPool:
         worker.proc.wait()
 
     def close(self) -> None:
+        """Stop every worker; ``peak_rss_kb`` is then the largest worker's peak memory."""
         for worker in self.workers:
             with contextlib.suppress(OSError):
+                worker.send({"op": "bye"})
                 worker.stdin.close()
+        for worker in self.workers:
+            # a worker stopped mid-task (a ledger error elsewhere) answers the task first
+            with contextlib.suppress(OSError, ValueError):
+                while (answer := worker.receive()) is not None:
+                    if "peak_rss_kb" in answer:
+                        self.peak_rss_kb = max(self.peak_rss_kb, int(answer["peak_rss_kb"]))
+                        break
         for worker in self.workers:
             try:
                 worker.proc.wait(timeout=5)
