@@ -107,3 +107,17 @@ def test_help_imports_neither_textual_nor_sqlalchemy(tmp_path: Path) -> None:
     result = _run(code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "HEAVY=\n" in result.stdout or result.stdout.rstrip().endswith("HEAVY=")
+
+
+def test_scan_workers_stay_light(tmp_path: Path) -> None:
+    """A reconcile worker process loads the checks and sqlite3 only: no SQLAlchemy, no
+    Textual (it starts while the run is planned, so its start-up is on the clock)."""
+    code = (
+        "import sys\n"
+        "import incidentbook.core.ledger.workers\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'textual', 'alembic', 'rich')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    result = _run(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
