@@ -33,6 +33,13 @@ def _run(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _printed(code: str, cwd: Path) -> str:
+    """What ``code`` prints in a fresh interpreter (which must succeed)."""
+    result = _run(code, cwd)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_core_storage_and_cli_never_import_textual(tmp_path: Path) -> None:
     code = (
         "import importlib, sys\n"
@@ -41,9 +48,8 @@ def test_core_storage_and_cli_never_import_textual(tmp_path: Path) -> None:
         "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
         "print(','.join(bad))\n"
     )
-    result = _run(code, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "", f"textual imported by the core: {result.stdout}"
+    bad = _printed(code, tmp_path)
+    assert bad == "", f"textual imported by the core: {bad}"
 
 
 def test_every_core_package_module_is_free_of_textual(tmp_path: Path) -> None:
@@ -58,9 +64,7 @@ def test_every_core_package_module_is_free_of_textual(tmp_path: Path) -> None:
         "        importlib.import_module(info.name)\n"
         "print(any(m == 'textual' or m.startswith('textual.') for m in sys.modules))\n"
     )
-    result = _run(code, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+    assert _printed(code, tmp_path) == "False"
 
 
 def test_imports_have_no_side_effects(tmp_path: Path) -> None:
@@ -118,6 +122,4 @@ def test_scan_workers_stay_light(tmp_path: Path) -> None:
         "heavy = ('sqlalchemy', 'sqlmodel', 'textual', 'alembic', 'rich')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
     )
-    result = _run(code, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert _printed(code, tmp_path) == "[]"

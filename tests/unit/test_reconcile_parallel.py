@@ -64,12 +64,18 @@ def faulted() -> tuple[LedgerRows, set[str]]:
     return faulted_ledger(21, 60, dict.fromkeys(FAULT_KINDS, 2), decoys=6)
 
 
-def test_workers_and_one_process_find_the_same(
-    services: Services, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
-) -> None:
-    rows, expected = faulted
+@pytest.fixture
+def faulted_url(tmp_path: Path, faulted: tuple[LedgerRows, set[str]]) -> tuple[str, set[str]]:
+    """The faulted ledger written to a SQLite file: (URL, expected fingerprints)."""
     url = f"sqlite:///{tmp_path / 'faulted.sqlite'}"
-    write_ledger(url, rows)
+    write_ledger(url, faulted[0])
+    return url, faulted[1]
+
+
+def test_workers_and_one_process_find_the_same(
+    services: Services, tmp_path: Path, faulted_url: tuple[str, set[str]]
+) -> None:
+    url, expected = faulted_url
     assert reconcile(services, url, jobs=1, batch=4) == expected
     assert reconcile(services, url, jobs=2, batch=4) == expected
     assert reconcile(services, url, jobs=3, batch=7) == expected
@@ -171,12 +177,8 @@ def test_workers_share_one_snapshot_while_the_ledger_is_written(
         ledger.dispose()
 
 
-def test_a_dead_worker_hands_its_task_to_another(
-    tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
-) -> None:
-    rows, _ = faulted
-    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
-    write_ledger(url, rows)
+def test_a_dead_worker_hands_its_task_to_another(faulted_url: tuple[str, set[str]]) -> None:
+    url, _ = faulted_url
     ledger = open_ledger(url)
     pool = WorkerPool(sqlite_path(url), 2)  # type: ignore[arg-type]
     try:
@@ -197,11 +199,9 @@ def test_a_dead_worker_hands_its_task_to_another(
 
 
 def test_a_run_left_by_an_older_release_starts_again(
-    services: Services, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
+    services: Services, faulted_url: tuple[str, set[str]]
 ) -> None:
-    rows, expected = faulted
-    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
-    write_ledger(url, rows)
+    url, expected = faulted_url
     with services.db.write() as session:  # an unfinished run of the batch-per-phase design
         session.connection().execute(
             text(
@@ -224,9 +224,7 @@ def test_old_demo_ledgers_get_todays_indexes(tmp_path: Path) -> None:
     build_ledger(path, LedgerParams(accounts=200, days=1, seed=3))
     conn = sqlite3.connect(path)
     conn.execute("DROP INDEX ix_ledger_entries_recon")
-    conn.execute(
-        "CREATE INDEX ix_ledger_entries_recon ON ledger_entries(account_id, currency)"
-    )
+    conn.execute("CREATE INDEX ix_ledger_entries_recon ON ledger_entries(account_id, currency)")
     conn.execute("DROP INDEX ix_ledger_entries_external_ref")
     conn.execute("CREATE INDEX ix_stale ON ledger_entries(kind)")
     conn.commit()
@@ -240,10 +238,8 @@ def test_old_demo_ledgers_get_todays_indexes(tmp_path: Path) -> None:
     assert ensure_recommended_indexes(path) == []  # a second time: nothing to do
 
 
-def test_cli_jobs(cli: Cli, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]) -> None:
-    rows, expected = faulted
-    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
-    write_ledger(url, rows)
+def test_cli_jobs(cli: Cli, faulted_url: tuple[str, set[str]]) -> None:
+    url, expected = faulted_url
     result = cli("reconcile", "--ledger", url, "--jobs", "2", "--batch", "10", "--json")
     assert result.exit_code == 1, result.stderr
     summary = json.loads(result.stdout)
