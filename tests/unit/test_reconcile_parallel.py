@@ -13,7 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from incidentbook.core.ledger.contract import open_ledger, scan_capabilities, sqlite_path
+from incidentbook.core.ledger import workers as workers_module
+from incidentbook.core.ledger.checks import (
+    _clock_by_rowid,
+    duplicate_account_findings,
+    duplicate_ref_findings,
+)
+from incidentbook.core.ledger.contract import (
+    Snapshot,
+    open_ledger,
+    scan_capabilities,
+    sqlite_path,
+)
 from incidentbook.core.ledger.demo_ledger import (
     LedgerParams,
     build_ledger,
@@ -27,7 +38,7 @@ from incidentbook.core.ledger.synth import (
     faulted_ledger,
     write_ledger,
 )
-from incidentbook.core.ledger.tasks import ScanOptions, plan_full, run_task
+from incidentbook.core.ledger.tasks import ScanOptions, _ref_bounds, plan_full, run_task
 from incidentbook.core.ledger.workers import WorkerPool, snapshot_state
 from incidentbook.core.services import Services
 from tests.conftest import Cli
@@ -38,7 +49,8 @@ ENTRY_CHECKS = ("currency_mismatch", "orphan_entry", "invalid_reversal", "clock_
 def reconcile(services: Services, url: str, **kw: object) -> set[str]:
     ctx = services.context("test", actor="reconciler")
     summary = run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, mode="full", **kw))  # type: ignore[arg-type]
-    assert summary.jobs == (kw.get("jobs") or summary.jobs)
+    if "jobs" in kw:  # the processes asked for really scanned
+        assert summary.jobs == kw["jobs"]
     return {f.fingerprint for f in findings(services.db, summary.run_id)}
 
 
@@ -101,6 +113,11 @@ def test_clock_skew_paths_agree_with_the_truth(
         write_ledger(url, moved)
         assert any(f.startswith("clock_skew/") for f in want)
         assert reconcile(services, url, jobs=1, batch=20) == want, name
+        ledger = open_ledger(url)
+        with ledger.snapshot() as snap:  # which path a 200-id range takes
+            paired = _clock_by_rowid(snap, 0, 200)
+        ledger.dispose()
+        assert (paired is None) is (name == "sparse"), name
     # entry_id BIGINT PRIMARY KEY is no rowid alias: the streamed scan throughout
     url = f"sqlite:///{tmp_path / 'bigint.sqlite'}"
     write_ledger(url, LedgerRows(), indexes=False)
@@ -246,3 +263,122 @@ def test_cli_jobs(cli: Cli, faulted_url: tuple[str, set[str]]) -> None:
     assert summary["jobs"] == 2 and summary["found"] == len(expected)
     bad = cli("reconcile", "--ledger", url, "--jobs", "0")
     assert bad.exit_code == 2 and "--jobs" in bad.stderr
+
+
+def test_integer_primary_key_desc_is_no_rowid(
+    services: Services, tmp_path: Path, faulted: tuple[LedgerRows, set[str]]
+) -> None:
+    """SQLite quirk: ``INTEGER PRIMARY KEY DESC`` does not alias the rowid; pairing entries
+    by rowid there would compare the wrong neighbours."""
+    rows, expected = faulted
+    url = f"sqlite:///{tmp_path / 'desc.sqlite'}"
+    write_ledger(url, LedgerRows(), indexes=False)
+    conn = sqlite3.connect(sqlite_path(url))  # type: ignore[arg-type]
+    conn.execute("DROP TABLE ledger_entries")
+    conn.execute(SQLITE_DDL[1].replace("INTEGER PRIMARY KEY", "INTEGER PRIMARY KEY DESC"))
+    conn.close()
+    # rows go in newest first, so rowids run against entry ids
+    backwards = LedgerRows(rows.accounts, list(reversed(rows.entries)))
+    write_ledger(url, backwards, replace=False, tables=False)
+    ledger = open_ledger(url)
+    with ledger.snapshot() as snap:
+        assert scan_capabilities(snap)["entry_rowid"] is False
+    ledger.dispose()
+    assert reconcile(services, url, jobs=1, batch=6) == expected
+
+
+def test_a_worker_dying_mid_task_hands_it_on(faulted_url: tuple[str, set[str]]) -> None:
+    url, _ = faulted_url
+    ledger = open_ledger(url)
+    pool = WorkerPool(sqlite_path(url), 2)  # type: ignore[arg-type]
+    try:
+        with ledger.snapshot() as snap:
+            caps = scan_capabilities(snap)
+            options = ScanOptions(60.0, caps["entry_rowid"], caps["reverses_index"])
+            tasks = plan_full(snap, 3, caps["ref_index"])
+            inline = {t.key(): run_task(snap, t, options).findings for t in tasks}
+            pool.start(options)
+            assert pool.agree(snap) >= 1
+            dispatched = []
+
+            def kill_a_busy_worker() -> None:
+                dispatched.append(1)
+                busy = [w for w in pool.workers if w.task is not None]
+                if len(dispatched) == 6 and busy:
+                    busy[0].proc.kill()  # it holds a task it will never answer
+
+            got = {
+                item[0].key(): item[1].findings
+                for item in pool.run(tasks, kill_a_busy_worker)
+                if item is not None
+            }
+        assert got == inline and len(pool.workers) == 1
+    finally:
+        pool.close()
+        ledger.dispose()
+
+
+def test_workers_that_cannot_start_leave_the_run_to_one_process(
+    services: Services, faulted_url: tuple[str, set[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, expected = faulted_url
+    # an interpreter that cannot run the worker module (a frozen build, a broken venv)
+    monkeypatch.setattr(workers_module.sys, "executable", "/bin/false")
+    ctx = services.context("test", actor="reconciler")
+    summary = run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, jobs=2, batch=5))
+    assert summary.status == "complete" and summary.jobs == 1
+    assert {f.fingerprint for f in findings(services.db, summary.run_id)} == expected
+
+
+def test_max_rate_scans_in_one_process(services: Services, faulted_url: tuple[str, set[str]]):
+    url, expected = faulted_url
+    ctx = services.context("test", actor="reconciler")
+    summary = run_reconcile(
+        services, ctx, ReconcileOptions(ledger_url=url, batch=20, max_rate=100_000)
+    )
+    assert summary.jobs == 1 and summary.found == len(expected)
+
+
+def test_both_duplicate_paths_compare_refs_exactly(tmp_path: Path) -> None:
+    """A ledger declaring refs case-insensitive: evt_ABC and evt_abc are two upstream ids
+    for both paths (full runs group by ref, incremental runs by account), so an alert does
+    not flap between them; a true copy is found by both."""
+    conn = sqlite3.connect(tmp_path / "nocase.sqlite")
+    conn.execute(SQLITE_DDL[0])
+    conn.execute(SQLITE_DDL[1].replace("external_ref TEXT", "external_ref TEXT COLLATE NOCASE"))
+    conn.execute("CREATE INDEX ix_ref ON ledger_entries(external_ref)")
+    conn.execute("INSERT INTO ledger_accounts VALUES ('a', 'EUR', 400, 't', 't')")
+    for i, ref in enumerate(["evt_ABC", "evt_abc", "evt_X", "evt_X"], start=1):
+        conn.execute(
+            "INSERT INTO ledger_entries (entry_id, account_id, amount_minor, currency, kind,"
+            " occurred_at, recorded_at, external_ref, actor) VALUES (?, 'a', 100, 'EUR',"
+            " 'payment', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', ?, 'system:test')",
+            (i, ref),
+        )
+    snap = Snapshot(conn, sqlite=True)
+    by_ref = [f.fingerprint for f in duplicate_ref_findings(snap, None, None)[1]]
+    by_account = [f.fingerprint for f in duplicate_account_findings(snap, "1 = 1", [])]
+    conn.close()
+    assert by_ref == by_account == ["duplicate_posting/a/evt_X"]
+
+
+def test_ref_sampling_reads_a_bounded_window_per_sample(tmp_path: Path) -> None:
+    """Legacy rows without refs at the start of the ledger must not make every sample scan
+    to their end (planning would outlast the scan)."""
+    conn = sqlite3.connect(tmp_path / "legacy.sqlite")
+    conn.execute(SQLITE_DDL[1])
+    conn.execute("CREATE INDEX ix_ref ON ledger_entries(external_ref)")
+    conn.executemany(
+        "INSERT INTO ledger_entries (entry_id, account_id, amount_minor, currency, kind,"
+        " occurred_at, recorded_at, external_ref, actor) VALUES (?, 'a', 1, 'EUR', 'payment',"
+        " 't', 't', ?, 'x')",
+        [(i, None if i <= 90_000 else f"evt_{i:06d}") for i in range(1, 100_001)],
+    )
+    conn.commit()
+    steps = []
+    conn.set_progress_handler(lambda: steps.append(1) and 0, 1000)
+    cuts = _ref_bounds(Snapshot(conn, sqlite=True), 1, 100_000, 8)
+    conn.close()
+    assert cuts and cuts == sorted(cuts) and all(c.startswith("evt_") for c in cuts)
+    # 64 samples × at most 1,000 ids each; walking to the refs would take ~45× more
+    assert len(steps) < 2_000, len(steps)

@@ -61,7 +61,7 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
               help="Spare a production database: at most N accounts per second.")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
               help="Scan processes for a full run of a SQLite ledger (default: one per core, "
-              "up to 4; 1 scans in this process).")  # fmt: skip
+              "up to 4, or 1 with --max-rate; 1 scans in this process).")  # fmt: skip
 @click.option(
     "--show-indexes",
     is_flag=True,

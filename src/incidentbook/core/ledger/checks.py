@@ -278,12 +278,16 @@ def duplicate_account_findings(snap: Snapshot, where: str, params: list[Any]) ->
     """duplicate_posting for the accounts matching ``where`` (incremental runs, and ledgers
     without an index on ``external_ref``)."""
     ids_sql = "group_concat(entry_id)" if snap.sqlite else "string_agg(CAST(entry_id AS TEXT), ',')"
+    # "the same" ref, kind and account means equal values, as the ref path compares them,
+    # whatever collation the ledger declares (SQLite: NOCASE would merge evt_A and evt_a)
+    exact = " COLLATE BINARY" if snap.sqlite else ""
     groups: list[DuplicateGroup] = [
         (str(account_id), ref, kind, amount, sorted(int(i) for i in str(ids).split(",")))
         for account_id, ref, kind, amount, ids in snap.rows(
             f"SELECT account_id, external_ref, kind, amount_minor, {ids_sql} FROM ledger_entries"
             f" WHERE external_ref IS NOT NULL AND {where}"
-            " GROUP BY account_id, external_ref, kind, amount_minor HAVING COUNT(*) >= 2",
+            f" GROUP BY account_id{exact}, external_ref{exact}, kind{exact}, amount_minor"
+            " HAVING COUNT(*) >= 2",
             params,
         )
     ]

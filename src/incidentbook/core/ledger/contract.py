@@ -238,9 +238,10 @@ def sqlite_path(url: str) -> Path | None:
 
 def scan_capabilities(snap: Snapshot) -> dict[str, bool]:
     """What the ledger's schema lets the scans do cheaply; decided once per run (and sent to
-    scan workers). ``entry_rowid``: SQLite ``entry_id`` is the rowid (INTEGER PRIMARY KEY),
-    so the predecessor of an entry is one cheap step away. ``ref_index``: an index leads
-    with ``external_ref``, so repeated upstream ids can be grouped in ranges of refs.
+    scan workers). ``entry_rowid``: SQLite ``entry_id`` is the rowid (the planner looks it
+    up by INTEGER PRIMARY KEY), so the predecessor of an entry is one cheap step away.
+    ``ref_index``: an index leads with ``external_ref``, so repeated upstream ids can be
+    grouped in ranges of refs.
     ``reverses_index``: one leads with ``reverses_entry_id``, so the database can find a
     target's earlier reversal itself."""
     caps = {"entry_rowid": False, "ref_index": False, "reverses_index": False}
@@ -251,11 +252,13 @@ def scan_capabilities(snap: Snapshot) -> dict[str, bool]:
             and table[0] == "table"
             and "WITHOUT ROWID" not in str(table[1]).upper()
         ):
-            info = snap.all("PRAGMA table_info(ledger_entries)")
-            keys = [r for r in info if r[5]]
-            caps["entry_rowid"] = (
-                len(keys) == 1 and keys[0][1] == "entry_id" and str(keys[0][2]).upper() == "INTEGER"
+            # Ask the planner, not the declaration: "INTEGER PRIMARY KEY DESC" looks like an
+            # alias of the rowid in table_info and is not one.
+            plan = snap.all(
+                "EXPLAIN QUERY PLAN SELECT recorded_at FROM ledger_entries NOT INDEXED"
+                " WHERE entry_id = 1"
             )
+            caps["entry_rowid"] = any("INTEGER PRIMARY KEY" in str(r[-1]) for r in plan)
         for (name,) in snap.all("SELECT name FROM pragma_index_list('ledger_entries')"):
             first = snap.one("SELECT name FROM pragma_index_info(?) WHERE seqno = 0", (name,))
             if first is not None and first[0] == "external_ref":

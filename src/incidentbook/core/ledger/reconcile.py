@@ -68,7 +68,7 @@ PHASES = ("scan", "publish", "resolve", "complete")
 LEGACY_SCAN_PHASES = ("accounts", "entries", "reversals")  # runs left by releases before tasks
 PUBLISH_BATCH = 500
 MAX_AUTO_JOBS = 4
-COMMIT_EVERY_S = 0.5  # at most this much finished scan work is lost to a kill -9
+COMMIT_EVERY_S = 0.5  # how long a finished scan task may wait for its checkpoint
 
 Progress = Callable[[str, int, int], None]
 
@@ -174,7 +174,11 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
                         pool = _ready_pool(pool, ctx, snap, run)
                     runner = _Runner(services, ctx, ledger, snap, run, options, pool)
                     runner.scan()
-                finally:
+                except BaseException:
+                    if pool is not None:  # the run failed: its workers' tasks are moot
+                        pool.close(abort=True)
+                    raise
+                else:
                     if pool is not None:
                         pool.close()
                 if pool is not None:
@@ -201,7 +205,10 @@ def _mode(options: ReconcileOptions, since: dict[str, Any] | None) -> str:
 def _spawn_pool(ledger: Ledger, options: ReconcileOptions, mode: str) -> WorkerPool | None:
     """Scan worker processes for a full run of a SQLite ledger (None when one process is
     asked for or fits better); they start while the run is planned."""
-    jobs = options.jobs if options.jobs is not None else min(os.cpu_count() or 1, MAX_AUTO_JOBS)
+    jobs = options.jobs
+    if jobs is None:
+        # --max-rate spares a production database: one scan at a time unless asked
+        jobs = 1 if options.max_rate is not None else min(os.cpu_count() or 1, MAX_AUTO_JOBS)
     path = sqlite_path(ledger.url) if ledger.is_sqlite else None
     if jobs < 2 or mode != "full" or path is None:
         return None
@@ -224,7 +231,7 @@ def _ready_pool(pool: WorkerPool, ctx: Context, snap: Snapshot, run: _Run) -> Wo
         pool.start(_run_scan_options(run))
         attempts = pool.agree(snap)
     except PoolBroken as exc:
-        pool.close()
+        pool.close(abort=True)
         log_info("reconcile.parallel_unavailable", ctx.correlation_id, error=str(exc))
         return None
     if not attempts:
@@ -607,7 +614,8 @@ class _Runner:
         options = _run_scan_options(run)
         left = len(todo)
 
-        def results() -> Iterable[tuple[Task, TaskResult]]:
+        def results() -> Iterable[tuple[Task, TaskResult] | None]:
+            """Finished tasks, with None now and then (a moment to commit what is held)."""
             remaining = list(todo)
             if self.pool is not None:
                 from incidentbook.core.ledger.workers import PoolBroken
@@ -615,9 +623,10 @@ class _Runner:
                 self.jobs = len(self.pool.workers)
                 completed: set[tuple[str, str | None, str | None]] = set()
                 try:
-                    for task, result in self.pool.run(remaining):
-                        completed.add(task.key())
-                        yield task, result
+                    for item in self.pool.run(remaining, tick=COMMIT_EVERY_S):
+                        if item is not None:
+                            completed.add(item[0].key())
+                        yield item
                     return
                 except PoolBroken as exc:
                     from incidentbook.obs import log_info
@@ -626,27 +635,38 @@ class _Runner:
                     self.jobs = 1
                     remaining = [t for t in remaining if t.key() not in completed]
             for task in remaining:
+                yield None
                 yield task, run_task(self.snap, task, options, scope)
 
         buffered: list[tuple[Task, TaskResult]] = []
-        last_commit = time.monotonic()
-        for task, result in results():
-            left -= 1
-            buffered.append((task, result))
-            # checkpoints go in groups: a commit per small task would cost more than the task
-            if left and time.monotonic() - last_commit < COMMIT_EVERY_S:
-                self._throttle(result.units(task.track))
-                continue
-            if left:
-                self._commit_batches(buffered, "scan", None)
-            else:
+        held_since = time.monotonic()
+
+        def commit(final: bool) -> None:
+            if final:
                 self._commit_batches(buffered, "publish", {"after": None})
+            else:
+                self._commit_batches(buffered, "scan", None)
             for done_task, _ in buffered:
                 finished[done_task.track] = finished.get(done_task.track, 0) + 1
                 self._report(done_task.track, finished[done_task.track], totals[done_task.track])
-            buffered = []
-            last_commit = time.monotonic()
-            self._throttle(result.units(task.track))
+            buffered.clear()
+
+        # Checkpoints go in groups (a commit per small task would cost more than the task):
+        # a finished task waits at most COMMIT_EVERY_S (in one process: or until the task
+        # after it ends) before its checkpoint is committed.
+        for item in results():
+            if item is not None:
+                task, result = item
+                left -= 1
+                if not buffered:
+                    held_since = time.monotonic()
+                buffered.append((task, result))
+                self._throttle(result.units(task.track))
+                if not left:
+                    commit(final=True)
+                    continue
+            if buffered and time.monotonic() - held_since >= COMMIT_EVERY_S:
+                commit(final=False)
         if not todo:  # every task was done before (a resume after the last checkpoint)
             with self.db.write() as session:
                 self._move(_conn(session), "publish", {"after": None}, run.batches)

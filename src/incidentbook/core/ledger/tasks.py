@@ -43,7 +43,8 @@ from incidentbook.core.ledger.contract import Snapshot
 FULL_TRACKS = ("accounts", "duplicates", "entries", "reversals")
 ENTRIES_PER_ACCOUNT = 10  # entry ids per batch = batch × this (about ten entries per account)
 REF_SAMPLES_PER_TASK = 8
-MAX_REF_TASKS = 256  # the sample stays one query of at most 2,048 ids
+MAX_REF_TASKS = 62  # the sample stays one query of at most 496 values (old SQLite: 999)
+REF_SAMPLE_WINDOW = 1000
 
 
 @dataclass(frozen=True)
@@ -191,25 +192,27 @@ def _entry_bounds(snap: Snapshot, start: int, last: int, size: int) -> list[int]
 
 def _ref_bounds(snap: Snapshot, first: int, last: int, tasks: int) -> list[str]:
     """About ``tasks`` ranges of external_ref, cut at quantiles of a sample of refs taken at
-    evenly spaced entry ids (a few index seeks, not a walk of millions of refs). The database
-    sorts the sample, so the cuts follow its collation."""
+    evenly spaced entry ids: a few bounded index reads, not a walk of millions of refs. A
+    sample point looks at most ``REF_SAMPLE_WINDOW`` ids ahead (a stretch of legacy rows
+    without refs yields no sample there, not a long scan). The database sorts the sample, so
+    the cuts follow its collation."""
     if tasks <= 1 or last < first:
         return []
-    ids: set[int] = set()
     samples = tasks * REF_SAMPLES_PER_TASK
+    refs: set[str] = set()
     for i in range(samples):
         at = first + (last - first) * i // samples
         row = snap.one(
-            "SELECT entry_id FROM ledger_entries WHERE entry_id >= ?"
+            "SELECT external_ref FROM ledger_entries WHERE entry_id >= ? AND entry_id < ?"
             " AND external_ref IS NOT NULL ORDER BY entry_id LIMIT 1",
-            (at,),
+            (at, at + REF_SAMPLE_WINDOW),
         )
         if row is not None:
-            ids.add(int(row[0]))
-    if not ids:
+            refs.add(str(row[0]))
+    if not refs:
         return []
-    clause, args = _in(sorted(ids), "entry_id")
-    refs = [
+    clause, args = _in(sorted(refs), "external_ref")
+    ordered = [
         str(r[0])
         for r in snap.rows(
             f"SELECT DISTINCT external_ref FROM ledger_entries WHERE {clause}"
@@ -217,8 +220,8 @@ def _ref_bounds(snap: Snapshot, first: int, last: int, tasks: int) -> list[str]:
             args,
         )
     ]
-    step = len(refs) / tasks
-    cuts = [refs[min(len(refs) - 1, math.ceil(step * k))] for k in range(1, tasks)] if refs else []
+    step = len(ordered) / tasks
+    cuts = [ordered[min(len(ordered) - 1, math.ceil(step * k))] for k in range(1, tasks)]
     return list(dict.fromkeys(cuts))  # equal cuts would make empty ranges
 
 

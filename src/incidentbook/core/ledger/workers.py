@@ -156,20 +156,30 @@ class WorkerPool:
         self.path = str(path)
         self.workers: list[_Worker] = []
         self.peak_rss_kb = 0
-        for _ in range(count):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "incidentbook.core.ledger.workers"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                text=True,
-                bufsize=1,
-            )
-            self.workers.append(_Worker(proc))
+        try:
+            for _ in range(count):
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "incidentbook.core.ledger.workers"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                    bufsize=1,
+                )
+                self.workers.append(_Worker(proc))
+        except OSError:
+            self.close(abort=True)
+            raise
+
+    def _send_all(self, message: dict[str, Any]) -> None:
+        for worker in self.workers:
+            try:
+                worker.send(message)
+            except OSError as exc:  # it exited: e.g. this interpreter cannot import us
+                raise PoolBroken(f"a scan worker is gone ({exc})") from None
 
     def start(self, options: ScanOptions) -> None:
-        for worker in self.workers:
-            worker.send({"op": "open", "path": self.path, "options": options.to_json()})
+        self._send_all({"op": "open", "path": self.path, "options": options.to_json()})
         self._expect_ok()
 
     def _expect_ok(self) -> None:
@@ -189,8 +199,7 @@ class WorkerPool:
             for attempt in range(1, AGREE_ATTEMPTS + 1):
                 before = monitor.execute("PRAGMA data_version").fetchone()[0]
                 snap.restart()
-                for worker in self.workers:
-                    worker.send({"op": "begin"})
+                self._send_all({"op": "begin"})
                 self._expect_ok()
                 if monitor.execute("PRAGMA data_version").fetchone()[0] == before:
                     return attempt
@@ -201,9 +210,9 @@ class WorkerPool:
 
     def probe(self) -> list[list[Any]]:
         """Every worker's ``snapshot_state`` (to see, and test, that they agree)."""
+        self._send_all({"op": "probe"})
         states = []
         for worker in self.workers:
-            worker.send({"op": "probe"})
             answer = worker.receive()
             if not answer or not answer.get("ok"):
                 raise PoolBroken(f"a scan worker did not answer: {answer}")
@@ -211,9 +220,13 @@ class WorkerPool:
         return states
 
     def run(
-        self, tasks: Sequence[Task], before_dispatch: Callable[[], None] | None = None
-    ) -> Iterator[tuple[Task, TaskResult]]:
-        """Results as they come. The next task goes out before a result is handed over, so
+        self,
+        tasks: Sequence[Task],
+        before_dispatch: Callable[[], None] | None = None,
+        tick: float | None = None,
+    ) -> Iterator[tuple[Task, TaskResult] | None]:
+        """Results as they come, and None every ``tick`` seconds without one (so the caller
+        can commit what it holds). The next task goes out before a result is handed over, so
         workers keep scanning while the caller commits. A ledger error ends the run; a worker
         that dies has its task handed to another."""
         pending: deque[tuple[int, Task]] = deque(enumerate(tasks))
@@ -250,7 +263,10 @@ class WorkerPool:
                 if worker in self.workers and worker.task is None:
                     dispatch(worker)
             while any(w.task is not None for w in self.workers):
-                for key, _ in selector.select():
+                ready = selector.select(tick)
+                if not ready:
+                    yield None
+                for key, _ in ready:
                     worker = key.data
                     if worker not in self.workers or worker.task is None:
                         continue
@@ -283,14 +299,20 @@ class WorkerPool:
         worker.proc.kill()
         worker.proc.wait()
 
-    def close(self) -> None:
-        """Stop every worker; ``peak_rss_kb`` is then the largest worker's peak memory."""
+    def close(self, *, abort: bool = False) -> None:
+        """Stop every worker; ``peak_rss_kb`` is then the largest worker's peak memory.
+        ``abort`` (the run failed): kill them, without waiting for their tasks."""
+        if abort:
+            for worker in self.workers:
+                worker.proc.kill()
         for worker in self.workers:
+            if not abort:
+                with contextlib.suppress(OSError):
+                    worker.send({"op": "bye"})
             with contextlib.suppress(OSError):
-                worker.send({"op": "bye"})
                 worker.stdin.close()
-        for worker in self.workers:
-            # a worker stopped mid-task (a ledger error elsewhere) answers the task first
+        for worker in self.workers if not abort else []:
+            # a worker still busy with a task answers the task first
             with contextlib.suppress(OSError, ValueError):
                 while (answer := worker.receive()) is not None:
                     if "peak_rss_kb" in answer:
