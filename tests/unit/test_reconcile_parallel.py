@@ -8,7 +8,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -38,7 +41,7 @@ from incidentbook.core.ledger.synth import (
     faulted_ledger,
     write_ledger,
 )
-from incidentbook.core.ledger.tasks import ScanOptions, _ref_bounds, plan_full, run_task
+from incidentbook.core.ledger.tasks import ScanOptions, Task, _ref_bounds, plan_full, run_task
 from incidentbook.core.ledger.workers import WorkerPool, snapshot_state
 from incidentbook.core.services import Services
 from tests.conftest import Cli
@@ -119,18 +122,24 @@ def test_clock_skew_paths_agree_with_the_truth(
         ledger.dispose()
         assert (paired is None) is (name == "sparse"), name
     # entry_id BIGINT PRIMARY KEY is no rowid alias: the streamed scan throughout
-    url = f"sqlite:///{tmp_path / 'bigint.sqlite'}"
+    url = _ledger_keyed_by(tmp_path / "bigint.sqlite", "BIGINT PRIMARY KEY", rows, indexes=False)
+    assert reconcile(services, url, jobs=2, batch=5) == expected
+
+
+def _ledger_keyed_by(path: Path, key: str, rows: LedgerRows, *, indexes: bool = True) -> str:
+    """A ledger whose entry_id is declared ``key`` (not the rowid), and is seen not to be."""
+    url = f"sqlite:///{path}"
     write_ledger(url, LedgerRows(), indexes=False)
-    conn = sqlite3.connect(sqlite_path(url))  # type: ignore[arg-type]
+    conn = sqlite3.connect(path)
     conn.execute("DROP TABLE ledger_entries")
-    conn.execute(SQLITE_DDL[1].replace("INTEGER PRIMARY KEY", "BIGINT PRIMARY KEY"))
+    conn.execute(SQLITE_DDL[1].replace("INTEGER PRIMARY KEY", key))
     conn.close()
-    write_ledger(url, rows, replace=False, indexes=False, tables=False)
+    write_ledger(url, rows, replace=False, indexes=indexes, tables=False)
     ledger = open_ledger(url)
     with ledger.snapshot() as snap:
         assert scan_capabilities(snap)["entry_rowid"] is False
     ledger.dispose()
-    assert reconcile(services, url, jobs=2, batch=5) == expected
+    return url
 
 
 def _wal_ledger(tmp_path: Path, rows: LedgerRows) -> Path:
@@ -194,25 +203,32 @@ def test_workers_share_one_snapshot_while_the_ledger_is_written(
         ledger.dispose()
 
 
-def test_a_dead_worker_hands_its_task_to_another(faulted_url: tuple[str, set[str]]) -> None:
-    url, _ = faulted_url
+@contextmanager
+def _agreed_pool(url: str, batch: int) -> Iterator[tuple[WorkerPool, list[Task], dict[Any, Any]]]:
+    """Two workers on one snapshot of ``url``'s ledger, its full plan, and what one process
+    finds for each task of it."""
     ledger = open_ledger(url)
     pool = WorkerPool(sqlite_path(url), 2)  # type: ignore[arg-type]
     try:
         with ledger.snapshot() as snap:
             caps = scan_capabilities(snap)
             options = ScanOptions(60.0, caps["entry_rowid"], caps["reverses_index"])
-            tasks = plan_full(snap, 5, caps["ref_index"])
+            tasks = plan_full(snap, batch, caps["ref_index"])
             inline = {t.key(): run_task(snap, t, options).findings for t in tasks}
             pool.start(options)
             assert pool.agree(snap) >= 1
-            pool.workers[0].proc.kill()
-            pool.workers[0].proc.wait()
-            got = {t.key(): r.findings for t, r in pool.run(tasks)}
-        assert got == inline and len(pool.workers) == 1
+            yield pool, tasks, inline
     finally:
         pool.close()
         ledger.dispose()
+
+
+def test_a_dead_worker_hands_its_task_to_another(faulted_url: tuple[str, set[str]]) -> None:
+    with _agreed_pool(faulted_url[0], 5) as (pool, tasks, inline):
+        pool.workers[0].proc.kill()
+        pool.workers[0].proc.wait()
+        got = {item[0].key(): item[1].findings for item in pool.run(tasks) if item}
+        assert got == inline and len(pool.workers) == 1
 
 
 def test_a_run_left_by_an_older_release_starts_again(
@@ -271,51 +287,26 @@ def test_integer_primary_key_desc_is_no_rowid(
     """SQLite quirk: ``INTEGER PRIMARY KEY DESC`` does not alias the rowid; pairing entries
     by rowid there would compare the wrong neighbours."""
     rows, expected = faulted
-    url = f"sqlite:///{tmp_path / 'desc.sqlite'}"
-    write_ledger(url, LedgerRows(), indexes=False)
-    conn = sqlite3.connect(sqlite_path(url))  # type: ignore[arg-type]
-    conn.execute("DROP TABLE ledger_entries")
-    conn.execute(SQLITE_DDL[1].replace("INTEGER PRIMARY KEY", "INTEGER PRIMARY KEY DESC"))
-    conn.close()
     # rows go in newest first, so rowids run against entry ids
     backwards = LedgerRows(rows.accounts, list(reversed(rows.entries)))
-    write_ledger(url, backwards, replace=False, tables=False)
-    ledger = open_ledger(url)
-    with ledger.snapshot() as snap:
-        assert scan_capabilities(snap)["entry_rowid"] is False
-    ledger.dispose()
+    url = _ledger_keyed_by(tmp_path / "desc.sqlite", "INTEGER PRIMARY KEY DESC", backwards)
     assert reconcile(services, url, jobs=1, batch=6) == expected
 
 
 def test_a_worker_dying_mid_task_hands_it_on(faulted_url: tuple[str, set[str]]) -> None:
-    url, _ = faulted_url
-    ledger = open_ledger(url)
-    pool = WorkerPool(sqlite_path(url), 2)  # type: ignore[arg-type]
-    try:
-        with ledger.snapshot() as snap:
-            caps = scan_capabilities(snap)
-            options = ScanOptions(60.0, caps["entry_rowid"], caps["reverses_index"])
-            tasks = plan_full(snap, 3, caps["ref_index"])
-            inline = {t.key(): run_task(snap, t, options).findings for t in tasks}
-            pool.start(options)
-            assert pool.agree(snap) >= 1
-            dispatched = []
+    with _agreed_pool(faulted_url[0], 3) as (pool, tasks, inline):
+        dispatched = []
 
-            def kill_a_busy_worker() -> None:
-                dispatched.append(1)
-                busy = [w for w in pool.workers if w.task is not None]
-                if len(dispatched) == 6 and busy:
-                    busy[0].proc.kill()  # it holds a task it will never answer
+        def kill_a_busy_worker() -> None:
+            dispatched.append(1)
+            busy = [w for w in pool.workers if w.task is not None]
+            if len(dispatched) == 6 and busy:
+                busy[0].proc.kill()  # it holds a task it will never answer
 
-            got = {
-                item[0].key(): item[1].findings
-                for item in pool.run(tasks, kill_a_busy_worker)
-                if item is not None
-            }
+        got = {
+            item[0].key(): item[1].findings for item in pool.run(tasks, kill_a_busy_worker) if item
+        }
         assert got == inline and len(pool.workers) == 1
-    finally:
-        pool.close()
-        ledger.dispose()
 
 
 def test_workers_that_cannot_start_leave_the_run_to_one_process(
