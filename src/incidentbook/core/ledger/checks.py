@@ -156,12 +156,12 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
     findings: list[Finding] = []
     for account_id, rows in suspicious.items():
         findings.extend(_account_rows(snap, account_id, rows))
-    # accounts without a single entry: their derived balance is 0
-    a_where = where.replace("account_id", "a.account_id")
+    # accounts without a single entry: their derived balance is 0 (``where`` names the
+    # outer query's account_id: ledger_accounts is its only table)
     typed_zero = " OR typeof(a.balance_minor) <> 'integer'" if sqlite else ""
     for account_id, currency, balance in snap.rows(
         "SELECT a.account_id, a.currency, a.balance_minor FROM ledger_accounts a"
-        f" WHERE {a_where} AND (a.balance_minor <> 0{typed_zero}) AND NOT EXISTS"
+        f" WHERE {where} AND (a.balance_minor <> 0{typed_zero}) AND NOT EXISTS"
         " (SELECT 1 FROM ledger_entries e WHERE e.account_id = a.account_id)",
         params,
     ):

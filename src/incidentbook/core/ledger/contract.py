@@ -107,13 +107,13 @@ def moment(value: Any) -> datetime:
 
 @dataclass
 class Ledger:
-    """A validated ledger: its engine, dialect, and what its indexes allow."""
+    """A validated ledger: its engine and dialect (``scan_capabilities`` says what its
+    indexes allow, inside a snapshot)."""
 
     url: str
     display_url: str
     dialect: str
     engine: Any
-    entry_index_on_account: bool
 
     @property
     def is_sqlite(self) -> bool:
@@ -345,14 +345,10 @@ def open_ledger(url: str) -> Ledger:
                             f"ledger {display}: {table}.{column} is {type_name}, "
                             "not an integer type (money is integer minor units)"
                         )
-        entry_index = any(
-            (ix.get("column_names") or [None])[0] == "account_id"
-            for ix in inspector.get_indexes("ledger_entries")
-        )
     except DBAPIError as exc:
         engine.dispose()
         raise LedgerError(f"cannot read ledger {display}: {_first_line(exc)}") from None
     except LedgerError:
         engine.dispose()
         raise
-    return Ledger(url, display, backend, engine, entry_index)
+    return Ledger(url, display, backend, engine)

@@ -26,6 +26,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -244,16 +245,7 @@ def _ready_pool(pool: WorkerPool, ctx: Context, snap: Snapshot, run: _Run) -> Wo
 
 
 def _run_scan_options(run: _Run) -> ScanOptions:
-    return ScanOptions.from_json(
-        {**run.options, "tolerance_s": run.options["clock_skew_tolerance_s"]}
-    )
-
-
-def _scan_options(snap: Snapshot, opts: dict[str, Any]) -> ScanOptions:
-    caps = scan_capabilities(snap)
-    return ScanOptions(
-        float(opts["clock_skew_tolerance_s"]), caps["entry_rowid"], caps["reverses_index"]
-    )
+    return ScanOptions.from_json(run.options["scan"])
 
 
 @contextmanager
@@ -365,21 +357,24 @@ def _create(
     since: dict[str, Any] | None,
     opts: dict[str, Any],
 ) -> _Run:
-    scan = _scan_options(snap, opts)
+    caps = scan_capabilities(snap)
+    scan = ScanOptions(
+        float(opts["clock_skew_tolerance_s"]), caps["entry_rowid"], caps["reverses_index"]
+    )
     scope: list[str] = []
     if mode == "incremental" and since is not None:
         scope = _scope(snap, since, opts)
         entries_after = max(0, int(since.get("max_entry_id", 0)) - int(opts["entry_overlap"]))
         tasks = plan_incremental(snap, options.batch, len(scope), entries_after)
     else:
-        tasks = plan_full(snap, options.batch, scan_capabilities(snap)["ref_index"])
+        tasks = plan_full(snap, options.batch, caps["ref_index"])
     run = _Run(
         run_id=uuid.uuid4().hex[:12],
         mode=mode,
         phase="scan",
         cursor={"plan": [t.to_json() for t in tasks]},
         batch=options.batch,
-        options={**opts, "since": since, **scan.to_json()},
+        options={**opts, "since": since, "scan": scan.to_json()},
         watermark=_watermark(snap),
         started_at=to_iso(ctx.clock()),
         batches=0,
@@ -604,12 +599,8 @@ class _Runner:
         plan = [Task.from_json(t) for t in run.cursor["plan"]]
         done = self._done_keys()
         todo = [t for t in plan if t.key() not in done]
-        totals: dict[str, int] = {}
-        finished: dict[str, int] = {}
-        for task in plan:
-            totals[task.track] = totals.get(task.track, 0) + 1
-            if task.key() in done:
-                finished[task.track] = finished.get(task.track, 0) + 1
+        totals = Counter(t.track for t in plan)
+        finished = Counter(t.track for t in plan if t.key() in done)
         scope = self._scope() if run.mode == "incremental" else []
         options = _run_scan_options(run)
         left = len(todo)
@@ -647,7 +638,7 @@ class _Runner:
             else:
                 self._commit_batches(buffered, "scan", None)
             for done_task, _ in buffered:
-                finished[done_task.track] = finished.get(done_task.track, 0) + 1
+                finished[done_task.track] += 1
                 self._report(done_task.track, finished[done_task.track], totals[done_task.track])
             buffered.clear()
 
