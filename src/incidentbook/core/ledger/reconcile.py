@@ -49,6 +49,7 @@ from incidentbook.core.ledger.tasks import (
     ScanOptions,
     Task,
     TaskResult,
+    entry_id_extreme,
     plan_full,
     plan_incremental,
     run_task,
@@ -317,10 +318,9 @@ def _last_complete(db: Database, display_url: str) -> dict[str, Any] | None:
 def _watermark(snap: Snapshot) -> dict[str, Any]:
     from incidentbook.core.ledger.contract import iso
 
-    entry = snap.one("SELECT MAX(entry_id) FROM ledger_entries")
     updated = snap.one("SELECT MAX(updated_at) FROM ledger_accounts")
     return {
-        "max_entry_id": int(entry[0]) if entry and entry[0] is not None else 0,
+        "max_entry_id": entry_id_extreme(snap, "MAX"),
         "max_updated_at": iso(updated[0]) if updated and updated[0] is not None else None,
     }
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from incidentbook.core.ledger.checks import (
     Finding,
+    _chunks,
     _in,
     _range,
     account_findings,
@@ -140,8 +141,8 @@ def run_task(
             )
         )
         items, findings = 0, []
-        for start in range(0, len(targets), 500):
-            clause, args = _in(targets[start : start + 500], "r.reverses_entry_id")
+        for chunk in _chunks(targets):
+            clause, args = _in(chunk, "r.reverses_entry_id")
             count, found = reversal_findings(snap, clause, args, indexed=options.reverses_index)
             items += count
             findings.extend(found)
@@ -164,8 +165,14 @@ def _walk(snap: Snapshot, first_sql: str, after_sql: str, step: int) -> list[Any
     return bounds
 
 
-def _ranges(track: str, bounds: Sequence[Any]) -> list[Task]:
-    edges: list[Any] = [None, *bounds, None]
+def entry_id_extreme(snap: Snapshot, extreme: str) -> int:
+    """The ledger's MIN or MAX entry_id (0 when it has none)."""
+    row = snap.one(f"SELECT {extreme}(entry_id) FROM ledger_entries")
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _ranges(track: str, bounds: Sequence[Any], first: Any = None) -> list[Task]:
+    edges: list[Any] = [first, *bounds, None]
     # a boundary that is the last key leaves an empty open range; it also catches keys
     # added later (orphans above the last account), so it stays
     return [Task(track, edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
@@ -236,10 +243,7 @@ def plan_full(snap: Snapshot, batch: int, ref_index: bool) -> list[Task]:
         batch,
     )
     accounts = _ranges("accounts", account_bounds)
-    low = snap.one("SELECT MIN(entry_id) FROM ledger_entries")
-    high = snap.one("SELECT MAX(entry_id) FROM ledger_entries")
-    first = int(low[0]) if low and low[0] is not None else 0
-    last = int(high[0]) if high and high[0] is not None else 0
+    first, last = entry_id_extreme(snap, "MIN"), entry_id_extreme(snap, "MAX")
     size = batch * ENTRIES_PER_ACCOUNT
     entries = _ranges("entries", _entry_bounds(snap, first - 1, last, size))
     if ref_index:
@@ -264,11 +268,9 @@ def plan_full(snap: Snapshot, batch: int, ref_index: bool) -> list[Task]:
 def plan_incremental(snap: Snapshot, batch: int, scope_size: int, entries_after: int) -> list[Task]:
     """Scope chunks, the entries since the last run (with its overlap), their reversals."""
     scope = [Task("scope", i, min(i + batch, scope_size)) for i in range(0, scope_size, batch)]
-    high = snap.one("SELECT MAX(entry_id) FROM ledger_entries")
-    last = int(high[0]) if high and high[0] is not None else 0
+    last = entry_id_extreme(snap, "MAX")
     bounds = _entry_bounds(snap, entries_after, last, batch * ENTRIES_PER_ACCOUNT)
-    edges: list[Any] = [entries_after, *bounds, None]
-    entries = [Task("entries", edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+    entries = _ranges("entries", bounds, first=entries_after)
     return _interleave([scope, entries, [Task("reversals_since", entries_after, None)]])
 
 
