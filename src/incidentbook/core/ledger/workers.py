@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from incidentbook.core.ledger.checks import Finding
-from incidentbook.core.ledger.contract import LedgerError, Snapshot, begin_sqlite_snapshot
+from incidentbook.core.ledger.contract import LedgerError, Snapshot
 from incidentbook.core.ledger.tasks import ScanOptions, Task, TaskResult, run_task
 
 AGREE_ATTEMPTS = 25
@@ -51,7 +51,6 @@ def _open_ro(path: str) -> sqlite3.Connection:
 
 def serve(stdin: IO[str], stdout: IO[str]) -> None:
     """One worker: ``open`` a ledger, ``begin`` a snapshot, run ``task``s until stdin closes."""
-    conn: sqlite3.Connection | None = None
     snap: Snapshot | None = None
     options: ScanOptions | None = None
 
@@ -64,15 +63,12 @@ def serve(stdin: IO[str], stdout: IO[str]) -> None:
         op = message["op"]
         try:
             if op == "open":
-                conn = _open_ro(message["path"])
-                snap = Snapshot(conn, sqlite=True)
+                snap = Snapshot(_open_ro(message["path"]), sqlite=True)
                 options = ScanOptions.from_json(message["options"])
                 reply({"ok": True})
             elif op == "begin":
-                assert conn is not None
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
-                begin_sqlite_snapshot(conn)
+                assert snap is not None
+                snap.restart()
                 reply({"ok": True})
             elif op == "bye":
                 reply({"ok": True, "peak_rss_kb": _peak_rss_kb()})
