@@ -38,6 +38,7 @@ from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import parse_iso, to_iso
 from incidentbook.core import events as ev
+from incidentbook.core.batches import chunks
 from incidentbook.core.context import Context
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.storage.db import Database
@@ -305,7 +306,7 @@ class _Batch:
         receipt_table = AlertReceiptRow.__table__  # type: ignore[attr-defined]
         fingerprints = list(dict.fromkeys(wanted))
         states: dict[str, AlertState | None] = dict.fromkeys(fingerprints)
-        for chunk in _chunks(fingerprints, 500):
+        for chunk in chunks(fingerprints):
             for values in conn.execute(
                 sa_select(table).where(table.c.fingerprint.in_(chunk))
             ).mappings():
@@ -313,7 +314,7 @@ class _Batch:
                 states[state.fingerprint] = state
         keys = [k for k in dict.fromkeys(receipt_keys) if k is not None]
         receipts: set[str] = set()
-        for chunk in _chunks(keys, 500):
+        for chunk in chunks(keys):
             receipts.update(
                 str(r[0])
                 for r in conn.execute(
@@ -370,11 +371,6 @@ def _state_from_values(values: dict[str, Any]) -> AlertState:
     values["labels"] = json.loads(values["labels"])
     values["annotations"] = json.loads(values["annotations"])
     return AlertState(**{name: values[name] for name in _ALERT_COLUMNS})
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _row_values(state: AlertState) -> dict[str, Any]:
@@ -819,7 +815,7 @@ class AlertService:
         table = AlertRow.__table__  # type: ignore[attr-defined]
         wanted = list(dict.fromkeys(fingerprints))
         group_of: dict[str, str] = {}
-        for chunk in _chunks(wanted, 500):
+        for chunk in chunks(wanted):
             for fingerprint, group_key in session.connection().execute(
                 sa_select(table.c.fingerprint, table.c.group_key).where(
                     table.c.fingerprint.in_(chunk)

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from incidentbook.clock import parse_iso
 from incidentbook.core import events as ev
 from incidentbook.core import incidents
+from incidentbook.core.batches import chunks
 from incidentbook.core.timeline import describe
 from incidentbook.storage.models import AlertRow
 
@@ -97,8 +98,7 @@ def incident_alerts(session: Session, state: incidents.IncidentState) -> list[Al
         for r in session.exec(select(AlertRow).where(AlertRow.incident_id == state.id)).all()
     }
     missing = [fp for fp in dict.fromkeys(state.alerts) if fp not in rows]
-    for start in range(0, len(missing), 500):
-        chunk = missing[start : start + 500]
+    for chunk in chunks(missing):
         for row in session.exec(select(AlertRow).where(col(AlertRow.fingerprint).in_(chunk))):
             rows[row.fingerprint] = row
     return sorted(rows.values(), key=lambda r: (r.first_seen, r.fingerprint))

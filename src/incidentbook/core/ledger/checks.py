@@ -26,10 +26,11 @@ Definitions this module settles where the contract leaves room:
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from incidentbook.core.batches import chunks
 from incidentbook.core.ledger.contract import LedgerError, Snapshot, iso, moment
 
 CHECKS = (
@@ -49,7 +50,6 @@ SEVERITY = {
     "invalid_reversal": "error",
     "clock_skew": "warning",
 }
-IN_CHUNK = 500
 # Above this share of entries without an immediate predecessor id (gaps), a clock batch
 # streams its range instead of asking for each gap's predecessor.
 GAP_SHARE = 0.05
@@ -100,11 +100,6 @@ def _range(lo: Any, hi: Any, column: str = "account_id") -> tuple[str, list[Any]
 
 def _in(ids: Sequence[Any], column: str = "account_id") -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' for _ in ids)})", list(ids)
-
-
-def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _bad_amount(snap: Snapshot, account_id: str) -> LedgerError:
@@ -262,7 +257,7 @@ def duplicate_ref_findings(
         )
     ]
     copies: dict[tuple[str, str, str, Any], list[int]] = {}
-    for chunk in _chunks(repeated):
+    for chunk in chunks(repeated):
         clause, args = _in(chunk, "external_ref")
         for entry_id, account_id, ref, kind, amount in snap.rows(
             "SELECT entry_id, account_id, external_ref, kind, amount_minor FROM ledger_entries"
@@ -300,7 +295,7 @@ def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Fi
     # which candidate entries some entry reverses (cancelled copies)
     candidates = sorted({i for group in groups for i in group[4]})
     reversed_ids: set[int] = set()
-    for chunk in _chunks(candidates):
+    for chunk in chunks(candidates):
         clause, args = _in(chunk, "reverses_entry_id")
         reversed_ids.update(
             int(r[0])
@@ -308,8 +303,8 @@ def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Fi
         )
     # entries of unknown accounts are orphan_entry findings only
     currency_of: dict[str, str] = {}
-    for chunk in _chunks(sorted({g[0] for g in groups})):
-        clause, args = _in(chunk)
+    for accounts in chunks(sorted({g[0] for g in groups})):
+        clause, args = _in(accounts)
         currency_of.update(
             (str(a), str(c))
             for a, c in snap.rows(
@@ -352,7 +347,7 @@ def account_ids_findings(snap: Snapshot, ids: Sequence[str]) -> tuple[int, list[
     """All four account checks for an explicit list of account ids (incremental runs)."""
     seen = 0
     findings: list[Finding] = []
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         clause, args = _in(chunk)
         count, found = account_findings(snap, clause, args)
         seen += count
@@ -516,7 +511,7 @@ def reversal_findings(
             params,
         )
         owner: dict[int, tuple[Any, Any]] = {}
-        for chunk in _chunks(sorted({int(r[0]) for r in flagged})):
+        for chunk in chunks(sorted({int(r[0]) for r in flagged})):
             clause, args = _in(chunk, "entry_id")
             owner.update(
                 (int(e), (a, c))

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from incidentbook.core.batches import chunks
 from incidentbook.core.ledger.checks import (
     Finding,
-    _chunks,
     _in,
     _range,
     account_findings,
@@ -141,7 +141,7 @@ def run_task(
             )
         )
         items, findings = 0, []
-        for chunk in _chunks(targets):
+        for chunk in chunks(targets):
             clause, args = _in(chunk, "r.reverses_entry_id")
             count, found = reversal_findings(snap, clause, args, indexed=options.reverses_index)
             items += count

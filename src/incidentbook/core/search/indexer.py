@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from incidentbook.core.batches import chunks
 from incidentbook.core.search import _whoosh as W
 from incidentbook.core.search.documents import (
     Doc,
@@ -196,8 +197,7 @@ def drain_outbox(
             _write(ix, docs, deletes)
             seqs = [int(r[0]) for r in rows]
             with database.write() as session:
-                for start in range(0, len(seqs), 500):
-                    chunk = seqs[start : start + 500]
+                for chunk in chunks(seqs):
                     marks = ",".join(str(s) for s in chunk)
                     session.execute(text(f"DELETE FROM index_outbox WHERE seq IN ({marks})"))
             result.rows += len(rows)
