@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from incidentbook.core.ledger.checks import CHECKS
 from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES
 
 # (account_id, currency, balance_minor, updated_at, opened_at)
@@ -102,14 +103,7 @@ def write_ledger(
         engine.dispose()
 
 
-FAULT_KINDS = (
-    "balance_mismatch",
-    "duplicate_posting",
-    "currency_mismatch",
-    "orphan_entry",
-    "invalid_reversal",
-    "clock_skew",
-)
+FAULT_KINDS = CHECKS  # a fault of every check the reconciler runs
 T0 = datetime(2026, 10, 1, 0, 0, tzinfo=UTC)
 
 
