@@ -90,6 +90,7 @@ BAD_INPUTS = [
     (["incident", "frobnicate"], "No such command 'frobnicate'"),
     (["nonsense"], "No such command 'nonsense'"),
     (["demo", "--accounts", "-5"], "Invalid value for '--accounts'"),
+    (["reconcile", "--jobs", "0"], "Invalid value for '--jobs'"),
 ]
 
 
@@ -101,7 +102,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     before = _events(workspace)
     result = cli(*argv)
     assert result.exit_code == 2, result.output
-    assert message in result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
     assert _events(workspace) == before
 

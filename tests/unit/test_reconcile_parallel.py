@@ -278,7 +278,7 @@ def test_cli_jobs(cli: Cli, faulted_url: tuple[str, set[str]]) -> None:
     summary = json.loads(result.stdout)
     assert summary["jobs"] == 2 and summary["found"] == len(expected)
     bad = cli("reconcile", "--ledger", url, "--jobs", "0")
-    assert bad.exit_code == 2 and "--jobs" in bad.stderr
+    assert bad.exit_code == 2 and "--jobs" in bad.stderr and bad.stderr.count("\n") == 1
 
 
 def test_integer_primary_key_desc_is_no_rowid(

@@ -86,6 +86,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except IncidentbookError as exc:
             _fail(ctx, str(exc), exc.exit_code)
+        except click.UsageError as exc:
+            # one line like every other error, not click's usage, hint and error
+            where = (exc.ctx or ctx).command_path
+            _fail(ctx, f"{where}: {exc.format_message()} (see --help)", exc.exit_code)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
