@@ -25,6 +25,7 @@ Definitions this module settles where the contract leaves room:
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -130,46 +131,77 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
     whose ``account_id`` matches ``where``. Returns (accounts in range, findings).
 
     One streamed scan sums every account's entries per currency (the ``(account_id,
-    currency, amount_minor)`` index serves it in order) and joins the stored balance; only
-    groups that disagree come back: an unknown account, a foreign currency, a wrong sum."""
+    currency, amount_minor)`` index serves it in order), joins the stored balance and
+    aggregates as it goes: it returns the accounts that disagree (an unknown account, a
+    foreign currency, a wrong sum) and how many accounts with a non-zero balance have
+    entries in their own currency. When that equals the count among all the range's
+    accounts, no account without entries can hold a balance, and the range is not probed
+    account by account for entries."""
     sqlite = snap.sqlite
     total_sql = "SUM(amount_minor)" if sqlite else "CAST(SUM(amount_minor) AS BIGINT)"
     typed = (
         " OR typeof(s.total) <> 'integer' OR typeof(a.balance_minor) <> 'integer'" if sqlite else ""
     )
-    suspicious: dict[str, list[tuple[Any, ...]]] = {}
-    for row in snap.rows(
-        "SELECT s.account_id, s.currency, s.total, a.account_id, a.currency, a.balance_minor"
-        f" FROM (SELECT account_id, currency, {total_sql} AS total FROM ledger_entries"
-        f" WHERE {where} GROUP BY account_id, currency) AS s"
-        " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id"
-        " WHERE a.account_id IS NULL OR s.currency <> a.currency"
-        f" OR s.total <> a.balance_minor{typed}",
+    # a balance that needs entries to explain it (SQLite: or one that is not an integer)
+    holding = "a.balance_minor <> 0" + (
+        " OR typeof(a.balance_minor) <> 'integer'" if sqlite else ""
+    )
+    listed = "json_group_array(s.account_id)" if sqlite else "json_agg(s.account_id)"
+    summary = snap.one(
+        f"SELECT COUNT(*) FILTER (WHERE s.currency = a.currency AND ({holding})),"
+        f" {listed} FILTER (WHERE a.account_id IS NULL OR s.currency <> a.currency"
+        f" OR s.total <> a.balance_minor{typed})"
+        f" FROM ({_SUMS.format(total=total_sql, where=where)}) AS s"
+        " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id",
         params,
-    ):
-        suspicious.setdefault(str(row[0]), []).append(row)
+    )
+    holding_with_entries, listed_ids = summary if summary is not None else (0, None)
+    if isinstance(listed_ids, str):
+        listed_ids = json.loads(listed_ids)
+    suspicious: dict[str, list[tuple[Any, ...]]] = {}
+    for chunk in chunks(listed_ids or []):
+        clause, args = _in(chunk)
+        for row in snap.rows(
+            "SELECT s.account_id, s.currency, s.total, a.account_id, a.currency, a.balance_minor"
+            f" FROM ({_SUMS.format(total=total_sql, where=clause)}) AS s"
+            " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id",
+            args,
+        ):
+            suspicious.setdefault(str(row[0]), []).append(row)
     findings: list[Finding] = []
     for account_id, rows in suspicious.items():
         findings.extend(_account_rows(snap, account_id, rows))
-    # accounts without a single entry: their derived balance is 0 (``where`` names the
-    # outer query's account_id: ledger_accounts is its only table)
-    typed_zero = " OR typeof(a.balance_minor) <> 'integer'" if sqlite else ""
-    for account_id, currency, balance in snap.rows(
-        "SELECT a.account_id, a.currency, a.balance_minor FROM ledger_accounts a"
-        f" WHERE {where} AND (a.balance_minor <> 0{typed_zero}) AND NOT EXISTS"
-        " (SELECT 1 FROM ledger_entries e WHERE e.account_id = a.account_id)",
+    # ``where`` names the account_id of ledger_accounts, these queries' only table
+    counts = snap.one(
+        f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {holding}) FROM ledger_accounts a WHERE {where}",
         params,
-    ):
-        if type(balance) is not int:
-            raise _bad_balance(account_id, balance)
-        findings.append(_balance(account_id, currency, balance, 0))
-    count = snap.one(f"SELECT COUNT(*) FROM ledger_accounts WHERE {where}", params)
+    )
+    accounts, holding_all = counts if counts is not None else (0, 0)
+    if int(holding_all or 0) != int(holding_with_entries or 0):
+        # accounts without a single entry: their derived balance is 0
+        for account_id, currency, balance in snap.rows(
+            "SELECT a.account_id, a.currency, a.balance_minor FROM ledger_accounts a"
+            f" WHERE {where} AND ({holding}) AND NOT EXISTS"
+            " (SELECT 1 FROM ledger_entries e WHERE e.account_id = a.account_id)",
+            params,
+        ):
+            if type(balance) is not int:
+                raise _bad_balance(account_id, balance)
+            findings.append(_balance(account_id, currency, balance, 0))
     findings.sort(key=lambda f: f.fingerprint)
-    return int(count[0]) if count else 0, findings
+    return int(accounts or 0), findings
+
+
+# every account's entries summed per currency, in index order
+_SUMS = (
+    "SELECT account_id, currency, {total} AS total FROM ledger_entries"
+    " WHERE {where} GROUP BY account_id, currency"
+)
 
 
 def _account_rows(snap: Snapshot, account_id: str, rows: list[tuple[Any, ...]]) -> list[Finding]:
-    """The findings of one account whose per-currency sums disagreed with its stored row."""
+    """The findings of one account whose per-currency sums disagreed with its stored row
+    (``rows``: each currency's sum, with the account's row)."""
     if rows[0][3] is None:  # no such account: every entry is an orphan
         return [
             Finding(
@@ -404,10 +436,11 @@ def clock_findings(
 
 def _clock_by_rowid(snap: Snapshot, lo: int | None, hi: int | None) -> list[tuple[Any, ...]] | None:
     where, params = _range(lo, hi, "n.entry_id")
-    # NOT INDEXED: the rowid lookup of id - 1 right after id - 2 is a step, not a seek
+    # NOT INDEXED: both walk the table in rowid order, so the lookup of id - 1 right after
+    # id - 2 is a step, not a seek (and n reads recorded_at from the row it is on)
     rows = snap.all(
         "SELECT n.entry_id, n.recorded_at, p.entry_id, p.recorded_at FROM ledger_entries n"
-        " LEFT JOIN ledger_entries p NOT INDEXED ON p.rowid = n.entry_id - 1"
+        " NOT INDEXED LEFT JOIN ledger_entries p NOT INDEXED ON p.rowid = n.entry_id - 1"
         f" WHERE {where} AND (p.rowid IS NULL OR n.recorded_at < p.recorded_at)",
         params,
     )
