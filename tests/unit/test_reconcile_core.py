@@ -52,13 +52,32 @@ def small(tmp_path: Path) -> tuple[str, Path, set[str]]:
     return f"sqlite:///{path}", path, expected
 
 
+def queued_for_index(services: Services, group_key: str) -> int:
+    with services.db.read() as session:
+        return int(
+            session.connection()
+            .execute(
+                text(
+                    "SELECT COUNT(*) FROM index_outbox"
+                    " WHERE doc_kind = 'alert_group' AND doc_id = :g"
+                ),
+                {"g": group_key},
+            )
+            .scalar_one()
+        )
+
+
 def test_findings_fire_repeat_and_resolve(services: Services, small: tuple[str, Path, set[str]]):
     url, path, expected = small
     first = reconcile(services, url)
     assert first.mode == "full" and first.found == len(expected)  # type: ignore[attr-defined]
     assert sum(c["new"] for c in first.checks.values()) == len(expected)  # type: ignore[attr-defined]
+    queued = queued_for_index(services, "balance_mismatch")
+    assert queued == 1  # one row for the group, however many of its alerts are new
     second = reconcile(services, url, mode="full")
     assert sum(c["new"] for c in second.checks.values()) == 0  # type: ignore[attr-defined]
+    # a repeated finding carries this run's figures: its group's text is indexed again
+    assert queued_for_index(services, "balance_mismatch") == queued + 1
     balance_fp = next(f for f in expected if f.startswith("balance_mismatch/"))
     alert = services.alerts.get(balance_fp)
     assert alert.status == "firing" and alert.occurrences == 2
@@ -75,6 +94,7 @@ def test_findings_fire_repeat_and_resolve(services: Services, small: tuple[str, 
     third = reconcile(services, url, mode="full")
     assert third.checks["balance_mismatch"]["resolved"] == 1  # type: ignore[attr-defined]
     assert services.alerts.get(balance_fp).status == "resolved"
+    assert queued_for_index(services, "balance_mismatch") == queued + 2
     firing = {a.fingerprint for a in services.alerts.list_alerts("firing")}
     assert firing == expected - {balance_fp}
     # the check's incident candidate
@@ -374,3 +394,48 @@ def test_sparse_entry_ids_do_not_make_empty_batches(services: Services, tmp_path
     found = {f.fingerprint for f in findings(services.db, summary.run_id)}  # type: ignore[attr-defined]
     assert found == expected | {f"clock_skew/{10**12}"}
     assert summary.batches < 100  # type: ignore[attr-defined]
+
+
+def test_accounts_without_entries_are_probed_only_when_a_balance_needs_it(
+    tmp_path: Path,
+) -> None:
+    """The account scan counts the non-zero balances its sums explained; only when the range
+    holds more does it look for accounts without entries (one index probe per account)."""
+    from incidentbook.core.ledger.checks import account_findings
+    from incidentbook.core.ledger.contract import open_ledger
+
+    rows, _ = faulted_ledger(11, 12, {})
+    clean = list(rows.accounts)
+    with_entries = {e[1] for e in rows.entries}
+    idle = sorted(str(a[0]) for a in clean if a[0] not in with_entries)
+    assert idle and all(a[2] == 0 for a in clean if a[0] in idle)
+    clean_entries = list(rows.entries)
+
+    def scan(name: str) -> tuple[set[str], int]:
+        url = f"sqlite:///{tmp_path / name}"
+        write_ledger(url, rows)
+        ledger = open_ledger(url)
+        statements: list[str] = []
+        try:
+            with ledger.snapshot() as snap:
+                snap.dbapi.set_trace_callback(statements.append)
+                _, found = account_findings(snap, "1 = 1", [])
+        finally:
+            ledger.dispose()
+        return {f.fingerprint for f in found}, sum("NOT EXISTS" in s for s in statements)
+
+    # every balance is explained by entries: no probe
+    assert scan("clean.sqlite") == (set(), 0)
+    # a balance on an account without entries: probed, and found
+    rows.accounts = [(*a[:2], 4200, *a[3:]) if a[0] == idle[0] else a for a in clean]
+    assert scan("holding.sqlite") == ({f"balance_mismatch/{idle[0]}"}, 1)
+    # an account whose entries are all in a foreign currency explains its balance in none of
+    # its own: probed, and the probe does not take it for an account without entries
+    rows.accounts = clean
+    foreign = sorted(with_entries)[0]
+    rows.entries = [(*e[:3], "XXX", *e[4:]) if e[1] == foreign else e for e in clean_entries]
+    found, probes = scan("foreign.sqlite")
+    assert probes == 1
+    assert found == {
+        f"currency_mismatch/{foreign}/{e[0]}" for e in clean_entries if e[1] == foreign
+    }

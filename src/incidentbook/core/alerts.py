@@ -27,7 +27,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -137,10 +137,17 @@ class NativeAlert:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {name: getattr(self, name) for name in _NATIVE_FIELDS}
         out["labels"] = dict(self.labels)
         out["annotations"] = dict(self.annotations)
         return out
+
+
+_NATIVE_FIELDS = tuple(f.name for f in fields(NativeAlert))
+# One encoder each, made once (json.dumps with options builds a new encoder per call): the
+# stored text of labels and annotations, and an event's data (as events.append writes it).
+_json_sorted = json.JSONEncoder(sort_keys=True).encode
+_json_event = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 def normalize_time(value: str, name: str) -> str:
@@ -220,12 +227,12 @@ def apply(state: AlertState | None, event: ev.Event) -> AlertState:
             last_seen=at,
             last_seq=event.seq,
         )
-    state = replace(state, last_seen=at, last_seq=event.seq)
+    # one replace() per event (it costs a whole __init__): an alert batch folds thousands
+    changes: dict[str, Any] = {"last_seen": at, "last_seq": event.seq}
     if event.type == REPEATED:
-        return replace(state, occurrences=state.occurrences + 1, **_refresh(data))
-    if event.type == REFIRED:
-        return replace(
-            state,
+        changes.update(occurrences=state.occurrences + 1, **_refresh(data))
+    elif event.type == REFIRED:
+        changes.update(
             status="firing",
             starts_at=data["alert"]["starts_at"],
             ends_at=None,
@@ -233,11 +240,11 @@ def apply(state: AlertState | None, event: ev.Event) -> AlertState:
             episodes=state.episodes + 1,
             **_refresh(data),
         )
-    if event.type == RESOLVED:
-        return replace(state, status="resolved", ends_at=data["alert"]["ends_at"])
-    if event.type == JOINED:
-        return replace(state, incident_id=data["incident_id"], last_seen=state.last_seen)
-    return state
+    elif event.type == RESOLVED:
+        changes.update(status="resolved", ends_at=data["alert"]["ends_at"])
+    elif event.type == JOINED:
+        changes["incident_id"] = data["incident_id"]
+    return replace(state, **changes)
 
 
 def _refresh(data: dict[str, Any]) -> dict[str, Any]:
@@ -282,9 +289,12 @@ class _Batch:
 
     states: dict[str, AlertState | None]
     receipts: set[str]
+    now: str  # the batch's one transaction time: its receipts' and events' recorded_at
+    queue_every_group: bool = False
     new_receipts: list[tuple[str, str, str]] = field(default_factory=list)
-    inserts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # rows as tuples in _ALERT_COLUMNS order (fingerprint first)
+    inserts: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    updates: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     queued_groups: set[str] = field(default_factory=set)
     new_events: list[tuple[Any, ...]] = field(default_factory=list)
     last_seq: int | None = None
@@ -298,32 +308,32 @@ class _Batch:
 
     @classmethod
     def prefetch(
-        cls, session: Session, wanted: Iterable[str], receipt_keys: list[str | None]
+        cls, session: Session, wanted: Iterable[str], receipt_keys: list[str | None], now: str
     ) -> _Batch:
         session.flush()  # anything the caller left pending must be visible to Core reads
         conn = session.connection()
-        table = AlertRow.__table__  # type: ignore[attr-defined]
-        receipt_table = AlertReceiptRow.__table__  # type: ignore[attr-defined]
         fingerprints = list(dict.fromkeys(wanted))
         states: dict[str, AlertState | None] = dict.fromkeys(fingerprints)
+        columns = ", ".join(_ALERT_COLUMNS)
         for chunk in chunks(fingerprints):
-            for values in conn.execute(
-                sa_select(table).where(table.c.fingerprint.in_(chunk))
-            ).mappings():
-                state = _state_from_values(dict(values))
+            for values in conn.exec_driver_sql(
+                f"SELECT {columns} FROM alerts WHERE fingerprint IN ({_marks(chunk)})",
+                tuple(chunk),
+            ):
+                state = _state_from_values(values)
                 states[state.fingerprint] = state
         keys = [k for k in dict.fromkeys(receipt_keys) if k is not None]
         receipts: set[str] = set()
         for chunk in chunks(keys):
             receipts.update(
                 str(r[0])
-                for r in conn.execute(
-                    sa_select(receipt_table.c.receipt_key).where(
-                        receipt_table.c.receipt_key.in_(chunk)
-                    )
+                for r in conn.exec_driver_sql(
+                    "SELECT receipt_key FROM alert_receipts"
+                    f" WHERE receipt_key IN ({_marks(chunk)})",
+                    tuple(chunk),
                 )
             )
-        return cls(states, receipts)
+        return cls(states, receipts, now)
 
     def write(self, session: Session) -> None:
         conn = session.connection()
@@ -341,20 +351,10 @@ class _Batch:
                 "VALUES (?, ?, ?)",
                 self.new_receipts,
             )
-        columns = list(_ALERT_COLUMNS)
         if self.inserts:
-            conn.exec_driver_sql(
-                f"INSERT INTO alerts ({', '.join(columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})",
-                [tuple(v[c] for c in columns) for v in self.inserts.values()],
-            )
+            conn.exec_driver_sql(_INSERT_ALERT, list(self.inserts.values()))
         if self.updates:
-            settable = [c for c in columns if c != "fingerprint"]
-            conn.exec_driver_sql(
-                f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in settable)} "
-                "WHERE fingerprint = ?",
-                [(*(v[c] for c in settable), v["fingerprint"]) for v in self.updates.values()],
-            )
+            conn.exec_driver_sql(_UPDATE_ALERT, [(*v[1:], v[0]) for v in self.updates.values()])
         if self.inserts or self.updates:
             # ORM copies of these rows the caller may hold are stale now: reload on next use.
             session.expire_all()
@@ -365,19 +365,38 @@ class _Batch:
 
 
 _ALERT_COLUMNS = tuple(f.name for f in fields(AlertState))
+assert _ALERT_COLUMNS[0] == "fingerprint"  # the UPDATE moves it last, for its WHERE
+_INSERT_ALERT = (
+    f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(_ALERT_COLUMNS))})"
+)
+_UPDATE_ALERT = (
+    f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in _ALERT_COLUMNS[1:])} WHERE fingerprint = ?"
+)
 
 
-def _state_from_values(values: dict[str, Any]) -> AlertState:
-    values["labels"] = json.loads(values["labels"])
-    values["annotations"] = json.loads(values["annotations"])
-    return AlertState(**{name: values[name] for name in _ALERT_COLUMNS})
+_LABELS_AT = _ALERT_COLUMNS.index("labels")
+_ANNOTATIONS_AT = _ALERT_COLUMNS.index("annotations")
 
 
-def _row_values(state: AlertState) -> dict[str, Any]:
-    values = {name: getattr(state, name) for name in _ALERT_COLUMNS}
-    values["labels"] = json.dumps(state.labels, sort_keys=True)
-    values["annotations"] = json.dumps(state.annotations, sort_keys=True)
-    return values
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _state_from_values(values: Sequence[Any]) -> AlertState:
+    """An alert row (its columns in ``_ALERT_COLUMNS`` order) as state."""
+    row = list(values)
+    row[_LABELS_AT] = json.loads(row[_LABELS_AT])
+    row[_ANNOTATIONS_AT] = json.loads(row[_ANNOTATIONS_AT])
+    return AlertState(*row)
+
+
+def _row_values(state: AlertState) -> tuple[Any, ...]:
+    """The alert's row, its columns in ``_ALERT_COLUMNS`` order."""
+    values = [getattr(state, name) for name in _ALERT_COLUMNS]
+    values[_LABELS_AT] = _json_sorted(state.labels)
+    values[_ANNOTATIONS_AT] = _json_sorted(state.annotations)
+    return tuple(values)
 
 
 _INSERT_EVENT = (
@@ -402,8 +421,8 @@ def _append_event(
     (BEGIN IMMEDIATE), so max(seq) + 1 is exactly what the database would assign."""
     import uuid
 
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    recorded_at = to_iso(ctx.clock())
+    text = _json_event(data)
+    recorded_at = batch.now if batch is not None else to_iso(ctx.clock())
     values = (
         uuid.uuid4().hex,
         stream,
@@ -553,16 +572,23 @@ class AlertService:
         *,
         episodes_by_start: bool = False,
         outcomes: list[str] | None = None,
+        queue_every_group: bool = False,
     ) -> None:
         """Apply a batch inside the caller's transaction, then let new alerts of a group with
         an open incident join it (one batch link event per incident). ``outcomes``, if given,
         receives each alert's outcome in order (``new``, ``repeated``, ``replayed``…).
+        A group is queued for the search index when an alert of it is new or re-fired, or
+        (``queue_every_group``: a sender whose repeats and resolutions change the group's
+        text) whenever an alert of it changes.
 
         The batch's known alerts and receipts are read with a few ``IN`` queries up front and
         its writes are flushed together, so a batch costs a handful of statements, not several
         per alert."""
-        batch = _Batch.prefetch(session, (a.fingerprint for a in alerts), receipt_keys)
-        joinable: list[str] = []
+        batch = _Batch.prefetch(
+            session, (a.fingerprint for a in alerts), receipt_keys, to_iso(ctx.clock())
+        )
+        batch.queue_every_group = queue_every_group
+        joinable: dict[str, str] = {}
         for alert, key in zip(alerts, receipt_keys, strict=True):
             outcome = self._ingest_one(session, ctx, alert, key, episodes_by_start, batch)
             result.counts[outcome] += 1
@@ -570,7 +596,9 @@ class AlertService:
             if outcomes is not None:
                 outcomes.append(outcome)
             if outcome in ("new", "refired"):
-                joinable.append(alert.fingerprint)
+                state = batch.states[alert.fingerprint]
+                assert state is not None
+                joinable[alert.fingerprint] = state.group_key
         batch.write(session)
         if joinable:
             result.counts["joined"] += self.join_open_incidents_in(session, ctx, joinable)
@@ -602,7 +630,7 @@ class AlertService:
                 if receipt_key in batch.receipts:
                     return "replayed"
                 batch.receipts.add(receipt_key)
-                batch.new_receipts.append((receipt_key, fingerprint, to_iso(ctx.clock())))
+                batch.new_receipts.append((receipt_key, fingerprint, batch.now))
             elif session.get(AlertReceiptRow, receipt_key) is not None:
                 return "replayed"
             else:
@@ -625,7 +653,7 @@ class AlertService:
         group_key = group_key_for(alert, self.group_by)
         payload: dict[str, Any] = {"alert": alert.to_dict(), "group_key": group_key}
         if type_ == RESOLVED and not alert.ends_at:
-            payload["alert"]["ends_at"] = to_iso(ctx.clock())
+            payload["alert"]["ends_at"] = batch.now if batch is not None else to_iso(ctx.clock())
         event = _append_event(session, ctx, STREAM_PREFIX + fingerprint, type_, payload, batch)
         new_state = apply(state, event)
         values = _row_values(new_state)
@@ -636,13 +664,14 @@ class AlertService:
             else:
                 batch.updates[fingerprint] = values
         elif row is None:
-            session.add(AlertRow(**values))
+            session.add(AlertRow(**dict(zip(_ALERT_COLUMNS, values, strict=True))))
         else:
-            for name, value in values.items():
+            for name, value in zip(_ALERT_COLUMNS, values, strict=True):
                 setattr(row, name, value)
-        if outcome in ("new", "refired") and (
-            batch is None or new_state.group_key not in batch.queued_groups
-        ):
+        changes_group = outcome in ("new", "refired") or (
+            batch is not None and batch.queue_every_group
+        )
+        if changes_group and (batch is None or new_state.group_key not in batch.queued_groups):
             ev.queue_for_index(session, ctx, "alert_group", new_state.group_key)
             if batch is not None:
                 batch.queued_groups.add(new_state.group_key)
@@ -806,26 +835,16 @@ class AlertService:
     # -- incidents ---------------------------------------------------------------------------
 
     def join_open_incidents_in(
-        self, session: Session, ctx: Context, fingerprints: Iterable[str]
+        self, session: Session, ctx: Context, group_of: dict[str, str]
     ) -> int:
-        """New alerts of a group whose incident is still unresolved join that incident.
+        """New alerts (fingerprint → group key) of a group whose incident is still unresolved
+        join that incident.
 
         One link event per incident (not per alert); returns how many alerts joined."""
         session.flush()
-        table = AlertRow.__table__  # type: ignore[attr-defined]
-        wanted = list(dict.fromkeys(fingerprints))
-        group_of: dict[str, str] = {}
-        for chunk in chunks(wanted):
-            for fingerprint, group_key in session.connection().execute(
-                sa_select(table.c.fingerprint, table.c.group_key).where(
-                    table.c.fingerprint.in_(chunk)
-                )
-            ):
-                group_of[str(fingerprint)] = str(group_key)
         by_group: dict[str, list[str]] = {}
-        for fingerprint in wanted:
-            if fingerprint in group_of:
-                by_group.setdefault(group_of[fingerprint], []).append(fingerprint)
+        for fingerprint, group_key in group_of.items():
+            by_group.setdefault(group_key, []).append(fingerprint)
         joined = 0
         for group_key, members in by_group.items():
             incident = session.exec(
@@ -869,7 +888,7 @@ class AlertService:
         linked = set(json.loads(incident.alerts))
         added: list[str] = []
         wanted = list(dict.fromkeys(fingerprints))
-        batch = _Batch.prefetch(session, wanted, [])
+        batch = _Batch.prefetch(session, wanted, [], to_iso(ctx.clock()))
         for fingerprint in wanted:
             state = batch.states.get(fingerprint)
             if state is None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from incidentbook.clock import parse_iso, to_iso
+from incidentbook.core.batches import chunks, collector_spares_the_old
 from incidentbook.core.ledger.checks import ACCOUNT_CHECKS, CHECKS, SEVERITY, Finding
 from incidentbook.core.ledger.contract import (
     Ledger,
@@ -68,7 +69,8 @@ SOURCE = "reconciler"
 ACTOR = "reconciler"
 PHASES = ("scan", "publish", "resolve", "complete")
 LEGACY_SCAN_PHASES = ("accounts", "entries", "reversals")  # runs left by releases before tasks
-PUBLISH_BATCH = 500
+PUBLISH_BATCH = 2000
+_json_sorted = json.JSONEncoder(sort_keys=True).encode  # a finding's stored details
 MAX_AUTO_JOBS = 4
 COMMIT_EVERY_S = 0.5  # how long a finished scan task may wait for its checkpoint
 
@@ -154,7 +156,7 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
     run: _Run | None = None
     keeper = None
     try:
-        with _one_at_a_time(services):
+        with _one_at_a_time(services), collector_spares_the_old():
             keeper = db.keep_open()  # a commit per batch must not checkpoint the WAL each time
             with ledger.snapshot() as snap:
                 run = _unfinished(db, ledger.display_url)
@@ -479,57 +481,35 @@ class _Runner:
         order) and the run's counters, in one transaction."""
         run = self.run
         seq = run.batches
-        findings_rows: list[dict[str, Any]] = []
-        checkpoint_rows: list[dict[str, Any]] = []
+        findings_rows: list[tuple[Any, ...]] = []
+        checkpoint_rows: list[tuple[Any, ...]] = []
         at = to_iso(self.ctx.clock())
         for task, result in batches:
             seq += 1
             _, lo, hi = task.key()
             findings_rows.extend(
-                {
-                    "run_id": run.run_id,
-                    "fingerprint": f.fingerprint,
-                    "check": f.check,
-                    "account_id": f.account_id,
-                    "currency": f.currency,
-                    "entry_id": f.entry_id,
-                    "delta": f.delta_minor,
-                    "details": json.dumps(f.details, sort_keys=True),
-                    "seq": seq,
-                }
+                (run.run_id, f.fingerprint, f.check, f.account_id, f.currency, f.entry_id,
+                 f.delta_minor, _json_sorted(f.details), seq)
                 for f in result.findings
-            )
+            )  # fmt: skip
             checkpoint_rows.append(
-                {
-                    "run_id": run.run_id,
-                    "seq": seq,
-                    "phase": task.track,
-                    "lo": lo,
-                    "hi": hi,
-                    "items": result.items,
-                    "findings": len(result.findings),
-                    "at": at,
-                }
+                (run.run_id, seq, task.track, lo, hi, result.items, len(result.findings), at)
             )
         with self.db.write() as session:
             conn = _conn(session)
+            # positional rows, not named: a scan's thousands of findings go through the
+            # driver's executemany without a parameter dict each
             if findings_rows:
-                conn.execute(
-                    text(
-                        "INSERT INTO reconcile_findings (run_id, fingerprint, check_name,"
-                        " account_id, currency, entry_id, delta_minor, details, seq)"
-                        " VALUES (:run_id, :fingerprint, :check, :account_id, :currency,"
-                        " :entry_id, :delta, :details, :seq)"
-                    ),
+                conn.exec_driver_sql(
+                    "INSERT INTO reconcile_findings (run_id, fingerprint, check_name, account_id,"
+                    " currency, entry_id, delta_minor, details, seq)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     findings_rows,
                 )
             if checkpoint_rows:
-                conn.execute(
-                    text(
-                        "INSERT INTO reconcile_checkpoints (run_id, seq, phase, lo, hi, items,"
-                        " findings, committed_at) VALUES (:run_id, :seq, :phase, :lo, :hi,"
-                        " :items, :findings, :at)"
-                    ),
+                conn.exec_driver_sql(
+                    "INSERT INTO reconcile_checkpoints (run_id, seq, phase, lo, hi, items,"
+                    " findings, committed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     checkpoint_rows,
                 )
             self._move(conn, next_phase, cursor, seq)
@@ -715,31 +695,26 @@ class _Runner:
                     text(
                         "SELECT fingerprint, check_name, account_id, currency, entry_id,"
                         " delta_minor, details FROM reconcile_findings WHERE run_id = :r"
-                        " AND (:after IS NULL OR fingerprint > :after)"
-                        " ORDER BY fingerprint LIMIT :n"
+                        " AND fingerprint > :after ORDER BY fingerprint LIMIT :n"
                     ),
-                    {"r": run.run_id, "after": after, "n": PUBLISH_BATCH},
+                    # '' sorts before every fingerprint (none is empty)
+                    {"r": run.run_id, "after": after or "", "n": PUBLISH_BATCH},
                 ).all()
                 batch = [self._alert(row) for row in rows]
                 keys: list[str | None] = [f"reconcile:{run.run_id}:{a.fingerprint}" for a in batch]
                 outcomes: list[str] = []
                 # One batched ingest (a few statements per batch, joins included), not one
-                # ingest per finding.
+                # ingest per finding; a repeated finding's new figures change its group's text.
                 alerts.ingest_many_in(
-                    session, self.ctx, batch, keys, IngestResult(), outcomes=outcomes
+                    session,
+                    self.ctx,
+                    batch,
+                    keys,
+                    IngestResult(),
+                    outcomes=outcomes,
+                    queue_every_group=True,
                 )
-                if batch:
-                    conn.execute(
-                        text(
-                            "UPDATE reconcile_findings SET outcome = :o"
-                            " WHERE run_id = :r AND fingerprint = :f"
-                        ),
-                        [
-                            {"o": o, "r": run.run_id, "f": a.fingerprint}
-                            for a, o in zip(batch, outcomes, strict=True)
-                        ],
-                    )
-                _queue_groups(session, self.ctx, [r[0] for r in rows])
+                self._record_outcomes(conn, [a.fingerprint for a in batch], outcomes)
                 if len(rows) < PUBLISH_BATCH:
                     phase, cursor = "resolve", {"after": None}
                 else:
@@ -749,8 +724,24 @@ class _Runner:
             done += len(rows)
             self._report("publish", done, total)
 
+    def _record_outcomes(
+        self, conn: Connection, fingerprints: list[str], outcomes: list[str]
+    ) -> None:
+        """What publishing did to each finding's alert, one UPDATE per outcome and slice
+        (a batch's outcomes are mostly one: all new, or all repeated)."""
+        by_outcome: dict[str, list[str]] = {}
+        for fingerprint, outcome in zip(fingerprints, outcomes, strict=True):
+            by_outcome.setdefault(outcome, []).append(fingerprint)
+        for outcome, members in by_outcome.items():
+            for chunk in chunks(members):
+                conn.exec_driver_sql(
+                    "UPDATE reconcile_findings SET outcome = ? WHERE run_id = ?"
+                    f" AND fingerprint IN ({', '.join('?' * len(chunk))})",
+                    (outcome, self.run.run_id, *chunk),
+                )
+
     def resolve(self) -> None:
-        from incidentbook.core.alerts import NativeAlert
+        from incidentbook.core.alerts import IngestResult, NativeAlert
 
         run = self.run
         if run.phase != "resolve":
@@ -778,37 +769,46 @@ class _Runner:
                     ),
                     {"source": SOURCE, "r": run.run_id, "n": PUBLISH_BATCH},
                 ).all()
-                for fingerprint, name, severity, summary, labels, annotations, starts in rows:
-                    label_map = json.loads(labels)
-                    alert = NativeAlert(
+                closing = [
+                    NativeAlert(
                         source=SOURCE,
                         name=name,
                         fingerprint=fingerprint,
                         status="resolved",
                         severity=severity,
                         summary=summary,
-                        labels=label_map,
+                        labels=json.loads(labels),
                         annotations=json.loads(annotations),
                         starts_at=starts,
                         ends_at=run.started_at,
                     )
-                    alerts.ingest_in(
-                        session, self.ctx, alert, f"reconcile:{run.run_id}:resolved:{fingerprint}"
-                    )
+                    for fingerprint, name, severity, summary, labels, annotations, starts in rows
+                ]
+                alerts.ingest_many_in(
+                    session,
+                    self.ctx,
+                    closing,
+                    [f"reconcile:{run.run_id}:resolved:{a.fingerprint}" for a in closing],
+                    IngestResult(),
+                    queue_every_group=True,
+                )
+                if closing:
                     conn.execute(
                         text(
                             "INSERT OR IGNORE INTO reconcile_resolved"
                             " (run_id, fingerprint, check_name, account_id)"
                             " VALUES (:r, :f, :c, :a)"
                         ),
-                        {
-                            "r": run.run_id,
-                            "f": fingerprint,
-                            "c": name,
-                            "a": label_map.get("account_id", ""),
-                        },
+                        [
+                            {
+                                "r": run.run_id,
+                                "f": a.fingerprint,
+                                "c": a.name,
+                                "a": a.labels.get("account_id", ""),
+                            }
+                            for a in closing
+                        ],
                     )
-                _queue_groups(session, self.ctx, [r[0] for r in rows])
                 if len(rows) < PUBLISH_BATCH:
                     self._move(conn, "complete", {}, run.batches)
                     run.phase = "complete"
@@ -860,27 +860,6 @@ class _Runner:
             resumed=run.resumed,
         )
         return summary
-
-
-def _queue_groups(session: Any, ctx: Context, fingerprints: list[str]) -> None:
-    """Repeated and resolved alerts change their group's searchable text: queue it for the
-    search index (new and re-fired ones are queued by the alert service itself)."""
-    from incidentbook.core import events as ev
-
-    if not fingerprints:
-        return
-    keys = {
-        str(r[0])
-        for r in _conn(session).execute(
-            text(
-                "SELECT DISTINCT group_key FROM alerts WHERE fingerprint IN"
-                f" ({', '.join(f':f{i}' for i in range(len(fingerprints)))})"
-            ),
-            {f"f{i}": f for i, f in enumerate(fingerprints)},
-        )
-    }
-    for key in sorted(keys):
-        ev.queue_for_index(session, ctx, "alert_group", key)
 
 
 def run_summary(db: Database, run_id: str) -> RunSummary:
