@@ -701,15 +701,16 @@ class _Runner:
                     {"r": run.run_id, "after": after or "", "n": PUBLISH_BATCH},
                 ).all()
                 batch = [self._alert(row) for row in rows]
-                keys: list[str | None] = [f"reconcile:{run.run_id}:{a.fingerprint}" for a in batch]
                 outcomes: list[str] = []
                 # One batched ingest (a few statements per batch, joins included), not one
                 # ingest per finding; a repeated finding's new figures change its group's text.
+                # No receipt keys: the page and the cursor past it commit together, so no
+                # finding is ever offered twice (receipts would only grow by a run's findings).
                 alerts.ingest_many_in(
                     session,
                     self.ctx,
                     batch,
-                    keys,
+                    [None] * len(batch),
                     IngestResult(),
                     outcomes=outcomes,
                     queue_every_group=True,
@@ -788,7 +789,7 @@ class _Runner:
                     session,
                     self.ctx,
                     closing,
-                    [f"reconcile:{run.run_id}:resolved:{a.fingerprint}" for a in closing],
+                    [None] * len(closing),  # as in publish: a resolved alert leaves the page
                     IngestResult(),
                     queue_every_group=True,
                 )
