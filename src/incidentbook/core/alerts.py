@@ -319,7 +319,7 @@ class _Batch:
             for values in conn.exec_driver_sql(
                 f"SELECT {columns} FROM alerts WHERE fingerprint IN ({_marks(chunk)})",
                 tuple(chunk),
-            ):
+            ).fetchall():  # one driver fetch, not one per row
                 state = _state_from_values(values)
                 states[state.fingerprint] = state
         keys = [k for k in dict.fromkeys(receipt_keys) if k is not None]
