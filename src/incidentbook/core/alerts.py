@@ -38,7 +38,7 @@ from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import parse_iso, to_iso
 from incidentbook.core import events as ev
-from incidentbook.core.batches import chunks
+from incidentbook.core.batches import chunks, marks
 from incidentbook.core.context import Context
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.storage.db import Database
@@ -144,10 +144,6 @@ class NativeAlert:
 
 
 _NATIVE_FIELDS = tuple(f.name for f in fields(NativeAlert))
-# One encoder each, made once (json.dumps with options builds a new encoder per call): the
-# stored text of labels and annotations, and an event's data (as events.append writes it).
-_json_sorted = json.JSONEncoder(sort_keys=True).encode
-_json_event = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 
 
 def normalize_time(value: str, name: str) -> str:
@@ -188,8 +184,8 @@ class AlertState:
 
     def to_row(self) -> AlertRow:
         values = asdict(self)
-        values["labels"] = json.dumps(self.labels, sort_keys=True)
-        values["annotations"] = json.dumps(self.annotations, sort_keys=True)
+        values["labels"] = ev.encode_sorted(self.labels)
+        values["annotations"] = ev.encode_sorted(self.annotations)
         return AlertRow(**values)
 
     @classmethod
@@ -317,7 +313,7 @@ class _Batch:
         columns = ", ".join(_ALERT_COLUMNS)
         for chunk in chunks(fingerprints):
             for values in conn.exec_driver_sql(
-                f"SELECT {columns} FROM alerts WHERE fingerprint IN ({_marks(chunk)})",
+                f"SELECT {columns} FROM alerts WHERE fingerprint IN ({marks(chunk)})",
                 tuple(chunk),
             ).fetchall():  # one driver fetch, not one per row
                 state = _state_from_values(values)
@@ -329,7 +325,7 @@ class _Batch:
                 str(r[0])
                 for r in conn.exec_driver_sql(
                     "SELECT receipt_key FROM alert_receipts"
-                    f" WHERE receipt_key IN ({_marks(chunk)})",
+                    f" WHERE receipt_key IN ({marks(chunk)})",
                     tuple(chunk),
                 )
             )
@@ -368,7 +364,7 @@ _ALERT_COLUMNS = tuple(f.name for f in fields(AlertState))
 assert _ALERT_COLUMNS[0] == "fingerprint"  # the UPDATE moves it last, for its WHERE
 _INSERT_ALERT = (
     f"INSERT INTO alerts ({', '.join(_ALERT_COLUMNS)})"
-    f" VALUES ({', '.join('?' * len(_ALERT_COLUMNS))})"
+    f" VALUES ({marks(_ALERT_COLUMNS)})"
 )
 _UPDATE_ALERT = (
     f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in _ALERT_COLUMNS[1:])} WHERE fingerprint = ?"
@@ -377,10 +373,6 @@ _UPDATE_ALERT = (
 
 _LABELS_AT = _ALERT_COLUMNS.index("labels")
 _ANNOTATIONS_AT = _ALERT_COLUMNS.index("annotations")
-
-
-def _marks(values: Sequence[Any]) -> str:
-    return ", ".join("?" * len(values))
 
 
 def _state_from_values(values: Sequence[Any]) -> AlertState:
@@ -394,8 +386,8 @@ def _state_from_values(values: Sequence[Any]) -> AlertState:
 def _row_values(state: AlertState) -> tuple[Any, ...]:
     """The alert's row, its columns in ``_ALERT_COLUMNS`` order."""
     values = [getattr(state, name) for name in _ALERT_COLUMNS]
-    values[_LABELS_AT] = _json_sorted(state.labels)
-    values[_ANNOTATIONS_AT] = _json_sorted(state.annotations)
+    values[_LABELS_AT] = ev.encode_sorted(state.labels)
+    values[_ANNOTATIONS_AT] = ev.encode_sorted(state.annotations)
     return tuple(values)
 
 
@@ -421,7 +413,7 @@ def _append_event(
     (BEGIN IMMEDIATE), so max(seq) + 1 is exactly what the database would assign."""
     import uuid
 
-    text = _json_event(data)
+    text = ev.encode_data(data)
     recorded_at = batch.now if batch is not None else to_iso(ctx.clock())
     values = (
         uuid.uuid4().hex,

@@ -19,6 +19,11 @@ def chunks(items: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]
         yield items[start : start + size]
 
 
+def marks(values: Sequence[object]) -> str:
+    """One ``?`` per value, for an ``IN (...)`` list or a ``VALUES (...)`` row."""
+    return ", ".join("?" * len(values))
+
+
 @contextmanager
 def collector_spares_the_old() -> Iterator[None]:
     """Run a batch job with everything alive at its start kept out of the cyclic collector.

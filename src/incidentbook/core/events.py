@@ -18,6 +18,12 @@ from incidentbook.core.context import Context
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import EventRow, OutboxRow
 
+# JSON text as incidentbook stores it, one encoder each made once (json.dumps with options
+# builds a new encoder per call, and alert batches encode thousands): an event's data, and
+# the sorted maps kept in other columns (alert labels and annotations, finding details).
+encode_data = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+encode_sorted = json.JSONEncoder(sort_keys=True).encode
+
 
 @dataclass(frozen=True)
 class Event:
@@ -72,7 +78,7 @@ def append(
         event_id=uuid.uuid4().hex,
         stream=stream,
         type=type_,
-        data=json.dumps(data or {}, sort_keys=True, separators=(",", ":")),
+        data=encode_data(data or {}),
         actor=ctx.actor,
         reason=ctx.reason,
         correlation_id=ctx.correlation_id,

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from incidentbook.core.batches import chunks
+from incidentbook.core.batches import chunks, marks
 from incidentbook.core.ledger.contract import LedgerError, Snapshot, iso, moment
 
 CHECKS = (
@@ -100,7 +100,7 @@ def _range(lo: Any, hi: Any, column: str = "account_id") -> tuple[str, list[Any]
 
 
 def _in(ids: Sequence[Any], column: str = "account_id") -> tuple[str, list[Any]]:
-    return f"{column} IN ({', '.join('?' for _ in ids)})", list(ids)
+    return f"{column} IN ({marks(ids)})", list(ids)
 
 
 def _bad_amount(snap: Snapshot, account_id: str) -> LedgerError:
@@ -151,8 +151,7 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
         f"SELECT COUNT(*) FILTER (WHERE s.currency = a.currency AND ({holding})),"
         f" {listed} FILTER (WHERE a.account_id IS NULL OR s.currency <> a.currency"
         f" OR s.total <> a.balance_minor{typed})"
-        f" FROM ({_SUMS.format(total=total_sql, where=where)}) AS s"
-        " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id",
+        f" FROM {_SUMS_WITH_ACCOUNTS.format(total=total_sql, where=where)}",
         params,
     )
     holding_with_entries, listed_ids = summary if summary is not None else (0, None)
@@ -163,8 +162,7 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
         clause, args = _in(chunk)
         for row in snap.rows(
             "SELECT s.account_id, s.currency, s.total, a.account_id, a.currency, a.balance_minor"
-            f" FROM ({_SUMS.format(total=total_sql, where=clause)}) AS s"
-            " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id",
+            f" FROM {_SUMS_WITH_ACCOUNTS.format(total=total_sql, where=clause)}",
             args,
         ):
             suspicious.setdefault(str(row[0]), []).append(row)
@@ -192,10 +190,11 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
     return int(accounts or 0), findings
 
 
-# every account's entries summed per currency, in index order
-_SUMS = (
-    "SELECT account_id, currency, {total} AS total FROM ledger_entries"
-    " WHERE {where} GROUP BY account_id, currency"
+# every account's entries summed per currency (in index order), each sum with its account
+_SUMS_WITH_ACCOUNTS = (
+    "(SELECT account_id, currency, {total} AS total FROM ledger_entries"
+    " WHERE {where} GROUP BY account_id, currency) AS s"
+    " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id"
 )
 
 

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import text
 
 from incidentbook.clock import parse_iso, to_iso
-from incidentbook.core.batches import chunks, collector_spares_the_old
+from incidentbook.core.batches import chunks, collector_spares_the_old, marks
+from incidentbook.core.events import encode_sorted
 from incidentbook.core.ledger.checks import ACCOUNT_CHECKS, CHECKS, SEVERITY, Finding
 from incidentbook.core.ledger.contract import (
     Ledger,
@@ -70,7 +71,6 @@ ACTOR = "reconciler"
 PHASES = ("scan", "publish", "resolve", "complete")
 LEGACY_SCAN_PHASES = ("accounts", "entries", "reversals")  # runs left by releases before tasks
 PUBLISH_BATCH = 2000
-_json_sorted = json.JSONEncoder(sort_keys=True).encode  # a finding's stored details
 MAX_AUTO_JOBS = 4
 COMMIT_EVERY_S = 0.5  # how long a finished scan task may wait for its checkpoint
 
@@ -489,7 +489,7 @@ class _Runner:
             _, lo, hi = task.key()
             findings_rows.extend(
                 (run.run_id, f.fingerprint, f.check, f.account_id, f.currency, f.entry_id,
-                 f.delta_minor, _json_sorted(f.details), seq)
+                 f.delta_minor, encode_sorted(f.details), seq)
                 for f in result.findings
             )  # fmt: skip
             checkpoint_rows.append(
@@ -682,9 +682,6 @@ class _Runner:
                 )
                 .scalar_one()
             )
-        from incidentbook.core.alerts import IngestResult
-
-        alerts = self.services.alerts
         done = 0
         self._report("publish", done, total)
         while run.phase == "publish":
@@ -702,19 +699,7 @@ class _Runner:
                 ).all()
                 batch = [self._alert(row) for row in rows]
                 outcomes: list[str] = []
-                # One batched ingest (a few statements per batch, joins included), not one
-                # ingest per finding; a repeated finding's new figures change its group's text.
-                # No receipt keys: the page and the cursor past it commit together, so no
-                # finding is ever offered twice (receipts would only grow by a run's findings).
-                alerts.ingest_many_in(
-                    session,
-                    self.ctx,
-                    batch,
-                    [None] * len(batch),
-                    IngestResult(),
-                    outcomes=outcomes,
-                    queue_every_group=True,
-                )
+                self._ingest(session, batch, outcomes)
                 self._record_outcomes(conn, [a.fingerprint for a in batch], outcomes)
                 if len(rows) < PUBLISH_BATCH:
                     phase, cursor = "resolve", {"after": None}
@@ -724,6 +709,24 @@ class _Runner:
             run.phase, run.cursor = phase, cursor
             done += len(rows)
             self._report("publish", done, total)
+
+    def _ingest(self, session: Any, batch: list[Any], outcomes: list[str] | None = None) -> None:
+        """A page of the reconciler's alerts through the shared ingest, in one batch (a few
+        statements, joins included). No receipt keys: the page commits together with the
+        cursor past it, so nothing is offered twice (receipts would only grow by every run's
+        findings). Every changed alert's group is queued for the index: a repeated finding's
+        new figures, like a resolution, change the group's text."""
+        from incidentbook.core.alerts import IngestResult
+
+        self.services.alerts.ingest_many_in(
+            session,
+            self.ctx,
+            batch,
+            [None] * len(batch),
+            IngestResult(),
+            outcomes=outcomes,
+            queue_every_group=True,
+        )
 
     def _record_outcomes(
         self, conn: Connection, fingerprints: list[str], outcomes: list[str]
@@ -737,12 +740,12 @@ class _Runner:
             for chunk in chunks(members):
                 conn.exec_driver_sql(
                     "UPDATE reconcile_findings SET outcome = ? WHERE run_id = ?"
-                    f" AND fingerprint IN ({', '.join('?' * len(chunk))})",
+                    f" AND fingerprint IN ({marks(chunk)})",
                     (outcome, self.run.run_id, *chunk),
                 )
 
     def resolve(self) -> None:
-        from incidentbook.core.alerts import IngestResult, NativeAlert
+        from incidentbook.core.alerts import NativeAlert
 
         run = self.run
         if run.phase != "resolve":
@@ -755,7 +758,6 @@ class _Runner:
             if scoped
             else ""
         )
-        alerts = self.services.alerts
         while run.phase == "resolve":
             with self.db.write() as session:
                 conn = _conn(session)
@@ -785,14 +787,7 @@ class _Runner:
                     )
                     for fingerprint, name, severity, summary, labels, annotations, starts in rows
                 ]
-                alerts.ingest_many_in(
-                    session,
-                    self.ctx,
-                    closing,
-                    [None] * len(closing),  # as in publish: a resolved alert leaves the page
-                    IngestResult(),
-                    queue_every_group=True,
-                )
+                self._ingest(session, closing)
                 if closing:
                     conn.execute(
                         text(
