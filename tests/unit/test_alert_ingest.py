@@ -329,6 +329,44 @@ def test_ingest_in_inside_a_callers_transaction(services: Services, ctx: Context
     _verify_ok(services)
 
 
+def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) -> None:
+    """A sender that re-sends an unchanged alert adds an event with the alert's name only
+    (last_seen and occurrences move); a changed field is carried; the stored alert is the fold
+    of events either way, and of the full-payload repeats older versions wrote."""
+    from incidentbook.core import events as ev
+    from incidentbook.core.alert_formats import parse_native
+
+    def native(fp: str, **over: Any) -> al.NativeAlert:
+        return parse_native(json.loads(_native(fp, **over)))
+
+    svc = services.alerts
+    svc.ingest(ctx, [native("a"), native("b")])
+    svc.ingest(ctx, [native("a"), native("b", summary="disk at 97%")])
+    with services.db.write() as session:  # the one-alert path
+        assert svc.ingest_in(session, ctx, native("a", annotations={"runbook": "rb-1"})) == (
+            "repeated"
+        )
+    with services.db.read() as session:
+        a_events = ev.stream_events(session, "alert:a")
+        b_events = ev.stream_events(session, "alert:b")
+    assert [e.type for e in a_events] == ["alert.fired", "alert.repeated", "alert.repeated"]
+    assert a_events[1].data == {"alert": {"name": "disk_full"}}
+    assert a_events[2].data == {"alert": {"name": "disk_full", "annotations": {"runbook": "rb-1"}}}
+    assert b_events[1].data == {"alert": {"name": "disk_full", "summary": "disk at 97%"}}
+    a, b = svc.get("a"), svc.get("b")
+    assert a.occurrences == 3 and a.annotations == {"runbook": "rb-1"} and a.summary == "disk"
+    assert b.summary == "disk at 97%" and b.last_seen == b_events[1].recorded_at
+    # an older full-payload repeat folds to the same state as the compact one
+    full = ev.Event(
+        seq=b_events[1].seq, stream="alert:b", type=al.REPEATED,
+        data={"alert": native("b", summary="disk at 97%").to_dict(), "group_key": "disk_full"},
+        actor=ctx.actor, reason=None, correlation_id="c", recorded_at=b_events[1].recorded_at,
+        idempotency_key=None,
+    )  # fmt: skip
+    assert al.apply(al.apply(None, b_events[0]), full) == al.derive(b_events)
+    _verify_ok(services)
+
+
 def test_lock_retry_is_bounded() -> None:
     import sqlite3 as sq
 

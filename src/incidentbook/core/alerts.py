@@ -4,7 +4,10 @@ An alert is identified by its fingerprint (or PagerDuty dedup_key). Each ingest 
 the stream ``alert:<fingerprint>``; the ``alerts`` table is the projection of those events:
 
 - firing, not known              -> ``alert.fired``    (new alert, one occurrence)
-- firing, already firing         -> ``alert.repeated`` (occurrences + 1, last_seen moves)
+- firing, already firing         -> ``alert.repeated`` (occurrences + 1, last_seen moves; the
+                                   event carries the alert's name and only the descriptive
+                                   fields that changed, so a sender that repeats an unchanged
+                                   alert every few minutes does not copy it into the log)
 - firing, resolved, new start    -> ``alert.refired``  (a new episode of the same alert)
 - resolved, firing               -> ``alert.resolved``
 - anything else                  -> nothing recorded (a dedup hit)
@@ -243,11 +246,25 @@ def apply(state: AlertState | None, event: ev.Event) -> AlertState:
     return replace(state, **changes)
 
 
+_REFRESHED = ("severity", "summary", "labels", "annotations")
+
+
 def _refresh(data: dict[str, Any]) -> dict[str, Any]:
-    """The mutable descriptive fields a re-sent alert may update."""
+    """The mutable descriptive fields a re-sent alert may update (those its event carries)."""
     alert = data.get("alert", {})
-    keys = ("severity", "summary", "labels", "annotations")
-    return {k: alert[k] for k in keys if k in alert}
+    return {k: alert[k] for k in _REFRESHED if k in alert}
+
+
+def _changed_fields(state: AlertState, alert: NativeAlert) -> dict[str, Any]:
+    """A repeat's event data: the alert's name (for the timeline) and the descriptive fields
+    that differ from the stored alert (events before this carried them all; ``_refresh``
+    folds either)."""
+    changed: dict[str, Any] = {"name": alert.name}
+    for key in _REFRESHED:
+        value = getattr(alert, key)
+        if value != getattr(state, key):
+            changed[key] = dict(value) if isinstance(value, dict) else value
+    return changed
 
 
 def _decide(
@@ -642,8 +659,12 @@ class AlertService:
         type_, outcome = _decide(state, alert, episodes_by_start)
         if type_ is None:
             return outcome
-        group_key = group_key_for(alert, self.group_by)
-        payload: dict[str, Any] = {"alert": alert.to_dict(), "group_key": group_key}
+        payload: dict[str, Any]
+        if type_ == REPEATED:
+            assert state is not None
+            payload = {"alert": _changed_fields(state, alert)}
+        else:
+            payload = {"alert": alert.to_dict(), "group_key": group_key_for(alert, self.group_by)}
         if type_ == RESOLVED and not alert.ends_at:
             payload["alert"]["ends_at"] = batch.now if batch is not None else to_iso(ctx.clock())
         event = _append_event(session, ctx, STREAM_PREFIX + fingerprint, type_, payload, batch)

@@ -650,7 +650,8 @@ class _Runner:
 
         fingerprint, check, account_id, currency, entry_id, delta, details_json = row
         details = json.loads(details_json)
-        annotations = {"delta_minor": str(delta), "run_id": self.run.run_id}
+        # no run id: a finding unchanged since the last run repeats with an empty change set
+        annotations = {"delta_minor": str(delta)}
         if entry_id is not None:
             annotations["entry_id"] = str(entry_id)
         for key, value in details.items():
