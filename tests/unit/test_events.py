@@ -51,3 +51,27 @@ def test_state_database_runs_in_wal_mode_with_busy_timeout(services: Services) -
     with services.db.read() as session:
         assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert int(session.execute(text("PRAGMA busy_timeout")).scalar() or 0) >= 5000
+
+
+def test_event_ids_are_uuid7_in_recording_order(services: Services, ctx: Context) -> None:
+    """Time-ordered ids keep the unique event_id index append-only, like the table's seq."""
+    import uuid
+
+    from incidentbook.core import alerts as al
+
+    services.incidents.open(ctx, "Balances disagree", "critical")
+    alert = al.NativeAlert(
+        source="test", name="disk_full", fingerprint="fp", status="firing", severity="error",
+        summary="disk", labels={}, annotations={}, starts_at="2026-10-17T02:00:00Z",
+    )  # fmt: skip
+    services.alerts.ingest(ctx, [alert, alert])  # the batch path writes its own rows
+    conn = sqlite3.connect(services.db.path)
+    try:
+        ids = [r[0] for r in conn.execute("SELECT event_id FROM events ORDER BY seq")]
+    finally:
+        conn.close()
+    assert len(ids) == 3 and len(set(ids)) == 3
+    parsed = [uuid.UUID(hex=i) for i in ids]
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
+    stamps = [u.int >> 80 for u in parsed]  # Unix milliseconds
+    assert stamps == sorted(stamps)

@@ -428,12 +428,10 @@ def _append_event(
     Alert batches append thousands of events; the ORM unit of work per event dominated. In a
     batch the sequence numbers are assigned here: the transaction holds SQLite's write lock
     (BEGIN IMMEDIATE), so max(seq) + 1 is exactly what the database would assign."""
-    import uuid
-
     text = ev.encode_data(data)
     recorded_at = batch.now if batch is not None else to_iso(ctx.clock())
     values = (
-        uuid.uuid4().hex,
+        ev.new_event_id(),
         stream,
         type_,
         text,
