@@ -364,6 +364,17 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
         idempotency_key=None,
     )  # fmt: skip
     assert al.apply(al.apply(None, b_events[0]), full) == al.derive(b_events)
+    # a batch that changes labels writes the new ones (an unchanged repeat reuses the stored
+    # JSON); verify re-derives every row from its events
+    svc.ingest(ctx, [native("b", labels={"rack": "r2", "host": "b"}), native("a")])
+    conn = sqlite3.connect(services.db.path)
+    try:
+        rows = dict(conn.execute("SELECT fingerprint, labels FROM alerts").fetchall())
+    finally:
+        conn.close()
+    assert json.loads(rows["b"]) == {"host": "b", "rack": "r2"}
+    assert json.loads(rows["a"]) == {"host": "a"}
+    assert svc.get("b").labels == {"host": "b", "rack": "r2"} and svc.get("a").occurrences == 4
     _verify_ok(services)
 
 

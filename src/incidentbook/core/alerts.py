@@ -32,7 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select as sa_select
@@ -226,7 +226,7 @@ def apply(state: AlertState | None, event: ev.Event) -> AlertState:
             last_seen=at,
             last_seq=event.seq,
         )
-    # one replace() per event (it costs a whole __init__): an alert batch folds thousands
+    # one copy per event (it costs a whole __init__): an alert batch folds thousands
     changes: dict[str, Any] = {"last_seen": at, "last_seq": event.seq}
     if event.type == REPEATED:
         changes.update(occurrences=state.occurrences + 1, **_refresh(data))
@@ -243,7 +243,8 @@ def apply(state: AlertState | None, event: ev.Event) -> AlertState:
         changes.update(status="resolved", ends_at=data["alert"]["ends_at"])
     elif event.type == JOINED:
         changes["incident_id"] = data["incident_id"]
-    return replace(state, **changes)
+    # dataclasses.replace() walks the fields first; the instance dict already has them all
+    return AlertState(**{**vars(state), **changes})
 
 
 _REFRESHED = ("severity", "summary", "labels", "annotations")
@@ -311,6 +312,9 @@ class _Batch:
     queued_groups: set[str] = field(default_factory=set)
     new_events: list[tuple[Any, ...]] = field(default_factory=list)
     last_seq: int | None = None
+    # each known alert's labels and annotations with their stored JSON: a repeat that keeps
+    # the same dicts (most do) writes the same text without encoding it again
+    texts: dict[str, _Texts] = field(default_factory=dict)
 
     def next_seq(self, session: Session) -> int:
         if self.last_seq is None:
@@ -327,6 +331,7 @@ class _Batch:
         conn = session.connection()
         fingerprints = list(dict.fromkeys(wanted))
         states: dict[str, AlertState | None] = dict.fromkeys(fingerprints)
+        texts: dict[str, _Texts] = {}
         columns = ", ".join(_ALERT_COLUMNS)
         for chunk in chunks(fingerprints):
             for values in conn.exec_driver_sql(
@@ -335,6 +340,9 @@ class _Batch:
             ).fetchall():  # one driver fetch, not one per row
                 state = _state_from_values(values)
                 states[state.fingerprint] = state
+                texts[state.fingerprint] = _Texts(
+                    state.labels, values[_LABELS_AT], state.annotations, values[_ANNOTATIONS_AT]
+                )
         keys = [k for k in dict.fromkeys(receipt_keys) if k is not None]
         receipts: set[str] = set()
         for chunk in chunks(keys):
@@ -346,7 +354,7 @@ class _Batch:
                     tuple(chunk),
                 )
             )
-        return cls(states, receipts, now)
+        return cls(states, receipts, now, texts=texts)
 
     def write(self, session: Session) -> None:
         conn = session.connection()
@@ -400,11 +408,30 @@ def _state_from_values(values: Sequence[Any]) -> AlertState:
     return AlertState(*row)
 
 
-def _row_values(state: AlertState) -> tuple[Any, ...]:
-    """The alert's row, its columns in ``_ALERT_COLUMNS`` order."""
+@dataclass(frozen=True)
+class _Texts:
+    """An alert's labels and annotations (the very dicts) and their JSON in its row."""
+
+    labels: dict[str, str]
+    labels_json: str
+    annotations: dict[str, str]
+    annotations_json: str
+
+
+def _row_values(state: AlertState, known: _Texts | None = None) -> tuple[Any, ...]:
+    """The alert's row, its columns in ``_ALERT_COLUMNS`` order; labels and annotations that
+    are the same objects as ``known``'s (a fold keeps unchanged ones) reuse its JSON."""
     values = [getattr(state, name) for name in _ALERT_COLUMNS]
-    values[_LABELS_AT] = ev.encode_sorted(state.labels)
-    values[_ANNOTATIONS_AT] = ev.encode_sorted(state.annotations)
+    values[_LABELS_AT] = (
+        known.labels_json
+        if known is not None and state.labels is known.labels
+        else ev.encode_sorted(state.labels)
+    )
+    values[_ANNOTATIONS_AT] = (
+        known.annotations_json
+        if known is not None and state.annotations is known.annotations
+        else ev.encode_sorted(state.annotations)
+    )
     return tuple(values)
 
 
@@ -667,9 +694,12 @@ class AlertService:
             payload["alert"]["ends_at"] = batch.now if batch is not None else to_iso(ctx.clock())
         event = _append_event(session, ctx, STREAM_PREFIX + fingerprint, type_, payload, batch)
         new_state = apply(state, event)
-        values = _row_values(new_state)
+        values = _row_values(new_state, batch.texts.get(fingerprint) if batch else None)
         if batch is not None:
             batch.states[fingerprint] = new_state
+            batch.texts[fingerprint] = _Texts(
+                new_state.labels, values[_LABELS_AT], new_state.annotations, values[_ANNOTATIONS_AT]
+            )
             if state is None or fingerprint in batch.inserts:
                 batch.inserts[fingerprint] = values
             else:
