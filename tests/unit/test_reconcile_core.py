@@ -250,6 +250,49 @@ def test_non_integer_amount_mid_run_writes_nothing(services: Services, tmp_path:
 
 
 @pytest.mark.parametrize(
+    ("table", "column", "value", "message"),
+    [
+        ("ledger_entries", "amount_minor", "'ten'", "amount_minor is not an integer in entry"),
+        ("ledger_entries", "amount_minor", "-0.5", "amount_minor is not an integer in entry"),
+        ("ledger_accounts", "balance_minor", "'ten'", "balance_minor is not an integer for"),
+        ("ledger_accounts", "balance_minor", "7.25", "balance_minor is not an integer for"),
+        # a fractional amount whose sum the balance repeats: nothing disagrees but the types
+        ("both", "amount_minor", "-0.5", "balance_minor is not an integer for"),
+    ],
+)
+def test_a_value_that_is_not_an_integer_stops_the_run(
+    services: Services, tmp_path: Path, table: str, column: str, value: str, message: str
+) -> None:
+    """A text or fractional amount or balance (an integer column keeps them as they are) is
+    a contract error: one line naming it, nothing written."""
+    rows, _ = faulted_ledger(3, 40, {})
+    path = tmp_path / "typed.sqlite"
+    write_ledger(f"sqlite:///{path}", rows)
+    conn = sqlite3.connect(path)
+    (account_id, entry_id) = conn.execute(
+        "SELECT account_id, MAX(entry_id) FROM ledger_entries GROUP BY account_id LIMIT 1"
+    ).fetchone()
+    key = ("account_id", account_id) if table == "ledger_accounts" else ("entry_id", entry_id)
+    conn.execute(
+        f"UPDATE {'ledger_entries' if table == 'both' else table} SET {column} = {value}"
+        f" WHERE {key[0]} = ?",
+        (key[1],),
+    )
+    if table == "both":
+        conn.execute(
+            "UPDATE ledger_accounts SET balance_minor = (SELECT SUM(amount_minor)"
+            " FROM ledger_entries WHERE account_id = ?) WHERE account_id = ?",
+            (account_id, account_id),
+        )
+    conn.commit()
+    conn.close()
+    before = counts(services)
+    with pytest.raises(LedgerError, match=message):
+        reconcile(services, f"sqlite:///{path}", batch=5)
+    _nothing_written(services, before)
+
+
+@pytest.mark.parametrize(
     ("setup", "message"),
     [
         ("CREATE TABLE something (x INT)", "table ledger_accounts is missing"),
