@@ -4,6 +4,7 @@ bad ledgers fail in one line with nothing written; verify; incident candidates; 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -485,3 +486,83 @@ def test_accounts_without_entries_are_probed_only_when_a_balance_needs_it(
     assert found == {
         f"currency_mismatch/{foreign}/{e[0]}" for e in clean_entries if e[1] == foreign
     }
+
+
+def _with_reconciler_settings(services: Services, section: str, **values: object) -> Services:
+    from dataclasses import replace
+
+    from incidentbook.core.services import make_services
+
+    config = {**services.settings.config, section: values}
+    return make_services(replace(services.settings, config=config))
+
+
+def test_the_workspace_reconciler_settings_are_the_ones_used(
+    services: Services, tmp_path: Path
+) -> None:
+    """[reconciler] in incidentbook.toml (what init writes) sets the clock-skew tolerance and
+    the incremental overlap a run records; a stricter or looser tolerance changes findings."""
+    rows, expected = faulted_ledger(5, 30, {"clock_skew": 1})
+    url = f"sqlite:///{tmp_path / 'skew.sqlite'}"
+    write_ledger(url, rows)
+    (skew,) = {f for f in expected if f.startswith("clock_skew/")}  # 2 h back
+
+    def run(tolerance: int, overlap: int) -> set[str]:
+        configured = _with_reconciler_settings(
+            services, "reconciler", clock_skew_tolerance_s=tolerance, overlap_window_s=overlap
+        )
+        try:
+            summary = reconcile(configured, url, mode="full")
+            with configured.db.read() as session:
+                (options,) = session.connection().execute(
+                    text("SELECT options FROM reconcile_runs WHERE run_id = :r"),
+                    {"r": summary.run_id},  # type: ignore[attr-defined]
+                ).one()
+            stored = json.loads(options)
+            assert stored["clock_skew_tolerance_s"] == tolerance
+            assert stored["overlap_s"] == overlap
+            return {f.fingerprint for f in findings(configured.db, summary.run_id)}  # type: ignore[attr-defined]
+        finally:
+            configured.db.dispose()
+
+    assert skew in run(3600, 42)
+    assert skew not in run(3 * 3600, 600)
+
+
+@pytest.mark.parametrize(
+    ("section", "values", "message"),
+    [
+        ("reconciler", {"clock_skew_tolerance": 60}, "unknown setting reconciler.clock_skew_"),
+        ("reconciler", {"overlap_window_s": "ten"}, "reconciler.overlap_window_s must be a num"),
+        ("reconciler", {"clock_skew_tolerance_s": 0}, "must be at least 1"),
+        ("reconcile", {"clock_skew_tolerance_s": 60}, "the section is [reconciler], not [rec"),
+    ],
+)
+def test_a_setting_that_cannot_be_used_stops_the_run_before_it_starts(
+    services: Services, tmp_path: Path, section: str, values: dict[str, object], message: str
+) -> None:
+    from incidentbook.errors import UsageError
+
+    rows, _ = faulted_ledger(6, 20, {"balance_mismatch": 1})
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    write_ledger(url, rows)
+    configured = _with_reconciler_settings(services, section, **values)
+    before = counts(services)
+    try:
+        with pytest.raises(UsageError, match=re.escape(message)):
+            reconcile(configured, url)
+    finally:
+        configured.db.dispose()
+    _nothing_written(services, before)
+
+
+def test_cli_names_a_misspelt_setting_in_one_line(cli: Cli, tmp_path: Path) -> None:
+    rows, _ = faulted_ledger(7, 10, {})
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    write_ledger(url, rows)
+    toml = cli.workspace / "incidentbook.toml"
+    toml.write_text(toml.read_text().replace("overlap_window_s = 600", "overlap_windows = 600"))
+    result = cli("reconcile", "--ledger", url)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "unknown setting reconciler.overlap_windows" in result.stderr

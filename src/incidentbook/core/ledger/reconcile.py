@@ -129,15 +129,43 @@ def _conn(session: Any) -> Connection:
     return connection
 
 
+# incidentbook.toml's [reconciler] settings and their defaults (``init`` writes the first two)
+RECONCILER_SETTINGS: dict[str, float] = {
+    "clock_skew_tolerance_s": 300,  # clock_skew: how far back a recorded_at may step
+    "overlap_window_s": 600,  # incremental runs: accounts updated this long before the last
+    "entry_overlap": 1000,  # incremental runs: entry ids re-read below the last run's highest
+}
+
+
 def _settings_options(services: Services) -> dict[str, Any]:
-    cfg = services.settings.section("reconcile")
-    tolerance = float(cfg.get("clock_skew_tolerance_s", 60))
-    if tolerance < 1:
-        raise UsageError("reconcile.clock_skew_tolerance_s must be at least 1 second")
+    """The run's settings from the workspace's [reconciler] section. A key this release does
+    not know is refused, not ignored: a misspelt tolerance would silently change findings."""
+    config = services.settings.config
+    if "reconcile" in config:
+        raise UsageError(
+            "incidentbook.toml: the section is [reconciler], not [reconcile]; nothing in"
+            " [reconcile] is read"
+        )
+    cfg = services.settings.section("reconciler")
+    unknown = sorted(set(cfg) - set(RECONCILER_SETTINGS))
+    if unknown:
+        raise UsageError(
+            f"incidentbook.toml: unknown setting reconciler.{unknown[0]}"
+            f" (known: {', '.join(RECONCILER_SETTINGS)})"
+        )
+    values: dict[str, float] = {}
+    for key, default in RECONCILER_SETTINGS.items():
+        raw = cfg.get(key, default)
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+            raise UsageError(f"incidentbook.toml: reconciler.{key} must be a number >= 0")
+        values[key] = float(raw)
+    if values["clock_skew_tolerance_s"] < 1:
+        raise UsageError("incidentbook.toml: reconciler.clock_skew_tolerance_s must be at least 1")
+    # the names a run stores in its options (runs left by earlier releases resume with them)
     return {
-        "clock_skew_tolerance_s": tolerance,
-        "overlap_s": float(cfg.get("overlap_s", 300)),
-        "entry_overlap": int(cfg.get("entry_overlap", 1000)),
+        "clock_skew_tolerance_s": values["clock_skew_tolerance_s"],
+        "overlap_s": values["overlap_window_s"],
+        "entry_overlap": int(values["entry_overlap"]),
     }
 
 
@@ -151,6 +179,7 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
         raise UsageError("--max-rate must be positive")
     if options.jobs is not None and options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    settings_opts = _settings_options(services)  # a bad setting stops the run before it starts
     ledger = open_ledger(options.ledger_url or services.settings.ledger_url)
     db = services.db
     run: _Run | None = None
@@ -169,8 +198,7 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
                 pool = _spawn_pool(ledger, options, mode) if scanning else None
                 try:
                     if run is None:
-                        opts = _settings_options(services)
-                        run = _create(db, ctx, snap, ledger, options, mode, since, opts)
+                        run = _create(db, ctx, snap, ledger, options, mode, since, settings_opts)
                     if pool is not None:
                         # the workers' snapshots and this one are made equal again (a later
                         # state than the plan's: the plan's ranges cover any state, and the

@@ -114,7 +114,8 @@ def faulted_ledger(
 
     The expected set is known by construction, not by running any check. ``decoys`` adds
     look-alikes that must NOT be findings: duplicates cancelled by a reversal, valid
-    reversals, backwards clock steps within the tolerance (30 s < 60 s), ids with gaps.
+    reversals, backwards clock steps within the tolerance (30 s; the default is 300 s), ids
+    with gaps.
     """
     import random
     from datetime import timedelta
