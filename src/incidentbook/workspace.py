@@ -23,6 +23,8 @@ url = "sqlite:///.incidentbook/ledger.sqlite"
 # Tolerance for clock_skew findings and the incremental overlap window, in seconds.
 clock_skew_tolerance_s = 300
 overlap_window_s = 600
+# Complete runs per ledger whose findings are kept; older runs keep only their summary.
+keep_runs = 20
 
 [alerts]
 # Alerts group into incident candidates by these label names (like Alertmanager's group_by).

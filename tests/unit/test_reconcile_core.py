@@ -566,3 +566,71 @@ def test_cli_names_a_misspelt_setting_in_one_line(cli: Cli, tmp_path: Path) -> N
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1
     assert "unknown setting reconciler.overlap_windows" in result.stderr
+
+
+def test_old_runs_keep_their_summary_and_let_go_of_their_rows(
+    services: Services, small: tuple[str, Path, set[str]]
+) -> None:
+    """[reconciler] keep_runs bounds the state a cron'd reconciler leaves: a ledger's runs
+    beyond the newest N keep their row and summary (also one never stored, from before
+    summaries were), lose their findings, checkpoints and resolutions, and verify agrees."""
+    from incidentbook.core.ledger.reconcile import health_panels, prune_runs, run_summary
+
+    url, path, _ = small
+    keeping = _with_reconciler_settings(services, "reconciler", keep_runs=2)
+    ctx = keeping.context("test", actor="reconciler")
+    summaries = {}
+    try:
+        for n in range(4):
+            if n == 1:  # a fix between runs: the second run resolves an alert
+                conn = sqlite3.connect(path)
+                conn.execute(
+                    "UPDATE ledger_accounts SET balance_minor = (SELECT SUM(amount_minor)"
+                    " FROM ledger_entries e WHERE e.account_id = ledger_accounts.account_id)"
+                    " WHERE account_id IN (SELECT account_id FROM ledger_entries)"
+                )
+                conn.commit()
+                conn.close()
+            if n == 3:  # the newest kept run looks like one from before summaries were stored
+                with keeping.db.write() as session:
+                    session.connection().execute(
+                        text("UPDATE reconcile_runs SET summary = NULL WHERE run_id = :r"),
+                        {"r": list(summaries)[-1]},
+                    )
+            summary = run_reconcile(
+                keeping, ctx, ReconcileOptions(ledger_url=url, mode="full", batch=7)
+            )
+            summaries[summary.run_id] = summary.checks
+        runs = list(summaries)
+        assert any(c["resolved"] for c in summaries[runs[1]].values())
+        with keeping.db.read() as session:
+            state = dict(
+                session.connection().execute(
+                    text("SELECT run_id, pruned_at IS NOT NULL FROM reconcile_runs")
+                ).all()
+            )
+        assert state == {runs[0]: 1, runs[1]: 1, runs[2]: 0, runs[3]: 0}
+        for run_id, checks in summaries.items():
+            assert run_summary(keeping.db, run_id).checks == checks, run_id
+        assert findings(keeping.db, runs[0]) == [] and findings(keeping.db, runs[1]) == []
+        assert len(findings(keeping.db, runs[3])) == sum(
+            c["found"] for c in summaries[runs[3]].values()
+        )
+        assert verify_checkpoints(keeping.settings, keeping.db).ok
+        panel = health_panels(keeping)[0][1]
+        assert "2 older runs kept as summaries" in panel  # seen without asking the user
+        assert prune_runs(keeping.db, ctx, _ledger_of(keeping, runs[3]), 2) == 0
+        # runs[2] had its summary removed: pruning it counts one from its rows first
+        assert prune_runs(keeping.db, ctx, _ledger_of(keeping, runs[3]), 1) == 1
+        assert run_summary(keeping.db, runs[2]).checks == summaries[runs[2]]
+        assert verify_checkpoints(keeping.settings, keeping.db).ok
+    finally:
+        keeping.db.dispose()
+
+
+def _ledger_of(services: Services, run_id: str) -> str:
+    with services.db.read() as session:
+        (ledger,) = session.connection().execute(
+            text("SELECT ledger FROM reconcile_runs WHERE run_id = :r"), {"r": run_id}
+        ).one()
+    return str(ledger)

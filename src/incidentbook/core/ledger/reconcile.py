@@ -71,6 +71,13 @@ ACTOR = "reconciler"
 PHASES = ("scan", "publish", "resolve", "complete")
 LEGACY_SCAN_PHASES = ("accounts", "entries", "reversals")  # runs left by releases before tasks
 PUBLISH_BATCH = 2000
+# a run's own rows besides its reconcile_runs row (deleted when it is discarded or pruned)
+RUN_TABLES = (
+    "reconcile_findings",
+    "reconcile_checkpoints",
+    "reconcile_scope",
+    "reconcile_resolved",
+)
 MAX_AUTO_JOBS = 4
 COMMIT_EVERY_S = 0.5  # how long a finished scan task may wait for its checkpoint
 
@@ -134,12 +141,13 @@ RECONCILER_SETTINGS: dict[str, float] = {
     "clock_skew_tolerance_s": 300,  # clock_skew: how far back a recorded_at may step
     "overlap_window_s": 600,  # incremental runs: accounts updated this long before the last
     "entry_overlap": 1000,  # incremental runs: entry ids re-read below the last run's highest
+    "keep_runs": 20,  # complete runs of a ledger whose findings are kept (older: the summary)
 }
 
 
-def _settings_options(services: Services) -> dict[str, Any]:
-    """The run's settings from the workspace's [reconciler] section. A key this release does
-    not know is refused, not ignored: a misspelt tolerance would silently change findings."""
+def _reconciler_settings(services: Services) -> dict[str, float]:
+    """The workspace's [reconciler] section, checked. A key this release does not know is
+    refused, not ignored: a misspelt tolerance would silently change findings."""
     config = services.settings.config
     if "reconcile" in config:
         raise UsageError(
@@ -161,7 +169,14 @@ def _settings_options(services: Services) -> dict[str, Any]:
         values[key] = float(raw)
     if values["clock_skew_tolerance_s"] < 1:
         raise UsageError("incidentbook.toml: reconciler.clock_skew_tolerance_s must be at least 1")
-    # the names a run stores in its options (runs left by earlier releases resume with them)
+    if values["keep_runs"] < 1 or values["keep_runs"] != int(values["keep_runs"]):
+        raise UsageError("incidentbook.toml: reconciler.keep_runs must be a whole number >= 1")
+    return values
+
+
+def _settings_options(values: dict[str, float]) -> dict[str, Any]:
+    """The settings a run stores in its options, under the names runs left by earlier
+    releases resume with."""
     return {
         "clock_skew_tolerance_s": values["clock_skew_tolerance_s"],
         "overlap_s": values["overlap_window_s"],
@@ -179,7 +194,8 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
         raise UsageError("--max-rate must be positive")
     if options.jobs is not None and options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    settings_opts = _settings_options(services)  # a bad setting stops the run before it starts
+    configured = _reconciler_settings(services)  # a bad setting stops the run before it starts
+    settings_opts = _settings_options(configured)
     ledger = open_ledger(options.ledger_url or services.settings.ledger_url)
     db = services.db
     run: _Run | None = None
@@ -218,7 +234,9 @@ def run_reconcile(services: Services, ctx: Context, options: ReconcileOptions) -
             # the snapshot is released before alerts are written
             runner.publish()
             runner.resolve()
-            return runner.complete()
+            summary = runner.complete()
+            prune_runs(db, ctx, ledger.display_url, int(configured["keep_runs"]))
+            return summary
     except LedgerError:
         if run is not None and run.phase == "scan":
             _discard(db, run.run_id)
@@ -462,13 +480,7 @@ def _discard(db: Database, run_id: str) -> None:
     """A run aborted by bad ledger data leaves nothing behind."""
     with db.write() as session:
         conn = _conn(session)
-        for table in (
-            "reconcile_findings",
-            "reconcile_checkpoints",
-            "reconcile_scope",
-            "reconcile_resolved",
-            "reconcile_runs",
-        ):
+        for table in (*RUN_TABLES, "reconcile_runs"):
             conn.execute(text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})
 
 
@@ -854,9 +866,10 @@ class _Runner:
             conn.execute(
                 text(
                     "UPDATE reconcile_runs SET status = 'complete', phase = 'complete',"
-                    " finished_at = :at WHERE run_id = :r AND status = 'running'"
+                    " finished_at = :at, summary = :summary"
+                    " WHERE run_id = :r AND status = 'running'"
                 ),
-                {"at": finished, "r": run.run_id},
+                {"at": finished, "summary": json.dumps(summary.checks), "r": run.run_id},
             )
             ev.append(
                 session,
@@ -893,7 +906,7 @@ def run_summary(db: Database, run_id: str) -> RunSummary:
         conn = _conn(session)
         row = conn.execute(
             text(
-                "SELECT run_id, mode, ledger, status, batches, started_at, finished_at"
+                "SELECT run_id, mode, ledger, status, batches, started_at, finished_at, summary"
                 " FROM reconcile_runs WHERE run_id = :r"
             ),
             {"r": run_id},
@@ -902,25 +915,7 @@ def run_summary(db: Database, run_id: str) -> RunSummary:
             from incidentbook.errors import NotFoundError
 
             raise NotFoundError(f"no reconcile run {run_id}")
-        checks = {c: {"found": 0, "new": 0, "resolved": 0} for c in CHECKS}
-        for check, found, new in conn.execute(
-            text(
-                "SELECT check_name, COUNT(*), SUM(outcome IN ('new', 'refired'))"
-                " FROM reconcile_findings WHERE run_id = :r GROUP BY check_name"
-            ),
-            {"r": run_id},
-        ):
-            checks[check]["found"] = int(found)
-            checks[check]["new"] = int(new or 0)
-        for check, resolved in conn.execute(
-            text(
-                "SELECT check_name, COUNT(*) FROM reconcile_resolved WHERE run_id = :r"
-                " GROUP BY check_name"
-            ),
-            {"r": run_id},
-        ):
-            if check in checks:
-                checks[check]["resolved"] = int(resolved)
+        checks = _stored_checks(row[7]) if row[7] else _counted_checks(conn, run_id)
     return RunSummary(
         run_id=row[0],
         mode=row[1],
@@ -932,6 +927,84 @@ def run_summary(db: Database, run_id: str) -> RunSummary:
         finished_at=row[6],
         checks=checks,
     )
+
+
+def _counted_checks(conn: Connection, run_id: str) -> dict[str, dict[str, int]]:
+    """Per check: found, new (new or re-fired alerts), resolved, counted from the run's rows."""
+    checks = {c: {"found": 0, "new": 0, "resolved": 0} for c in CHECKS}
+    for check, found, new in conn.execute(
+        text(
+            "SELECT check_name, COUNT(*), SUM(outcome IN ('new', 'refired'))"
+            " FROM reconcile_findings WHERE run_id = :r GROUP BY check_name"
+        ),
+        {"r": run_id},
+    ):
+        checks[check]["found"] = int(found)
+        checks[check]["new"] = int(new or 0)
+    for check, resolved in conn.execute(
+        text(
+            "SELECT check_name, COUNT(*) FROM reconcile_resolved WHERE run_id = :r"
+            " GROUP BY check_name"
+        ),
+        {"r": run_id},
+    ):
+        if check in checks:
+            checks[check]["resolved"] = int(resolved)
+    return checks
+
+
+def _stored_checks(summary_json: str) -> dict[str, dict[str, int]]:
+    stored = json.loads(summary_json)
+    empty = {"found": 0, "new": 0, "resolved": 0}
+    return {c: {**empty, **stored.get(c, {})} for c in CHECKS}
+
+
+def prune_runs(db: Database, ctx: Context, ledger: str, keep: int) -> int:
+    """Let go of the findings, checkpoints, scope and resolutions of a ledger's complete runs
+    older than its newest ``keep``: a run's summary stays on its row (counted first for runs
+    from before summaries were stored), and its alerts and their events stay. One transaction
+    per run, so a run is either whole or pruned, and running this again does nothing more.
+    Returns the runs pruned."""
+    with db.read() as session:
+        old = [
+            str(r[0])
+            for r in _conn(session).execute(
+                text(
+                    "SELECT run_id FROM reconcile_runs WHERE ledger = :l AND status = 'complete'"
+                    " AND pruned_at IS NULL AND run_id NOT IN (SELECT run_id FROM reconcile_runs"
+                    " WHERE ledger = :l AND status = 'complete'"
+                    " ORDER BY finished_at DESC, run_id DESC LIMIT :keep)"
+                ),
+                {"l": ledger, "keep": keep},
+            )
+        ]
+    rows = 0
+    for run_id in old:
+        with db.write() as session:
+            conn = _conn(session)
+            row = conn.execute(
+                text("SELECT summary FROM reconcile_runs WHERE run_id = :r AND pruned_at IS NULL"),
+                {"r": run_id},
+            ).first()
+            if row is None:  # another caller pruned it since the list was read
+                continue
+            summary = row[0]
+            if not summary:
+                summary = json.dumps(_counted_checks(conn, run_id))
+            for table in RUN_TABLES:
+                rows += conn.execute(
+                    text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id}
+                ).rowcount
+            conn.execute(
+                text("UPDATE reconcile_runs SET summary = :s, pruned_at = :at WHERE run_id = :r"),
+                {"s": summary, "at": to_iso(ctx.clock()), "r": run_id},
+            )
+    if old:
+        from incidentbook.obs import log_info
+
+        log_info("reconcile.pruned", ctx.correlation_id, ledger=ledger, runs=len(old),
+                 rows=rows, kept=keep)  # fmt: skip
+    return len(old)
 
 
 def findings(db: Database, run_id: str) -> list[Finding]:
@@ -1105,10 +1178,26 @@ def verify_checkpoints(_settings: Any, db: Database) -> Any:
     with db.read() as session:
         conn = _conn(session)
         runs = conn.execute(
-            text("SELECT run_id, status, batches, finished_at FROM reconcile_runs")
+            text(
+                "SELECT run_id, status, batches, finished_at, pruned_at, summary"
+                " FROM reconcile_runs"
+            )
         ).all()
-        for run_id, status, batches, finished in runs:
+        for run_id, status, batches, finished, pruned, summary in runs:
             result.checked += 1
+            if pruned:
+                left = sum(
+                    conn.execute(
+                        text(f"SELECT COUNT(*) FROM {table} WHERE run_id = :r"), {"r": run_id}
+                    ).scalar_one()
+                    for table in RUN_TABLES
+                )
+                if left or not summary or status != "complete":
+                    result.problems.append(
+                        f"run {run_id}: pruned, but {left} rows left, summary "
+                        f"{'kept' if summary else 'missing'}, status {status}"
+                    )
+                continue
             seqs = conn.execute(
                 text(
                     "SELECT c.seq, c.findings, (SELECT COUNT(*) FROM reconcile_findings f"
@@ -1168,6 +1257,11 @@ def health_panels(services: Services) -> list[tuple[str, str]]:
                 " FROM reconcile_runs ORDER BY started_at DESC LIMIT 8"
             )
         ).all()
+        pruned = int(
+            conn.execute(
+                text("SELECT COUNT(*) FROM reconcile_runs WHERE pruned_at IS NOT NULL")
+            ).scalar_one()
+        )
     if not runs:
         return [("Reconciler", "never run\n\nincidentbook reconcile")]
     lines = []
@@ -1178,6 +1272,8 @@ def health_panels(services: Services) -> list[tuple[str, str]]:
     running = next((r for r in runs if r[2] == "running"), None)
     if running is not None:
         lines.append(f"unfinished {running[0]}: {running[3]}, {running[4]} batches\n(--resume)")
+    if pruned:
+        lines.append(f"{pruned} older runs kept as summaries\n([reconciler] keep_runs)")
     trend = []
     for run in runs:
         if run[2] != "complete":
