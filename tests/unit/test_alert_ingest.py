@@ -376,6 +376,20 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
     assert json.loads(rows["a"]) == {"host": "a"}
     assert svc.get("b").labels == {"host": "b", "rack": "r2"} and svc.get("a").occurrences == 4
     _verify_ok(services)
+    # the stored text of an unchanged repeat is written back as it was (not encoded again):
+    # stored in another spelling, it stays; a fingerprint twice in one batch, its labels
+    # changed and changed back, is encoded afresh each time
+    conn = sqlite3.connect(services.db.path)
+    try:
+        conn.execute("UPDATE alerts SET labels = '{ \"host\": \"a\" }' WHERE fingerprint = 'a'")
+        conn.commit()
+        svc.ingest(ctx, [native("a"), native("b", labels={"host": "b2"}), native("b")])
+        rows = dict(conn.execute("SELECT fingerprint, labels FROM alerts").fetchall())
+    finally:
+        conn.close()
+    assert rows["a"] == '{ "host": "a" }'
+    assert rows["b"] == ev.encode_sorted({"host": "b"}) and svc.get("b").occurrences == 5
+    _verify_ok(services)
 
 
 def test_lock_retry_is_bounded() -> None:

@@ -53,12 +53,18 @@ def test_state_database_runs_in_wal_mode_with_busy_timeout(services: Services) -
         assert int(session.execute(text("PRAGMA busy_timeout")).scalar() or 0) >= 5000
 
 
-def test_event_ids_are_uuid7_in_recording_order(services: Services, ctx: Context) -> None:
-    """Time-ordered ids keep the unique event_id index append-only, like the table's seq."""
+def test_event_ids_are_uuid7_in_recording_order(
+    services: Services, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids ordered by the millisecond keep the unique event_id index append-only, like the
+    table's seq: with a clock that moves 1 ms per reading, ids sort exactly as seq does."""
+    import time
     import uuid
 
     from incidentbook.core import alerts as al
 
+    ticks = iter(range(1_790_000_000_000, 1_790_000_001_000))
+    monkeypatch.setattr(time, "time_ns", lambda: next(ticks) * 1_000_000)
     services.incidents.open(ctx, "Balances disagree", "critical")
     alert = al.NativeAlert(
         source="test", name="disk_full", fingerprint="fp", status="firing", severity="error",
@@ -73,5 +79,6 @@ def test_event_ids_are_uuid7_in_recording_order(services: Services, ctx: Context
     assert len(ids) == 3 and len(set(ids)) == 3
     parsed = [uuid.UUID(hex=i) for i in ids]
     assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
-    stamps = [u.int >> 80 for u in parsed]  # Unix milliseconds
-    assert stamps == sorted(stamps)
+    stamps = [u.int >> 80 for u in parsed]  # Unix milliseconds, from the clock above
+    assert stamps == sorted(set(stamps)) and stamps[0] >= 1_790_000_000_000
+    assert ids == sorted(ids)  # the index order is the recording order

@@ -489,11 +489,15 @@ def test_accounts_without_entries_are_probed_only_when_a_balance_needs_it(
 
 
 def _with_reconciler_settings(services: Services, section: str, **values: object) -> Services:
+    return _with_section(services, section, values)
+
+
+def _with_section(services: Services, section: str, value: object) -> Services:
     from dataclasses import replace
 
     from incidentbook.core.services import make_services
 
-    config = {**services.settings.config, section: values}
+    config = {**services.settings.config, section: value}
     return make_services(replace(services.settings, config=config))
 
 
@@ -533,20 +537,26 @@ def test_the_workspace_reconciler_settings_are_the_ones_used(
     ("section", "values", "message"),
     [
         ("reconciler", {"clock_skew_tolerance": 60}, "unknown setting reconciler.clock_skew_"),
-        ("reconciler", {"overlap_window_s": "ten"}, "reconciler.overlap_window_s must be a num"),
-        ("reconciler", {"clock_skew_tolerance_s": 0}, "must be at least 1"),
+        ("reconciler", {"overlap_window_s": "ten"}, "overlap_window_s must be a number from 0"),
+        ("reconciler", {"clock_skew_tolerance_s": 0}, "tolerance_s must be a number from 1 to"),
+        # TOML has nan and inf: neither is a tolerance or a window
+        ("reconciler", {"clock_skew_tolerance_s": float("nan")}, "not nan"),
+        ("reconciler", {"overlap_window_s": float("inf")}, "to 315,360,000, not inf"),
+        ("reconciler", {"entry_overlap": 1000.5}, "entry_overlap must be a whole number"),
+        ("reconciler", {"keep_runs": True}, "keep_runs must be a whole number from 1"),
+        ("reconciler", 5, "reconciler must be a section"),
         ("reconcile", {"clock_skew_tolerance_s": 60}, "the section is [reconciler], not [rec"),
     ],
 )
 def test_a_setting_that_cannot_be_used_stops_the_run_before_it_starts(
-    services: Services, tmp_path: Path, section: str, values: dict[str, object], message: str
+    services: Services, tmp_path: Path, section: str, values: object, message: str
 ) -> None:
     from incidentbook.errors import UsageError
 
     rows, _ = faulted_ledger(6, 20, {"balance_mismatch": 1})
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
     write_ledger(url, rows)
-    configured = _with_reconciler_settings(services, section, **values)
+    configured = _with_section(services, section, values)
     before = counts(services)
     try:
         with pytest.raises(UsageError, match=re.escape(message)):

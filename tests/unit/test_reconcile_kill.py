@@ -41,9 +41,7 @@ def _alerts(ws: Path) -> dict[str, tuple[Any, ...]]:
         for fp, status, occ, episodes, labels, notes in conn.execute(
             "SELECT fingerprint, status, occurrences, episodes, labels, annotations FROM alerts"
         ):
-            annotations = json.loads(notes)
-            annotations.pop("run_id", None)  # differs between workspaces by design
-            out[fp] = (status, occ, episodes, labels, json.dumps(annotations, sort_keys=True))
+            out[fp] = (status, occ, episodes, labels, notes)
         return out
     finally:
         conn.close()

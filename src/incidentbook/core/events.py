@@ -69,10 +69,10 @@ class Event:
 def new_event_id() -> str:
     """A UUIDv7 (RFC 9562 §5.7) as 32 hex digits: Unix milliseconds, then 74 random bits.
 
-    Time-ordered, so an event's id lands at the end of the unique ``event_id`` index, as its
-    seq does in the table; random (v4) ids spread every batch over the whole index, and a
-    reconcile of thousands of findings wrote ever more of it as the log grew (Python 3.14's
-    ``uuid.uuid7`` replaces this)."""
+    Ordered by the millisecond (ids of the same millisecond in any order), so a batch's ids
+    land together at the end of the unique ``event_id`` index; random (v4) ids spread every
+    batch over the whole index, and a reconcile of thousands of findings wrote ever more of
+    it as the log grew. Python 3.14's ``uuid.uuid7`` replaces this."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant

@@ -136,25 +136,43 @@ def _conn(session: Any) -> Connection:
     return connection
 
 
-# incidentbook.toml's [reconciler] settings and their defaults (``init`` writes the first two)
-RECONCILER_SETTINGS: dict[str, float] = {
-    "clock_skew_tolerance_s": 300,  # clock_skew: how far back a recorded_at may step
-    "overlap_window_s": 600,  # incremental runs: accounts updated this long before the last
-    "entry_overlap": 1000,  # incremental runs: entry ids re-read below the last run's highest
-    "keep_runs": 20,  # complete runs of a ledger whose findings are kept (older: the summary)
+TEN_YEARS_S = 10 * 365 * 86_400
+
+
+@dataclass(frozen=True)
+class _Setting:
+    default: float
+    low: float
+    high: float
+    whole: bool = False  # an integer, not any number
+
+
+# incidentbook.toml's [reconciler] settings (``init`` writes them with these defaults)
+RECONCILER_SETTINGS: dict[str, _Setting] = {
+    # clock_skew: how far back a recorded_at may step before it is a finding
+    "clock_skew_tolerance_s": _Setting(300, 1, TEN_YEARS_S),
+    # incremental runs: accounts updated this long before the last run are looked at again
+    "overlap_window_s": _Setting(600, 0, TEN_YEARS_S),
+    # incremental runs: entry ids re-read below the last run's highest
+    "entry_overlap": _Setting(1000, 0, 10**12, whole=True),
+    # complete runs of a ledger whose findings are kept (older ones keep their summary)
+    "keep_runs": _Setting(20, 1, 100_000, whole=True),
 }
 
 
 def _reconciler_settings(services: Services) -> dict[str, float]:
-    """The workspace's [reconciler] section, checked. A key this release does not know is
-    refused, not ignored: a misspelt tolerance would silently change findings."""
+    """The workspace's [reconciler] section, checked. A key this release does not know, or a
+    value out of range (TOML has nan and inf), is refused, not ignored: a misspelt tolerance
+    would silently change findings."""
     config = services.settings.config
     if "reconcile" in config:
         raise UsageError(
             "incidentbook.toml: the section is [reconciler], not [reconcile]; nothing in"
             " [reconcile] is read"
         )
-    cfg = services.settings.section("reconciler")
+    cfg = config.get("reconciler", {})
+    if not isinstance(cfg, dict):
+        raise UsageError("incidentbook.toml: reconciler must be a section ([reconciler])")
     unknown = sorted(set(cfg) - set(RECONCILER_SETTINGS))
     if unknown:
         raise UsageError(
@@ -162,15 +180,19 @@ def _reconciler_settings(services: Services) -> dict[str, float]:
             f" (known: {', '.join(RECONCILER_SETTINGS)})"
         )
     values: dict[str, float] = {}
-    for key, default in RECONCILER_SETTINGS.items():
-        raw = cfg.get(key, default)
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-            raise UsageError(f"incidentbook.toml: reconciler.{key} must be a number >= 0")
+    for key, setting in RECONCILER_SETTINGS.items():
+        raw = cfg.get(key, setting.default)
+        kinds = (int,) if setting.whole else (int, float)
+        # bool is an int to Python; nan fails every comparison, so it is out of range too
+        if isinstance(raw, bool) or not isinstance(raw, kinds) or not (
+            setting.low <= raw <= setting.high
+        ):
+            what = "a whole number" if setting.whole else "a number"
+            raise UsageError(
+                f"incidentbook.toml: reconciler.{key} must be {what} from {int(setting.low):,}"
+                f" to {int(setting.high):,}, not {raw!r}"
+            )
         values[key] = float(raw)
-    if values["clock_skew_tolerance_s"] < 1:
-        raise UsageError("incidentbook.toml: reconciler.clock_skew_tolerance_s must be at least 1")
-    if values["keep_runs"] < 1 or values["keep_runs"] != int(values["keep_runs"]):
-        raise UsageError("incidentbook.toml: reconciler.keep_runs must be a whole number >= 1")
     return values
 
 
