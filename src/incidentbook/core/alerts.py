@@ -911,10 +911,6 @@ class AlertService:
         )
         return Outcome(state, bool(added), message=message)
 
-    def link_in(self, session: Session, ctx: Context, fingerprint: str, incident_id: str) -> None:
-        """Link an alert and an incident both ways, in the caller's transaction."""
-        self.link_many_in(session, ctx, [fingerprint], incident_id)
-
     def link_many_in(
         self, session: Session, ctx: Context, fingerprints: Iterable[str], incident_id: str
     ) -> int:

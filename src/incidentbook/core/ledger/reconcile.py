@@ -68,7 +68,6 @@ if TYPE_CHECKING:
 
 SOURCE = "reconciler"
 ACTOR = "reconciler"
-PHASES = ("scan", "publish", "resolve", "complete")
 LEGACY_SCAN_PHASES = ("accounts", "entries", "reversals")  # runs left by releases before tasks
 PUBLISH_BATCH = 2000
 # a run's own rows besides its reconcile_runs row (deleted when it is discarded or pruned)
