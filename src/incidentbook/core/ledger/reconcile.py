@@ -9,12 +9,14 @@ batches in flight and the next invocation (``--resume`` or a plain run) finishes
    ``--jobs`` worker processes that share the run's snapshot (``workers``), or in this
    process. A task is done when its checkpoint is committed; a resumed run runs the rest;
 2. ``publish``  — findings become alerts (source ``reconciler``, name = check, fingerprint =
-   the contract's) through ``AlertService.ingest_many_in`` with receipt keys
-   ``reconcile:<run_id>:<fingerprint>``, batch by batch with the cursor;
-3. ``resolve``  — firing reconciler alerts whose finding is gone are resolved (receipt keys
-   ``reconcile:<run_id>:resolved:<fingerprint>``); an incremental run resolves only the
-   account checks of the accounts it looked at;
-4. ``complete`` — one ``reconcile.completed`` event with the summary.
+   the contract's) through ``AlertService.ingest_many_in``, a page of findings at a time,
+   each page committed with the cursor past it (so no finding is offered twice, and no
+   receipt keys are needed);
+3. ``resolve``  — firing reconciler alerts whose finding is gone are resolved, the same way;
+   an incremental run resolves only the account checks of the accounts it looked at;
+4. ``complete`` — the summary is stored on the run and one ``reconcile.completed`` event
+   records it; then the ledger's complete runs beyond ``[reconciler] keep_runs`` let go of
+   their findings and checkpoints (``prune_runs``), keeping their summaries.
 
 Nothing reaches the alerts before the scan is over, so a ledger error found mid-scan (say a
 non-integer amount) aborts the run and removes its staging rows: nothing written.
