@@ -17,8 +17,9 @@ firing alert with a newer ``startsAt`` is a new episode even if the resolve was 
 a copy of an older episode (a late retry) is ``stale`` and changes nothing. PagerDuty's
 ``alert.acknowledged`` is recorded on the alert's stream.
 
-A receipt key (hash of a file line, reconciler run + finding) makes an exact replay of the same
-input a no-op, so re-ingesting a file or resuming a run changes nothing.
+A receipt key (the hash of an ingested file's line) makes an exact replay of the same input a
+no-op, so re-ingesting a file changes nothing. The reconciler takes none: each page of its
+alerts commits with the cursor past it, so a resumed run never offers one twice.
 
 Alerts that join an open incident are linked in one batch event per incident and transaction
 (``incident.alerts_linked``), so 5,000 reconciler alerts do not flood the incident timeline.
