@@ -42,7 +42,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 def bench_prefill(workdir: Path, alerts: int) -> dict[str, Any]:
     from incidentbook.core.alerts import NativeAlert
     from incidentbook.core.documents.postmortem import create_postmortem
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.workspace import init_workspace
 
@@ -123,9 +123,9 @@ def bench_lint(lines: int) -> dict[str, Any]:
 
 def bench_actions(workdir: Path, items: int) -> dict[str, Any]:
     from incidentbook.core.documents import actions as act
-    from incidentbook.core.documents.frontmatter import split
     from incidentbook.core.documents.registry import sync_file
-    from incidentbook.core.services import make_services
+    from incidentbook.frontmatter import split
+    from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.workspace import init_workspace
 

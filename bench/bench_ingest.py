@@ -210,7 +210,7 @@ def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
 
 def bench_lines(count: int) -> dict[str, Any]:
     from incidentbook.core.alert_formats import ingest_lines
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.workspace import init_workspace
 

@@ -54,7 +54,7 @@ def ledger_path(accounts: int) -> Path:
 def ensure_ledger(accounts: int) -> Path:
     from datetime import UTC, datetime
 
-    from incidentbook.core.ledger.demo_ledger import LedgerParams, build_ledger, existing_stamp
+    from incidentbook.demo.ledger import LedgerParams, build_ledger, existing_stamp
 
     path = ledger_path(accounts)
     params = LedgerParams(
@@ -89,7 +89,7 @@ def timed_reconcile(
     workspace: Path, url: str, mode: str, jobs: int | None = None
 ) -> dict[str, Any]:
     from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
     from incidentbook.settings import load_settings
 
     services = make_services(load_settings(workspace))
@@ -190,7 +190,7 @@ def peak_memory_mb(path: Path) -> tuple[float, float]:
 
 
 def main(argv: list[str]) -> None:
-    from incidentbook.core.ledger.demo_ledger import append_traffic
+    from incidentbook.demo.ledger import append_traffic
 
     accounts = int(_arg(argv, "accounts", "1000000"))
     memory_sizes = [int(x) for x in _arg(argv, "memory-accounts", f"100000,{accounts}").split(",")]

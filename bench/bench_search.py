@@ -206,7 +206,7 @@ def run_incidentbook(
 ) -> dict[str, float]:
     from incidentbook.core import search as S
     from incidentbook.core.search.documents import Doc
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.workspace import init_workspace
 
@@ -280,7 +280,7 @@ def run_app_keystrokes(corpus: Corpus, root: Path, words: list[str]) -> dict[str
 
     from incidentbook.core import search as S
     from incidentbook.core.search.documents import Doc
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.ui.app import make_app
     from incidentbook.ui.screens.search import SearchScreen

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services, make_services
+from incidentbook.context import Context
 from incidentbook.obs import reset_logging
+from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, read_config
 from incidentbook.workspace import init_workspace
 

@@ -12,13 +12,9 @@ import logging
 import os
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from incidentbook.clock import to_iso, utc_now
-
-if TYPE_CHECKING:
-    from incidentbook.core.context import Context
-    from incidentbook.core.events import Event
 
 LOGGER_NAME = "incidentbook"
 LOG_FILE = "incidentbook.jsonl"
@@ -76,20 +72,6 @@ def reset_logging() -> None:
     for handler in list(log.handlers):
         log.removeHandler(handler)
         handler.close()
-
-
-def log_change(ctx: Context, event: Event, **fields: Any) -> None:
-    logger().info(
-        event.type,
-        extra={
-            "actor": ctx.actor,
-            "correlation_id": ctx.correlation_id,
-            "reason": ctx.reason,
-            "stream": event.stream,
-            "seq": event.seq,
-            **fields,
-        },
-    )
 
 
 def log_info(name: str, correlation_id: str | None = None, **fields: Any) -> None:

@@ -1,4 +1,5 @@
-"""Workspace discovery and settings: one immutable object that the CLI, the app and tests share.
+"""Settings: one immutable object, read from a workspace's ``incidentbook.toml``, that the CLI,
+the app and the tests share. Where the workspace is comes from ``workspace``.
 
 Nothing here touches the disk at import time; ``load_settings`` reads ``incidentbook.toml``.
 """
@@ -14,10 +15,8 @@ from typing import Any
 
 from incidentbook.clock import Clock, utc_now
 from incidentbook.errors import WorkspaceError
+from incidentbook.workspace import CONFIG_NAME, STATE_DIR_NAME, resolve_workspace
 
-CONFIG_NAME = "incidentbook.toml"
-STATE_DIR_NAME = ".incidentbook"
-ENV_WORKSPACE = "INCIDENTBOOK_WORKSPACE"
 ENV_ACTOR = "INCIDENTBOOK_ACTOR"
 ENV_TOKEN = "INCIDENTBOOK_TOKEN"
 
@@ -99,45 +98,6 @@ class Settings:
     def alert_group_by(self) -> list[str]:
         value = self.section("alerts").get("group_by", ["alertname"])
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
-
-def find_workspace(start: Path) -> Path | None:
-    """The nearest directory at or above ``start`` holding ``incidentbook.toml``."""
-    current = start.resolve()
-    for candidate in (current, *current.parents):
-        if (candidate / CONFIG_NAME).is_file():
-            return candidate
-    return None
-
-
-def user_data_workspace() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("incidentbook", appauthor=False))
-
-
-def resolve_workspace(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
-    """DESIGN §2: ``--workspace``, else ``$INCIDENTBOOK_WORKSPACE``, else discovery, else user data.
-
-    An explicitly named workspace must exist; the user data fallback is created on first use.
-    """
-    named = explicit if explicit is not None else os.environ.get(ENV_WORKSPACE) or None
-    if named is not None:
-        path = Path(named).expanduser().resolve()
-        if not (path / CONFIG_NAME).is_file():
-            raise WorkspaceError(
-                f"no workspace at {path} (no {CONFIG_NAME}); run: incidentbook init {path}"
-            )
-        return path
-    found = find_workspace(cwd or Path.cwd())
-    if found is not None:
-        return found
-    fallback = user_data_workspace()
-    if not (fallback / CONFIG_NAME).is_file():
-        from incidentbook.workspace import init_workspace
-
-        init_workspace(fallback)
-    return fallback
 
 
 def read_config(workspace: Path) -> dict[str, Any]:

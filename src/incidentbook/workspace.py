@@ -1,12 +1,14 @@
-"""Creating a workspace: ``incidentbook init DIR``. Re-running it keeps every existing file."""
+"""A workspace on disk: its layout, ``incidentbook init DIR`` (re-running it keeps every existing
+file), and finding it (DESIGN §2: ``--workspace``, the environment, discovery, user data)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from incidentbook.errors import WorkspaceError
-from incidentbook.settings import CONFIG_NAME, STATE_DIR_NAME
+from incidentbook.fs import atomic_write
 
 DEFAULT_CONFIG = """\
 # incidentbook workspace configuration
@@ -40,6 +42,9 @@ review_max_age_days = 90
 """
 
 GITIGNORE = ".incidentbook/\n"
+CONFIG_NAME = "incidentbook.toml"
+STATE_DIR_NAME = ".incidentbook"
+ENV_WORKSPACE = "INCIDENTBOOK_WORKSPACE"
 
 
 @dataclass(frozen=True)
@@ -67,11 +72,11 @@ def init_workspace(directory: Path) -> InitResult:
                 created.append(sub + "/")
         config = root / CONFIG_NAME
         if not config.exists():
-            _write_new(config, DEFAULT_CONFIG)
+            atomic_write(config, DEFAULT_CONFIG)
             created.append(CONFIG_NAME)
         gitignore = root / ".gitignore"
         if not gitignore.exists():
-            _write_new(gitignore, GITIGNORE)
+            atomic_write(gitignore, GITIGNORE)
             created.append(".gitignore")
         elif ".incidentbook/" not in gitignore.read_text(encoding="utf-8").split():
             with gitignore.open("a", encoding="utf-8") as handle:
@@ -84,8 +89,40 @@ def init_workspace(directory: Path) -> InitResult:
     return InitResult(workspace=root, created=created)
 
 
-def _write_new(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+def find_workspace(start: Path) -> Path | None:
+    """The nearest directory at or above ``start`` holding ``incidentbook.toml``."""
+    current = start.resolve()
+    for candidate in (current, *current.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    return None
+
+
+def user_data_workspace() -> Path:
+    # Deferred: platformdirs takes ~11 ms to import (python -X importtime), on the app's
+    # first paint, and only this fallback needs it.
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("incidentbook", appauthor=False))
+
+
+def resolve_workspace(explicit: str | os.PathLike[str] | None, cwd: Path | None = None) -> Path:
+    """DESIGN §2: ``--workspace``, else ``$INCIDENTBOOK_WORKSPACE``, else discovery, else user data.
+
+    An explicitly named workspace must exist; the user data fallback is created on first use.
+    """
+    named = explicit if explicit is not None else os.environ.get(ENV_WORKSPACE) or None
+    if named is not None:
+        path = Path(named).expanduser().resolve()
+        if not (path / CONFIG_NAME).is_file():
+            raise WorkspaceError(
+                f"no workspace at {path} (no {CONFIG_NAME}); run: incidentbook init {path}"
+            )
+        return path
+    found = find_workspace(cwd or Path.cwd())
+    if found is not None:
+        return found
+    fallback = user_data_workspace()
+    if not (fallback / CONFIG_NAME).is_file():
+        init_workspace(fallback)
+    return fallback

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from incidentbook.context import Context
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services, make_services
+from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, read_config
 from incidentbook.ui.app import IncidentbookApp, make_app
 from incidentbook.workspace import init_workspace

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static
 
-from incidentbook.core.services import Services, make_services
+from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, load_settings
 from incidentbook.storage.db import Database
 from incidentbook.ui.app import IncidentbookApp, make_app

@@ -13,7 +13,7 @@ from incidentbook.core import events as ev
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents.postmortem import new_postmortem
 from incidentbook.core.documents.registry import ACTION_PREFIX, list_actions
-from incidentbook.core.services import Services
+from incidentbook.services import Services
 from incidentbook.ui.app import IncidentbookApp
 from incidentbook.ui.screens.editor import EditorScreen, start_postmortem
 from tests.app.helpers import settle

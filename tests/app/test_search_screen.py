@@ -7,8 +7,8 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.widgets import Button, Input, Markdown, OptionList, Static
 
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
+from incidentbook.context import Context
+from incidentbook.services import Services
 from incidentbook.settings import Settings
 from incidentbook.ui.app import IncidentbookApp
 from incidentbook.ui.screens.incident import IncidentScreen

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from incidentbook.context import Context
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
+from incidentbook.services import Services
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 

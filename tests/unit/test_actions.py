@@ -11,14 +11,14 @@ from sqlalchemy import text
 
 from incidentbook.core import events as ev
 from incidentbook.core.documents import actions as act
-from incidentbook.core.documents.frontmatter import split
 from incidentbook.core.documents.registry import (
     ACTION_PREFIX,
     list_actions,
     sync_file,
 )
-from incidentbook.core.services import Services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
+from incidentbook.frontmatter import split
+from incidentbook.services import Services
 
 DOC = """---
 id: PM-0007

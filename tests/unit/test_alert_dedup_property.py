@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidentbook.core.alert_formats import parse_alertmanager
-from incidentbook.core.services import make_services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
+from incidentbook.services import make_services
 from incidentbook.settings import Settings, read_config
 from incidentbook.workspace import init_workspace
 from tests.conftest import FakeClock

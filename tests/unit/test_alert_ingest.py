@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from incidentbook.context import Context
 from incidentbook.core import alerts as al
 from incidentbook.core.alert_formats import parse_alertmanager, parse_pagerduty
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
+from incidentbook.services import Services
 from tests.unit.test_alert_formats import am_alert, am_payload, pd_event
 
 
@@ -424,8 +424,8 @@ def test_lock_retry_is_bounded() -> None:
 
 
 def test_demo_step_is_idempotent(services: Services) -> None:
-    from incidentbook.core.alert_demo import demo_step
-    from incidentbook.core.demo import DemoOptions, DemoReport
+    from incidentbook.demo.alerts import demo_step
+    from incidentbook.demo.model import DemoOptions, DemoReport
 
     first, second = DemoReport(), DemoReport()
     demo_step(services, DemoOptions(), first)

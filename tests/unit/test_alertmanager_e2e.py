@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
-from incidentbook.core.services import Services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
 from incidentbook.receiver.app import ROUTE_ALERTMANAGER, create_app
+from incidentbook.services import Services
 from tests.unit.test_receiver import TOKEN, LiveServer
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")

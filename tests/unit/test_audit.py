@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from incidentbook.core.ledger.audit import Auditor, day_bounds, parse_ref
-from incidentbook.core.ledger.synth import LedgerRows, write_ledger
 from incidentbook.errors import NotFoundError
+from incidentbook.testing.synth import LedgerRows, write_ledger
 from tests.conftest import Cli
 
 

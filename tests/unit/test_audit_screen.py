@@ -7,8 +7,8 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
-from incidentbook.core.ledger.synth import LedgerRows, write_ledger
-from incidentbook.core.services import Services
+from incidentbook.services import Services
+from incidentbook.testing.synth import LedgerRows, write_ledger
 from incidentbook.ui.app import make_app
 from incidentbook.ui.screens.audit import AuditScreen
 from tests.app.helpers import settle

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from incidentbook.core.documents.frontmatter import split
 from incidentbook.core.documents.lint import blame_findings, lint_text
+from incidentbook.frontmatter import split
 from incidentbook.resources import shipped_dir
 
 FRONT = "---\nid: PM-0001\nkind: postmortem\nauthors: [ana]\n---\n"

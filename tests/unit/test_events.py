@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
+from incidentbook.context import Context
+from incidentbook.services import Services
 
 
 def test_update_and_delete_on_events_are_refused_by_sqlite(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from incidentbook.core.documents.export import render_html
 from incidentbook.core.documents.postmortem import new_postmortem
-from incidentbook.core.services import Services
+from incidentbook.services import Services
 from incidentbook.settings import Settings
 
 DOC = """---

@@ -6,11 +6,11 @@ import threading
 
 import pytest
 
+from incidentbook.context import Context
 from incidentbook.core import incidents as inc
-from incidentbook.core.context import Context
 from incidentbook.core.events import stream_events
-from incidentbook.core.services import Services
 from incidentbook.errors import ConflictError, NotFoundError, UsageError
+from incidentbook.services import Services
 
 
 def _event_count(services: Services) -> int:

@@ -11,9 +11,9 @@ import pytest
 from incidentbook.core.ledger.audit import Auditor
 from incidentbook.core.ledger.contract import LedgerError, open_ledger
 from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
-from incidentbook.core.ledger.synth import FAULT_KINDS, faulted_ledger, write_ledger
-from incidentbook.core.services import Services
+from incidentbook.services import Services
 from incidentbook.settings import Settings
+from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
 from tests.conftest import Cli
 
 

@@ -9,12 +9,12 @@ import pytest
 
 from incidentbook.core.documents import blocks
 from incidentbook.core.documents.facts import collect
-from incidentbook.core.documents.frontmatter import split
 from incidentbook.core.documents.postmortem import create_postmortem, new_postmortem
 from incidentbook.core.documents.registry import list_documents
-from incidentbook.core.services import Services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
 from incidentbook.errors import NotFoundError, UsageError
+from incidentbook.frontmatter import split
+from incidentbook.services import Services
 from tests.unit.documents_helpers import GOLDEN, reconciler_incident
 
 
@@ -310,7 +310,7 @@ def test_template_cannot_include_files_outside_the_template_folders(
 def test_concurrent_starts_of_one_postmortem_write_it_once(services: Services, ctx) -> None:
     import threading
 
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
 
     incident = services.incidents.open(ctx, "Fees doubled", "error").incident
     barrier = threading.Barrier(3)

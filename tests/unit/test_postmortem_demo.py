@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from incidentbook.core.demo import DemoOptions, DemoReport, past_incidents_step
-from incidentbook.core.documents.demo import WEBHOOK_TITLE, demo_step
-from incidentbook.core.documents.frontmatter import split
 from incidentbook.core.documents.registry import list_actions, list_documents
 from incidentbook.core.events import events_by_prefix
-from incidentbook.core.services import Services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
+from incidentbook.demo.documents import WEBHOOK_TITLE, demo_step
+from incidentbook.demo.model import DemoOptions, DemoReport
+from incidentbook.demo.past_incidents import past_incidents_step
+from incidentbook.frontmatter import split
+from incidentbook.services import Services
 
 
 def test_demo_step_copies_links_writes_and_is_idempotent(services: Services) -> None:

@@ -10,7 +10,6 @@ import pytest
 import incidentbook.core.documents.related as related
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents.blocks import regions
-from incidentbook.core.documents.frontmatter import split
 from incidentbook.core.documents.postmortem import new_postmortem
 from incidentbook.core.documents.premortem import (
     coverage_for_incident,
@@ -21,8 +20,9 @@ from incidentbook.core.documents.premortem import (
 from incidentbook.core.documents.registry import list_documents, sync_file
 from incidentbook.core.documents.related import Related
 from incidentbook.core.documents.risks import parse_risks
-from incidentbook.core.services import Services
+from incidentbook.frontmatter import split
 from incidentbook.resources import shipped_dir
+from incidentbook.services import Services
 from tests.unit.documents_helpers import GOLDEN
 
 PAST_LESSON = "Every money path must be safe to repeat, including retries."
@@ -188,7 +188,7 @@ def test_foreseen_for_a_later_incident(services: Services, ctx, workspace: Path)
 def test_concurrent_premortems_get_distinct_ids(services: Services) -> None:
     import threading
 
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
 
     barrier = threading.Barrier(4)
     ids: list[str] = []

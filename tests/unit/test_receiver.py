@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from incidentbook.core.services import Services
 from incidentbook.receiver.app import create_app
 from incidentbook.receiver.server import ListenAddress, build_server
+from incidentbook.services import Services
 from tests.unit.test_alert_formats import am_alert, am_payload, pd_event
 
 TOKEN = "s3cret-token"

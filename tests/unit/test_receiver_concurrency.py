@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 
-from incidentbook.core.services import Services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
 from incidentbook.receiver.app import create_app
+from incidentbook.services import Services
 from tests.conftest import venv_bin
 from tests.unit.test_alert_formats import am_alert, am_payload, pd_event
 from tests.unit.test_receiver import AM, AUTH, PD, TOKEN, LiveServer

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import text
 
 from incidentbook.core.ledger.contract import LedgerError
-from incidentbook.core.ledger.demo_ledger import LedgerParams, append_traffic, build_ledger
 from incidentbook.core.ledger.reconcile import (
     ReconcileOptions,
     affected_accounts,
@@ -25,8 +24,9 @@ from incidentbook.core.ledger.reconcile import (
     run_reconcile,
     verify_checkpoints,
 )
-from incidentbook.core.ledger.synth import FAULT_KINDS, faulted_ledger, write_ledger
-from incidentbook.core.services import Services
+from incidentbook.demo.ledger import LedgerParams, append_traffic, build_ledger
+from incidentbook.services import Services
+from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
 from tests.conftest import Cli
 
 
@@ -495,7 +495,7 @@ def _with_reconciler_settings(services: Services, section: str, **values: object
 def _with_section(services: Services, section: str, value: object) -> Services:
     from dataclasses import replace
 
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
 
     config = {**services.settings.config, section: value}
     return make_services(replace(services.settings, config=config))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from incidentbook.core.ledger.demo_ledger import LedgerParams, build_ledger
+from incidentbook.demo.ledger import LedgerParams, build_ledger
 from incidentbook.workspace import init_workspace
 from tests.conftest import venv_bin
 

@@ -28,22 +28,22 @@ from incidentbook.core.ledger.contract import (
     scan_capabilities,
     sqlite_path,
 )
-from incidentbook.core.ledger.demo_ledger import (
+from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
+from incidentbook.core.ledger.tasks import ScanOptions, Task, _ref_bounds, plan_full, run_task
+from incidentbook.core.ledger.workers import WorkerPool, snapshot_state
+from incidentbook.demo.ledger import (
     LedgerParams,
     build_ledger,
     ensure_recommended_indexes,
 )
-from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
-from incidentbook.core.ledger.synth import (
+from incidentbook.services import Services
+from incidentbook.testing.synth import (
     FAULT_KINDS,
     SQLITE_DDL,
     LedgerRows,
     faulted_ledger,
     write_ledger,
 )
-from incidentbook.core.ledger.tasks import ScanOptions, Task, _ref_bounds, plan_full, run_task
-from incidentbook.core.ledger.workers import WorkerPool, snapshot_state
-from incidentbook.core.services import Services
 from tests.conftest import Cli
 
 ENTRY_CHECKS = ("currency_mismatch", "orphan_entry", "invalid_reversal", "clock_skew")

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
-from incidentbook.core.ledger.synth import FAULT_KINDS, faulted_ledger, write_ledger
-from incidentbook.core.services import Services
+from incidentbook.services import Services
+from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
 
 fault_counts = st.fixed_dictionaries({kind: st.integers(0, 3) for kind in FAULT_KINDS})
 PROPERTY = settings(

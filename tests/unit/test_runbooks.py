@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from incidentbook.context import Context
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.context import Context
 from incidentbook.core.runbooks import (
     Matcher,
     lint_runbooks,
@@ -16,9 +16,9 @@ from incidentbook.core.runbooks import (
     match_runbooks,
     parse_pairs,
 )
-from incidentbook.core.services import Services
 from incidentbook.errors import UsageError
 from incidentbook.resources import shipped_dir
+from incidentbook.services import Services
 from incidentbook.settings import Settings
 from tests.conftest import Cli
 

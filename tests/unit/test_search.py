@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from incidentbook.context import Context
 from incidentbook.core import search as S
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
+from incidentbook.services import Services
 from incidentbook.settings import Settings
 from tests.conftest import Cli
 

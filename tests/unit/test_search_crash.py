@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from incidentbook.context import Context
 from incidentbook.core import search as S
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
+from incidentbook.services import Services
 from incidentbook.settings import Settings
 from tests.conftest import REPO_ROOT
 
 CHILD = textwrap.dedent(
     """
     import os, signal, sys
-    from incidentbook.core.services import make_services
+    from incidentbook.services import make_services
     from incidentbook.core.search import indexer
     from incidentbook.settings import load_settings
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from incidentbook.context import Context
 from incidentbook.core import search as S
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
+from incidentbook.services import Services
 from incidentbook.settings import Settings
 
 CORPUS: list[tuple[str, str]] = [

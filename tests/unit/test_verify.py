@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from incidentbook.context import Context
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
-from incidentbook.core.verify import run_verify
+from incidentbook.core.health.verify import run_verify
+from incidentbook.services import Services
 
 
 def _problems(services: Services) -> list[str]:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from incidentbook.errors import WorkspaceError
-from incidentbook.settings import CONFIG_NAME, load_settings, resolve_workspace
-from incidentbook.workspace import init_workspace
+from incidentbook.settings import load_settings
+from incidentbook.workspace import CONFIG_NAME, init_workspace, resolve_workspace
 
 
 def test_init_creates_layout_and_ignores_state(tmp_path: Path) -> None:

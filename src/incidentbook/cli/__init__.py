@@ -126,7 +126,7 @@ class CliState:
         self.workspace = workspace
         self.actor = actor
         # One correlation id per invocation ties its events and log lines together.
-        from incidentbook.core.context import new_correlation_id
+        from incidentbook.context import new_correlation_id
 
         self.correlation_id = correlation_id or new_correlation_id()
         self._services: Any = None
@@ -134,8 +134,8 @@ class CliState:
     @property
     def services(self) -> Any:
         if self._services is None:
-            from incidentbook.core.services import make_services
             from incidentbook.obs import configure_logging
+            from incidentbook.services import make_services
             from incidentbook.settings import load_settings
 
             settings = load_settings(self.workspace, actor=self.actor)

@@ -7,15 +7,10 @@ from typing import TYPE_CHECKING
 import click
 
 from incidentbook.cli.output import emit, json_option
+from incidentbook.money import format_maybe as _money
 
 if TYPE_CHECKING:
     from incidentbook.core.ledger.audit import AuditEntry
-
-
-def _money(amount: int | None, currency: str | None) -> str:
-    from incidentbook.core.ledger.reconcile import format_minor
-
-    return "—" if amount is None else format_minor(amount, currency or "")
 
 
 def _table(entries: list[AuditEntry], running: bool) -> None:

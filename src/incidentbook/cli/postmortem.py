@@ -61,9 +61,9 @@ def new_cmd(
 @click.pass_context
 def lint_cmd(ctx: click.Context, files: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Check sections, action items and blameless language; exit 1 on errors."""
-    from incidentbook.core.documents.files import read_text
     from incidentbook.core.documents.lint import ERROR, lint_text
     from incidentbook.errors import CheckFailed
+    from incidentbook.fs import read_text
 
     report = []
     failed = False

@@ -50,7 +50,8 @@ def init_cmd(directory: Path, as_json: bool) -> None:
 @click.pass_context
 def demo_cmd(ctx: click.Context, accounts: int, days: int, seed: int, as_json: bool) -> None:
     """Fill the workspace with a demo: past incidents, a ledger, live alerts."""
-    from incidentbook.core.demo import DemoOptions, build_demo
+    from incidentbook.demo.model import DemoOptions
+    from incidentbook.demo.run import build_demo
 
     services = cli_state(ctx).services
     report = build_demo(services, DemoOptions(accounts=accounts, days=days, seed=seed))
@@ -70,7 +71,7 @@ def demo_cmd(ctx: click.Context, accounts: int, days: int, seed: int, as_json: b
 @click.pass_context
 def verify_cmd(ctx: click.Context, as_json: bool) -> None:
     """Re-derive all state from the event log and compare; exit 1 on any difference."""
-    from incidentbook.core.verify import run_verify
+    from incidentbook.core.health.verify import run_verify
 
     services = cli_state(ctx).services
     results = run_verify(services.settings, services.db)
@@ -97,7 +98,7 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def stats_cmd(ctx: click.Context, as_json: bool) -> None:
     """Counters: incidents, alerts, events, MTTA/MTTR, pending index work."""
-    from incidentbook.core.stats import collect_stats
+    from incidentbook.core.health.stats import collect_stats
 
     services = cli_state(ctx).services
     stats = collect_stats(services.db)

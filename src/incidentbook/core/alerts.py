@@ -41,9 +41,9 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import parse_iso, to_iso
+from incidentbook.context import Context
 from incidentbook.core import events as ev
 from incidentbook.core.batches import chunks, marks
-from incidentbook.core.context import Context
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import AlertReceiptRow, AlertRow, IncidentRow

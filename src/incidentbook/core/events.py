@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import to_iso
-from incidentbook.core.context import Context
+from incidentbook.context import Context
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import EventRow, OutboxRow
 

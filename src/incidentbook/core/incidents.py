@@ -18,9 +18,10 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
+from incidentbook.context import Context
 from incidentbook.core import events as ev
-from incidentbook.core.context import Context
 from incidentbook.errors import ConflictError, NotFoundError, UsageError
+from incidentbook.obs import log_info
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import IncidentRow
 
@@ -374,6 +375,14 @@ class IncidentService:
 
 
 def _log(ctx: Context, event: ev.Event, state: IncidentState) -> None:
-    from incidentbook.obs import log_change
-
-    log_change(ctx, event, incident=state.id, status=state.status, severity=state.severity)
+    log_info(
+        event.type,
+        ctx.correlation_id,
+        actor=ctx.actor,
+        reason=ctx.reason,
+        stream=event.stream,
+        seq=event.seq,
+        incident=state.id,
+        status=state.status,
+        severity=state.severity,
+    )

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from incidentbook.errors import UsageError
+from incidentbook.frontmatter import split_lenient
+from incidentbook.text import as_str_list, slugify
 
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
 
-FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.S)
 HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 DIAGNOSIS_WORDS = ("diagnos", "investigat", "triage", "check", "symptom", "verify", "meaning")
@@ -38,44 +39,10 @@ MITIGATION_WORDS = ("mitigat", "remediat", "resolution", "resolv", "fix", "recov
 RULES = ("alerts", "annotation", "name", "suggestion")
 
 
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def norm_name(text: str) -> str:
     """Alert and runbook names compare without case or separators: KubePodCrashLooping,
     kube-pod-crash-looping and kube_pod_crash_looping are the same name."""
     return re.sub(r"[^a-z0-9]+", "", text.lower())
-
-
-def split_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:
-    """(front matter, body, error). Invalid YAML keeps the whole text as body and says why."""
-    found = FRONT_MATTER.match(text)
-    if not found:
-        return {}, text, None
-    import yaml
-
-    body = text[found.end() :]
-    try:
-        data = yaml.safe_load(found.group(1))
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
-        return {}, body, f"front matter is not valid YAML: {first}"
-    if data is None:
-        return {}, body, None
-    if not isinstance(data, dict):
-        return {}, body, "front matter is not a mapping"
-    return {str(k): v for k, v in data.items()}, body, None
-
-
-def as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [p.strip() for p in value.split(",") if p.strip()]
-    if isinstance(value, list | tuple):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [str(value)]
 
 
 def as_date(value: Any) -> date | None:
@@ -238,13 +205,14 @@ class Runbook:
 
 def parse_runbook(path: Path, root: Path, source: str) -> Runbook:
     text = path.read_text(encoding="utf-8", errors="replace")
-    meta, body, error = split_front_matter(text)
+    doc, error = split_lenient(text)
+    meta, body = doc.meta, doc.body
     problems: list[str] = [error] if error else []
     heads = sections(body)
     first_heading = next((t for lvl, t in heads if lvl == 1), heads[0][1] if heads else None)
     matchers: list[Matcher] = []
     raw_alerts = meta.get("alerts")
-    for entry in raw_alerts if isinstance(raw_alerts, list) else as_list(raw_alerts):
+    for entry in raw_alerts if isinstance(raw_alerts, list) else as_str_list(raw_alerts):
         try:
             matchers.append(Matcher.parse(entry))
         except ValueError as exc:
@@ -263,8 +231,8 @@ def parse_runbook(path: Path, root: Path, source: str) -> Runbook:
         alerts=tuple(matchers),
         severity=str(meta["severity"]).lower() if meta.get("severity") else None,
         owner=str(meta["owner"]) if meta.get("owner") else None,
-        tags=tuple(t.lower() for t in as_list(meta.get("tags"))),
-        services=tuple(s.lower() for s in as_list(meta.get("services"))),
+        tags=tuple(t.lower() for t in as_str_list(meta.get("tags"))),
+        services=tuple(s.lower() for s in as_str_list(meta.get("services"))),
         last_reviewed=as_date(meta.get("last_reviewed")),
         first_heading=first_heading,
         front_matter=meta,

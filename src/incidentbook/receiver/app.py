@@ -24,17 +24,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from incidentbook.clock import to_iso
+from incidentbook.context import new_correlation_id
 from incidentbook.core.alert_formats import (
     PayloadError,
     decode_json,
     parse_alertmanager,
     parse_pagerduty,
 )
-from incidentbook.core.context import new_correlation_id
-from incidentbook.core.services import Services
 from incidentbook.errors import IncidentbookError
 from incidentbook.obs import log_error, log_info
 from incidentbook.receiver.metrics import ReceiverMetrics
+from incidentbook.services import Services
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 CORRELATION_HEADER = "X-Correlation-Id"

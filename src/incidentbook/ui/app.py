@@ -16,8 +16,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from incidentbook.core.services import Services, make_services
 from incidentbook.errors import IncidentbookError
+from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
 from incidentbook.ui.messages import DatabaseFailed, DatabaseReady, DataChanged, Reload
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from incidentbook.core.documents.files import atomic_write, read_text
-from incidentbook.core.documents.frontmatter import split
+from incidentbook.frontmatter import split
+from incidentbook.fs import atomic_write, read_text
 
 if TYPE_CHECKING:
     from incidentbook.settings import Settings

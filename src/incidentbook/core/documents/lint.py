@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from incidentbook.core.documents import actions as act
-from incidentbook.core.documents.frontmatter import Document, split
+from incidentbook.frontmatter import Document, split
 
 ERROR = "error"
 WARNING = "warning"

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidentbook.core.documents import blocks, templating
-from incidentbook.core.documents.files import atomic_write, read_text, slugify
-from incidentbook.core.documents.frontmatter import join, split
 from incidentbook.errors import ConflictError, UsageError
+from incidentbook.frontmatter import join, split
+from incidentbook.fs import atomic_write, read_text
 from incidentbook.storage.documents_models import DocumentRow
+from incidentbook.text import slugify
 
 if TYPE_CHECKING:
-    from incidentbook.core.context import Context
-    from incidentbook.core.services import Services
+    from incidentbook.context import Context
+    from incidentbook.services import Services
     from incidentbook.settings import Settings
 
 TEMPLATE = "postmortem.md.j2"

@@ -13,17 +13,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incidentbook.core.documents.files import atomic_write, slugify
-from incidentbook.core.documents.frontmatter import Document, join, split
 from incidentbook.core.documents.related import stem, terms
 from incidentbook.core.documents.risks import Risk, parse_risks
 from incidentbook.errors import UsageError
+from incidentbook.frontmatter import Document, join, split
+from incidentbook.fs import atomic_write
+from incidentbook.text import slugify
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from incidentbook.core.context import Context
-    from incidentbook.core.services import Services
+    from incidentbook.context import Context
+    from incidentbook.services import Services
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
 

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
+from incidentbook.context import Context
 from incidentbook.core import events as ev
-from incidentbook.core.context import Context
 from incidentbook.core.documents import actions as act
-from incidentbook.core.documents.files import read_text
-from incidentbook.core.documents.frontmatter import Document, split
+from incidentbook.frontmatter import Document, split
+from incidentbook.fs import read_text
 from incidentbook.storage.documents_models import ActionItemRow, DocumentRow
 
 if TYPE_CHECKING:
-    from incidentbook.core.services import Services
+    from incidentbook.services import Services
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
 
@@ -525,7 +525,7 @@ def documents_for_incident(db: Database, incident_id: str) -> list[DocumentState
 
 
 def check_documents(_settings: Settings, db: Database) -> Any:
-    from incidentbook.core.verify import check_projection
+    from incidentbook.core.health.verify import check_projection
 
     return check_projection(
         "documents_projection",
@@ -540,7 +540,7 @@ def check_documents(_settings: Settings, db: Database) -> Any:
 
 
 def check_actions(_settings: Settings, db: Database) -> Any:
-    from incidentbook.core.verify import check_projection
+    from incidentbook.core.health.verify import check_projection
 
     return check_projection(
         "action_items_projection",

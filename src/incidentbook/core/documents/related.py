@@ -159,8 +159,8 @@ def _fallback(
     settings: Settings, db: Database, text: str, services: list[str], tags: list[str]
 ) -> list[Related]:
     from incidentbook.core import incidents
-    from incidentbook.core.documents.files import read_text
-    from incidentbook.core.documents.frontmatter import split
+    from incidentbook.frontmatter import split
+    from incidentbook.fs import read_text
     from incidentbook.storage.models import EventRow, IncidentRow
 
     wanted = terms(text)
@@ -241,7 +241,7 @@ def _attach_lessons(settings: Settings, db: Database, results: list[Related]) ->
 def lesson_of(path: Path) -> str:
     """The first lesson in a document's "Lessons" section, as one line."""
     from incidentbook.core.documents.actions import sections
-    from incidentbook.core.documents.frontmatter import split
+    from incidentbook.frontmatter import split
 
     try:
         doc = split(path.read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from incidentbook.core.documents.actions import sections
-from incidentbook.core.documents.frontmatter import as_str_list
+from incidentbook.text import as_str_list
 
 RISK_RE = re.compile(r"^risk\s+(?P<number>\d+)\s*[:.\-–—]\s*(?P<title>.+)$", re.IGNORECASE)
 FIELD_RE = re.compile(r"^\s*[-*+]\s+\**(?P<name>[A-Za-z /-]+?)\**\s*:\s*\**\s*(?P<value>.*)$")

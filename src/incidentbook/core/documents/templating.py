@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidentbook.errors import UsageError
+from incidentbook.money import format_minor
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -47,14 +48,9 @@ def md_inline(value: Any) -> str:
 
 
 def money(minor: int, currency: str) -> str:
-    """Integer minor units -> '-1,204,331.17 EUR' (two decimals; JPY-style zero-decimal
-    currencies shown without decimals)."""
-    zero_decimal = {"JPY", "KRW", "VND", "CLP", "ISK", "HUF", "XOF", "XAF"}
-    sign = "-" if minor < 0 else ""
-    value = abs(int(minor))
-    if currency.upper() in zero_decimal:
-        return f"{sign}{value:,} {currency}"
-    return f"{sign}{value // 100:,}.{value % 100:02d} {currency}"
+    """Integer minor units -> '-1,204,331.17 EUR', with the currency's ISO 4217 minor unit
+    (an ASCII minus: documents are Markdown text)."""
+    return format_minor(minor, currency, minus="-")
 
 
 def duration(seconds: float | None) -> str:

@@ -59,13 +59,14 @@ from incidentbook.core.ledger.tasks import (
     run_task,
 )
 from incidentbook.errors import UsageError
+from incidentbook.money import format_minor
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from incidentbook.core.context import Context
+    from incidentbook.context import Context
     from incidentbook.core.ledger.workers import WorkerPool
-    from incidentbook.core.services import Services
+    from incidentbook.services import Services
     from incidentbook.storage.db import Database
 
 SOURCE = "reconciler"
@@ -1049,18 +1050,6 @@ def findings(db: Database, run_id: str) -> list[Finding]:
 
 # -- presentation ------------------------------------------------------------------------
 
-CURRENCY_EXPONENT = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "KWD": 3, "JOD": 3}
-
-
-def format_minor(amount: int, currency: str, *, signed: bool = False) -> str:
-    """1204331 EUR -> '12,043.31 EUR'; a real minus sign for negatives."""
-    exponent = CURRENCY_EXPONENT.get(currency, 2)
-    sign = "−" if amount < 0 else ("+" if signed and amount > 0 else "")
-    whole, frac = divmod(abs(amount), 10**exponent)
-    body = f"{whole:,}" + (f".{frac:0{exponent}d}" if exponent else "")
-    return f"{sign}{body} {currency}".strip()
-
-
 def summary_text(
     check: str, account_id: str, currency: str, delta: int, details: dict[str, Any]
 ) -> str:
@@ -1195,7 +1184,7 @@ def verify_checkpoints(_settings: Any, db: Database) -> Any:
 
     Per run: checkpoint seqs are 1..batches without a gap; each checkpoint's finding count is
     the number of findings committed with it; a complete run has every finding published."""
-    from incidentbook.core.verify import CheckResult
+    from incidentbook.core.health.verify import CheckResult
 
     result = CheckResult("reconciler_checkpoints")
     with db.read() as session:

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidentbook.core.runbooks import (
-    as_list,
     load_runbooks,
     runbook_files,
     section_text,
     sections,
-    split_front_matter,
 )
 from incidentbook.core.search import _whoosh as W
+from incidentbook.frontmatter import split_lenient
+from incidentbook.text import as_str_list
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -324,7 +324,8 @@ def read_postmortem(path: Path, root: Path | None = None) -> PostmortemFile | No
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    meta, body, _error = split_front_matter(text)
+    doc, _error = split_lenient(text)
+    meta, body = doc.meta, doc.body
     raw_kind = str(meta.get("kind") or "").strip().lower()
     if raw_kind not in ("postmortem", "premortem"):
         raw_kind = "premortem" if "premortem" in path.as_posix().lower() else "postmortem"
@@ -381,8 +382,8 @@ def postmortem_docs(settings: Settings) -> list[Doc]:
             id=pm.id,
             title=pm.title,
             body=pm.body,
-            services=tuple(s.lower() for s in as_list(meta.get("services"))),
-            tags=tuple(t.lower() for t in as_list(meta.get("tags"))),
+            services=tuple(s.lower() for s in as_str_list(meta.get("services"))),
+            tags=tuple(t.lower() for t in as_str_list(meta.get("tags"))),
             severity=str(meta["severity"]).lower() if meta.get("severity") else None,
             status=str(meta["status"]).lower() if meta.get("status") else None,
             created=parse_when(meta.get("created")),

@@ -41,7 +41,7 @@ from incidentbook.core.search.documents import (
 from incidentbook.errors import IncidentbookError
 
 if TYPE_CHECKING:
-    from incidentbook.core.verify import CheckResult
+    from incidentbook.core.health.verify import CheckResult
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
 
@@ -613,7 +613,7 @@ def index_status(settings: Settings, db: Database | None = None) -> IndexStatus:
 
 def check_index(settings: Settings, db: Database) -> CheckResult:
     """``incidentbook verify``: the search index holds exactly what its sources say."""
-    from incidentbook.core.verify import CheckResult
+    from incidentbook.core.health.verify import CheckResult
 
     result = CheckResult("search_index")
     if not index_exists(settings.index_dir):
@@ -626,10 +626,3 @@ def check_index(settings: Settings, db: Database) -> CheckResult:
     result.problems.extend(f"{uid}: indexed copy is out of date{hint}" for uid in status.stale)
     result.problems.extend(f"{uid}: indexed but its source is gone{hint}" for uid in status.extra)
     return result
-
-
-def demo_step(services: Any, _options: Any, report: Any) -> None:
-    """``incidentbook demo``: bring the search index up to date (idempotent)."""
-    ensure_fresh(services.settings, services.db)
-    count = len(indexed_digests(services.settings))
-    report.add(f"search index: {count} documents")

@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from incidentbook.core.ledger.audit import AccountAudit, AuditEntry
 from incidentbook.errors import IncidentbookError
+from incidentbook.money import format_maybe as _money
 from incidentbook.ui.screens.base import DataScreen
 
 
@@ -43,12 +44,6 @@ class AffectedLoaded(Message):
 @dataclass
 class AuditFailed(Message):
     error: str
-
-
-def _money(amount: int | None, currency: str | None) -> str:
-    from incidentbook.core.ledger.reconcile import format_minor
-
-    return "—" if amount is None else format_minor(amount, currency or "")
 
 
 class AuditScreen(DataScreen):

@@ -15,7 +15,7 @@ from incidentbook.errors import IncidentbookError
 from incidentbook.ui.messages import DataChanged, Reload
 
 if TYPE_CHECKING:
-    from incidentbook.core.services import Services
+    from incidentbook.services import Services
     from incidentbook.ui.app import IncidentbookApp
 
 

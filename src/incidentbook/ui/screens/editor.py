@@ -229,7 +229,7 @@ class EditorScreen(DataScreen):
 
     def _refresh_views(self) -> None:
         from incidentbook.core.documents.blocks import without_comments
-        from incidentbook.core.documents.frontmatter import split
+        from incidentbook.frontmatter import split
 
         text = self.text
         try:
@@ -253,7 +253,7 @@ class EditorScreen(DataScreen):
 
     def _is_document(self, text: str) -> bool:
         """A postmortem or pre-mortem (full lint), or other Markdown such as a runbook."""
-        from incidentbook.core.documents.frontmatter import split
+        from incidentbook.frontmatter import split
 
         try:
             kind = split(text).kind
@@ -297,8 +297,8 @@ class EditorScreen(DataScreen):
 
     @work(thread=True, exclusive=True, group="editor-save")
     def save(self, text: str) -> None:
-        from incidentbook.core.documents.files import atomic_write
         from incidentbook.core.documents.registry import sync_file
+        from incidentbook.fs import atomic_write
 
         try:
             atomic_write(self.path, text)
@@ -340,7 +340,7 @@ class EditorScreen(DataScreen):
 
     def action_external_editor(self) -> None:
         """Edit in ``$VISUAL``/``$EDITOR`` with the app suspended, then pick the file up."""
-        from incidentbook.core.documents.files import atomic_write
+        from incidentbook.fs import atomic_write
 
         command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         try:

@@ -12,7 +12,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from incidentbook.clock import humanize_age
-from incidentbook.core.stats import Stats
+from incidentbook.core.health.stats import Stats
 from incidentbook.ui.screens.base import DataScreen
 
 
@@ -48,7 +48,7 @@ class HealthScreen(DataScreen):
     def load(self) -> None:
         import importlib
 
-        from incidentbook.core.stats import collect_stats
+        from incidentbook.core.health.stats import collect_stats
 
         stats = collect_stats(self.services.db)
         extra: list[tuple[str, str]] = []

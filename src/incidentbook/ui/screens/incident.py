@@ -23,7 +23,7 @@ from incidentbook.ui.widgets.seen_before import SeenBefore
 if TYPE_CHECKING:
     from incidentbook.core.events import Event
     from incidentbook.core.incidents import IncidentState
-    from incidentbook.core.services import Services
+    from incidentbook.services import Services
 
 
 @dataclass

@@ -301,13 +301,13 @@ class DocumentViewScreen(Screen[None]):
         from textual.widgets import Markdown
 
         from incidentbook.core.markdown import make_markdown
-        from incidentbook.core.runbooks import split_front_matter
+        from incidentbook.frontmatter import split_lenient
 
         try:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             text = f"Cannot read {self.path}: {exc.strerror}"
-        _meta, body, _error = split_front_matter(text)
+        body = split_lenient(text)[0].body
         yield Header()
         yield Static(Text(f"{self.doc_title} — {self.path}", style="bold"), id="doc-title")
         with VerticalScroll(id="doc-scroll"):

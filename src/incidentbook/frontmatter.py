@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from incidentbook.errors import UsageError
+from incidentbook.text import as_str_list
 
 FENCE = "---"
 
@@ -32,38 +33,53 @@ class Document:
         return as_str_list(self.meta.get(key))
 
 
-def as_str_list(value: Any) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list | tuple):
-        return [str(v).strip() for v in value if str(v).strip()]
-    return [str(value)]
+BOM = "\ufeff"
 
 
 def split(text: str, *, source: str = "document") -> Document:
     """Parse front matter; a file without it is all body. Bad YAML is a one-line error."""
+    doc, error = _parse(text, source)
+    if error is not None:
+        raise UsageError(error)
+    return doc
+
+
+def split_lenient(text: str, *, source: str = "") -> tuple[Document, str | None]:
+    """Like ``split``, for files that must still be read when their front matter is broken
+    (runbooks, search): bad YAML leaves the body after the fences and says why. With no
+    ``source`` the message names no file (the caller shows the path beside it)."""
+    return _parse(text, source)
+
+
+def _parse(text: str, source: str) -> tuple[Document, str | None]:
     import yaml
 
-    lines = text.split("\n")
+    # A UTF-8 byte-order mark (editors on Windows write one) is not part of the first line.
+    lines = text.removeprefix(BOM).split("\n")
     if not lines or lines[0].strip() != FENCE:
-        return Document({}, text, 1)
+        return Document({}, text, 1), None
     for index in range(1, len(lines)):
         if lines[index].strip() in (FENCE, "..."):
             raw = "\n".join(lines[1:index])
+            body = "\n".join(lines[index + 1 :])
+            broken = Document({}, body, index + 2)
             try:
                 meta = yaml.safe_load(raw) if raw.strip() else {}
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" line {mark.line + 2}" if mark is not None else ""
                 problem = getattr(exc, "problem", None) or "invalid YAML"
-                raise UsageError(f"{source}:{where} front matter: {problem}") from None
+                if not source:
+                    return broken, f"front matter{where}: {problem}"
+                return broken, f"{source}:{where} front matter: {problem}"
+            if meta is None:
+                meta = {}
             if not isinstance(meta, dict):
-                raise UsageError(f"{source}: front matter must be a YAML mapping")
-            body = "\n".join(lines[index + 1 :])
-            return Document({str(k): _plain(v) for k, v in meta.items()}, body, index + 2)
-    raise UsageError(f"{source}: front matter starts with --- but never ends")
+                return broken, f"{source}: front matter must be a YAML mapping".lstrip(": ")
+            return Document({str(k): _plain(v) for k, v in meta.items()}, body, index + 2), None
+    return Document({}, text, 1), f"{source}: front matter starts with --- but never ends".lstrip(
+        ": "
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -13,8 +13,8 @@ from incidentbook.clock import to_iso
 from incidentbook.core.alert_formats import parse_alertmanager, parse_pagerduty
 
 if TYPE_CHECKING:
-    from incidentbook.core.demo import DemoOptions, DemoReport
-    from incidentbook.core.services import Services
+    from incidentbook.demo.model import DemoOptions, DemoReport
+    from incidentbook.services import Services
 
 
 def _alertmanager_payload(starts_at: str) -> dict[str, Any]:

@@ -12,13 +12,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from incidentbook.core.documents.files import atomic_write
-from incidentbook.core.documents.frontmatter import join, split
 from incidentbook.core.documents.postmortem import postmortem_id
+from incidentbook.frontmatter import join, split
+from incidentbook.fs import atomic_write
 
 if TYPE_CHECKING:
-    from incidentbook.core.demo import DemoOptions, DemoReport
-    from incidentbook.core.services import Services
+    from incidentbook.demo.model import DemoOptions, DemoReport
+    from incidentbook.services import Services
 
 WEBHOOK_TITLE = "Webhook retries double-posted processor payments"
 SECOND_TITLE = "Nightly fee job ran twice after a deploy restart"

@@ -1,23 +1,33 @@
-"""Writing documents safely: a temp file in the same directory, then an atomic rename."""
+"""Files that are never half-written: write a temp file beside the target, fsync it, rename it
+over the target, then fsync the folder so the rename itself survives a power cut."""
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
-import unicodedata
 from pathlib import Path
 
-from incidentbook.errors import UsageError
+from incidentbook.errors import NotFoundError, UsageError
 
 
-def slugify(text: str, max_len: int = 60) -> str:
-    """'Webhook retries double-posted payments!' -> 'webhook-retries-double-posted-payments'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    if len(slug) > max_len:
-        slug = slug[:max_len].rsplit("-", 1)[0] or slug[:max_len]
-    return slug or "untitled"
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def replace_durably(source: Path, target: Path) -> None:
+    """Rename a finished file over ``target`` (atomic) and make the rename durable."""
+    os.replace(source, target)
+    fsync_dir(target.parent)
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -45,7 +55,7 @@ def atomic_write(path: Path, text: str) -> None:
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         else:
             os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        replace_durably(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None
@@ -55,11 +65,10 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def read_text(path: Path) -> str:
+    """A UTF-8 text file; a missing, unreadable or binary file is a one-line error."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        from incidentbook.errors import NotFoundError
-
         raise NotFoundError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory, not a document") from None

@@ -1,37 +1,15 @@
-"""``incidentbook demo``: a workspace an operator can explore at once.
-
-The demo is a list of steps; each part of the product adds its own (past incidents here, the
-ledger and reconciler, alerts, postmortems). Every step is idempotent: running the demo twice
-leaves one of everything.
-"""
+"""The demo's past incidents: opened, acknowledged, annotated and resolved at their historical
+times, so Triage's "seen before" and the postmortems have a history to find."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from incidentbook.core.context import Context
-from incidentbook.core.services import Services
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    accounts: int = 20_000
-    days: int = 30
-    seed: int = 7
-
-
-@dataclass
-class DemoReport:
-    lines: list[str] = field(default_factory=list)
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
-
-
-DemoStep = Callable[[Services, DemoOptions, DemoReport], None]
+from incidentbook.context import Context
+from incidentbook.demo.model import DemoOptions, DemoReport
+from incidentbook.services import Services
 
 # (title, severity, days ago, hours to resolve, notes)
 PAST_INCIDENTS: list[tuple[str, str, int, float, list[str]]] = [
@@ -113,27 +91,3 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
 def _demo_context(correlation_id: str, clock: Callable[[], datetime]) -> Context:
     """Past incidents are recorded with their historical times, attributed to the demo."""
     return Context(actor="user:demo", correlation_id=correlation_id, clock=clock)
-
-
-# Later parts append their steps (ledger + reconcile, alerts, postmortems) here, by name.
-DEMO_STEPS: list[DemoStep | str] = [
-    past_incidents_step,
-    "incidentbook.core.ledger.demo_ledger:demo_step",
-    "incidentbook.core.documents.demo:demo_step",
-    "incidentbook.core.alert_demo:demo_step",
-    # Last: index everything the steps above wrote (runbooks, postmortems, incidents, alerts).
-    "incidentbook.core.search.indexer:demo_step",
-]
-
-
-def build_demo(services: Services, options: DemoOptions) -> DemoReport:
-    import importlib
-
-    report = DemoReport()
-    for step in DEMO_STEPS:
-        if isinstance(step, str):
-            module_name, _, func_name = step.partition(":")
-            step = getattr(importlib.import_module(module_name), func_name)
-        assert callable(step)
-        step(services, options, report)
-    return report

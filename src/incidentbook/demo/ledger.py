@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES
 
 if TYPE_CHECKING:
-    from incidentbook.core.demo import DemoOptions, DemoReport
-    from incidentbook.core.services import Services
+    from incidentbook.demo.model import DemoOptions, DemoReport
+    from incidentbook.services import Services
 
 SCHEMA = """
 CREATE TABLE ledger_accounts (

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from incidentbook.core.context import Context, new_correlation_id
+from incidentbook.context import Context, new_correlation_id
 from incidentbook.settings import Settings
 
 # The services import SQLAlchemy; the app builds Services before its first paint, so they
