@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Markdown, TextArea
 
-from incidentbook.core import events as ev
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents.postmortem import new_postmortem
 from incidentbook.core.documents.registry import ACTION_PREFIX, list_actions
+from incidentbook.core.events.store import events_by_prefix
 from incidentbook.services import Services
 from incidentbook.ui.app import IncidentbookApp
 from incidentbook.ui.screens.editor import EditorScreen, start_postmortem
@@ -130,7 +130,7 @@ async def test_ctrl_s_saves_and_a_ticked_box_closes_the_item(
         (item,) = list_actions(seeded_services.db)
         assert item.status == "done"
         with seeded_services.db.read() as session:
-            done = ev.events_by_prefix(session, ACTION_PREFIX)[-1]
+            done = events_by_prefix(session, ACTION_PREFIX)[-1]
         assert (done.type, done.actor, done.reason) == (
             "action.done",
             "user:ana",

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from incidentbook.core import events as ev
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents.registry import (
     ACTION_PREFIX,
     list_actions,
     sync_file,
 )
+from incidentbook.core.events.model import Event
+from incidentbook.core.events.store import events_by_prefix
 from incidentbook.core.health.verify import run_verify
 from incidentbook.frontmatter import split
 from incidentbook.services import Services
@@ -88,9 +89,9 @@ def _write(workspace: Path, body: str) -> Path:
     return path
 
 
-def _action_events(services: Services) -> list[ev.Event]:
+def _action_events(services: Services) -> list[Event]:
     with services.db.read() as session:
-        return ev.events_by_prefix(session, ACTION_PREFIX)
+        return events_by_prefix(session, ACTION_PREFIX)
 
 
 def test_sync_records_items_and_ticking_closes_with_an_attributed_event(
@@ -266,10 +267,10 @@ def test_two_files_with_one_id_do_not_fight(services: Services, workspace: Path,
     ctx = services.context("x")
     sync_all(services, ctx)
     with services.db.read() as session:
-        first = len(ev.events_by_prefix(session, ""))
+        first = len(events_by_prefix(session, ""))
     sync_all(services, ctx)
     sync_all(services, ctx)
     with services.db.read() as session:
-        assert len(ev.events_by_prefix(session, "")) == first  # no flip-flopping
+        assert len(events_by_prefix(session, "")) == first  # no flip-flopping
     with pytest.raises(Exception, match="already used by postmortems/INC-0007"):
         sync_file(services, ctx, twin)

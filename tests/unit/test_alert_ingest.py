@@ -333,8 +333,9 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
     """A sender that re-sends an unchanged alert adds an event with the alert's name only
     (last_seen and occurrences move); a changed field is carried; the stored alert is the fold
     of events either way, and of the full-payload repeats older versions wrote."""
-    from incidentbook.core import events as ev
     from incidentbook.core.alert_formats import parse_native
+    from incidentbook.core.events.model import Event, encode_sorted
+    from incidentbook.core.events.store import stream_events
 
     def native(fp: str, **over: Any) -> al.NativeAlert:
         return parse_native(json.loads(_native(fp, **over)))
@@ -347,8 +348,8 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
             "repeated"
         )
     with services.db.read() as session:
-        a_events = ev.stream_events(session, "alert:a")
-        b_events = ev.stream_events(session, "alert:b")
+        a_events = stream_events(session, "alert:a")
+        b_events = stream_events(session, "alert:b")
     assert [e.type for e in a_events] == ["alert.fired", "alert.repeated", "alert.repeated"]
     assert a_events[1].data == {"alert": {"name": "disk_full"}}
     assert a_events[2].data == {"alert": {"name": "disk_full", "annotations": {"runbook": "rb-1"}}}
@@ -357,7 +358,7 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
     assert a.occurrences == 3 and a.annotations == {"runbook": "rb-1"} and a.summary == "disk"
     assert b.summary == "disk at 97%" and b.last_seen == b_events[1].recorded_at
     # an older full-payload repeat folds to the same state as the compact one
-    full = ev.Event(
+    full = Event(
         seq=b_events[1].seq, stream="alert:b", type=al.REPEATED,
         data={"alert": native("b", summary="disk at 97%").to_dict(), "group_key": "disk_full"},
         actor=ctx.actor, reason=None, correlation_id="c", recorded_at=b_events[1].recorded_at,
@@ -388,7 +389,7 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
     finally:
         conn.close()
     assert rows["a"] == '{ "host": "a" }'
-    assert rows["b"] == ev.encode_sorted({"host": "b"}) and svc.get("b").occurrences == 5
+    assert rows["b"] == encode_sorted({"host": "b"}) and svc.get("b").occurrences == 5
     _verify_ok(services)
 
 

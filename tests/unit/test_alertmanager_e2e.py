@@ -175,11 +175,11 @@ def _alert(account: str, starts: datetime, ends: datetime | None = None) -> dict
 
 
 def _fired_events(services: Services) -> dict[str, list[str]]:
-    from incidentbook.core import events as ev
+    from incidentbook.core.events.store import events_by_prefix
 
     with services.db.read() as session:
         found: dict[str, list[str]] = {}
-        for event in ev.events_by_prefix(session, "alert:"):
+        for event in events_by_prefix(session, "alert:"):
             found.setdefault(event.stream.removeprefix("alert:"), []).append(event.type)
         return found
 

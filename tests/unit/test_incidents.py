@@ -8,7 +8,7 @@ import pytest
 
 from incidentbook.context import Context
 from incidentbook.core import incidents as inc
-from incidentbook.core.events import stream_events
+from incidentbook.core.events.store import stream_events
 from incidentbook.errors import ConflictError, NotFoundError, UsageError
 from incidentbook.services import Services
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from incidentbook.core.documents.registry import list_actions, list_documents
-from incidentbook.core.events import events_by_prefix
+from incidentbook.core.events.store import events_by_prefix
 from incidentbook.core.health.verify import run_verify
 from incidentbook.demo.documents import WEBHOOK_TITLE, demo_step
 from incidentbook.demo.model import DemoOptions, DemoReport

@@ -42,8 +42,9 @@ from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import parse_iso, to_iso
 from incidentbook.context import Context
-from incidentbook.core import events as ev
 from incidentbook.core.batches import chunks, marks
+from incidentbook.core.events.model import Event, encode_data, encode_sorted, new_event_id
+from incidentbook.core.events.store import append, queue_for_index, stream_events
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import AlertReceiptRow, AlertRow, IncidentRow
@@ -188,8 +189,8 @@ class AlertState:
 
     def to_row(self) -> AlertRow:
         values = asdict(self)
-        values["labels"] = ev.encode_sorted(self.labels)
-        values["annotations"] = ev.encode_sorted(self.annotations)
+        values["labels"] = encode_sorted(self.labels)
+        values["annotations"] = encode_sorted(self.annotations)
         return AlertRow(**values)
 
     @classmethod
@@ -203,7 +204,7 @@ class AlertState:
         return asdict(self)
 
 
-def apply(state: AlertState | None, event: ev.Event) -> AlertState:
+def apply(state: AlertState | None, event: Event) -> AlertState:
     """Fold one alert event into the alert's state (pure)."""
     data = event.data
     at = event.recorded_at
@@ -426,12 +427,12 @@ def _row_values(state: AlertState, known: _Texts | None = None) -> tuple[Any, ..
     values[_LABELS_AT] = (
         known.labels_json
         if known is not None and state.labels is known.labels
-        else ev.encode_sorted(state.labels)
+        else encode_sorted(state.labels)
     )
     values[_ANNOTATIONS_AT] = (
         known.annotations_json
         if known is not None and state.annotations is known.annotations
-        else ev.encode_sorted(state.annotations)
+        else encode_sorted(state.annotations)
     )
     return tuple(values)
 
@@ -449,17 +450,17 @@ def _append_event(
     type_: str,
     data: dict[str, Any],
     batch: _Batch | None = None,
-) -> ev.Event:
+) -> Event:
     """``events.append`` without the ORM: the same row, written by one Core INSERT, or (in a
     batch) queued with its sequence number for one ``executemany`` at the end of the batch.
 
     Alert batches append thousands of events; the ORM unit of work per event dominated. In a
     batch the sequence numbers are assigned here: the transaction holds SQLite's write lock
     (BEGIN IMMEDIATE), so max(seq) + 1 is exactly what the database would assign."""
-    text = ev.encode_data(data)
+    text = encode_data(data)
     recorded_at = batch.now if batch is not None else to_iso(ctx.clock())
     values = (
-        ev.new_event_id(),
+        new_event_id(),
         stream,
         type_,
         text,
@@ -473,7 +474,7 @@ def _append_event(
         batch.new_events.append((seq, *values))
     else:
         seq = int(session.connection().exec_driver_sql(_INSERT_EVENT, values).lastrowid)
-    return ev.Event(
+    return Event(
         seq=seq,
         stream=stream,
         type=type_,
@@ -492,7 +493,7 @@ def _log_ingest(ctx: Context, result: IngestResult, **fields: Any) -> None:
     log_info("alerts.ingested", ctx.correlation_id, actor=ctx.actor, **result.to_dict(), **fields)
 
 
-def derive(events: list[ev.Event]) -> AlertState | None:
+def derive(events: list[Event]) -> AlertState | None:
     state: AlertState | None = None
     for event in events:
         state = apply(state, event)
@@ -714,7 +715,7 @@ class AlertService:
             batch is not None and batch.queue_every_group
         )
         if changes_group and (batch is None or new_state.group_key not in batch.queued_groups):
-            ev.queue_for_index(session, ctx, "alert_group", new_state.group_key)
+            queue_for_index(session, ctx, "alert_group", new_state.group_key)
             if batch is not None:
                 batch.queued_groups.add(new_state.group_key)
         return outcome
@@ -736,7 +737,7 @@ class AlertService:
         row = session.get(AlertRow, fingerprint)
         if row is None or row.status != "firing":
             return "ignored"
-        event = ev.append(session, ctx, STREAM_PREFIX + fingerprint, ACKNOWLEDGED, {})
+        event = append(session, ctx, STREAM_PREFIX + fingerprint, ACKNOWLEDGED, {})
         session.merge(apply(AlertState.from_row(row), event).to_row())
         return "acknowledged"
 
@@ -1001,14 +1002,14 @@ class AlertService:
                 raise NotFoundError(f"no alert with fingerprint {fingerprint!r}")
             return AlertState.from_row(row)
 
-    def history(self, fingerprint: str) -> list[ev.Event]:
+    def history(self, fingerprint: str) -> list[Event]:
         """Every event of one alert, oldest first (fired, repeated, acknowledged, joined…)."""
         with self.db.read() as session:
             if session.get(AlertRow, fingerprint) is None:
                 raise NotFoundError(f"no alert with fingerprint {fingerprint!r}")
-            return ev.stream_events(session, STREAM_PREFIX + fingerprint)
+            return stream_events(session, STREAM_PREFIX + fingerprint)
 
-    def acknowledged_at(self, events: list[ev.Event]) -> str | None:
+    def acknowledged_at(self, events: list[Event]) -> str | None:
         """When the sender last acknowledged the current episode, if it did."""
         acked: str | None = None
         for event in events:

@@ -19,7 +19,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from incidentbook.context import Context
-from incidentbook.core import events as ev
+from incidentbook.core.events.model import Event
+from incidentbook.core.events.store import append, find_by_key, queue_for_index, stream_events
 from incidentbook.errors import ConflictError, NotFoundError, UsageError
 from incidentbook.obs import log_info
 from incidentbook.storage.db import Database
@@ -102,7 +103,7 @@ class IncidentState:
         return values
 
 
-def apply(state: IncidentState | None, event: ev.Event) -> IncidentState:
+def apply(state: IncidentState | None, event: Event) -> IncidentState:
     """Fold one event into an incident's state. Pure: the same events give the same state."""
     at = event.recorded_at
     data = event.data
@@ -145,7 +146,7 @@ def apply(state: IncidentState | None, event: ev.Event) -> IncidentState:
     return state
 
 
-def derive(events: list[ev.Event]) -> IncidentState | None:
+def derive(events: list[Event]) -> IncidentState | None:
     state: IncidentState | None = None
     for event in events:
         state = apply(state, event)
@@ -158,7 +159,7 @@ class Outcome:
 
     incident: IncidentState
     changed: bool
-    event: ev.Event | None = None
+    event: Event | None = None
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,11 +195,11 @@ class IncidentService:
             key=lambda s: (s.status == "resolved", SEVERITY_RANK.get(s.severity, 9), -s.number),
         )
 
-    def timeline(self, incident_id: str) -> list[ev.Event]:
+    def timeline(self, incident_id: str) -> list[Event]:
         canonical = parse_id(incident_id)
         with self.db.read() as session:
             self._load(session, canonical)
-            return ev.stream_events(session, STREAM_PREFIX + canonical)
+            return stream_events(session, STREAM_PREFIX + canonical)
 
     # -- writes --------------------------------------------------------------------------
 
@@ -219,7 +220,7 @@ class IncidentService:
         key = f"incident.open:{idempotency_key}" if idempotency_key else None
         with self.db.write() as session:
             if key is not None:
-                previous = ev.find_by_key(session, key)
+                previous = find_by_key(session, key)
                 if previous is not None:
                     existing = self._load(session, previous.stream.removeprefix(STREAM_PREFIX))
                     if previous.data.get("title") != clean_title:
@@ -243,7 +244,7 @@ class IncidentService:
             number = int(session.exec(select(func.coalesce(func.max(IncidentRow.number), 0))).one())
             number += 1
             incident_id = format_id(number)
-            event = ev.append(
+            event = append(
                 session,
                 ctx,
                 STREAM_PREFIX + incident_id,
@@ -335,14 +336,14 @@ class IncidentService:
         canonical = parse_id(incident_id)
         with self.db.write() as session:
             state = self._load(session, canonical)
-            if key is not None and ev.find_by_key(session, key) is not None:
+            if key is not None and find_by_key(session, key) is not None:
                 return Outcome(state, False, message="already recorded")
             if guard is not None:
                 unchanged = guard(state)
                 if unchanged:
                     return Outcome(state, False, message=f"{canonical}: {unchanged}")
             payload = data(state) if callable(data) else data
-            event = ev.append(
+            event = append(
                 session, ctx, STREAM_PREFIX + canonical, type_, payload, idempotency_key=key
             )
             state = apply(state, event)
@@ -356,7 +357,7 @@ class IncidentService:
         """Record an event on an incident inside a caller's transaction (e.g. an alert ingest
         joining an acknowledged incident), keeping the projection and outbox in step."""
         state = self._load(session, incident_id)
-        event = ev.append(session, ctx, STREAM_PREFIX + incident_id, type_, data)
+        event = append(session, ctx, STREAM_PREFIX + incident_id, type_, data)
         state = apply(state, event)
         self._save(session, ctx, state)
         return state
@@ -371,10 +372,10 @@ class IncidentService:
     @staticmethod
     def _save(session: Session, ctx: Context, state: IncidentState) -> None:
         session.merge(state.to_row())
-        ev.queue_for_index(session, ctx, "incident", state.id)
+        queue_for_index(session, ctx, "incident", state.id)
 
 
-def _log(ctx: Context, event: ev.Event, state: IncidentState) -> None:
+def _log(ctx: Context, event: Event, state: IncidentState) -> None:
     log_info(
         event.type,
         ctx.correlation_id,

@@ -69,7 +69,7 @@ class IncidentbookApp(App[None]):
 
     @work(thread=True, exclusive=True, group="open-database")
     def open_database(self) -> None:
-        from incidentbook.core.events import last_seq
+        from incidentbook.core.events.store import last_seq
 
         try:
             seq = last_seq(self.services.db)  # opens and migrates first
@@ -107,7 +107,7 @@ class IncidentbookApp(App[None]):
     def check_for_changes(self) -> None:
         """Pick up changes made outside the app (the CLI, the receiver): every change appends
         an event, so a new highest event number means something changed."""
-        from incidentbook.core.events import last_seq
+        from incidentbook.core.events.store import last_seq
 
         seq = last_seq(self.services.db)
         if seq != self.last_event_seq:

@@ -18,9 +18,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from incidentbook.clock import parse_iso
-from incidentbook.core import events as ev
 from incidentbook.core import incidents
 from incidentbook.core.batches import chunks
+from incidentbook.core.events.model import Event
+from incidentbook.core.events.store import stream_events
 from incidentbook.core.timeline import describe
 from incidentbook.storage.models import AlertRow
 
@@ -154,7 +155,7 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
         return None
 
 
-def describe_event(event: ev.Event) -> str:
+def describe_event(event: Event) -> str:
     if event.type == "incident.alerts_linked":
         count = len(event.data.get("fingerprints", []) or [])
         return f"{count} alert{'s' if count != 1 else ''} linked"
@@ -166,7 +167,7 @@ def collect(session: Session, incident_id: str) -> Facts:
     from incidentbook.errors import NotFoundError
 
     canonical = incidents.parse_id(incident_id)
-    events = ev.stream_events(session, incidents.STREAM_PREFIX + canonical)
+    events = stream_events(session, incidents.STREAM_PREFIX + canonical)
     state = incidents.derive(events)
     if state is None:
         raise NotFoundError(f"no incident {canonical}")

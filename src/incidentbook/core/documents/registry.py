@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from incidentbook.context import Context
-from incidentbook.core import events as ev
 from incidentbook.core.documents import actions as act
+from incidentbook.core.events.model import Event
+from incidentbook.core.events.store import append
 from incidentbook.frontmatter import Document, split
 from incidentbook.fs import read_text
 from incidentbook.storage.documents_models import ActionItemRow, DocumentRow
@@ -103,7 +104,7 @@ class DocumentState:
         }
 
 
-def apply_document(state: DocumentState | None, event: ev.Event) -> DocumentState:
+def apply_document(state: DocumentState | None, event: Event) -> DocumentState:
     data = event.data
     fields: dict[str, Any] = {
         "kind": str(data["kind"]),
@@ -129,7 +130,7 @@ def apply_document(state: DocumentState | None, event: ev.Event) -> DocumentStat
     return replace(state, updated_at=event.recorded_at, last_seq=event.seq)
 
 
-def derive_document(events: list[ev.Event]) -> DocumentState | None:
+def derive_document(events: list[Event]) -> DocumentState | None:
     state: DocumentState | None = None
     for event in events:
         state = apply_document(state, event)
@@ -170,7 +171,7 @@ class ActionState:
         return dt.date.fromisoformat(self.due) < today
 
 
-def apply_action(state: ActionState | None, event: ev.Event) -> ActionState:
+def apply_action(state: ActionState | None, event: Event) -> ActionState:
     data = event.data
     at = event.recorded_at
     if event.type == ACTION_OPENED:
@@ -202,7 +203,7 @@ def apply_action(state: ActionState | None, event: ev.Event) -> ActionState:
     return state
 
 
-def derive_action(events: list[ev.Event]) -> ActionState | None:
+def derive_action(events: list[Event]) -> ActionState | None:
     state: ActionState | None = None
     for event in events:
         state = apply_action(state, event)
@@ -297,7 +298,7 @@ def sync_file_in(
     if current is not None and current.path != snapshot["path"]:
         _refuse_duplicate_id(settings, path, doc.id, current.path)
     if current is None or current.snapshot() != snapshot:
-        event = ev.append(
+        event = append(
             session,
             ctx,
             DOC_PREFIX + doc.id,
@@ -420,7 +421,7 @@ def _record(
     *,
     reason: str | None = None,
 ) -> ActionState:
-    event = ev.append(
+    event = append(
         session, ctx.because(reason) if reason else ctx, ACTION_PREFIX + key, type_, data
     )
     new_state = apply_action(state, event)
@@ -525,7 +526,7 @@ def documents_for_incident(db: Database, incident_id: str) -> list[DocumentState
 
 
 def check_documents(_settings: Settings, db: Database) -> Any:
-    from incidentbook.core.health.verify import check_projection
+    from incidentbook.core.events.projection import check_projection
 
     return check_projection(
         "documents_projection",
@@ -540,7 +541,7 @@ def check_documents(_settings: Settings, db: Database) -> Any:
 
 
 def check_actions(_settings: Settings, db: Database) -> Any:
-    from incidentbook.core.health.verify import check_projection
+    from incidentbook.core.events.projection import check_projection
 
     return check_projection(
         "action_items_projection",

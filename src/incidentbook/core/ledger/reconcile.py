@@ -39,7 +39,7 @@ from sqlalchemy import text
 
 from incidentbook.clock import parse_iso, to_iso
 from incidentbook.core.batches import chunks, collector_spares_the_old, marks
-from incidentbook.core.events import encode_sorted
+from incidentbook.core.events.model import encode_sorted
 from incidentbook.core.ledger.checks import ACCOUNT_CHECKS, CHECKS, SEVERITY, Finding
 from incidentbook.core.ledger.contract import (
     Ledger,
@@ -875,7 +875,7 @@ class _Runner:
                     run.phase = "complete"
 
     def complete(self) -> RunSummary:
-        from incidentbook.core import events as ev
+        from incidentbook.core.events.store import append
 
         run = self.run
         summary = run_summary(self.db, run.run_id)
@@ -895,7 +895,7 @@ class _Runner:
                 ),
                 {"at": finished, "summary": json.dumps(summary.checks), "r": run.run_id},
             )
-            ev.append(
+            append(
                 session,
                 self.ctx,
                 f"reconcile:{run.run_id}",
@@ -1184,7 +1184,7 @@ def verify_checkpoints(_settings: Any, db: Database) -> Any:
 
     Per run: checkpoint seqs are 1..batches without a gap; each checkpoint's finding count is
     the number of findings committed with it; a complete run has every finding published."""
-    from incidentbook.core.health.verify import CheckResult
+    from incidentbook.core.events.projection import CheckResult
 
     result = CheckResult("reconciler_checkpoints")
     with db.read() as session:

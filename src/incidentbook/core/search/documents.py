@@ -135,14 +135,14 @@ _EVENT_WORDS = {
 def incident_doc(session: Session, incident_id: str) -> Doc | None:
     from sqlmodel import col, or_, select
 
-    from incidentbook.core import events as ev
+    from incidentbook.core.events.store import stream_events
     from incidentbook.storage.models import AlertRow, IncidentRow
 
     row = session.get(IncidentRow, incident_id)
     if row is None:
         return None
     lines: list[str] = []
-    for event in ev.stream_events(session, "incident:" + incident_id):
+    for event in stream_events(session, "incident:" + incident_id):
         data = event.data
         if event.type == "incident.note_added":
             lines.append(str(data.get("text", "")))

@@ -41,7 +41,7 @@ from incidentbook.core.search.documents import (
 from incidentbook.errors import IncidentbookError
 
 if TYPE_CHECKING:
-    from incidentbook.core.health.verify import CheckResult
+    from incidentbook.core.events.projection import CheckResult
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
 
@@ -613,7 +613,7 @@ def index_status(settings: Settings, db: Database | None = None) -> IndexStatus:
 
 def check_index(settings: Settings, db: Database) -> CheckResult:
     """``incidentbook verify``: the search index holds exactly what its sources say."""
-    from incidentbook.core.health.verify import CheckResult
+    from incidentbook.core.events.projection import CheckResult
 
     result = CheckResult("search_index")
     if not index_exists(settings.index_dir):

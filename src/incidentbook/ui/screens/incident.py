@@ -21,7 +21,7 @@ from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
 
 if TYPE_CHECKING:
-    from incidentbook.core.events import Event
+    from incidentbook.core.events.model import Event
     from incidentbook.core.incidents import IncidentState
     from incidentbook.services import Services
 
