@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 WORKSPACE ?= .
 DEMO_ARGS ?=
 
-.PHONY: run test bootstrap system lint types pytest bench clean
+.PHONY: run test bootstrap system lint imports types pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,17 @@ run: bootstrap
 lint: bootstrap
 	$(BIN)/ruff check src tests bench
 
+# The layering contracts of pyproject.toml [tool.importlinter] (import-linter).
+imports: bootstrap
+	$(BIN)/lint-imports --no-cache
+
 types: bootstrap
 	$(BIN)/mypy
 
 pytest: bootstrap
 	$(BIN)/pytest -q
 
-test: bootstrap system lint types pytest
+test: bootstrap system lint imports types pytest
 
 bench: bootstrap
 	$(BIN)/python -m bench
