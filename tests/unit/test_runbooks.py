@@ -9,13 +9,10 @@ import pytest
 
 from incidentbook.context import Context
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.runbooks import (
-    Matcher,
-    lint_runbooks,
-    load_runbooks,
-    match_runbooks,
-    parse_pairs,
-)
+from incidentbook.core.runbooks.lint import lint_runbooks
+from incidentbook.core.runbooks.loader import load_runbooks
+from incidentbook.core.runbooks.matching import match_runbooks
+from incidentbook.core.runbooks.model import Matcher, parse_pairs
 from incidentbook.errors import UsageError
 from incidentbook.resources import shipped_dir
 from incidentbook.services import Services
@@ -179,7 +176,7 @@ def test_full_text_suggestions_are_labelled_and_scored(
         "ExchangeRateFeedStale",
         annotations={"summary": "exchange rate feed stopped"},
         summary="exchange rate feed stopped",
-        db=services.db,
+        suggester=services.runbook_suggester,
     )
     assert found and found[0].runbook.id == "fx-rates"
     assert found[0].rule == "suggestion" and found[0].suggestion

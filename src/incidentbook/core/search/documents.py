@@ -18,12 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incidentbook.core.runbooks import (
-    load_runbooks,
-    runbook_files,
-    section_text,
-    sections,
-)
+from incidentbook.core.runbooks.loader import load_runbooks, runbook_files
+from incidentbook.core.runbooks.model import section_text, sections
 from incidentbook.core.search import _whoosh as W
 from incidentbook.frontmatter import split_lenient
 from incidentbook.text import as_str_list
