@@ -184,6 +184,27 @@ def test_full_text_suggestions_are_labelled_and_scored(
     assert "suggestion" in found[0].to_dict()["reason"]
 
 
+def test_suggestions_come_only_from_the_suggester_given(
+    settings: Settings, workspace: Path
+) -> None:
+    write(workspace, "fx.md", front(id="fx-rates", title="FX rates") + "# FX rates\n")
+    asked: list[tuple[list[str], int]] = []
+
+    def suggester(terms: list[str], limit: int) -> list[tuple[str, float]]:
+        asked.append((terms, limit))
+        return [("no-such-runbook", 2.0), ("fx-rates", 1.5)]
+
+    found = match_runbooks(settings, "ExchangeRateFeedStale", suggestions=2, suggester=suggester)
+    assert [(m.runbook.id, m.rule, m.score) for m in found] == [("fx-rates", "suggestion", 1.5)]
+    assert asked == [(["exchange", "feed", "rate", "stale"], 7)]
+    assert match_runbooks(settings, "ExchangeRateFeedStale") == []
+
+    def broken(terms: list[str], limit: int) -> list[tuple[str, float]]:
+        raise OSError("index locked")
+
+    assert match_runbooks(settings, "ExchangeRateFeedStale", suggester=broken) == []
+
+
 def test_workspace_runbook_wins_over_shipped_with_same_id(
     settings: Settings, workspace: Path
 ) -> None:
