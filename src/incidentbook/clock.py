@@ -20,6 +20,14 @@ def to_iso(moment: datetime) -> str:
     return text + "Z"
 
 
+def to_iso_short(moment: datetime) -> str:
+    """Like ``to_iso``, with microseconds only when there are any (``2026-10-17T14:23:08Z``):
+    the form search results and "seen before" entries show."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: incidentbook stores UTC only")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def parse_iso(text: str) -> datetime:
     """Parse ISO-8601 text (``Z`` or an offset; naive text is taken as UTC)."""
     value = text.strip()

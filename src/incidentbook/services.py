@@ -14,6 +14,7 @@ from incidentbook.settings import Settings
 if TYPE_CHECKING:
     from incidentbook.core.alerts import AlertService
     from incidentbook.core.incidents import IncidentService
+    from incidentbook.core.runbooks.matching import Suggester
     from incidentbook.storage.db import Database
 
 
@@ -38,6 +39,13 @@ class Services:
         from incidentbook.core.alerts import AlertService
 
         return AlertService(self.db, self.settings.alert_group_by)
+
+    @cached_property
+    def runbook_suggester(self) -> Suggester:
+        """Runbook suggestions from the search index, for ``match_runbooks``."""
+        from incidentbook.core.search.suggest import runbook_suggester
+
+        return runbook_suggester(self.settings, self.db)
 
     def context(
         self,

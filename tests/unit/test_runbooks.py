@@ -9,13 +9,10 @@ import pytest
 
 from incidentbook.context import Context
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.runbooks import (
-    Matcher,
-    lint_runbooks,
-    load_runbooks,
-    match_runbooks,
-    parse_pairs,
-)
+from incidentbook.core.runbooks.lint import lint_runbooks
+from incidentbook.core.runbooks.loader import load_runbooks
+from incidentbook.core.runbooks.matching import match_runbooks
+from incidentbook.core.runbooks.model import Matcher, parse_pairs
 from incidentbook.errors import UsageError
 from incidentbook.resources import shipped_dir
 from incidentbook.services import Services
@@ -179,12 +176,33 @@ def test_full_text_suggestions_are_labelled_and_scored(
         "ExchangeRateFeedStale",
         annotations={"summary": "exchange rate feed stopped"},
         summary="exchange rate feed stopped",
-        db=services.db,
+        suggester=services.runbook_suggester,
     )
     assert found and found[0].runbook.id == "fx-rates"
     assert found[0].rule == "suggestion" and found[0].suggestion
     assert found[0].score is not None and found[0].score > 0
     assert "suggestion" in found[0].to_dict()["reason"]
+
+
+def test_suggestions_come_only_from_the_suggester_given(
+    settings: Settings, workspace: Path
+) -> None:
+    write(workspace, "fx.md", front(id="fx-rates", title="FX rates") + "# FX rates\n")
+    asked: list[tuple[list[str], int]] = []
+
+    def suggester(terms: list[str], limit: int) -> list[tuple[str, float]]:
+        asked.append((terms, limit))
+        return [("no-such-runbook", 2.0), ("fx-rates", 1.5)]
+
+    found = match_runbooks(settings, "ExchangeRateFeedStale", suggestions=2, suggester=suggester)
+    assert [(m.runbook.id, m.rule, m.score) for m in found] == [("fx-rates", "suggestion", 1.5)]
+    assert asked == [(["exchange", "feed", "rate", "stale"], 7)]
+    assert match_runbooks(settings, "ExchangeRateFeedStale") == []
+
+    def broken(terms: list[str], limit: int) -> list[tuple[str, float]]:
+        raise OSError("index locked")
+
+    assert match_runbooks(settings, "ExchangeRateFeedStale", suggester=broken) == []
 
 
 def test_workspace_runbook_wins_over_shipped_with_same_id(

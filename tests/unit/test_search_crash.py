@@ -32,7 +32,7 @@ CHILD = textwrap.dedent(
         if name == stage:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    indexer._stage_hook = hook
+    indexer.stage_hook = hook
     indexer.drain_outbox(services.settings, services.db)
     print("not killed")
     """

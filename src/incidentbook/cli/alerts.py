@@ -261,7 +261,7 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
 def _matched_runbooks(services: Any, alert: AlertState) -> list[dict[str, Any]]:
     """Runbooks linked to the alert by DESIGN §6's rules (front matter, annotation, name);
     full-text suggestions are left to ``runbooks match``, which may consult the index."""
-    from incidentbook.core.runbooks import match_runbooks
+    from incidentbook.core.runbooks.matching import match_runbooks
     from incidentbook.errors import IncidentbookError
 
     try:

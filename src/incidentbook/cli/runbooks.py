@@ -22,7 +22,7 @@ def runbooks() -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """Every runbook: id, title, source, the alerts it declares."""
-    from incidentbook.core.runbooks import load_runbooks
+    from incidentbook.core.runbooks.loader import load_runbooks
 
     settings = cli_state(ctx).services.settings
     found = load_runbooks(settings)
@@ -44,7 +44,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
 def lint_cmd(ctx: click.Context, as_json: bool) -> None:
     """Missing sections, stale last_reviewed, broken links, alerts no runbook covers.
     Exit 1 when there are findings."""
-    from incidentbook.core.runbooks import lint_runbooks
+    from incidentbook.core.runbooks.lint import lint_runbooks
 
     services = cli_state(ctx).services
     findings = lint_runbooks(services.settings, services.db)
@@ -88,7 +88,8 @@ def match_cmd(
     as_json: bool,
 ) -> None:
     """The runbooks for an alert, best first, and why each matched."""
-    from incidentbook.core.runbooks import match_runbooks, parse_pairs
+    from incidentbook.core.runbooks.matching import match_runbooks
+    from incidentbook.core.runbooks.model import parse_pairs
 
     services = cli_state(ctx).services
     label_map = parse_pairs(labels, "labels")
@@ -100,7 +101,7 @@ def match_cmd(
         annotation_map,
         summary=annotation_map.get("summary", ""),
         suggestions=suggestions,
-        db=services.db,
+        suggester=services.runbook_suggester,
     )
 
     def human() -> None:

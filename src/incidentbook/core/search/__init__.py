@@ -1,5 +1,11 @@
 """Full-text search over everything incidentbook knows (DESIGN §8), on Whoosh.
 
+Modules: ``backend`` (Whoosh, the schema, stems), ``query`` (the query language),
+``documents`` (sources as index documents), ``indexer`` (the one writer), ``engine`` (ranked
+hits), ``seen`` (past incidents like this one), ``suggest`` (runbook suggestions for
+``core.runbooks.matching``). This package only re-exports; its modules import each other,
+never this facade.
+
 The API other parts call (importing this package imports Whoosh: do it lazily):
 
 * ``search(settings, query, kind=None, limit=10, db=None) -> list[Hit]`` — the query language

@@ -18,19 +18,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incidentbook.core.runbooks import (
-    load_runbooks,
-    runbook_files,
-    section_text,
-    sections,
-)
-from incidentbook.core.search import _whoosh as W
+from sqlmodel import Session, col, or_, select
+
+import incidentbook.core.search.backend as W
+from incidentbook.clock import parse_iso
+from incidentbook.core.events.store import stream_events
+from incidentbook.core.runbooks.loader import load_runbooks, runbook_files
+from incidentbook.core.runbooks.model import section_text, sections
 from incidentbook.frontmatter import split_lenient
+from incidentbook.storage.models import AlertRow, IncidentRow
 from incidentbook.text import as_str_list
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
-
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
 
@@ -113,8 +112,6 @@ def parse_when(value: Any) -> datetime | None:
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str) and value.strip():
-        from incidentbook.clock import parse_iso
-
         try:
             return parse_iso(value)
         except ValueError:
@@ -133,11 +130,6 @@ _EVENT_WORDS = {
 
 
 def incident_doc(session: Session, incident_id: str) -> Doc | None:
-    from sqlmodel import col, or_, select
-
-    from incidentbook.core.events.store import stream_events
-    from incidentbook.storage.models import AlertRow, IncidentRow
-
     row = session.get(IncidentRow, incident_id)
     if row is None:
         return None
@@ -195,10 +187,6 @@ def _services_of(labels: dict[str, Any]) -> set[str]:
 
 
 def alert_group_doc(session: Session, group_key: str) -> Doc | None:
-    from sqlmodel import col, select
-
-    from incidentbook.storage.models import AlertRow
-
     alerts = session.exec(
         select(AlertRow).where(AlertRow.group_key == group_key).order_by(col(AlertRow.first_seen))
     ).all()
@@ -254,10 +242,6 @@ def db_doc(session: Session, kind: str, doc_id: str) -> Doc | None:
 
 
 def db_doc_ids(session: Session) -> Iterator[tuple[str, str]]:
-    from sqlmodel import col, select
-
-    from incidentbook.storage.models import AlertRow, IncidentRow
-
     for incident_id in session.exec(select(IncidentRow.id).order_by(col(IncidentRow.number))):
         yield "incident", str(incident_id)
     for key in session.exec(select(AlertRow.group_key).distinct().order_by(AlertRow.group_key)):

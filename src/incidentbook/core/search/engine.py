@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from incidentbook.core.search import _whoosh as W
+import incidentbook.core.search.backend as W
+from incidentbook.clock import to_iso_short
 from incidentbook.core.search import indexer
 from incidentbook.core.search.query import (
     TEXT_FIELDS,
@@ -28,6 +29,7 @@ from incidentbook.core.search.query import (
     to_whoosh,
     to_whoosh_fast,
 )
+from incidentbook.errors import NotFoundError
 
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
@@ -79,7 +81,7 @@ class Hit:
             "snippet": self.snippet,
             "highlights": [list(span) for span in self.highlights],
             "snippet_marked": self.marked(),
-            "created": self.created.isoformat().replace("+00:00", "Z") if self.created else None,
+            "created": to_iso_short(self.created) if self.created else None,
             "severity": self.severity,
             "status": self.status,
             "services": list(self.services),
@@ -141,8 +143,6 @@ def _refreshed(ix: Any, old: Any) -> Any:
     Not ``Searcher.refresh()``: Whoosh reuses readers by segment alone and so keeps deleted
     copies of updated documents visible; and not a fresh ``ix.searcher()``: reopening every
     big segment after each small commit costs time proportional to the index."""
-    from whoosh.reading import MultiReader, SegmentReader
-
     toc = ix._read_toc()
     reusable = {}
     for reader, _offset in old.reader().leaf_readers():
@@ -158,18 +158,16 @@ def _refreshed(ix: Any, old: Any) -> Any:
             if known is not None:
                 known[1].close()
             readers.append(
-                SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
+                W.reading.SegmentReader(ix.storage, toc.schema, segment, generation=toc.generation)
             )
     for _count, reader in reusable.values():
         reader.close()
     if not readers:
         return ix.searcher(weighting=W.weighting())
-    combined = readers[0] if len(readers) == 1 else MultiReader(readers, toc.generation)
+    combined = readers[0] if len(readers) == 1 else W.reading.MultiReader(readers, toc.generation)
     if len(readers) == 1:
         combined._gen = toc.generation  # a reused leaf still carries its old generation
-    from whoosh.searching import Searcher
-
-    return Searcher(combined, fromindex=ix, weighting=W.weighting())
+    return W.searching.Searcher(combined, fromindex=ix, weighting=W.weighting())
 
 
 def close_searchers() -> None:
@@ -199,11 +197,11 @@ def search(
     """Ranked hits for a user query. ``fresh`` first drains the outbox and rescans files so
     every committed change is found. Raises ``QuerySyntaxError`` (a ``UsageError``)."""
     parsed = parse(query, now=now or settings.clock())
-    _prepare(settings, db, fresh)
+    prepare(settings, db, fresh)
     return run_query(settings, parsed, kind=kind, limit=limit)
 
 
-def _prepare(settings: Settings, db: Database | None, fresh: bool) -> None:
+def prepare(settings: Settings, db: Database | None, fresh: bool) -> None:
     """Bring the index up to date (``fresh``), or at least make sure one exists."""
     if fresh or not indexer.index_exists(settings.index_dir):
         indexer.ensure_fresh(settings, db)
@@ -478,15 +476,13 @@ def more_like_this(
     fresh: bool = True,
 ) -> list[Hit]:
     """Documents most like one document (an incident, a postmortem …), best first."""
-    _prepare(settings, db, fresh)
+    prepare(settings, db, fresh)
     uid = f"{kind}:{doc_id}"
     entry = _entry(settings)
     with entry.lock:
         searcher = _searcher(entry, settings)
         docnum = searcher.document_number(uid=uid)
         if docnum is None:
-            from incidentbook.errors import NotFoundError
-
             raise NotFoundError(f"{kind} {doc_id} is not in the search index")
         stored = searcher.stored_fields(docnum)
         text = f"{stored.get('display', '')}\n{stored.get('body', '')}"
@@ -504,7 +500,7 @@ def similar_to_text(
     fresh: bool = True,
 ) -> list[Hit]:
     """Documents most like a free text (a new alert's summary, a pre-mortem's description)."""
-    _prepare(settings, db, fresh)
+    prepare(settings, db, fresh)
     entry = _entry(settings)
     with entry.lock:
         searcher = _searcher(entry, settings)
@@ -547,7 +543,7 @@ def search_terms(
     words = [w for w in terms if W.stems_of(w)]
     if not words:
         return []
-    _prepare(settings, db, fresh)
+    prepare(settings, db, fresh)
     Q = W.query
     stems = list(dict.fromkeys(s for w in words for s in W.stems_of(w)))
     q = Q.Or([Q.Or([Q.Term("title", s), Q.Term("body", s)]) for s in stems])

@@ -29,8 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete, text
+from sqlmodel import col, select
+
+import incidentbook.core.search.backend as W
+from incidentbook.clock import to_iso
 from incidentbook.core.batches import chunks
-from incidentbook.core.search import _whoosh as W
+from incidentbook.core.events.projection import CheckResult
 from incidentbook.core.search.documents import (
     Doc,
     db_doc,
@@ -39,11 +44,12 @@ from incidentbook.core.search.documents import (
     watched_files,
 )
 from incidentbook.errors import IncidentbookError
+from incidentbook.obs import log_info
+from incidentbook.storage.db import Database
+from incidentbook.storage.search_models import SearchFileRow, SearchStateRow
 
 if TYPE_CHECKING:
-    from incidentbook.core.events.projection import CheckResult
     from incidentbook.settings import Settings
-    from incidentbook.storage.db import Database
 
 LOCK_TIMEOUT_S = 30.0
 DRAIN_BATCH = 500
@@ -51,7 +57,7 @@ Progress = Callable[[int, int], None]
 
 # Test hook: called with a stage name ("index_written", "index_committed") so a test can
 # kill the writer at exactly that point. Never set in production.
-_stage_hook: Callable[[str], None] | None = None
+stage_hook: Callable[[str], None] | None = None
 
 
 class IndexBusy(IncidentbookError):
@@ -61,8 +67,8 @@ class IndexBusy(IncidentbookError):
 
 
 def _stage(name: str) -> None:
-    if _stage_hook is not None:
-        _stage_hook(name)
+    if stage_hook is not None:
+        stage_hook(name)
 
 
 def lock_path(settings: Settings) -> Path:
@@ -139,8 +145,6 @@ def _write(ix: Any, docs: list[Doc], deletes: list[str]) -> None:
 def _db(settings: Settings, db: Database | None) -> Database:
     if db is not None:
         return db
-    from incidentbook.storage.db import Database
-
     return Database(settings.db_path)
 
 
@@ -158,8 +162,6 @@ class DrainResult:
 
 
 def pending_outbox(db: Database) -> int:
-    from sqlalchemy import text
-
     with db.read() as session:
         return int(session.execute(text("SELECT count(*) FROM index_outbox")).scalar_one())
 
@@ -168,8 +170,6 @@ def drain_outbox(
     settings: Settings, db: Database | None = None, *, batch: int = DRAIN_BATCH
 ) -> DrainResult:
     """Index every queued change; returns what was done. Safe to call any time, from anywhere."""
-    from sqlalchemy import text
-
     database = _db(settings, db)
     result = DrainResult()
     with database.read() as session:
@@ -206,8 +206,6 @@ def drain_outbox(
             if len(rows) < batch:
                 break
     if result.rows:
-        from incidentbook.obs import log_info
-
         log_info("index_drained", None, **result.to_dict())
     return result
 
@@ -243,10 +241,6 @@ def _sha256(path: Path) -> str:
 
 def scan_files(settings: Settings, db: Database) -> tuple[FileScan, dict[str, Any]]:
     """Files whose size or mtime differ from what the index last saw (hash-confirmed)."""
-    from sqlmodel import select
-
-    from incidentbook.storage.search_models import SearchFileRow
-
     with db.read() as session:
         known = {r.path: r for r in session.exec(select(SearchFileRow)).all()}
     scan = FileScan()
@@ -293,7 +287,6 @@ def sync_files(settings: Settings, db: Database | None = None) -> int:
         deletes = [u for u in sorted(affected) if u not in docs]
         _write(ix, updates, deletes)
         _record_files(settings, database, scan, by_path)
-    from incidentbook.obs import log_info
 
     log_info(
         "index_files_synced",
@@ -309,12 +302,6 @@ def sync_files(settings: Settings, db: Database | None = None) -> int:
 def _record_files(
     settings: Settings, db: Database, scan: FileScan, by_path: dict[str | None, str]
 ) -> None:
-    from sqlalchemy import delete
-    from sqlmodel import col
-
-    from incidentbook.clock import to_iso
-    from incidentbook.storage.search_models import SearchFileRow
-
     now = to_iso(settings.clock())
     with db.write() as session:
         for path in scan.changed:
@@ -380,8 +367,6 @@ def all_source_docs(settings: Settings, db: Database) -> Iterator[Doc]:
 
 
 def source_count(settings: Settings, db: Database) -> int:
-    from sqlalchemy import text
-
     with db.read() as session:
         incidents = int(session.execute(text("SELECT count(*) FROM incidents")).scalar_one())
         groups = int(
@@ -417,8 +402,6 @@ def _rebuild_locked(
     total: int | None = None,
     procs: int | None = 1,
 ) -> RebuildResult:
-    from sqlalchemy import text
-
     started = time.perf_counter()
     with db.read() as session:
         watermark = session.execute(text("SELECT max(seq) FROM index_outbox")).scalar_one()
@@ -465,8 +448,6 @@ def _rebuild_locked(
     if progress is not None:
         progress(done, max(expected, done))
     seconds = time.perf_counter() - started
-    from incidentbook.obs import log_info
-
     log_info("index_rebuilt", None, documents=done, seconds=round(seconds, 3), by_kind=counts)
     return RebuildResult(done, seconds, counts)
 
@@ -497,16 +478,11 @@ def _alive(pid: int) -> bool:
 
 
 def _set_state(settings: Settings, db: Database, key: str, value: str) -> None:
-    from incidentbook.clock import to_iso
-    from incidentbook.storage.search_models import SearchStateRow
-
     with db.write() as session:
         session.merge(SearchStateRow(key=key, value=value, updated_at=to_iso(settings.clock())))
 
 
 def _get_state(db: Database, key: str) -> tuple[str, str] | None:
-    from incidentbook.storage.search_models import SearchStateRow
-
     with db.read() as session:
         row = session.get(SearchStateRow, key)
         return (row.value, row.updated_at) if row else None
@@ -564,8 +540,6 @@ def indexed_digests(settings: Settings) -> dict[str, str]:
 def index_status(settings: Settings, db: Database | None = None) -> IndexStatus:
     """Compare the index with its sources. Changes still queued (outbox rows, files edited
     since the last scan) are reported as pending, not as drift: the next reader drains them."""
-    from sqlalchemy import text
-
     database = _db(settings, db)
     exists = index_exists(settings.index_dir)
     indexed = indexed_digests(settings)
@@ -613,8 +587,6 @@ def index_status(settings: Settings, db: Database | None = None) -> IndexStatus:
 
 def check_index(settings: Settings, db: Database) -> CheckResult:
     """``incidentbook verify``: the search index holds exactly what its sources say."""
-    from incidentbook.core.events.projection import CheckResult
-
     result = CheckResult("search_index")
     if not index_exists(settings.index_dir):
         # No index yet is not drift: the first search builds it.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from incidentbook.core.search import _whoosh as W
+import incidentbook.core.search.backend as W
 from incidentbook.errors import UsageError
 
 FILTERS = ("kind", "service", "tag", "severity", "status", "alert", "after", "before")

@@ -8,10 +8,13 @@ Two ways to be alike: the same alert name (incidents whose alerts carry it), the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from incidentbook.core.search import documents, engine, query
+from incidentbook.clock import to_iso_short
+from incidentbook.core.search.documents import lessons_for_incident
+from incidentbook.core.search.engine import Hit, document, prepare, run_query, similar_to_text
+from incidentbook.core.search.query import ParsedQuery
 
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
@@ -34,7 +37,7 @@ class SeenBefore:
         return {
             "incident": self.incident_id,
             "title": self.title,
-            "created": self.created.isoformat().replace("+00:00", "Z") if self.created else None,
+            "created": to_iso_short(self.created) if self.created else None,
             "status": self.status,
             "why": self.why,
             "score": round(self.score, 3),
@@ -55,17 +58,17 @@ def seen_before(
     fresh: bool = True,
 ) -> list[SeenBefore]:
     """Past incidents with the same alert name, then with similar text, best first."""
-    engine._prepare(settings, db, fresh)
-    found: dict[str, tuple[engine.Hit, str]] = {}
+    prepare(settings, db, fresh)
+    found: dict[str, tuple[Hit, str]] = {}
     if alert_name:
-        parsed = query.ParsedQuery(
+        parsed = ParsedQuery(
             text="", root=None, filters={"kind": ["incident"], "alert": [alert_name.lower()]}
         )
-        for hit in engine.run_query(settings, parsed, limit=limit + 1):
+        for hit in run_query(settings, parsed, limit=limit + 1):
             if hit.doc_id != exclude:
                 found.setdefault(hit.doc_id, (hit, f"same alert {alert_name}"))
     if text.strip() and len(found) < limit:
-        similar = engine.similar_to_text(
+        similar = similar_to_text(
             settings,
             text,
             kinds=("incident", "postmortem"),
@@ -85,7 +88,7 @@ def seen_before(
             found[incident_id] = (hit, "similar text")
     out: list[SeenBefore] = []
     for incident_id, (hit, why) in list(found.items())[:limit]:
-        postmortems = documents.lessons_for_incident(settings, incident_id)
+        postmortems = lessons_for_incident(settings, incident_id)
         pm = postmortems[0] if postmortems else None
         out.append(
             SeenBefore(
@@ -103,12 +106,14 @@ def seen_before(
     return out
 
 
-def _incident_hit(settings: Settings, incident_id: str) -> engine.Hit | None:
-    stored = engine.document(settings, "incident", incident_id)
+def _incident_hit(settings: Settings, incident_id: str) -> Hit | None:
+    stored = document(settings, "incident", incident_id)
     if stored is None:
         return None
     created = stored.get("created")
-    return engine.Hit(
+    if isinstance(created, datetime) and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)  # Whoosh keeps naive UTC datetimes
+    return Hit(
         kind="incident",
         doc_id=incident_id,
         title=str(stored.get("display", "")),

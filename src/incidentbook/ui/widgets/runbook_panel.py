@@ -19,7 +19,7 @@ from textual.widgets import Markdown, Static
 from incidentbook.ui.widgets.workspace_panel import WorkspacePanel
 
 if TYPE_CHECKING:
-    from incidentbook.core.runbooks import RunbookMatch
+    from incidentbook.core.runbooks.model import RunbookMatch
     from incidentbook.settings import Settings
 
 
@@ -61,12 +61,19 @@ class RunbookPanel(WorkspacePanel):
     def _match(
         self, alert_name: str, labels: dict[str, str], annotations: dict[str, str], summary: str
     ) -> None:
-        from incidentbook.core.runbooks import match_runbooks
+        # Deferred: the search package imports Whoosh, not wanted before the app's first paint.
+        from incidentbook.core.runbooks.matching import match_runbooks
+        from incidentbook.core.search.suggest import runbook_suggester
 
         try:
-            db = getattr(getattr(self.app, "services", None), "db", None)
+            services = getattr(self.app, "services", None)
+            suggester = (
+                services.runbook_suggester
+                if services is not None
+                else runbook_suggester(self.settings)
+            )
             matches = match_runbooks(
-                self.settings, alert_name, labels, annotations, summary=summary, db=db
+                self.settings, alert_name, labels, annotations, summary=summary, suggester=suggester
             )
         except Exception as exc:  # shown in the panel, never a crash
             self.post_message(RunbooksMatched([], alert_name, f"{type(exc).__name__}: {exc}"))
@@ -74,7 +81,8 @@ class RunbookPanel(WorkspacePanel):
         self.post_message(RunbooksMatched(matches, alert_name))
 
     def show_runbook(self, ref: str) -> None:
-        from incidentbook.core.runbooks import RunbookMatch, load_runbooks
+        from incidentbook.core.runbooks.loader import load_runbooks
+        from incidentbook.core.runbooks.model import RunbookMatch
 
         rb = load_runbooks(self.settings).get(ref)
         if rb is None:

@@ -1,4 +1,5 @@
-"""Whoosh, imported once with its Python-version noise kept away from the user.
+"""The search package's Whoosh backend: Whoosh imported once (with its Python-version noise
+kept away from the user), the schema, the analyzer, stems, phrase checks and word-pair filters.
 
 Whoosh (the ``whoosh-reloaded`` fork of Whoosh 2.7, pinned in pyproject) still has invalid
 escape sequences and deprecated calls that newer Pythons warn about; those warnings are
@@ -21,12 +22,21 @@ for _category in (SyntaxWarning, DeprecationWarning, PendingDeprecationWarning):
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", SyntaxWarning)
     warnings.simplefilter("ignore", DeprecationWarning)
-    from whoosh import columns, fields, index, query, scoring
+    from whoosh import columns, fields, index, query, reading, scoring, searching
     from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
     from whoosh.analysis.filters import STOP_WORDS
     from whoosh.lang.porter import stem as _porter_stem
 
-__all__ = ["KINDS", "SCHEMA_VERSION", "fields", "index", "query", "scoring"]
+__all__ = [
+    "KINDS",
+    "SCHEMA_VERSION",
+    "fields",
+    "index",
+    "query",
+    "reading",
+    "scoring",
+    "searching",
+]
 
 SCHEMA_VERSION = "2"
 KINDS = ("incident", "alert_group", "runbook", "postmortem", "premortem")
