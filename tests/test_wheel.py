@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -39,8 +40,11 @@ asyncio.run(main())
 
 
 def _run(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    # The wheel's venv must see only the wheel: a PYTHONPATH pointing at a source tree
+    # would make it import that tree instead.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=cwd,
-                            timeout=600)
+                            timeout=600, env=env)
     assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
     return result
 
