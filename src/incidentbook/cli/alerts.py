@@ -201,7 +201,7 @@ def list_cmd(
 @click.pass_context
 def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
     """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks."""
-    from incidentbook.core.timeline import describe
+    from incidentbook.core.incidents.timeline import describe
 
     services = cli_state(ctx).services
     alert = services.alerts.get(fingerprint)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
-from incidentbook.core.incidents import SEVERITIES
-from incidentbook.core.timeline import describe
+from incidentbook.core.incidents.model import SEVERITIES
+from incidentbook.core.incidents.timeline import describe
 
 if TYPE_CHECKING:
-    from incidentbook.core.incidents import IncidentState, Outcome
+    from incidentbook.core.incidents.model import IncidentState, Outcome
 
 
 def _report(outcome: Outcome, as_json: bool) -> None:

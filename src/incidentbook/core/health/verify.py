@@ -11,8 +11,10 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
-from incidentbook.core import alerts, incidents
+from incidentbook.core import alerts
 from incidentbook.core.events.projection import CheckResult, check_projection
+from incidentbook.core.incidents import model as incidents
+from incidentbook.core.incidents.store import state_from_row as incident_from_row
 from incidentbook.settings import Settings
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import AlertRow, IncidentRow
@@ -45,7 +47,7 @@ def check_incidents(_settings: Settings, db: Database) -> CheckResult:
         IncidentRow,
         lambda r: r.id,
         incidents.derive,
-        incidents.IncidentState.from_row,
+        incident_from_row,
     )
 
 
