@@ -13,7 +13,7 @@ from incidentbook.settings import Settings
 # are imported when first used (in a worker), not here.
 if TYPE_CHECKING:
     from incidentbook.core.alerts import AlertService
-    from incidentbook.core.incidents import IncidentService
+    from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.runbooks.matching import Suggester
     from incidentbook.storage.db import Database
 
@@ -30,7 +30,7 @@ class Services:
 
     @cached_property
     def incidents(self) -> IncidentService:
-        from incidentbook.core.incidents import IncidentService
+        from incidentbook.core.incidents.service import IncidentService
 
         return IncidentService(self.db)
 

@@ -154,7 +154,7 @@ def test_acknowledging_a_big_group_links_in_one_timeline_event(
         "incident.acknowledged",
         "incident.alerts_linked",
     ]
-    from incidentbook.core.timeline import describe
+    from incidentbook.core.incidents.timeline import describe
 
     assert describe(timeline[-1].type, timeline[-1].data).startswith("300 alerts linked: fp-0000")
     again = services.alerts.acknowledge_group(ctx, "BalanceMismatch")

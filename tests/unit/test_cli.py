@@ -213,3 +213,19 @@ def test_serve_bad_listen_address_is_one_line(cli: Cli) -> None:
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "incidentbook: error: --listen wants HOST:PORT (e.g. 127.0.0.1:9797), not 'nonsense'")
+
+
+def test_every_listed_command_imports_and_matches_its_listed_help() -> None:
+    """``COMMANDS`` is what ``--help`` lists without importing: each entry must be the click
+    command it names, and its one-line help must be the command's own short help."""
+    import click
+
+    from incidentbook.cli import COMMANDS, cli
+
+    assert len({entry.name for entry in COMMANDS}) == len(COMMANDS)
+    for entry in COMMANDS:
+        command = entry.load()
+        assert isinstance(command, click.Command), entry
+        assert command.name == entry.name, entry
+        assert command.get_short_help_str(limit=200) == entry.help, entry
+        assert cli.get_command(click.Context(cli), entry.name) is command

@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from incidentbook.context import Context
-from incidentbook.core import incidents as inc
 from incidentbook.core.events.store import stream_events
+from incidentbook.core.incidents import model as inc
 from incidentbook.errors import ConflictError, NotFoundError, UsageError
 from incidentbook.services import Services
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import inspect
 
 from incidentbook.core.health.verify import run_verify
-from incidentbook.core.incidents import IncidentService
+from incidentbook.core.incidents.service import IncidentService
 from incidentbook.errors import WorkspaceError
 from incidentbook.settings import Settings
 from incidentbook.storage.db import Database, make_engine

@@ -6,7 +6,7 @@ import sqlite3
 
 from incidentbook.context import Context
 from incidentbook.core.alerts import NativeAlert
-from incidentbook.core.health.verify import run_verify
+from incidentbook.core.health.verify import CHECKS, run_verify
 from incidentbook.services import Services
 
 
@@ -96,3 +96,39 @@ def test_verify_cli_exit_codes(cli, services: Services, ctx: Context) -> None:  
     bad = cli("verify")
     assert bad.exit_code == 1
     assert f"incident {iid}: severity is 'info', events say 'critical'" in bad.stdout
+
+
+def test_every_check_is_a_named_callable() -> None:
+    """CHECKS lists the functions themselves (mypy and grep follow them), each once."""
+    assert len(CHECKS) >= 7
+    names = []
+    for check in CHECKS:
+        assert callable(check)
+        name = getattr(check, "__name__", "")
+        assert name and name != "<lambda>", check
+        names.append(f"{check.__module__}.{name}")
+    assert len(set(names)) == len(names), names
+
+
+def test_no_feature_imports_health() -> None:
+    """Health imports every feature to list its checks; a feature importing health (even
+    inside a function) would make a cycle, so none does."""
+    import ast
+    from pathlib import Path
+
+    import incidentbook.core
+
+    core = Path(incidentbook.core.__file__).parent
+    offenders = []
+    for path in core.rglob("*.py"):
+        if path.relative_to(core).parts[0] == "health":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            if any(n.startswith("incidentbook.core.health") for n in names):
+                offenders.append(str(path.relative_to(core)))
+    assert offenders == []

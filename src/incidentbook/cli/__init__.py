@@ -1,67 +1,132 @@
 """The ``incidentbook`` command: thin over the core, lazy so ``--help`` starts fast.
 
-Subcommands live in their own modules and are imported only when invoked (or listed by
-``--help``). Every expected failure is one line on stderr and an exit code from DESIGN §10.
+Subcommands live in their own modules, listed in ``COMMANDS`` with their one-line help, and
+are imported only when invoked (``--help`` lists them from the table alone). Every expected
+failure is one line on stderr and an exit code from DESIGN §10.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from incidentbook import __version__
 from incidentbook.errors import EXIT_FINDINGS, EXIT_USAGE, IncidentbookError
 
-# name -> "module:attribute"; each module holds one command or group.
-LAZY_COMMANDS: dict[str, str] = {
-    "init": "incidentbook.cli.workspace_cmds:init_cmd",
-    "demo": "incidentbook.cli.workspace_cmds:demo_cmd",
-    "verify": "incidentbook.cli.workspace_cmds:verify_cmd",
-    "stats": "incidentbook.cli.workspace_cmds:stats_cmd",
-    "incident": "incidentbook.cli.incident:incident",
-    "runbooks": "incidentbook.cli.runbooks:runbooks",
-    "search": "incidentbook.cli.search:search_cmd",
-    "index": "incidentbook.cli.index:index",
-    "alerts": "incidentbook.cli.alerts:alerts",
-    "serve": "incidentbook.cli.serve:serve_cmd",
-    "postmortem": "incidentbook.cli.postmortem:postmortem",
-    "premortem": "incidentbook.cli.premortem:premortem",
-    "actions": "incidentbook.cli.actions:actions",
-    "reconcile": "incidentbook.cli.reconcile:reconcile_cmd",
-    "audit": "incidentbook.cli.audit:audit_cmd",
-}
+# Types only: importing them for real would load settings and the services on ``--help``.
+if TYPE_CHECKING:
+    from incidentbook.context import Context
+    from incidentbook.services import Services
 
 
-# One-line help for the command list, so ``incidentbook --help`` imports no command module
-# (and with them SQLAlchemy and Textual). A command missing here is imported to get its help.
-LAZY_HELP: dict[str, str] = {
-    "init": "Create a workspace in DIRECTORY (existing files are kept).",
-    "demo": "Fill the workspace with a demo: past incidents, a ledger, live alerts.",
-    "verify": "Re-derive all state from the event log and compare; exit 1 on drift.",
-    "stats": "Counters: incidents, alerts, events, MTTA/MTTR, pending index work.",
-    "incident": "Open, acknowledge, annotate, resolve and inspect incidents.",
-    "reconcile": "Check the ledger: balances vs histories, duplicates, and more.",
-    "audit": "An account's audit trail, balances, and correlation traces.",
-    "alerts": "Ingest, list and inspect alerts.",
-    "serve": "Receive alerts over HTTP (Alertmanager, PagerDuty Events v2).",
-    "runbooks": "List, lint and match runbooks.",
-    "search": "Full-text search over incidents, alerts, runbooks and documents.",
-    "index": "Rebuild or inspect the search index.",
-    "postmortem": "Write, lint and export postmortems.",
-    "premortem": "Start a pre-mortem for a launch.",
-    "actions": "Action items from postmortems, tracked until done.",
-}
+@dataclass(frozen=True)
+class LazyCommand:
+    """A subcommand: ``module.attribute`` is its click command, named ``name``; ``help`` is
+    its one-line help, which must equal the command's short help (a unit test checks)."""
+
+    name: str
+    module: str
+    attribute: str
+    help: str
+
+    def load(self) -> click.Command:
+        command = getattr(importlib.import_module(self.module), self.attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+# The subcommands, each in its own module. Kept lazy, as module names rather than imports,
+# for start-up: ``incidentbook --help`` lists them from this table without importing any
+# command module (and with them SQLAlchemy and Textual; tests/unit/test_layers.py checks).
+COMMANDS: list[LazyCommand] = [
+    LazyCommand(
+        "init",
+        "incidentbook.cli.workspace_cmds",
+        "init_cmd",
+        "Create a workspace in DIRECTORY (existing files are kept).",
+    ),
+    LazyCommand(
+        "demo",
+        "incidentbook.cli.workspace_cmds",
+        "demo_cmd",
+        "Fill the workspace with a demo: past incidents, a ledger, live alerts.",
+    ),
+    LazyCommand(
+        "verify",
+        "incidentbook.cli.workspace_cmds",
+        "verify_cmd",
+        "Re-derive all state from the event log and compare; exit 1 on drift.",
+    ),
+    LazyCommand(
+        "stats",
+        "incidentbook.cli.workspace_cmds",
+        "stats_cmd",
+        "Counters: incidents, alerts, events, MTTA/MTTR, pending index work.",
+    ),
+    LazyCommand(
+        "incident",
+        "incidentbook.cli.incident",
+        "incident",
+        "Open, acknowledge, annotate, resolve and inspect incidents.",
+    ),
+    LazyCommand(
+        "runbooks", "incidentbook.cli.runbooks", "runbooks", "List, lint and match runbooks."
+    ),
+    LazyCommand(
+        "search",
+        "incidentbook.cli.search",
+        "search_cmd",
+        "Full-text search over incidents, alerts, runbooks and documents.",
+    ),
+    LazyCommand("index", "incidentbook.cli.index", "index", "Rebuild or inspect the search index."),
+    LazyCommand("alerts", "incidentbook.cli.alerts", "alerts", "Ingest, list and inspect alerts."),
+    LazyCommand(
+        "serve",
+        "incidentbook.cli.serve",
+        "serve_cmd",
+        "Receive alerts over HTTP (Alertmanager, PagerDuty Events v2).",
+    ),
+    LazyCommand(
+        "postmortem",
+        "incidentbook.cli.postmortem",
+        "postmortem",
+        "Write, lint and export postmortems.",
+    ),
+    LazyCommand(
+        "premortem", "incidentbook.cli.premortem", "premortem", "Start a pre-mortem for a launch."
+    ),
+    LazyCommand(
+        "actions",
+        "incidentbook.cli.actions",
+        "actions",
+        "Action items from postmortems, tracked until done.",
+    ),
+    LazyCommand(
+        "reconcile",
+        "incidentbook.cli.reconcile",
+        "reconcile_cmd",
+        "Check the ledger: balances vs histories, duplicates, and more.",
+    ),
+    LazyCommand(
+        "audit",
+        "incidentbook.cli.audit",
+        "audit_cmd",
+        "An account's audit trail, balances, and correlation traces.",
+    ),
+]
+LAZY_BY_NAME: dict[str, LazyCommand] = {entry.name: entry for entry in COMMANDS}
 
 
 class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
-            if name in LAZY_HELP:
-                rows.append((name, LAZY_HELP[name]))
+            if name in LAZY_BY_NAME:
+                rows.append((name, LAZY_BY_NAME[name].help))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
@@ -71,17 +136,14 @@ class LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+        return sorted({*super().list_commands(ctx), *LAZY_BY_NAME})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in LAZY_COMMANDS:
-            module_name, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
-            command = getattr(importlib.import_module(module_name), attr)
-            assert isinstance(command, click.Command)
-            return command
+        if cmd_name in LAZY_BY_NAME:
+            return LAZY_BY_NAME[cmd_name].load()
         return super().get_command(ctx, cmd_name)
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:  # click.Group.invoke's own return type
         try:
             return super().invoke(ctx)
         except IncidentbookError as exc:
@@ -95,6 +157,7 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
         except Exception as exc:
+            # Deferred: --help must not load SQLAlchemy (nor logging set-up) to start.
             from sqlalchemy.exc import OperationalError
 
             if isinstance(exc, OperationalError):
@@ -106,7 +169,7 @@ class LazyGroup(click.Group):
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
-    from incidentbook.obs import log_error
+    from incidentbook.obs import log_error  # deferred, like every import here, for --help
 
     state = ctx.find_object(CliState)
     log_error(
@@ -126,13 +189,14 @@ class CliState:
         self.workspace = workspace
         self.actor = actor
         # One correlation id per invocation ties its events and log lines together.
+        # (Imported here, like the rest of this class's imports, to keep --help's start-up.)
         from incidentbook.context import new_correlation_id
 
         self.correlation_id = correlation_id or new_correlation_id()
-        self._services: Any = None
+        self._services: Services | None = None
 
     @property
-    def services(self) -> Any:
+    def services(self) -> Services:
         if self._services is None:
             from incidentbook.obs import configure_logging
             from incidentbook.services import make_services
@@ -143,7 +207,7 @@ class CliState:
             self._services = make_services(settings)
         return self._services
 
-    def context(self, reason: str | None = None) -> Any:
+    def context(self, reason: str | None = None) -> Context:
         return self.services.context(reason, correlation_id=self.correlation_id)
 
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     pass
 
 
-@click.group()
+@click.group(short_help="Action items from postmortems, tracked until done.")
 def actions() -> None:
     """Action items from postmortems and pre-mortems."""
 

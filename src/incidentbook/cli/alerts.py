@@ -13,12 +13,13 @@ from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 
 if TYPE_CHECKING:
     from incidentbook.core.alerts import AlertState
+    from incidentbook.services import Services
 
 FORMATS = ("native", "alertmanager", "pagerduty")
 CLI_ACTOR = "cli:ingest"
 
 
-@click.group()
+@click.group(short_help="Ingest, list and inspect alerts.")
 def alerts() -> None:
     """Ingest, list and inspect alerts; acknowledge alert groups."""
 
@@ -72,7 +73,7 @@ def ingest_cmd(
     if source == "-":
         buffered = sys.stdin.read().splitlines()
 
-        def open_lines() -> Any:
+        def open_lines() -> Iterator[str]:
             return iter(buffered)
 
         label = "stdin"
@@ -81,7 +82,7 @@ def ingest_cmd(
         if not path.is_file():
             raise NotFoundError(f"no such file: {source}")
 
-        def open_lines() -> Any:
+        def open_lines() -> Iterator[str]:
             with path.open(encoding="utf-8", errors="replace") as handle:
                 yield from handle
 
@@ -201,21 +202,23 @@ def list_cmd(
 @click.pass_context
 def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
     """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks."""
-    from incidentbook.core.timeline import describe
+    from incidentbook.core.incidents.timeline import describe
 
     services = cli_state(ctx).services
     alert = services.alerts.get(fingerprint)
     history = services.alerts.history(fingerprint)
     acknowledged_at = services.alerts.acknowledged_at(history)
-    incident: dict[str, Any] | None = None
-    if alert.incident_id:
-        state = services.incidents.get(alert.incident_id)
-        incident = {
-            "id": state.id,
-            "title": state.title,
-            "status": state.status,
-            "runbooks": list(state.runbooks),
+    linked = services.incidents.get(alert.incident_id) if alert.incident_id else None
+    incident = (
+        {
+            "id": linked.id,
+            "title": linked.title,
+            "status": linked.status,
+            "runbooks": list(linked.runbooks),
         }
+        if linked
+        else None
+    )
     runbooks = _matched_runbooks(services, alert)
     data = {
         **alert.to_dict(),
@@ -237,10 +240,10 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
         click.echo(f"  starts {alert.starts_at}  ends {alert.ends_at or '-'}")
         if acknowledged_at:
             click.echo(f"  acknowledged by sender {acknowledged_at}")
-        if incident:
-            click.echo(f"  incident {incident['id']} [{incident['status']}] {incident['title']}")
-            if incident["runbooks"]:
-                click.echo(f"    runbooks used: {', '.join(incident['runbooks'])}")
+        if linked:
+            click.echo(f"  incident {linked.id} [{linked.status}] {linked.title}")
+            if linked.runbooks:
+                click.echo(f"    runbooks used: {', '.join(linked.runbooks)}")
         for match in runbooks:
             click.echo(f"  runbook {match['runbook']}: {match['title']} ({match['reason']})")
         for title, mapping in (("labels", alert.labels), ("annotations", alert.annotations)):
@@ -258,7 +261,7 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
     emit(data, as_json, human)
 
 
-def _matched_runbooks(services: Any, alert: AlertState) -> list[dict[str, Any]]:
+def _matched_runbooks(services: Services, alert: AlertState) -> list[dict[str, Any]]:
     """Runbooks linked to the alert by DESIGN §6's rules (front matter, annotation, name);
     full-text suggestions are left to ``runbooks match``, which may consult the index."""
     from incidentbook.core.runbooks.matching import match_runbooks

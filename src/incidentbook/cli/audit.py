@@ -24,7 +24,7 @@ def _table(entries: list[AuditEntry], running: bool) -> None:
         )
 
 
-@click.command("audit")
+@click.command("audit", short_help="An account's audit trail, balances, and correlation traces.")
 @click.argument("account", required=False, metavar="ACCOUNT[@ENTRY_ID]")
 @click.option("--ledger", "ledger_url", metavar="URL", help="SQLAlchemy URL of the ledger.")
 @click.option("--at", "at_text", metavar="TIMESTAMP", help="Balance (and history) as of then.")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
-from incidentbook.core.incidents import SEVERITIES
-from incidentbook.core.timeline import describe
+from incidentbook.core.incidents.model import SEVERITIES
+from incidentbook.core.incidents.timeline import describe
 
 if TYPE_CHECKING:
-    from incidentbook.core.incidents import IncidentState, Outcome
+    from incidentbook.context import Context
+    from incidentbook.core.incidents.model import IncidentState, Outcome
+    from incidentbook.core.incidents.service import IncidentService
+
+    Transition = Callable[[IncidentService, Context, str], Outcome]
 
 
 def _report(outcome: Outcome, as_json: bool) -> None:
@@ -58,7 +63,7 @@ def open_cmd(
     _report(outcome, as_json)
 
 
-def _transition_command(name: str, method: str, doc: str) -> None:
+def _transition_command(name: str, transition: Transition, doc: str) -> None:
     @incident.command(name, help=doc)
     @click.argument("incident_id", metavar="ID")
     @reason_option
@@ -66,13 +71,21 @@ def _transition_command(name: str, method: str, doc: str) -> None:
     @click.pass_context
     def command(ctx: click.Context, incident_id: str, reason: str | None, as_json: bool) -> None:
         state = cli_state(ctx)
-        outcome = getattr(state.services.incidents, method)(state.context(reason), incident_id)
+        outcome = transition(state.services.incidents, state.context(reason), incident_id)
         _report(outcome, as_json)
 
 
-_transition_command("ack", "acknowledge", "Acknowledge an incident: someone is on it.")
-_transition_command("resolve", "resolve", "Resolve an incident.")
-_transition_command("reopen", "reopen", "Reopen a resolved incident.")
+_transition_command(
+    "ack",
+    lambda service, ctx, iid: service.acknowledge(ctx, iid),
+    "Acknowledge an incident: someone is on it.",
+)
+_transition_command(
+    "resolve", lambda service, ctx, iid: service.resolve(ctx, iid), "Resolve an incident."
+)
+_transition_command(
+    "reopen", lambda service, ctx, iid: service.reopen(ctx, iid), "Reopen a resolved incident."
+)
 
 
 @incident.command("note")

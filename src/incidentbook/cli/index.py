@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     pass
 
 
-@click.group("index")
+@click.group("index", short_help="Rebuild or inspect the search index.")
 def index() -> None:
     """The search index: rebuild it from its sources, or compare it with them."""
 

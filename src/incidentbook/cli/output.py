@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 import click
 
-if TYPE_CHECKING:
-    from incidentbook.cli import CliState
+from incidentbook.cli import CliState
 
 
-def emit(value: Any, as_json: bool, human: Callable[[], None]) -> None:
+def emit(value: object, as_json: bool, human: Callable[[], None]) -> None:
     if as_json:
         click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
     else:
@@ -25,8 +23,6 @@ reason_option = click.option("--reason", "-r", metavar="TEXT", help="Why: kept o
 
 def cli_state(ctx: click.Context) -> CliState:
     """The root command's state (workspace, actor, correlation id, services)."""
-    from incidentbook.cli import CliState
-
     state = ctx.find_object(CliState)
     assert state is not None
     return state

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     pass
 
 
-@click.group()
+@click.group(short_help="Write, lint and export postmortems.")
 def postmortem() -> None:
     """Write, lint and export blameless postmortems."""
 

@@ -16,7 +16,7 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-@click.group()
+@click.group(short_help="Start a pre-mortem for a launch.")
 def premortem() -> None:
     """Pre-mortems before a launch (Klein method)."""
 

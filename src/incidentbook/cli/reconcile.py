@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,7 +22,13 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TimeRemainingColumn,
+    )
 
     bars = Progress(
         "[progress.description]{task.description}",
@@ -32,7 +38,7 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         console=Console(stderr=True),
         transient=False,
     )
-    tasks: dict[str, Any] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(phase: str, done: int, total: int) -> None:
         if phase not in tasks:
@@ -43,7 +49,9 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         yield update
 
 
-@click.command("reconcile")
+@click.command(
+    "reconcile", short_help="Check the ledger: balances vs histories, duplicates, and more."
+)
 @click.option("--ledger", "ledger_url", metavar="URL", help="SQLAlchemy URL of the ledger "
               "(default: the workspace's [ledger] url).")  # fmt: skip
 @click.option("--full", "mode", flag_value="full", help="Check every account (default first time).")

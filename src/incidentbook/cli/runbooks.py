@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     pass
 
 
-@click.group("runbooks")
+@click.group("runbooks", short_help="List, lint and match runbooks.")
 def runbooks() -> None:
     """List, lint and match runbooks (runbooks/**/*.md and the shipped ones)."""
 

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 KIND_CHOICES = ("incident", "alert_group", "runbook", "postmortem", "premortem")
 
 
-@click.command("search", context_settings={"ignore_unknown_options": True})
+@click.command(
+    "search",
+    context_settings={"ignore_unknown_options": True},
+    short_help="Full-text search over incidents, alerts, runbooks and documents.",
+)
 @click.argument("query", nargs=-1, required=True)
 @click.option(
     "--kind",

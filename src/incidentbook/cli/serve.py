@@ -7,7 +7,7 @@ import click
 from incidentbook.receiver.server import DEFAULT_LISTEN
 
 
-@click.command("serve")
+@click.command("serve", short_help="Receive alerts over HTTP (Alertmanager, PagerDuty Events v2).")
 @click.option(
     "--listen",
     metavar="HOST:PORT",

@@ -66,7 +66,9 @@ def demo_cmd(ctx: click.Context, accounts: int, days: int, seed: int, as_json: b
     )
 
 
-@click.command("verify")
+@click.command(
+    "verify", short_help="Re-derive all state from the event log and compare; exit 1 on drift."
+)
 @json_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, as_json: bool) -> None:

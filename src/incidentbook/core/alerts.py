@@ -51,7 +51,7 @@ from incidentbook.storage.models import AlertReceiptRow, AlertRow, IncidentRow
 
 if TYPE_CHECKING:
     from incidentbook.core.alert_formats import AlertmanagerPayload, PagerDutyEvent
-    from incidentbook.core.incidents import Outcome as IncidentOutcome
+    from incidentbook.core.incidents.model import Outcome as IncidentOutcome
 
 T = TypeVar("T")
 
@@ -902,7 +902,8 @@ class AlertService:
 
     def link_to_incident(self, ctx: Context, fingerprint: str, incident_id: str) -> IncidentOutcome:
         """Link one alert and an incident both ways (``incident link-alert``); idempotent."""
-        from incidentbook.core.incidents import IncidentService, Outcome, parse_id
+        from incidentbook.core.incidents.model import Outcome, parse_id
+        from incidentbook.core.incidents.service import IncidentService
 
         canonical = parse_id(incident_id)
         with self.db.write() as session:
@@ -919,7 +920,8 @@ class AlertService:
         """Link alerts and an incident both ways in the caller's transaction: one
         ``alert.joined_incident`` per alert stream, ONE event on the incident's timeline.
         Returns how many alerts were newly linked to the incident (idempotent)."""
-        from incidentbook.core.incidents import ALERT_LINKED, ALERTS_LINKED, IncidentService
+        from incidentbook.core.incidents.model import ALERT_LINKED, ALERTS_LINKED
+        from incidentbook.core.incidents.service import IncidentService
 
         incident = session.get(IncidentRow, incident_id)
         if incident is None:
@@ -966,7 +968,8 @@ class AlertService:
         Idempotent: the group's unresolved incident is reused, linked alerts stay linked, and
         the incident's timeline gets one batch link event however large the group.
         """
-        from incidentbook.core.incidents import IncidentService, Outcome
+        from incidentbook.core.incidents.model import Outcome
+        from incidentbook.core.incidents.service import IncidentService
 
         with self.db.read() as session:
             firing = [

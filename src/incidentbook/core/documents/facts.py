@@ -18,11 +18,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from incidentbook.clock import parse_iso
-from incidentbook.core import incidents
 from incidentbook.core.batches import chunks
 from incidentbook.core.events.model import Event
 from incidentbook.core.events.store import stream_events
-from incidentbook.core.timeline import describe
+from incidentbook.core.incidents import model as incidents
+from incidentbook.core.incidents.timeline import describe
 from incidentbook.storage.models import AlertRow
 
 # Events about writing the postmortem itself are not part of the incident's story.

@@ -122,9 +122,9 @@ def create_postmortem(
     refresh: bool = False,
     ctx: Context | None = None,
 ) -> PostmortemResult:
-    from incidentbook.core import incidents
     from incidentbook.core.documents.registry import sync_file_in
     from incidentbook.core.documents.related import backend_name
+    from incidentbook.core.incidents import model as incidents
     from incidentbook.obs import log_info
 
     settings = services.settings

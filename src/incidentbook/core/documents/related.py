@@ -158,7 +158,7 @@ def _relative(settings: Settings, path: str) -> str:
 def _fallback(
     settings: Settings, db: Database, text: str, services: list[str], tags: list[str]
 ) -> list[Related]:
-    from incidentbook.core import incidents
+    from incidentbook.core.incidents import model as incidents
     from incidentbook.frontmatter import split
     from incidentbook.fs import read_text
     from incidentbook.storage.models import EventRow, IncidentRow

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
-from incidentbook.core.timeline import describe
+from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import IncidentbookError
 from incidentbook.ui.screens.base import CommandFailed, DataScreen
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
@@ -22,7 +22,7 @@ from incidentbook.ui.widgets.seen_before import SeenBefore
 
 if TYPE_CHECKING:
     from incidentbook.core.events.model import Event
-    from incidentbook.core.incidents import IncidentState
+    from incidentbook.core.incidents.model import IncidentState
     from incidentbook.services import Services
 
 

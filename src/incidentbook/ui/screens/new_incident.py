@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from incidentbook.core.incidents import SEVERITIES
+from incidentbook.core.incidents.model import SEVERITIES
 
 
 class NewIncidentDialog(ModalScreen[tuple[str, str] | None]):

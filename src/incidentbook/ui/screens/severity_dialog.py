@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 
-from incidentbook.core.incidents import SEVERITIES
+from incidentbook.core.incidents.model import SEVERITIES
 
 
 class SeverityDialog(ModalScreen[str | None]):

@@ -22,7 +22,7 @@ from incidentbook.ui.widgets.severity import severity_text
 
 if TYPE_CHECKING:
     from incidentbook.core.alerts import AlertGroup
-    from incidentbook.core.incidents import IncidentState
+    from incidentbook.core.incidents.model import IncidentState
 
 
 @dataclass

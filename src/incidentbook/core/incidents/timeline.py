@@ -1,4 +1,5 @@
-"""One-line descriptions of events, shared by the CLI, the app and postmortem timelines."""
+"""One-line descriptions of events for an incident's timeline (its own events and its
+alerts'), shared by the CLI, the app and postmortem timelines."""
 
 from __future__ import annotations
 
