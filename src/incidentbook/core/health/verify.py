@@ -68,8 +68,8 @@ CHECKS: list[Check | str] = [
     check_incidents,
     check_alerts,
     "incidentbook.core.search.indexer:check_index",
-    "incidentbook.core.documents.registry:check_documents",
-    "incidentbook.core.documents.registry:check_actions",
+    "incidentbook.core.documents.verify:check_documents",
+    "incidentbook.core.documents.verify:check_actions",
     "incidentbook.core.ledger.reconcile:verify_checkpoints",
 ]
 
