@@ -1,4 +1,5 @@
-"""Creating a postmortem from an incident: ``postmortem new INC-0007 [--refresh]``.
+"""Creating a postmortem from an incident (``PostmortemService``): ``postmortem new INC-0007
+[--refresh]``.
 
 The workspace's (or the shipped) ``postmortem.md.j2`` is rendered with every fact incidentbook
 knows (``facts.collect``), related past incidents and documents (``related``) and the pre-mortem
