@@ -41,7 +41,6 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def bench_prefill(workdir: Path, alerts: int) -> dict[str, Any]:
     from incidentbook.core.alerts import NativeAlert
-    from incidentbook.core.documents.postmortem import create_postmortem
     from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.workspace import init_workspace
@@ -86,7 +85,7 @@ def bench_prefill(workdir: Path, alerts: int) -> dict[str, Any]:
         return len(rows)
 
     ref_s, count = _timed(reference)
-    ours_s, result = _timed(lambda: create_postmortem(services, incident_id, ctx=ctx))
+    ours_s, result = _timed(lambda: services.postmortems.create(incident_id, ctx=ctx))
     text = result.path.read_text(encoding="utf-8")
     assert f"Accounts affected: {alerts:,}" in text, "impact not prefilled"
     services.db.dispose()
@@ -123,7 +122,6 @@ def bench_lint(lines: int) -> dict[str, Any]:
 
 def bench_actions(workdir: Path, items: int) -> dict[str, Any]:
     from incidentbook.core.documents import actions as act
-    from incidentbook.core.documents.registry import sync_file
     from incidentbook.frontmatter import split
     from incidentbook.services import make_services
     from incidentbook.settings import load_settings
@@ -141,8 +139,8 @@ def bench_actions(workdir: Path, items: int) -> dict[str, Any]:
     doc = split(text)
     ref_s, parsed = _timed(lambda: act.parse_items(doc.body, doc.body_offset))
     ctx = services.context("bench")
-    first_s, report = _timed(lambda: sync_file(services, ctx, path))
-    again_s, again = _timed(lambda: sync_file(services, ctx, path))
+    first_s, report = _timed(lambda: services.documents.sync_file(ctx, path))
+    again_s, again = _timed(lambda: services.documents.sync_file(ctx, path))
     assert len(parsed) == items and report is not None and again is not None
     assert not again.changed
     services.db.dispose()

@@ -13,6 +13,9 @@ from incidentbook.settings import Settings
 # are imported when first used (in a worker), not here.
 if TYPE_CHECKING:
     from incidentbook.core.alerts import AlertService
+    from incidentbook.core.documents.postmortem import PostmortemService
+    from incidentbook.core.documents.premortem import PremortemService
+    from incidentbook.core.documents.service import DocumentService
     from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.runbooks.matching import Suggester
     from incidentbook.storage.db import Database
@@ -46,6 +49,26 @@ class Services:
         from incidentbook.core.search.suggest import runbook_suggester
 
         return runbook_suggester(self.settings, self.db)
+
+    @cached_property
+    def documents(self) -> DocumentService:
+        from incidentbook.core.documents.service import DocumentService
+
+        return DocumentService(self.settings, self.db)
+
+    @cached_property
+    def postmortems(self) -> PostmortemService:
+        from incidentbook.core.documents.postmortem import PostmortemService
+
+        return PostmortemService(
+            self.settings, self.db, self.incidents, self.documents, self.context
+        )
+
+    @cached_property
+    def premortems(self) -> PremortemService:
+        from incidentbook.core.documents.premortem import PremortemService
+
+        return PremortemService(self.settings, self.db, self.documents, self.context)
 
     def context(
         self,

@@ -10,8 +10,8 @@ import pytest
 from textual.widgets import DataTable, Markdown, TextArea
 
 from incidentbook.core.documents import actions as act
-from incidentbook.core.documents.postmortem import new_postmortem
-from incidentbook.core.documents.registry import ACTION_PREFIX, list_actions
+from incidentbook.core.documents.model import ACTION_PREFIX
+from incidentbook.core.documents.store import list_actions
 from incidentbook.core.events.store import events_by_prefix
 from incidentbook.services import Services
 from incidentbook.ui.app import IncidentbookApp
@@ -23,7 +23,7 @@ SIZE = (140, 40)
 
 def _document(services: Services) -> Path:
     incident = services.incidents.list_incidents()[0]
-    path = new_postmortem(services, incident.id)
+    path = services.postmortems.new(incident.id)
     text = path.read_text(encoding="utf-8")
     text = text.replace(
         "## What went well\n",
@@ -297,10 +297,8 @@ async def test_p_on_a_resolved_incident_opens_its_postmortem_and_shows_foreseen_
 async def test_opening_records_a_box_ticked_outside_the_app(
     app: IncidentbookApp, seeded_services: Services
 ) -> None:
-    from incidentbook.core.documents.registry import sync_file
-
     path = _document(seeded_services)
-    sync_file(seeded_services, seeded_services.context("cli"), path)
+    seeded_services.documents.sync_file(seeded_services.context("cli"), path)
     assert [i.status for i in list_actions(seeded_services.db)] == ["open"]
     path.write_text(
         path.read_text(encoding="utf-8").replace("- [ ] prevent", "- [x] prevent"),

@@ -10,11 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from incidentbook.core.documents import actions as act
-from incidentbook.core.documents.registry import (
-    ACTION_PREFIX,
-    list_actions,
-    sync_file,
-)
+from incidentbook.core.documents.model import ACTION_PREFIX
+from incidentbook.core.documents.store import list_actions
 from incidentbook.core.events.model import Event
 from incidentbook.core.events.store import events_by_prefix
 from incidentbook.core.health.verify import run_verify
@@ -99,7 +96,7 @@ def test_sync_records_items_and_ticking_closes_with_an_attributed_event(
 ) -> None:
     path = _write(workspace, DOC)
     ctx = services.context("saved in editor", actor="user:ana", correlation_id="corr-1")
-    report = sync_file(services, ctx, path)
+    report = services.documents.sync_file(ctx, path)
     assert report is not None and report.document_changed
     items = {i.text: i for i in list_actions(services.db)}
     assert items["Add a run key to the fee job"].status == "open"
@@ -111,13 +108,13 @@ def test_sync_records_items_and_ticking_closes_with_an_attributed_event(
 
     # Idempotent: the same file records nothing.
     count = len(_action_events(services))
-    assert not sync_file(services, ctx, path).changed  # type: ignore[union-attr]
+    assert not services.documents.sync_file(ctx, path).changed  # type: ignore[union-attr]
     assert len(_action_events(services)) == count
 
     # Tick the box and save: one action.done event, attributed.
     path.write_text(act.set_checked(DOC, 19, True), encoding="utf-8")
     closer = services.context("ticked", actor="user:ravi", correlation_id="corr-2")
-    sync_file(services, closer, path)
+    services.documents.sync_file(closer, path)
     (done,) = [e for e in _action_events(services) if e.seq > 0 and e.stream.endswith(key)][-1:]
     assert done.type == "action.done"
     assert (done.actor, done.reason, done.correlation_id) == ("user:ravi", "ticked", "corr-2")
@@ -125,11 +122,11 @@ def test_sync_records_items_and_ticking_closes_with_an_attributed_event(
 
     # Untick: reopened. Remove the line: dropped. Re-add: reopened.
     path.write_text(DOC, encoding="utf-8")
-    sync_file(services, closer, path)
+    services.documents.sync_file(closer, path)
     assert {i.key: i.status for i in list_actions(services.db)}[key] == "open"
     without = DOC.replace("- [ ] Add a run key to the fee job (ana, 2026-11-01)\n", "")
     path.write_text(without, encoding="utf-8")
-    sync_file(services, closer, path)
+    services.documents.sync_file(closer, path)
     states = {i.key: i for i in list_actions(services.db)}
     assert states[key].status == "dropped"
     types = [e.type for e in _action_events(services) if e.stream == ACTION_PREFIX + key]
@@ -145,13 +142,13 @@ def test_sync_records_items_and_ticking_closes_with_an_attributed_event(
 def test_editing_text_owner_or_due_keeps_the_item(services: Services, workspace: Path) -> None:
     path = _write(workspace, DOC)
     ctx = services.context("edit")
-    sync_file(services, ctx, path)
+    services.documents.sync_file(ctx, path)
     edited = DOC.replace(
         "- [ ] Add a run key to the fee job (ana, 2026-11-01)",
         "- [ ] Add a run key to the nightly fee job (ravi, 2026-11-08)",
     )
     path.write_text(edited, encoding="utf-8")
-    report = sync_file(services, ctx, path)
+    report = services.documents.sync_file(ctx, path)
     assert report is not None
     assert [(e["key"], e["type"]) for e in report.events] == [("PM-0007:A1", "action.updated")]
     item = {i.key: i for i in list_actions(services.db)}["PM-0007:A1"]
@@ -163,7 +160,7 @@ def test_editing_text_owner_or_due_keeps_the_item(services: Services, workspace:
 
 
 def test_verify_catches_a_tampered_projection(services: Services, workspace: Path) -> None:
-    sync_file(services, services.context("x"), _write(workspace, DOC))
+    services.documents.sync_file(services.context("x"), _write(workspace, DOC))
     with services.db.write() as session:
         session.execute(text("UPDATE action_items SET status='done' WHERE key='PM-0007:A1'"))
         session.execute(text("UPDATE documents SET title='forged' WHERE id='PM-0007'"))
@@ -177,13 +174,13 @@ def test_verify_catches_a_tampered_projection(services: Services, workspace: Pat
 
 
 def test_overdue_follows_the_clock(services: Services, workspace: Path, clock) -> None:
-    sync_file(services, services.context("x"), _write(workspace, DOC))
+    services.documents.sync_file(services.context("x"), _write(workspace, DOC))
     today = clock().date()  # 2026-10-17
     assert list_actions(services.db, overdue_on=today) == []
     clock.advance(timedelta(days=30))  # 2026-11-16: the 2026-11-01 item is overdue
     late = list_actions(services.db, overdue_on=clock().date())
     assert [i.key for i in late] == ["PM-0007:A1"]
-    from incidentbook.core.documents.registry import action_counts
+    from incidentbook.core.documents.store import action_counts
 
     assert action_counts(services.db, clock().date()) == {
         "open": 2,
@@ -259,18 +256,16 @@ def test_render_parse_round_trip_per_line(line: str) -> None:
 
 
 def test_two_files_with_one_id_do_not_fight(services: Services, workspace: Path, cli) -> None:
-    from incidentbook.core.documents.registry import sync_all
-
     _write(workspace, DOC)
     twin = workspace / "postmortems" / "copy-of-fees.md"
     twin.write_text(DOC.replace("Add a run key", "Another item"), encoding="utf-8")
     ctx = services.context("x")
-    sync_all(services, ctx)
+    services.documents.sync_all(ctx)
     with services.db.read() as session:
         first = len(events_by_prefix(session, ""))
-    sync_all(services, ctx)
-    sync_all(services, ctx)
+    services.documents.sync_all(ctx)
+    services.documents.sync_all(ctx)
     with services.db.read() as session:
         assert len(events_by_prefix(session, "")) == first  # no flip-flopping
     with pytest.raises(Exception, match="already used by postmortems/INC-0007"):
-        sync_file(services, ctx, twin)
+        services.documents.sync_file(ctx, twin)

@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from incidentbook.core.documents.export import render_html
-from incidentbook.core.documents.postmortem import new_postmortem
 from incidentbook.services import Services
 from incidentbook.settings import Settings
 
@@ -77,7 +76,7 @@ def test_page_is_standalone_and_readable(settings: Settings) -> None:
 def test_cli_export_of_a_generated_postmortem(services: Services, ctx, cli, tmp_path: Path) -> None:
     incident = services.incidents.open(ctx, "Refunds in <i>EUR</i>", "error").incident
     services.incidents.add_note(ctx, incident.id, "saw <script>steal()</script> in a log line")
-    path = new_postmortem(services, incident.id)
+    path = services.postmortems.new(incident.id)
     out = tmp_path / "out" / "pm.html"
     out.parent.mkdir()
     data = cli.json("postmortem", "export", str(path), "--html", str(out))

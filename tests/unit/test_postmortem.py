@@ -9,8 +9,7 @@ import pytest
 
 from incidentbook.core.documents import blocks
 from incidentbook.core.documents.facts import collect
-from incidentbook.core.documents.postmortem import create_postmortem, new_postmortem
-from incidentbook.core.documents.registry import list_documents
+from incidentbook.core.documents.store import list_documents
 from incidentbook.core.health.verify import run_verify
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.frontmatter import split
@@ -38,7 +37,7 @@ def test_golden_postmortem_from_reconciler_incident(
     services: Services, ctx, clock, no_related: None
 ) -> None:
     incident_id = reconciler_incident(services, ctx, clock)
-    path = new_postmortem(services, incident_id)
+    path = services.postmortems.new(incident_id)
     assert path.parent == services.settings.postmortems_dir
     assert path.name.startswith(f"{incident_id}-balance-mismatch")
     _golden("postmortem_reconciler.md", path.read_text(encoding="utf-8"))
@@ -47,7 +46,7 @@ def test_golden_postmortem_from_reconciler_incident(
 def test_prefilled_facts_equal_the_incident_events(services: Services, ctx, clock) -> None:
     incident_id = reconciler_incident(services, ctx, clock)
     events = services.incidents.timeline(incident_id)
-    path = new_postmortem(services, incident_id)
+    path = services.postmortems.new(incident_id)
     text = path.read_text(encoding="utf-8")
     doc = split(text)
     lines = doc.body.split("\n")
@@ -96,7 +95,7 @@ def test_existing_postmortem_is_refused_without_refresh(services: Services, ctx,
 
 def test_refresh_keeps_every_hand_written_line(services: Services, ctx) -> None:
     incident = services.incidents.open(ctx, "Fees doubled", "error").incident
-    path = new_postmortem(services, incident.id)
+    path = services.postmortems.new(incident.id)
     text = path.read_text(encoding="utf-8")
     hand = {
         "## What went well": "## What went well\n\nThe fee job's run log showed the double run.",
@@ -115,7 +114,7 @@ def test_refresh_keeps_every_hand_written_line(services: Services, ctx) -> None:
     services.incidents.add_note(ctx, incident.id, "Reversed the second run's entries")
     services.incidents.resolve(ctx, incident.id)
 
-    result = create_postmortem(services, incident.id, refresh=True)
+    result = services.postmortems.create(incident.id, refresh=True)
     assert result.path == path and not result.created
     refreshed = path.read_text(encoding="utf-8")
     hand_lines = [line for line in text.split("\n") if line not in _generated_lines(text)]
@@ -127,7 +126,7 @@ def test_refresh_keeps_every_hand_written_line(services: Services, ctx) -> None:
     assert "312 (counted by hand" in refreshed
     assert "timeline" in result.refreshed
     # Refreshing again with no new facts changes nothing.
-    create_postmortem(services, incident.id, refresh=True)
+    services.postmortems.create(incident.id, refresh=True)
     assert path.read_text(encoding="utf-8") == refreshed
 
 
@@ -146,7 +145,7 @@ def test_unknown_incident_is_one_line_exit_2(cli, workspace: Path) -> None:
 
 def test_unknown_incident_in_core(services: Services) -> None:
     with pytest.raises(NotFoundError):
-        new_postmortem(services, "INC-0042")
+        services.postmortems.new("INC-0042")
 
 
 def test_postmortems_folder_that_is_not_a_folder(services: Services, ctx, cli) -> None:
@@ -193,7 +192,7 @@ def test_failed_rename_removes_the_temp_file(
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(UsageError, match="No space left"):
-        new_postmortem(services, incident.id)
+        services.postmortems.new(incident.id)
     assert list(services.settings.postmortems_dir.iterdir()) == []
     assert list_documents(services.db) == []
 
@@ -226,7 +225,7 @@ def test_undefined_variable_in_template_names_line(
         "# ok\n\nline two\n{{ no_such_thing.field }}\n", encoding="utf-8"
     )
     with pytest.raises(UsageError, match=r"postmortem\.md\.j2 line 4: 'no_such_thing'"):
-        new_postmortem(services, incident.id)
+        services.postmortems.new(incident.id)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +262,7 @@ def test_workspace_template_overrides_the_shipped_one(
     (templates / "postmortem.md.j2").write_text(
         "# Our own: {{ incident.title }}\n", encoding="utf-8"
     )
-    path = new_postmortem(services, incident.id)
+    path = services.postmortems.new(incident.id)
     assert "# Our own: Fees doubled" in path.read_text(encoding="utf-8")
 
 
@@ -283,7 +282,7 @@ def test_new_documents_are_found_by_search(services: Services, ctx, cli) -> None
     matter; a search that ran before they existed finds them after."""
     cli("search", "anything", "--json")  # the index exists before the documents do
     incident = services.incidents.open(ctx, "Refund currency swapped", "error").incident
-    new_postmortem(services, incident.id)
+    services.postmortems.new(incident.id)
     cli("premortem", "new", "Launch: refunds v2", "--services", "refunds")
     hits = cli.json("search", "refund")["hits"]
     found = {(h["kind"], h["id"]) for h in hits}
@@ -320,7 +319,7 @@ def test_concurrent_starts_of_one_postmortem_write_it_once(services: Services, c
         own = make_services(services.settings)
         barrier.wait()
         try:
-            create_postmortem(own, incident.id)
+            own.postmortems.create(incident.id)
             outcomes.append("created")
         except UsageError as exc:
             assert "already exists" in str(exc)
@@ -370,7 +369,7 @@ def test_money_is_kept_apart_per_check_and_bad_labels_are_skipped(services: Serv
     incident = services.alerts.acknowledge_group(ctx, "balance_mismatch").incident
     with services.db.write() as session:
         services.alerts.link_many_in(session, ctx, ["duplicate_posting/a1"], incident.id)
-    text = new_postmortem(services, incident.id).read_text(encoding="utf-8")
+    text = services.postmortems.new(incident.id).read_text(encoding="utf-8")
     assert "- Accounts affected: 3" in text
     assert "- Money out of balance (EUR, balance_mismatch): -6.25 EUR" in text
     assert "- Money out of balance (EUR, duplicate_posting): -5.00 EUR" in text

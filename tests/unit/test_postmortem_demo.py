@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from incidentbook.core.documents.registry import list_actions, list_documents
+from incidentbook.core.documents.store import list_actions, list_documents
 from incidentbook.core.events.store import events_by_prefix
 from incidentbook.core.health.verify import run_verify
 from incidentbook.demo.documents import WEBHOOK_TITLE, demo_step

@@ -10,16 +10,10 @@ import pytest
 import incidentbook.core.documents.related as related
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents.blocks import regions
-from incidentbook.core.documents.postmortem import new_postmortem
-from incidentbook.core.documents.premortem import (
-    coverage_for_incident,
-    create_premortem,
-    foreseen_for_incident,
-    new_premortem,
-)
-from incidentbook.core.documents.registry import list_documents, sync_file
+from incidentbook.core.documents.premortem import coverage_for_incident, foreseen_for_incident
 from incidentbook.core.documents.related import Related
 from incidentbook.core.documents.risks import parse_risks
+from incidentbook.core.documents.store import list_documents
 from incidentbook.frontmatter import split
 from incidentbook.resources import shipped_dir
 from incidentbook.services import Services
@@ -34,7 +28,7 @@ def _past_incident_with_postmortem(services: Services, ctx) -> str:
     ).incident
     services.incidents.add_note(ctx, incident.id, "Retry path had no idempotency check.")
     services.incidents.resolve(ctx, incident.id)
-    path = new_postmortem(services, incident.id)
+    path = services.postmortems.new(incident.id)
     text = path.read_text(encoding="utf-8")
     text = text.replace(
         "## Action items\n",
@@ -43,7 +37,7 @@ def _past_incident_with_postmortem(services: Services, ctx) -> str:
     )
     text = text.replace("## Lessons\n", f"## Lessons\n\n- {PAST_LESSON}\n")
     path.write_text(text, encoding="utf-8")
-    sync_file(services, ctx, path)
+    services.documents.sync_file(ctx, path)
     return incident.id
 
 
@@ -55,8 +49,7 @@ def test_what_has_bitten_us_before_is_prefilled(
         monkeypatch.setattr(related, "_search_terms_function", lambda: None)
     past = _past_incident_with_postmortem(services, ctx)
     services.incidents.open(ctx, "Printer out of paper in the office", "info")
-    result = create_premortem(
-        services,
+    result = services.premortems.create(
         "Launch: instant payouts with webhook retries",
         launch_services=["payouts", "webhooks"],
         tags=["idempotency"],
@@ -94,7 +87,7 @@ def test_golden_premortem(services: Services, monkeypatch: pytest.MonkeyPatch) -
             ),
         ],
     )
-    path = new_premortem(services, "Launch: instant payouts", ["payouts", "ledger"], ["retries"])
+    path = services.premortems.new("Launch: instant payouts", ["payouts", "ledger"], ["retries"])
     assert path.name == "PRE-0001-launch-instant-payouts.md"
     text = path.read_text(encoding="utf-8")
     golden = GOLDEN / "premortem_instant_payouts.md"
@@ -177,11 +170,11 @@ def test_foreseen_for_a_later_incident(services: Services, ctx, workspace: Path)
 
     # The postmortems record the hit and the miss.
     services.incidents.resolve(ctx, hit.incident.id)
-    hit_text = new_postmortem(services, hit.incident.id).read_text(encoding="utf-8")
+    hit_text = services.postmortems.new(hit.incident.id).read_text(encoding="utf-8")
     assert '- Hit: foreseen in PRE-0003: risk 2 — "Payout webhook retries send a payout twice"' in (
         hit_text
     )
-    miss_text = new_postmortem(services, miss.incident.id).read_text(encoding="utf-8")
+    miss_text = services.postmortems.new(miss.incident.id).read_text(encoding="utf-8")
     assert '- Missed: PRE-0003 ("Launch: instant payouts") covered payouts' in miss_text
 
 
@@ -198,7 +191,7 @@ def test_concurrent_premortems_get_distinct_ids(services: Services) -> None:
         own = make_services(services.settings)  # its own connections, like another process
         barrier.wait()
         try:
-            ids.append(create_premortem(own, f"Launch number {n}").id)
+            ids.append(own.premortems.create(f"Launch number {n}").id)
         except BaseException as exc:
             errors.append(exc)
 

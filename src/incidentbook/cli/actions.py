@@ -35,12 +35,12 @@ def actions() -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, overdue: bool, status: str, no_sync: bool, as_json: bool) -> None:
     """List action items (open first, by due date)."""
-    from incidentbook.core.documents.registry import list_actions, sync_all
+    from incidentbook.core.documents.store import list_actions
 
     state = cli_state(ctx)
     services = state.services
     if not no_sync:
-        sync_all(services, state.context("documents re-read"))
+        services.documents.sync_all(state.context("documents re-read"))
     today = services.settings.clock().date()
     items = list_actions(
         services.db,
@@ -70,10 +70,8 @@ def list_cmd(ctx: click.Context, overdue: bool, status: str, no_sync: bool, as_j
 @click.pass_context
 def sync_cmd(ctx: click.Context, as_json: bool) -> None:
     """Re-read every document and record changed action items as events."""
-    from incidentbook.core.documents.registry import sync_all
-
     state = cli_state(ctx)
-    reports = sync_all(state.services, state.context("documents re-read"))
+    reports = state.services.documents.sync_all(state.context("documents re-read"))
     changed = [r for r in reports if r.changed]
 
     def human() -> None:

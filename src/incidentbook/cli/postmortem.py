@@ -32,12 +32,10 @@ def new_cmd(
     ctx: click.Context, incident_id: str, refresh: bool, reason: str | None, as_json: bool
 ) -> None:
     """Start the postmortem of incident ID from the template, prefilled with its facts."""
-    from incidentbook.core.documents.postmortem import create_postmortem
-
     state = cli_state(ctx)
     default_reason = "postmortem refreshed" if refresh else "postmortem started"
-    result = create_postmortem(
-        state.services, incident_id, refresh=refresh, ctx=state.context(reason or default_reason)
+    result = state.services.postmortems.create(
+        incident_id, refresh=refresh, ctx=state.context(reason or default_reason)
     )
 
     def human() -> None:
@@ -106,11 +104,11 @@ def export_cmd(ctx: click.Context, file: str, out: str, as_json: bool) -> None:
 @click.pass_context
 def list_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
     """List postmortems and pre-mortems (the files under postmortems/ are read first)."""
-    from incidentbook.core.documents.registry import list_actions, list_documents, sync_all
+    from incidentbook.core.documents.store import list_actions, list_documents
 
     state = cli_state(ctx)
     services = state.services
-    sync_all(services, state.context("documents re-read"))
+    services.documents.sync_all(state.context("documents re-read"))
     docs = list_documents(services.db, kind)
     rows = []
     for doc in docs:

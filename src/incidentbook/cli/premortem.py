@@ -38,12 +38,10 @@ def new_cmd(
 ) -> None:
     """Start a pre-mortem, with what has bitten us before already listed."""
     from incidentbook.cli import CliState
-    from incidentbook.core.documents.premortem import create_premortem
 
     state: CliState | None = ctx.find_object(CliState)
     assert state is not None
-    result = create_premortem(
-        state.services,
+    result = state.services.premortems.create(
         title,
         launch_services=_split(services),
         tags=_split(tags),

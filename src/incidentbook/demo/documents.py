@@ -12,9 +12,10 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from incidentbook.core.documents.postmortem import postmortem_id
+from incidentbook.core.documents.postmortem import find_postmortem, postmortem_id
 from incidentbook.frontmatter import join, split
 from incidentbook.fs import atomic_write
+from incidentbook.resources import shipped_dir
 
 if TYPE_CHECKING:
     from incidentbook.demo.model import DemoOptions, DemoReport
@@ -32,10 +33,6 @@ def _incident_by_title(services: Services, title: str) -> str | None:
 
 
 def demo_step(services: Services, options: DemoOptions, report: DemoReport) -> None:
-    from incidentbook.core.documents.postmortem import create_postmortem, find_postmortem
-    from incidentbook.core.documents.registry import sync_all
-    from incidentbook.resources import shipped_dir
-
     settings = services.settings
     folder = settings.postmortems_dir
     folder.mkdir(parents=True, exist_ok=True)
@@ -62,11 +59,11 @@ def demo_step(services: Services, options: DemoOptions, report: DemoReport) -> N
     written = 0
     second = _incident_by_title(services, SECOND_TITLE)
     if second and find_postmortem(settings, second) is None:
-        path = create_postmortem(services, second, ctx=ctx).path
+        path = services.postmortems.create(second, ctx=ctx).path
         today = settings.clock().date()
         _fill_fee_job_postmortem(path, today)
         written += 1
-    reports = sync_all(services, ctx)
+    reports = services.documents.sync_all(ctx)
     report.add(
         f"postmortems: {copied} example(s) copied, {written} written, "
         f"{len(reports)} document(s) tracked"

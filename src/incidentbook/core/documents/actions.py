@@ -13,6 +13,7 @@ can be written back to the file without disturbing anything else.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -217,8 +218,6 @@ def set_checked(text: str, line: int, checked: bool) -> str:
 def is_date(value: str | None) -> bool:
     if not value or not DATE_RE.match(value):
         return False
-    import datetime as dt
-
     try:
         dt.date.fromisoformat(value)
     except ValueError:

@@ -18,6 +18,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
+from incidentbook.core.documents.actions import strip_comments
+
 BEGIN_RE = re.compile(r"^\s*<!--\s*incidentbook:begin\s+([\w.-]+)(?:\s+sha=([0-9a-f]+))?\s*-->\s*$")
 END_RE = re.compile(r"^\s*<!--\s*incidentbook:end\s+([\w.-]+)\s*-->\s*$")
 
@@ -121,8 +123,6 @@ def refresh(existing: str, fresh: str) -> RefreshResult:
 def without_comments(body: str) -> str:
     """The body with HTML comments (template guidance, region markers) removed, for reading:
     the preview and the HTML export. Fenced code is left as it is."""
-    from incidentbook.core.documents.actions import strip_comments
-
     out: list[str] = []
     in_fence = False
     in_comment = False

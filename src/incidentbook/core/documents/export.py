@@ -10,6 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from markupsafe import Markup
+
+from incidentbook.core.documents import templating
+from incidentbook.core.documents.blocks import without_comments
+from incidentbook.core.markdown import make_markdown
 from incidentbook.frontmatter import split
 from incidentbook.fs import atomic_write, read_text
 
@@ -20,12 +25,6 @@ TEMPLATE = "export.html.j2"
 
 
 def render_html(settings: Settings, text: str, *, source: str = "document") -> str:
-    from markupsafe import Markup
-
-    from incidentbook.core.documents import templating
-    from incidentbook.core.documents.blocks import without_comments
-    from incidentbook.core.markdown import make_markdown
-
     doc = split(text, source=source)
     body_html = make_markdown().render(without_comments(doc.body))
     title = str(doc.meta.get("title") or doc.id or Path(source).stem)

@@ -23,6 +23,7 @@ from incidentbook.core.events.model import Event
 from incidentbook.core.events.store import stream_events
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.timeline import describe
+from incidentbook.errors import NotFoundError
 from incidentbook.storage.models import AlertRow
 
 # Events about writing the postmortem itself are not part of the incident's story.
@@ -164,8 +165,6 @@ def describe_event(event: Event) -> str:
 
 def collect(session: Session, incident_id: str) -> Facts:
     """Facts for one incident, read in the caller's session (one consistent snapshot)."""
-    from incidentbook.errors import NotFoundError
-
     canonical = incidents.parse_id(incident_id)
     events = stream_events(session, incidents.STREAM_PREFIX + canonical)
     state = incidents.derive(events)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from incidentbook.core.documents import actions as act
+from incidentbook.core.documents.risks import parse_risks
 from incidentbook.frontmatter import Document, split
 
 ERROR = "error"
@@ -259,8 +260,6 @@ def structure_findings(doc: Document) -> list[Finding]:
 
 def risk_findings(doc: Document) -> list[Finding]:
     """Each pre-mortem risk should say how likely, how bad, how we would see it, what we do."""
-    from incidentbook.core.documents.risks import parse_risks
-
     findings: list[Finding] = []
     seen: set[int] = set()
     for risk in parse_risks(doc.body, doc.body_offset):

@@ -1,4 +1,5 @@
-"""Creating a postmortem from an incident: ``postmortem new INC-0007 [--refresh]``.
+"""Creating a postmortem from an incident (``PostmortemService``): ``postmortem new INC-0007
+[--refresh]``.
 
 The workspace's (or the shipped) ``postmortem.md.j2`` is rendered with every fact incidentbook
 knows (``facts.collect``), related past incidents and documents (``related``) and the pre-mortem
@@ -12,21 +13,28 @@ regions (``blocks.refresh``) and keeps every hand-written line and the front mat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from incidentbook.core.documents import blocks, templating
+from incidentbook.context import Context
+from incidentbook.core.documents import blocks, related, store, templating
+from incidentbook.core.documents.facts import Facts, collect
+from incidentbook.core.documents.files import document_files, shown
+from incidentbook.core.documents.premortem import coverage_for_incident
+from incidentbook.core.documents.service import DocumentService
+from incidentbook.core.incidents import model as incidents
 from incidentbook.errors import ConflictError, UsageError
 from incidentbook.frontmatter import join, split
 from incidentbook.fs import atomic_write, read_text
-from incidentbook.storage.documents_models import DocumentRow
+from incidentbook.obs import log_info
+from incidentbook.settings import Settings
+from incidentbook.storage.db import Database
 from incidentbook.text import slugify
 
 if TYPE_CHECKING:
-    from incidentbook.context import Context
-    from incidentbook.services import Services
-    from incidentbook.settings import Settings
+    from incidentbook.core.incidents.service import IncidentService
 
 TEMPLATE = "postmortem.md.j2"
 STARTED = "incident.postmortem_started"
@@ -62,8 +70,6 @@ def postmortem_id(incident_id: str) -> str:
 
 def find_postmortem(settings: Settings, incident_id: str) -> Path | None:
     """The existing postmortem of an incident: by file name, else by front matter."""
-    from incidentbook.core.documents.registry import document_files
-
     files = document_files(settings)
     for path in files:
         if path.name.startswith(f"{incident_id}-") or path.name == f"{incident_id}.md":
@@ -78,141 +84,142 @@ def find_postmortem(settings: Settings, incident_id: str) -> Path | None:
     return None
 
 
-def render_postmortem(services: Services, incident_id: str, ctx: Context) -> tuple[str, Any]:
-    """(body, facts) for an incident; the body's generated regions are stamped."""
-    from incidentbook.core.documents.facts import collect
-    from incidentbook.core.documents.premortem import coverage_for_incident
-    from incidentbook.core.documents.related import search_related
+class PostmortemService:
+    """Starts and refreshes postmortems; the file and its events land in one unit of work."""
 
-    settings = services.settings
-    with services.db.read() as session:
-        facts = collect(session, incident_id)
-    incident = facts.incident
-    related = search_related(
-        settings,
-        services.db,
-        " ".join([str(incident["title"]), *facts.notes]),
-        services=facts.services,
-        exclude={incident_id, postmortem_id(incident_id)},
-        limit=5,
-    )
-    coverage = coverage_for_incident(settings, services.db, incident_id, facts=facts)
-    now = ctx.clock()
-    body = templating.render(
-        settings,
-        TEMPLATE,
-        {
-            "id": postmortem_id(incident_id),
-            "incident": incident,
-            "facts": facts.to_dict(),
-            "timeline": [t.__dict__ for t in facts.timeline],
-            "related": [r.to_dict() | {"action_status": r.action_status} for r in related],
-            "coverage": [c.to_dict() for c in coverage],
-            "created": now.date().isoformat(),
-            "now": now.isoformat(),
-        },
-    )
-    return blocks.stamp(body), facts
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        incidents: IncidentService,
+        documents: DocumentService,
+        new_context: Callable[[str], Context],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.incidents = incidents
+        self.documents = documents
+        self.new_context = new_context
 
-
-def create_postmortem(
-    services: Services,
-    incident_id: str,
-    *,
-    refresh: bool = False,
-    ctx: Context | None = None,
-) -> PostmortemResult:
-    from incidentbook.core.documents.registry import sync_file_in
-    from incidentbook.core.documents.related import backend_name
-    from incidentbook.core.incidents import model as incidents
-    from incidentbook.obs import log_info
-
-    settings = services.settings
-    canonical = incidents.parse_id(incident_id)
-    ctx = ctx or services.context("postmortem started")
-    state = services.incidents.get(canonical)  # NotFoundError for an unknown incident
-    folder = settings.postmortems_dir
-    existing = find_postmortem(settings, canonical)
-    if existing is not None and not refresh:
-        raise UsageError(
-            f"{_shown(settings, existing)} already exists; edit it, or re-render its "
-            f"generated blocks with --refresh"
+    def render(self, incident_id: str, ctx: Context) -> tuple[str, Facts]:
+        """(body, facts) for an incident; the body's generated regions are stamped."""
+        settings = self.settings
+        with self.db.read() as session:
+            facts = collect(session, incident_id)
+        incident = facts.incident
+        found = related.search_related(
+            settings,
+            self.db,
+            " ".join([str(incident["title"]), *facts.notes]),
+            services=facts.services,
+            exclude={incident_id, postmortem_id(incident_id)},
+            limit=5,
         )
-    if not folder.is_dir():
-        raise UsageError(f"cannot write postmortems: folder {folder} does not exist")
-    body, facts = render_postmortem(services, canonical, ctx)
-    doc_id = postmortem_id(canonical)
-    result = PostmortemResult(doc_id, canonical, folder, created=existing is None)
-    original: str | None = None
-    if existing is not None:
-        original = read_text(existing)
-        old = split(original, source=str(existing))
-        merged = blocks.refresh(old.body, body)
-        # The front matter is kept verbatim (comments, quoting, key order), like every
-        # other hand-written line.
-        head = original.split("\n")[: old.body_offset - 1]
-        text = "\n".join([*head, merged.text]) if head else merged.text
-        result.refreshed, result.kept_edited = merged.refreshed, merged.kept_edited
-        result.missing = merged.missing
-        path = existing
-        doc_id = old.id or doc_id
-        result.id = doc_id
-    else:
-        meta = {
-            "id": doc_id,
-            "kind": "postmortem",
-            "incident": canonical,
-            "title": f"Postmortem: {state.title}",
-            "status": "draft",
-            "severity": state.severity,
-            "authors": [ctx.actor.split(":", 1)[-1]],
-            "created": ctx.clock().date().isoformat(),
-            "services": facts.services,
-            "tags": [],
-        }
-        text = join(meta, body)
-        path = folder / f"{canonical}-{slugify(state.title)}.md"
-    result.path = path
-    with services.db.write() as session:
-        # Writers are serialised here (BEGIN IMMEDIATE): re-check what was read before.
-        if existing is None and (session.get(DocumentRow, doc_id) is not None or path.exists()):
-            raise UsageError(f"{_shown(settings, path)} already exists (created meanwhile)")
-        if original is not None and read_text(path) != original:
-            raise ConflictError(
-                f"{_shown(settings, path)} changed while it was being refreshed; run it again"
+        coverage = coverage_for_incident(settings, self.db, incident_id, facts=facts)
+        now = ctx.clock()
+        body = templating.render(
+            settings,
+            TEMPLATE,
+            {
+                "id": postmortem_id(incident_id),
+                "incident": incident,
+                "facts": facts.to_dict(),
+                "timeline": [t.__dict__ for t in facts.timeline],
+                "related": [r.to_dict() | {"action_status": r.action_status} for r in found],
+                "coverage": [c.to_dict() for c in coverage],
+                "created": now.date().isoformat(),
+                "now": now.isoformat(),
+            },
+        )
+        return blocks.stamp(body), facts
+
+    def create(
+        self,
+        incident_id: str,
+        *,
+        refresh: bool = False,
+        ctx: Context | None = None,
+    ) -> PostmortemResult:
+        settings = self.settings
+        canonical = incidents.parse_id(incident_id)
+        ctx = ctx or self.new_context("postmortem started")
+        state = self.incidents.get(canonical)  # NotFoundError for an unknown incident
+        folder = settings.postmortems_dir
+        existing = find_postmortem(settings, canonical)
+        if existing is not None and not refresh:
+            raise UsageError(
+                f"{shown(settings, existing)} already exists; edit it, or re-render its "
+                f"generated blocks with --refresh"
             )
-        sync_file_in(session, settings, ctx, path, text=text)
-        if existing is None:
-            services.incidents.apply_in(
-                session,
-                ctx,
-                canonical,
-                STARTED,
-                {"postmortem": doc_id, "path": _shown(settings, path)},
-            )
-        atomic_write(path, text)
-    result.search_backend = backend_name()
-    log_info(
-        "postmortem_written",
-        ctx.correlation_id,
-        actor=ctx.actor,
-        incident=canonical,
-        id=doc_id,
-        path=str(path),
-        new_file=result.created,
-        kept_edited=result.kept_edited,
-    )
-    return result
+        if not folder.is_dir():
+            raise UsageError(f"cannot write postmortems: folder {folder} does not exist")
+        body, facts = self.render(canonical, ctx)
+        doc_id = postmortem_id(canonical)
+        result = PostmortemResult(doc_id, canonical, folder, created=existing is None)
+        original: str | None = None
+        if existing is not None:
+            original = read_text(existing)
+            old = split(original, source=str(existing))
+            merged = blocks.refresh(old.body, body)
+            # The front matter is kept verbatim (comments, quoting, key order), like every
+            # other hand-written line.
+            head = original.split("\n")[: old.body_offset - 1]
+            text = "\n".join([*head, merged.text]) if head else merged.text
+            result.refreshed, result.kept_edited = merged.refreshed, merged.kept_edited
+            result.missing = merged.missing
+            path = existing
+            doc_id = old.id or doc_id
+            result.id = doc_id
+        else:
+            meta = {
+                "id": doc_id,
+                "kind": "postmortem",
+                "incident": canonical,
+                "title": f"Postmortem: {state.title}",
+                "status": "draft",
+                "severity": state.severity,
+                "authors": [ctx.actor.split(":", 1)[-1]],
+                "created": ctx.clock().date().isoformat(),
+                "services": facts.services,
+                "tags": [],
+            }
+            text = join(meta, body)
+            path = folder / f"{canonical}-{slugify(state.title)}.md"
+        result.path = path
+        with self.db.write() as session:
+            # Writers are serialised here (BEGIN IMMEDIATE): re-check what was read before.
+            if existing is None and (
+                store.get_document(session, doc_id) is not None or path.exists()
+            ):
+                raise UsageError(f"{shown(settings, path)} already exists (created meanwhile)")
+            if original is not None and read_text(path) != original:
+                raise ConflictError(
+                    f"{shown(settings, path)} changed while it was being refreshed; run it again"
+                )
+            self.documents.sync_file_in(session, ctx, path, text=text)
+            if existing is None:
+                self.incidents.apply_in(
+                    session,
+                    ctx,
+                    canonical,
+                    STARTED,
+                    {"postmortem": doc_id, "path": shown(settings, path)},
+                )
+            atomic_write(path, text)
+        result.search_backend = related.backend_name()
+        log_info(
+            "postmortem_written",
+            ctx.correlation_id,
+            actor=ctx.actor,
+            incident=canonical,
+            id=doc_id,
+            path=str(path),
+            new_file=result.created,
+            kept_edited=result.kept_edited,
+        )
+        return result
 
-
-def new_postmortem(services: Services, incident_id: str, refresh: bool = False) -> Path:
-    """Start (or, with ``refresh``, re-render the generated blocks of) an incident's
-    postmortem; returns its path."""
-    return create_postmortem(services, incident_id, refresh=refresh).path
-
-
-def _shown(settings: Settings, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(settings.workspace.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    def new(self, incident_id: str, refresh: bool = False) -> Path:
+        """Start (or, with ``refresh``, re-render the generated blocks of) an incident's
+        postmortem; returns its path."""
+        return self.create(incident_id, refresh=refresh).path

@@ -1,7 +1,7 @@
 """Pre-mortems (Klein method) and their risk register.
 
-``new_premortem`` renders ``premortem.md.j2`` with "What has bitten us before" prefilled by
-``related.search_related`` for the launch's services, tags and title words.
+``PremortemService.create`` renders ``premortem.md.j2`` with "What has bitten us before"
+prefilled by ``related.search_related`` for the launch's services, tags and title words.
 ``foreseen_for_incident`` matches a later incident against every pre-mortem risk by service or
 tag and text: the Incident screen shows "foreseen in PRE-0003: risk 2".
 """
@@ -9,24 +9,27 @@ tag and text: the Incident screen shows "foreseen in PRE-0003: risk 2".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from sqlmodel import Session
+
+from incidentbook.context import Context
+from incidentbook.core.documents import blocks, related, store, templating
+from incidentbook.core.documents.facts import collect
+from incidentbook.core.documents.files import document_files, shown
 from incidentbook.core.documents.related import stem, terms
 from incidentbook.core.documents.risks import Risk, parse_risks
+from incidentbook.core.documents.service import DocumentService
 from incidentbook.errors import UsageError
 from incidentbook.frontmatter import Document, join, split
 from incidentbook.fs import atomic_write
+from incidentbook.obs import log_info
+from incidentbook.settings import Settings
+from incidentbook.storage.db import Database
 from incidentbook.text import slugify
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
-
-    from incidentbook.context import Context
-    from incidentbook.services import Services
-    from incidentbook.settings import Settings
-    from incidentbook.storage.db import Database
 
 ID_RE = re.compile(r"^PRE-(\d+)")
 
@@ -48,8 +51,6 @@ class PremortemResult:
 
 
 def premortem_files(settings: Settings) -> list[tuple[Path, Document]]:
-    from incidentbook.core.documents.registry import document_files
-
     found: list[tuple[Path, Document]] = []
     for path in document_files(settings):
         try:
@@ -63,17 +64,12 @@ def premortem_files(settings: Settings) -> list[tuple[Path, Document]]:
 
 def next_premortem_id(settings: Settings, db: Database, session: Session | None = None) -> str:
     """One more than the highest PRE- number in the registry and in postmortems/."""
-    from sqlmodel import select
-
-    from incidentbook.core.documents.registry import document_files
-    from incidentbook.storage.documents_models import DocumentRow
-
     numbers = [0]
     if session is None:
         with db.read() as own:
-            ids = list(own.exec(select(DocumentRow.id)).all())
+            ids = store.document_ids(own)
     else:
-        ids = list(session.exec(select(DocumentRow.id)).all())
+        ids = store.document_ids(session)
     for doc_id in ids:
         match = ID_RE.match(doc_id)
         if match:
@@ -89,76 +85,87 @@ def next_premortem_id(settings: Settings, db: Database, session: Session | None 
     return f"PRE-{max(numbers) + 1:04d}"
 
 
-def create_premortem(
-    services: Services,
-    title: str,
-    *,
-    launch_services: list[str] | None = None,
-    tags: list[str] | None = None,
-    ctx: Context | None = None,
-) -> PremortemResult:
-    from incidentbook.core.documents import blocks, templating
-    from incidentbook.core.documents.registry import sync_file_in
-    from incidentbook.core.documents.related import backend_name, search_related
-    from incidentbook.obs import log_info
+class PremortemService:
+    """Starts pre-mortems; the file and its ``document.registered`` event land together."""
 
-    clean_title = " ".join(title.split())
-    if not clean_title:
-        raise UsageError("a pre-mortem needs a title")
-    settings = services.settings
-    ctx = ctx or services.context("pre-mortem started")
-    svc = [s.strip() for s in launch_services or [] if s.strip()]
-    tag_list = [t.strip() for t in tags or [] if t.strip()]
-    folder = settings.postmortems_dir
-    _ensure_folder(folder)
-    related = search_related(
-        settings, services.db, clean_title, services=svc, tags=tag_list, limit=8
-    )
-    now = ctx.clock()
-    # The id is chosen inside the write transaction (writers are serialised there), so two
-    # pre-mortems started at once never get the same number.
-    with services.db.write() as session:
-        doc_id = next_premortem_id(settings, services.db, session)
-        path = folder / f"{doc_id}-{slugify(clean_title)}.md"
-        if path.exists():
-            raise UsageError(f"{path} already exists")
-        body = templating.render(
-            settings,
-            "premortem.md.j2",
-            {
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        documents: DocumentService,
+        new_context: Callable[[str], Context],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.documents = documents
+        self.new_context = new_context
+
+    def create(
+        self,
+        title: str,
+        *,
+        launch_services: list[str] | None = None,
+        tags: list[str] | None = None,
+        ctx: Context | None = None,
+    ) -> PremortemResult:
+        clean_title = " ".join(title.split())
+        if not clean_title:
+            raise UsageError("a pre-mortem needs a title")
+        settings = self.settings
+        ctx = ctx or self.new_context("pre-mortem started")
+        svc = [s.strip() for s in launch_services or [] if s.strip()]
+        tag_list = [t.strip() for t in tags or [] if t.strip()]
+        folder = settings.postmortems_dir
+        _ensure_folder(folder)
+        found = related.search_related(
+            settings, self.db, clean_title, services=svc, tags=tag_list, limit=8
+        )
+        now = ctx.clock()
+        # The id is chosen inside the write transaction (writers are serialised there), so two
+        # pre-mortems started at once never get the same number.
+        with self.db.write() as session:
+            doc_id = next_premortem_id(settings, self.db, session)
+            path = folder / f"{doc_id}-{slugify(clean_title)}.md"
+            if path.exists():
+                raise UsageError(f"{path} already exists")
+            body = templating.render(
+                settings,
+                "premortem.md.j2",
+                {
+                    "id": doc_id,
+                    "title": clean_title,
+                    "services": svc,
+                    "tags": tag_list,
+                    "related": [r.to_dict() | {"action_status": r.action_status} for r in found],
+                    "created": now.date().isoformat(),
+                    "now": now.isoformat(),
+                },
+            )
+            meta = {
                 "id": doc_id,
+                "kind": "premortem",
                 "title": clean_title,
+                "status": "draft",
+                "authors": [ctx.actor.split(":", 1)[-1]],
+                "created": now.date().isoformat(),
                 "services": svc,
                 "tags": tag_list,
-                "related": [r.to_dict() | {"action_status": r.action_status} for r in related],
-                "created": now.date().isoformat(),
-                "now": now.isoformat(),
-            },
+            }
+            text = join(meta, blocks.stamp(body))
+            self.documents.sync_file_in(session, ctx, path, text=text)
+            atomic_write(path, text)
+        log_info(
+            "premortem_created", ctx.correlation_id, actor=ctx.actor, id=doc_id, path=str(path)
         )
-        meta = {
-            "id": doc_id,
-            "kind": "premortem",
-            "title": clean_title,
-            "status": "draft",
-            "authors": [ctx.actor.split(":", 1)[-1]],
-            "created": now.date().isoformat(),
-            "services": svc,
-            "tags": tag_list,
-        }
-        text = join(meta, blocks.stamp(body))
-        sync_file_in(session, settings, ctx, path, text=text)
-        atomic_write(path, text)
-    log_info("premortem_created", ctx.correlation_id, actor=ctx.actor, id=doc_id, path=str(path))
-    return PremortemResult(doc_id, path, [r.to_dict() for r in related], backend_name())
+        return PremortemResult(doc_id, path, [r.to_dict() for r in found], related.backend_name())
 
-
-def new_premortem(
-    services: Services,
-    title: str,
-    launch_services: list[str] | None = None,
-    tags: list[str] | None = None,
-) -> Path:
-    return create_premortem(services, title, launch_services=launch_services, tags=tags).path
+    def new(
+        self,
+        title: str,
+        launch_services: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> Path:
+        return self.create(title, launch_services=launch_services, tags=tags).path
 
 
 def _ensure_folder(folder: Path) -> None:
@@ -219,8 +226,6 @@ class Coverage:
 
 def incident_profile(db: Database, incident_id: str) -> tuple[str, set[str], set[str]]:
     """(text, words, services) of an incident: title, notes, alert names and summaries."""
-    from incidentbook.core.documents.facts import collect
-
     with db.read() as session:
         facts = collect(session, incident_id)
     return profile_of(facts)
@@ -254,7 +259,7 @@ def coverage_for_incident(
                     Foreseen(
                         doc.id,
                         str(doc.meta.get("title") or doc.id),
-                        _shown(settings, path),
+                        shown(settings, path),
                         risk.number,
                         risk.title,
                         matched,
@@ -265,7 +270,7 @@ def coverage_for_incident(
                 Coverage(
                     doc.id,
                     str(doc.meta.get("title") or doc.id),
-                    _shown(settings, path),
+                    shown(settings, path),
                     sorted(named),
                     hits,
                 )
@@ -304,10 +309,3 @@ def _risk_match(
     if len((terms(risk.title) & words) - anchor_words) >= 3:
         return shared
     return []
-
-
-def _shown(settings: Settings, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(settings.workspace.resolve()).as_posix()
-    except ValueError:
-        return str(path)

@@ -16,6 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import select
 
+from incidentbook.core import search
+from incidentbook.core.documents.actions import sections
+from incidentbook.core.documents.store import documents_for_incident, list_actions
+from incidentbook.core.incidents import model as incidents
+from incidentbook.frontmatter import split
+from incidentbook.fs import read_text
+from incidentbook.obs import log_error
+from incidentbook.storage.models import EventRow, IncidentRow
+
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
@@ -91,11 +100,7 @@ def backend_name() -> str:
 
 def _search_terms_function() -> Any:
     """``incidentbook.core.search.search_terms`` (issue 5's Whoosh index), if present."""
-    try:
-        import incidentbook.core.search as search_pkg
-    except ImportError:
-        return None
-    func = getattr(search_pkg, "search_terms", None)
+    func = getattr(search, "search_terms", None)
     return func if callable(func) else None
 
 
@@ -116,8 +121,6 @@ def _via_search_index(
     try:
         hits = func(settings, words, limit=limit * 2, db=db)
     except Exception as exc:  # a busy or broken index: the plain match still answers
-        from incidentbook.obs import log_error
-
         log_error("related_search_fallback", f"{type(exc).__name__}: {exc}")
         return None
     svc = {s.lower() for s in services}
@@ -158,11 +161,6 @@ def _relative(settings: Settings, path: str) -> str:
 def _fallback(
     settings: Settings, db: Database, text: str, services: list[str], tags: list[str]
 ) -> list[Related]:
-    from incidentbook.core.incidents import model as incidents
-    from incidentbook.frontmatter import split
-    from incidentbook.fs import read_text
-    from incidentbook.storage.models import EventRow, IncidentRow
-
     wanted = terms(text)
     svc = {s.lower() for s in services}
     tag_set = {t.lower() for t in tags}
@@ -221,8 +219,6 @@ def _fallback(
 
 def _attach_lessons(settings: Settings, db: Database, results: list[Related]) -> None:
     """Each result's lesson (first bullet of a postmortem's Lessons) and action-item counts."""
-    from incidentbook.core.documents.registry import documents_for_incident, list_actions
-
     for result in results:
         doc_ids: list[tuple[str, str | None]] = []
         if result.kind == "incident":
@@ -240,9 +236,6 @@ def _attach_lessons(settings: Settings, db: Database, results: list[Related]) ->
 
 def lesson_of(path: Path) -> str:
     """The first lesson in a document's "Lessons" section, as one line."""
-    from incidentbook.core.documents.actions import sections
-    from incidentbook.frontmatter import split
-
     try:
         doc = split(path.read_text(encoding="utf-8"))
     except Exception:

@@ -15,18 +15,26 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
 from incidentbook.errors import UsageError
 from incidentbook.money import format_minor
+from incidentbook.resources import shipped_dir
 
 if TYPE_CHECKING:
-    from jinja2.sandbox import SandboxedEnvironment
-
     from incidentbook.settings import Settings
 
 
 def template_dirs(settings: Settings) -> list[Path]:
-    from incidentbook.resources import shipped_dir
-
     dirs = [settings.templates_dir, shipped_dir("templates")]
     seen: list[Path] = []
     for d in dirs:
@@ -76,9 +84,6 @@ def hhmm(value: Any) -> str:
 
 
 def make_environment(settings: Settings) -> SandboxedEnvironment:
-    from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
     env = SandboxedEnvironment(
         loader=ChoiceLoader([FileSystemLoader(str(d)) for d in template_dirs(settings)]),
         autoescape=lambda name: bool(name and name.endswith((".html.j2", ".html"))),
@@ -95,9 +100,6 @@ def make_environment(settings: Settings) -> SandboxedEnvironment:
 
 def render(settings: Settings, name: str, context: dict[str, Any]) -> str:
     """Render template ``name`` with ``context``; any failure is one line naming the template."""
-    from jinja2 import TemplateNotFound, TemplateSyntaxError, UndefinedError
-    from jinja2.exceptions import SecurityError
-
     env = make_environment(settings)
     try:
         template = env.get_template(name)

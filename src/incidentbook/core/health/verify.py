@@ -14,7 +14,7 @@ from collections.abc import Callable
 from sqlalchemy import text
 
 from incidentbook.core import alerts
-from incidentbook.core.documents.registry import check_actions, check_documents
+from incidentbook.core.documents.verify import check_actions, check_documents
 from incidentbook.core.events.projection import CheckResult, check_projection
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.store import state_from_row as incident_from_row

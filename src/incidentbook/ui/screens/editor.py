@@ -297,14 +297,13 @@ class EditorScreen(DataScreen):
 
     @work(thread=True, exclusive=True, group="editor-save")
     def save(self, text: str) -> None:
-        from incidentbook.core.documents.registry import sync_file
         from incidentbook.fs import atomic_write
 
         try:
             atomic_write(self.path, text)
             mtime = self.path.stat().st_mtime_ns
-            report = sync_file(
-                self.services, self.services.context("saved in the editor"), self.path
+            report = self.services.documents.sync_file(
+                self.services.context("saved in the editor"), self.path
             )
         except IncidentbookError as exc:
             self.post_message(EditorFailed(str(exc)))
@@ -327,10 +326,8 @@ class EditorScreen(DataScreen):
     @work(thread=True, group="editor-record")
     def record_changes(self, reason: str) -> None:
         """Record a file changed outside the editor (ticked boxes close items)."""
-        from incidentbook.core.documents.registry import sync_file
-
         try:
-            report = sync_file(self.services, self.services.context(reason), self.path)
+            report = self.services.documents.sync_file(self.services.context(reason), self.path)
         except IncidentbookError as exc:
             self.post_message(EditorFailed(str(exc)))
             return
@@ -426,7 +423,7 @@ def start_postmortem(screen: DataScreen, incident_id: str) -> None:
 
 
 def _open_or_create_postmortem(screen: DataScreen, incident_id: str) -> None:
-    from incidentbook.core.documents.postmortem import create_postmortem, find_postmortem
+    from incidentbook.core.documents.postmortem import find_postmortem
     from incidentbook.ui.screens.base import CommandFailed
 
     services = screen.services
@@ -435,7 +432,7 @@ def _open_or_create_postmortem(screen: DataScreen, incident_id: str) -> None:
         path = find_postmortem(services.settings, canonical)
         if path is None:
             ctx = services.context("postmortem started in the app")
-            path = create_postmortem(services, canonical, ctx=ctx).path
+            path = services.postmortems.create(canonical, ctx=ctx).path
     except IncidentbookError as exc:
         screen.post_message(CommandFailed(str(exc)))
         return

@@ -25,7 +25,6 @@ class HealthLoaded(Message):
 # Other parts add health panels as "module:function" -> list[(title, text)] (e.g. reconciler).
 HEALTH_PANELS: list[str] = [
     "incidentbook.core.ledger.reconcile:health_panels",
-    "incidentbook.core.documents.registry:health_panels",
 ]
 
 
@@ -56,6 +55,7 @@ class HealthScreen(DataScreen):
             module_name, _, func_name = target.partition(":")
             panel = getattr(importlib.import_module(module_name), func_name)
             extra.extend(panel(self.services))
+        extra.append(_action_items_panel(self.services.documents.action_counts()))
         self.post_message(HealthLoaded(stats, extra))
 
     @on(HealthLoaded)
@@ -79,6 +79,14 @@ class HealthScreen(DataScreen):
         grid = self.query_one("#health-grid", Grid)
         grid.remove_children()
         grid.mount_all(_panel(title, body) for title, body in panels)
+
+
+def _action_items_panel(counts: dict[str, int]) -> tuple[str, str]:
+    """The action-item panel: open, overdue, done and dropped items."""
+    body = "\n".join(
+        f"{name:>10}  {counts.get(name, 0):,}" for name in ("open", "overdue", "done", "dropped")
+    )
+    return ("Action items", body)
 
 
 def _panel(title: str, body: str) -> Static:
