@@ -12,7 +12,7 @@ from incidentbook.settings import Settings
 # The services import SQLAlchemy; the app builds Services before its first paint, so they
 # are imported when first used (in a worker), not here.
 if TYPE_CHECKING:
-    from incidentbook.core.alerts import AlertService
+    from incidentbook.core.alerts.service import AlertService
     from incidentbook.core.incidents import IncidentService
     from incidentbook.storage.db import Database
 
@@ -35,9 +35,9 @@ class Services:
 
     @cached_property
     def alerts(self) -> AlertService:
-        from incidentbook.core.alerts import AlertService
+        from incidentbook.core.alerts.service import AlertService
 
-        return AlertService(self.db, self.settings.alert_group_by)
+        return AlertService(self.db, self.incidents, self.settings.alert_group_by)
 
     def context(
         self,
