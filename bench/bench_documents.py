@@ -40,7 +40,7 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def bench_prefill(workdir: Path, alerts: int) -> dict[str, Any]:
-    from incidentbook.core.alerts import NativeAlert
+    from incidentbook.core.alerts.model import NativeAlert
     from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.workspace import init_workspace

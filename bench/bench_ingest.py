@@ -209,7 +209,6 @@ def _timed(work: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def bench_lines(count: int) -> dict[str, Any]:
-    from incidentbook.core.alert_formats import ingest_lines
     from incidentbook.services import make_services
     from incidentbook.settings import load_settings
     from incidentbook.workspace import init_workspace
@@ -228,11 +227,11 @@ def bench_lines(count: int) -> dict[str, Any]:
                 yield from handle
 
         seconds, report = _timed(
-            lambda: ingest_lines(services.alerts, ctx, open_lines, "native", batch_size=1000)
+            lambda: services.alerts.ingest_lines(ctx, open_lines, "native", batch_size=1000)
         )
         assert report.result.counts["new"] == count, report.to_dict()
         replay_seconds, replay = _timed(
-            lambda: ingest_lines(services.alerts, ctx, open_lines, "native", batch_size=1000)
+            lambda: services.alerts.ingest_lines(ctx, open_lines, "native", batch_size=1000)
         )
         assert replay.result.counts["replayed"] == count
         services.db.dispose()

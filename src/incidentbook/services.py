@@ -12,7 +12,7 @@ from incidentbook.settings import Settings
 # The services import SQLAlchemy; the app builds Services before its first paint, so they
 # are imported when first used (in a worker), not here.
 if TYPE_CHECKING:
-    from incidentbook.core.alerts import AlertService
+    from incidentbook.core.alerts.service import AlertService
     from incidentbook.core.documents.postmortem import PostmortemService
     from incidentbook.core.documents.premortem import PremortemService
     from incidentbook.core.documents.service import DocumentService
@@ -39,9 +39,9 @@ class Services:
 
     @cached_property
     def alerts(self) -> AlertService:
-        from incidentbook.core.alerts import AlertService
+        from incidentbook.core.alerts.service import AlertService
 
-        return AlertService(self.db, self.settings.alert_group_by)
+        return AlertService(self.db, self.incidents, self.settings.alert_group_by)
 
     @cached_property
     def runbook_suggester(self) -> Suggester:

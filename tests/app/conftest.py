@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from incidentbook.context import Context
-from incidentbook.core.alerts import NativeAlert
+from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, read_config
 from incidentbook.ui.app import IncidentbookApp, make_app

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from incidentbook.context import Context
-from incidentbook.core.alerts import NativeAlert
+from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.services import Services
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

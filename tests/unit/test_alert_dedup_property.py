@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incidentbook.core.alert_formats import parse_alertmanager
+from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
 from incidentbook.core.health.verify import run_verify
 from incidentbook.services import make_services
 from incidentbook.settings import Settings, read_config

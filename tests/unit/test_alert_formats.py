@@ -7,14 +7,10 @@ from typing import Any
 
 import pytest
 
-from incidentbook.core.alert_formats import (
-    PayloadError,
-    decode_json,
-    map_severity,
-    parse_alertmanager,
-    parse_native,
-    parse_pagerduty,
-)
+from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
+from incidentbook.core.alerts.formats.common import PayloadError, decode_json, map_severity
+from incidentbook.core.alerts.formats.native import parse_native
+from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
 
 
 def am_alert(fp: str = "a1b2c3d4e5f60718", **over: Any) -> dict[str, Any]:
@@ -230,7 +226,7 @@ def test_severity_words() -> None:
 
 
 def test_alertmanager_api_dump_lines() -> None:
-    from incidentbook.core.alert_formats import parse_alertmanager_api_alerts
+    from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager_api_alerts
 
     now = "2026-10-17T03:00:00.000000Z"
     active = {k: v for k, v in am_alert("a1").items() if k != "status"}

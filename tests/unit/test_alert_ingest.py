@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from incidentbook.context import Context
-from incidentbook.core import alerts as al
-from incidentbook.core.alert_formats import parse_alertmanager, parse_pagerduty
+from incidentbook.core.alerts import service as alert_service
+from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
+from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
+from incidentbook.core.alerts.model import REPEATED, IngestResult, NativeAlert, apply, derive
+from incidentbook.core.alerts.service import AlertService
+from incidentbook.core.alerts.store import with_lock_retry
 from incidentbook.core.health.verify import run_verify
 from incidentbook.services import Services
 from tests.unit.test_alert_formats import am_alert, am_payload, pd_event
@@ -30,7 +34,7 @@ def _count(services: Services, sql: str) -> int:
         conn.close()
 
 
-def _am(services: Services, ctx: Context, payload: dict[str, Any]) -> al.IngestResult:
+def _am(services: Services, ctx: Context, payload: dict[str, Any]) -> IngestResult:
     return services.alerts.ingest_alertmanager(ctx, parse_alertmanager(payload))
 
 
@@ -96,7 +100,7 @@ def test_a_payload_is_all_in_or_all_out(
     services: Services, ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     payload = parse_alertmanager(am_payload(am_alert("ok-1"), am_alert("ok-2")))
-    real_append = al._append_event
+    real_append = alert_service.append_event
     calls: list[str] = []
 
     def failing_append(*args: Any, **kwargs: Any) -> Any:
@@ -105,7 +109,7 @@ def test_a_payload_is_all_in_or_all_out(
             raise RuntimeError("disk on fire")
         return real_append(*args, **kwargs)
 
-    monkeypatch.setattr(al, "_append_event", failing_append)
+    monkeypatch.setattr(alert_service, "append_event", failing_append)
     with pytest.raises(RuntimeError, match="disk on fire"):
         services.alerts.ingest_alertmanager(ctx, payload)
     monkeypatch.undo()
@@ -172,7 +176,7 @@ def test_acknowledging_a_big_group_links_in_one_timeline_event(
 
 
 def test_group_key_is_configurable(services: Services, ctx: Context) -> None:
-    svc = al.AlertService(services.db, ["alertname", "account"])
+    svc = AlertService(services.db, services.incidents, ["alertname", "account"])
     svc.ingest_alertmanager(ctx, parse_alertmanager(am_payload(am_alert("x"))))
     assert svc.get("x").group_key == "alertname=BalanceMismatch,account=acc-1"
     assert [g.key for g in svc.groups()] == ["alertname=BalanceMismatch,account=acc-1"]
@@ -302,9 +306,9 @@ def test_ack_group_cli(cli: Any, tmp_path: Path) -> None:
 
 def test_ingest_in_inside_a_callers_transaction(services: Services, ctx: Context) -> None:
     """The reconciler's path: single alerts inside its own transaction, mixed with a batch."""
-    from incidentbook.core.alert_formats import parse_native
+    from incidentbook.core.alerts.formats.native import parse_native
 
-    def native(fp: str, status: str = "firing") -> al.NativeAlert:
+    def native(fp: str, status: str = "firing") -> NativeAlert:
         return parse_native(json.loads(_native(fp, status)))
 
     svc = services.alerts
@@ -312,7 +316,7 @@ def test_ingest_in_inside_a_callers_transaction(services: Services, ctx: Context
         assert svc.ingest_in(session, ctx, native("r1"), "run-1/r1") == "new"
         assert svc.ingest_in(session, ctx, native("r1"), "run-1/r1") == "replayed"
         assert svc.ingest_in(session, ctx, native("r1"), "run-2/r1") == "repeated"
-        result = al.IngestResult()
+        result = IngestResult()
         outcomes: list[str] = []
         svc.ingest_many_in(
             session,
@@ -333,11 +337,11 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
     """A sender that re-sends an unchanged alert adds an event with the alert's name only
     (last_seen and occurrences move); a changed field is carried; the stored alert is the fold
     of events either way, and of the full-payload repeats older versions wrote."""
-    from incidentbook.core.alert_formats import parse_native
+    from incidentbook.core.alerts.formats.native import parse_native
     from incidentbook.core.events.model import Event, encode_sorted
     from incidentbook.core.events.store import stream_events
 
-    def native(fp: str, **over: Any) -> al.NativeAlert:
+    def native(fp: str, **over: Any) -> NativeAlert:
         return parse_native(json.loads(_native(fp, **over)))
 
     svc = services.alerts
@@ -359,12 +363,12 @@ def test_a_repeat_records_only_what_changed(services: Services, ctx: Context) ->
     assert b.summary == "disk at 97%" and b.last_seen == b_events[1].recorded_at
     # an older full-payload repeat folds to the same state as the compact one
     full = Event(
-        seq=b_events[1].seq, stream="alert:b", type=al.REPEATED,
+        seq=b_events[1].seq, stream="alert:b", type=REPEATED,
         data={"alert": native("b", summary="disk at 97%").to_dict(), "group_key": "disk_full"},
         actor=ctx.actor, reason=None, correlation_id="c", recorded_at=b_events[1].recorded_at,
         idempotency_key=None,
     )  # fmt: skip
-    assert al.apply(al.apply(None, b_events[0]), full) == al.derive(b_events)
+    assert apply(apply(None, b_events[0]), full) == derive(b_events)
     # a batch that changes labels writes the new ones (an unchanged repeat reuses the stored
     # JSON); verify re-derives every row from its events
     svc.ingest(ctx, [native("b", labels={"rack": "r2", "host": "b"}), native("a")])
@@ -406,13 +410,13 @@ def test_lock_retry_is_bounded() -> None:
             raise OperationalError("BEGIN", {}, sq.OperationalError("database is locked"))
         return "done"
 
-    assert al.with_lock_retry(flaky, base_delay=0.001) == "done" and len(calls) == 3
+    assert with_lock_retry(flaky, base_delay=0.001) == "done" and len(calls) == 3
 
     def always_locked() -> None:
         raise OperationalError("BEGIN", {}, sq.OperationalError("database is locked"))
 
     with pytest.raises(OperationalError):
-        al.with_lock_retry(always_locked, attempts=3, base_delay=0.001)
+        with_lock_retry(always_locked, attempts=3, base_delay=0.001)
 
     def other_error() -> None:
         calls.append(1)
@@ -420,7 +424,7 @@ def test_lock_retry_is_bounded() -> None:
 
     calls.clear()
     with pytest.raises(OperationalError):
-        al.with_lock_retry(other_error, base_delay=0.001)
+        with_lock_retry(other_error, base_delay=0.001)
     assert len(calls) == 1  # not a lock: no retry
 
 
@@ -457,11 +461,9 @@ def test_show_lists_matching_runbooks(cli: Any, tmp_path: Path) -> None:
 
 
 def test_ingest_lines_reports_progress_after_each_commit(services: Services, ctx: Context) -> None:
-    from incidentbook.core.alert_formats import ingest_lines
-
     lines = [_native(f"p{i}") for i in range(25)]
     seen: list[int] = []
-    report = ingest_lines(
-        services.alerts, ctx, lambda: iter(lines), "native", batch_size=10, progress=seen.append
+    report = services.alerts.ingest_lines(
+        ctx, lambda: iter(lines), "native", batch_size=10, progress=seen.append
     )
     assert seen == [10, 20, 25] and report.result.counts["new"] == 25

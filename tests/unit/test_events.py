@@ -61,12 +61,12 @@ def test_event_ids_are_uuid7_in_recording_order(
     import time
     import uuid
 
-    from incidentbook.core import alerts as al
+    from incidentbook.core.alerts.model import NativeAlert
 
     ticks = iter(range(1_790_000_000_000, 1_790_000_001_000))
     monkeypatch.setattr(time, "time_ns", lambda: next(ticks) * 1_000_000)
     services.incidents.open(ctx, "Balances disagree", "critical")
-    alert = al.NativeAlert(
+    alert = NativeAlert(
         source="test", name="disk_full", fingerprint="fp", status="firing", severity="error",
         summary="disk", labels={}, annotations={}, starts_at="2026-10-17T02:00:00Z",
     )  # fmt: skip

@@ -341,7 +341,7 @@ def test_concurrent_starts_of_one_postmortem_write_it_once(services: Services, c
 
 
 def test_money_is_kept_apart_per_check_and_bad_labels_are_skipped(services: Services, ctx) -> None:
-    from incidentbook.core.alerts import NativeAlert
+    from incidentbook.core.alerts.model import NativeAlert
 
     def alert(check: str, account: str, annotations: dict[str, str]) -> NativeAlert:
         return NativeAlert.from_dict(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from incidentbook.context import Context
-from incidentbook.core.alerts import NativeAlert
+from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.core.runbooks.lint import lint_runbooks
 from incidentbook.core.runbooks.loader import load_runbooks
 from incidentbook.core.runbooks.matching import match_runbooks

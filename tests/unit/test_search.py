@@ -10,7 +10,7 @@ import pytest
 
 from incidentbook.context import Context
 from incidentbook.core import search as S
-from incidentbook.core.alerts import NativeAlert
+from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.services import Services
 from incidentbook.settings import Settings
 from tests.conftest import Cli

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from incidentbook.context import Context
-from incidentbook.core.alerts import NativeAlert
+from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.core.health.verify import CHECKS, run_verify
 from incidentbook.services import Services
 

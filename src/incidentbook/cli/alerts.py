@@ -12,7 +12,7 @@ import click
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 
 if TYPE_CHECKING:
-    from incidentbook.core.alerts import AlertState
+    from incidentbook.core.alerts.model import AlertState
     from incidentbook.services import Services
 
 FORMATS = ("native", "alertmanager", "pagerduty")
@@ -65,7 +65,7 @@ def ingest_cmd(
     """Ingest alerts from FILE (or - for standard input). Re-ingesting a file changes nothing."""
     from pathlib import Path
 
-    from incidentbook.core.alert_formats import PayloadError, ingest_lines
+    from incidentbook.core.alerts.formats.common import PayloadError
     from incidentbook.errors import NotFoundError, UsageError
 
     state = cli_state(ctx)
@@ -94,8 +94,7 @@ def ingest_cmd(
     )
     try:
         with _progress(source, as_json) as progress:
-            report = ingest_lines(
-                services.alerts,
+            report = services.alerts.ingest_lines(
                 context,
                 open_lines,
                 fmt,

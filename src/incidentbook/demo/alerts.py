@@ -10,7 +10,8 @@ from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from incidentbook.clock import to_iso
-from incidentbook.core.alert_formats import parse_alertmanager, parse_pagerduty
+from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
+from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
 
 if TYPE_CHECKING:
     from incidentbook.demo.model import DemoOptions, DemoReport

@@ -25,12 +25,9 @@ from starlette.routing import Route
 
 from incidentbook.clock import to_iso
 from incidentbook.context import new_correlation_id
-from incidentbook.core.alert_formats import (
-    PayloadError,
-    decode_json,
-    parse_alertmanager,
-    parse_pagerduty,
-)
+from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
+from incidentbook.core.alerts.formats.common import PayloadError, decode_json
+from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
 from incidentbook.errors import IncidentbookError
 from incidentbook.obs import log_error, log_info
 from incidentbook.receiver.metrics import ReceiverMetrics

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
-from incidentbook.core import alerts
+from incidentbook.core.alerts import model as alert_model
+from incidentbook.core.alerts import store as alert_store
 from incidentbook.core.documents.verify import check_actions, check_documents
 from incidentbook.core.events.projection import CheckResult, check_projection
 from incidentbook.core.incidents import model as incidents
@@ -61,11 +62,11 @@ def check_alerts(_settings: Settings, db: Database) -> CheckResult:
         "alerts_projection",
         "alert",
         db,
-        alerts.STREAM_PREFIX,
+        alert_model.STREAM_PREFIX,
         AlertRow,
         lambda r: r.fingerprint,
-        alerts.derive,
-        alerts.AlertState.from_row,
+        alert_model.derive,
+        alert_store.state_from_row,
     )
 
 

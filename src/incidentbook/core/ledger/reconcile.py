@@ -710,7 +710,7 @@ class _Runner:
     # -- alerts --------------------------------------------------------------------------
 
     def _alert(self, row: Any) -> Any:
-        from incidentbook.core.alerts import NativeAlert
+        from incidentbook.core.alerts.model import NativeAlert
 
         fingerprint, check, account_id, currency, entry_id, delta, details_json = row
         details = json.loads(details_json)
@@ -781,7 +781,7 @@ class _Runner:
         cursor past it, so nothing is offered twice (receipts would only grow by every run's
         findings). Every changed alert's group is queued for the index: a repeated finding's
         new figures, like a resolution, change the group's text."""
-        from incidentbook.core.alerts import IngestResult
+        from incidentbook.core.alerts.model import IngestResult
 
         self.services.alerts.ingest_many_in(
             session,
@@ -810,7 +810,7 @@ class _Runner:
                 )
 
     def resolve(self) -> None:
-        from incidentbook.core.alerts import NativeAlert
+        from incidentbook.core.alerts.model import NativeAlert
 
         run = self.run
         if run.phase != "resolve":

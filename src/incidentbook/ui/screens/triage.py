@@ -21,7 +21,7 @@ from incidentbook.ui.widgets.seen_before import SeenBefore
 from incidentbook.ui.widgets.severity import severity_text
 
 if TYPE_CHECKING:
-    from incidentbook.core.alerts import AlertGroup
+    from incidentbook.core.alerts.model import AlertGroup
     from incidentbook.core.incidents.model import IncidentState
 
 
