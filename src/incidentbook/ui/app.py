@@ -1,7 +1,8 @@
 """The incidentbook app. ``make_app(settings)`` is the one factory the CLI and the tests use.
 
 The first paint never waits on the database: the app mounts the Triage screen at once and opens
-(and migrates) the state database in a thread worker, then tells the screens to load.
+(and migrates) the state database in a thread worker, then tells the screens to load. The
+screens opened by name (a key, the palette) are the entries of ``ui.registry``.
 """
 
 from __future__ import annotations

@@ -322,9 +322,7 @@ class EditorScreen(DataScreen):
             report = sync_file(services, services.context(reason), self.path)
             return ChangesRecorded(_summary(report))
 
-        run_in_worker(
-            self, record, group="editor-record", exclusive=False, catch=IncidentbookError
-        )
+        run_in_worker(self, record, group="editor-record", exclusive=False, catch=IncidentbookError)
 
     @on(ChangesRecorded)
     def _changes_recorded(self, message: ChangesRecorded) -> None:

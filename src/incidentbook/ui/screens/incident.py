@@ -26,8 +26,11 @@ from incidentbook.ui.widgets.seen_before import SeenBefore
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from incidentbook.context import Context
     from incidentbook.core.events.model import Event
-    from incidentbook.core.incidents import IncidentState
+    from incidentbook.core.incidents import IncidentState, Outcome
     from incidentbook.services import Services
 
 
@@ -136,20 +139,19 @@ class IncidentScreen(DataScreen):
 
     # -- actions -------------------------------------------------------------------------
 
-    def _command(self, method: str, reason: str) -> None:
+    def _command(self, command: Callable[[Context, str], Outcome], reason: str) -> None:
         ctx = self.services.context(reason)
-        service = self.services.incidents
         iid = self.incident_id
-        self.run_command(lambda: getattr(service, method)(ctx, iid), lambda o: o.message)
+        self.run_command(lambda: command(ctx, iid), lambda o: o.message)
 
     def action_acknowledge(self) -> None:
-        self._command("acknowledge", "acknowledged in the app")
+        self._command(self.services.incidents.acknowledge, "acknowledged in the app")
 
     def action_resolve(self) -> None:
-        self._command("resolve", "resolved in the app")
+        self._command(self.services.incidents.resolve, "resolved in the app")
 
     def action_reopen(self) -> None:
-        self._command("reopen", "reopened in the app")
+        self._command(self.services.incidents.reopen, "reopened in the app")
 
     def action_severity(self) -> None:
         current = self.incident.severity if self.incident else "error"

@@ -50,7 +50,8 @@ class SeenBefore(WorkspacePanel):
         self.query_one("#seen-list", Static).update("looking for similar past incidents…")
 
         def load() -> SeenBeforeLoaded:
-            # Deferred: the search engine costs the first paint (Triage embeds this) ~45 ms.
+            # Deferred: Triage embeds this widget and the search engine's import would add
+            # ~50 ms to the first paint (187 -> 238 ms, bench/bench_startup.py's script).
             from incidentbook.core.search.seen import seen_before
 
             items = seen_before(
