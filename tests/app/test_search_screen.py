@@ -99,8 +99,8 @@ class WidgetHost(App[None]):
         self.services = services
 
     def compose(self) -> ComposeResult:
-        yield RunbookPanel(id="panel")
-        yield SeenBefore(id="seen")
+        yield RunbookPanel(self.services, id="panel")
+        yield SeenBefore(self.services, id="seen")
 
 
 async def test_runbook_panel_and_seen_before(

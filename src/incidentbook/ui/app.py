@@ -1,12 +1,12 @@
 """The incidentbook app. ``make_app(settings)`` is the one factory the CLI and the tests use.
 
 The first paint never waits on the database: the app mounts the Triage screen at once and opens
-(and migrates) the state database in a thread worker, then tells the screens to load.
+(and migrates) the state database in a thread worker, then tells the screens to load. The
+screens opened by name (a key, the palette) are the entries of ``ui.registry``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
@@ -16,19 +16,19 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from incidentbook.errors import IncidentbookError
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
-from incidentbook.ui.messages import DatabaseFailed, DatabaseReady, DataChanged, Reload
-
-# Screens that other parts of the product contribute, opened by name from a key or the palette:
-# name -> ("module:Class", key, description). Each takes the app's services as its only argument
-# (or none); screens that need an argument are pushed by their callers.
-SCREENS_BY_NAME: dict[str, tuple[str, str, str]] = {
-    "health": ("incidentbook.ui.screens.health:HealthScreen", "H", "Health"),
-    "search": ("incidentbook.ui.screens.search:SearchScreen", "/", "Search"),
-    "audit": ("incidentbook.ui.screens.audit:AuditScreen", "A", "Account audit"),
-}
+from incidentbook.ui.messages import (
+    DatabaseReady,
+    DataChanged,
+    Reload,
+    ScreenRequested,
+    WorkFailed,
+)
+from incidentbook.ui.registry import SCREENS, SCREENS_BY_NAME
+from incidentbook.ui.screens.help import HelpScreen
+from incidentbook.ui.screens.triage import TriageScreen
+from incidentbook.ui.workers import run_in_worker
 
 REFRESH_SECONDS = 5.0
 
@@ -40,12 +40,7 @@ class IncidentbookApp(App[None]):
 
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
-        Binding("H", "open_screen('health')", "Health", id="app.health"),
-        # Hidden from the footer (so the screens' snapshots stay as they are); in the palette.
-        Binding(
-            "slash", "open_screen('search')", "Search", key_display="/", id="app.search", show=False
-        ),
-        Binding("A", "open_screen('audit')", "Account audit", id="app.audit", show=False),
+        *(entry.binding() for entry in SCREENS),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
@@ -60,37 +55,37 @@ class IncidentbookApp(App[None]):
         self.sub_title = settings.workspace.name
 
     def on_mount(self) -> None:
-        from incidentbook.ui.screens.triage import TriageScreen
-
         self.push_screen(TriageScreen())
         # Open the database after the first frame is on screen, so it never delays it.
         self.call_after_refresh(self.open_database)
         self.set_interval(REFRESH_SECONDS, self._poll_changes)
 
-    @work(thread=True, exclusive=True, group="open-database")
     def open_database(self) -> None:
+        """Open (and migrate) the database in a thread worker; a failure is shown, the app
+        lives on."""
+        run_in_worker(self, self._opened_database, group="open-database")
+
+    def _opened_database(self) -> DatabaseReady:
+        # Deferred, and so imported in the worker's thread: the event store pulls in
+        # SQLAlchemy, which the first paint does not need.
         from incidentbook.core.events.store import last_seq
 
-        try:
-            seq = last_seq(self.services.db)  # opens and migrates first
-        except IncidentbookError as exc:
-            self.post_message(DatabaseFailed(str(exc)))
-            return
-        except Exception as exc:  # the app must show it, not die
-            self.post_message(DatabaseFailed(f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(DatabaseReady(seq))
+        return DatabaseReady(last_seq(self.services.db))  # opens and migrates first
 
     def on_database_ready(self, message: DatabaseReady) -> None:
         self.db_ready = True
         self.last_event_seq = message.last_seq
         self._broadcast("database")
 
-    def on_database_failed(self, message: DatabaseFailed) -> None:
+    def on_work_failed(self, message: WorkFailed) -> None:
+        # The app's own work is opening the database (the screens and widgets stop theirs).
         self.db_error = message.error
         self.notify(
             message.error, title="Cannot open the state database", severity="error", timeout=30
         )
+
+    def on_screen_requested(self, message: ScreenRequested) -> None:
+        self.push_screen(message.screen)
 
     def on_data_changed(self, message: DataChanged) -> None:
         self._broadcast(message.source)
@@ -107,6 +102,7 @@ class IncidentbookApp(App[None]):
     def check_for_changes(self) -> None:
         """Pick up changes made outside the app (the CLI, the receiver): every change appends
         an event, so a new highest event number means something changed."""
+        # Deferred: the event store pulls in SQLAlchemy, which the first paint does not need.
         from incidentbook.core.events.store import last_seq
 
         seq = last_seq(self.services.db)
@@ -117,8 +113,6 @@ class IncidentbookApp(App[None]):
     # -- actions -------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        from incidentbook.ui.screens.help import HelpScreen
-
         self.push_screen(HelpScreen(self.screen))
 
     def action_refresh(self) -> None:
@@ -129,10 +123,7 @@ class IncidentbookApp(App[None]):
         if entry is None:
             self.notify(f"no screen {name!r}", severity="warning")
             return
-        target, _key, _description = entry
-        module_name, _, class_name = target.partition(":")
-        screen_class = getattr(importlib.import_module(module_name), class_name)
-        self.push_screen(screen_class())
+        self.push_screen(entry.load()())
 
     # -- command palette: every binding with an id is also a command -------------------
 

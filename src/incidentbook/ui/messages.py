@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
+from textual.screen import Screen
 
 
 @dataclass
@@ -15,8 +17,13 @@ class DatabaseReady(Message):
 
 
 @dataclass
-class DatabaseFailed(Message):
+class WorkFailed(Message):
+    """A worker's work raised: ``error`` is the text to show (``workers.failure_text``);
+    ``subject`` is what the work was about (a query, an id), so a receiver can drop a stale
+    failure. Every receiver stops it: a failure is reported once, where the work was started."""
+
     error: str
+    subject: str = ""
 
 
 @dataclass
@@ -31,3 +38,10 @@ class Reload(Message, bubble=False):
     """From the app to each screen: load your data again."""
 
     source: str = ""
+
+
+@dataclass
+class ScreenRequested(Message):
+    """From a worker to the app (it bubbles up): push this screen."""
+
+    screen: Screen[Any]

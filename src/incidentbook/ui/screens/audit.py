@@ -19,10 +19,13 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
-from incidentbook.core.ledger.audit import AccountAudit, AuditEntry
+from incidentbook.core.ledger.audit import AccountAudit, AuditEntry, Auditor, parse_moment
+from incidentbook.core.ledger.reconcile import affected_accounts, incident_accounts
 from incidentbook.errors import IncidentbookError
 from incidentbook.money import format_maybe as _money
+from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.workers import run_in_worker
 
 
 @dataclass
@@ -39,11 +42,6 @@ class TraceLoaded(Message):
 @dataclass
 class AffectedLoaded(Message):
     accounts: list[str]
-
-
-@dataclass
-class AuditFailed(Message):
-    error: str
 
 
 class AuditScreen(DataScreen):
@@ -138,8 +136,6 @@ class AuditScreen(DataScreen):
 
     @work(thread=True, exclusive=True, group="audit-affected")
     def load_affected(self) -> None:
-        from incidentbook.core.ledger.reconcile import affected_accounts, incident_accounts
-
         db = self.services.db
         accounts = (
             incident_accounts(db, self.incident_id)
@@ -148,41 +144,31 @@ class AuditScreen(DataScreen):
         )
         self.post_message(AffectedLoaded(accounts))
 
-    @work(thread=True, exclusive=True, group="audit-load")
     def load_account(self, account: str, at_text: str) -> None:
-        from incidentbook.core.ledger.audit import Auditor, parse_moment
-
         settings = self.services.settings
-        try:
+
+        def load() -> AuditLoaded:
             at = parse_moment(at_text) if at_text else None
             auditor = Auditor.open(settings.ledger_url, settings.timezone)
             try:
-                audit = auditor.account(account, limit=200, at=at)
+                return AuditLoaded(auditor.account(account, limit=200, at=at))
             finally:
                 auditor.close()
-        except IncidentbookError as exc:
-            self.post_message(AuditFailed(str(exc)))
-            return
-        except Exception as exc:  # the screen shows it, the app lives on
-            self.post_message(AuditFailed(f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(AuditLoaded(audit))
 
-    @work(thread=True, exclusive=True, group="audit-trace")
+        # Any error is shown on the screen; the app lives on.
+        run_in_worker(self, load, group="audit-load")
+
     def load_trace(self, correlation_id: str) -> None:
-        from incidentbook.core.ledger.audit import Auditor
-
         settings = self.services.settings
-        try:
+
+        def load() -> TraceLoaded:
             auditor = Auditor.open(settings.ledger_url, settings.timezone)
             try:
-                entries = auditor.correlation(correlation_id)
+                return TraceLoaded(correlation_id, auditor.correlation(correlation_id))
             finally:
                 auditor.close()
-        except IncidentbookError as exc:
-            self.post_message(AuditFailed(str(exc)))
-            return
-        self.post_message(TraceLoaded(correlation_id, entries))
+
+        run_in_worker(self, load, group="audit-trace", catch=IncidentbookError)
 
     # -- showing ---------------------------------------------------------------------------
 
@@ -230,8 +216,7 @@ class AuditScreen(DataScreen):
                 e.reason or "", key=e.ref,
             )  # fmt: skip
 
-    @on(AuditFailed)
-    def show_failure(self, message: AuditFailed) -> None:
+    def work_failed(self, message: WorkFailed) -> None:
         self.query_one("#audit-summary", Static).update(f"[red]{message.error}[/red]")
         self.notify(message.error, severity="error", timeout=8)
 

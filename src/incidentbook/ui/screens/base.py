@@ -1,33 +1,30 @@
 """What every data screen shares: load in a thread worker, run commands in a thread worker,
-report results by message. Workers never touch widgets."""
+report results and failures by message (``ui.workers``). Workers never touch widgets."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
-from textual import on, work
+from textual import on
 from textual.message import Message
 from textual.screen import Screen
 
-from incidentbook.errors import IncidentbookError
-from incidentbook.ui.messages import DataChanged, Reload
+from incidentbook.ui.messages import DataChanged, Reload, WorkFailed
+from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
     from incidentbook.services import Services
     from incidentbook.ui.app import IncidentbookApp
+
+Outcome = TypeVar("Outcome")
 
 
 @dataclass
 class CommandDone(Message):
     text: str
     changed: bool
-
-
-@dataclass
-class CommandFailed(Message):
-    text: str
 
 
 class DataScreen(Screen[None]):
@@ -57,19 +54,16 @@ class DataScreen(Screen[None]):
     def reload(self) -> None:
         """Start loading this screen's data (a thread worker that posts a message)."""
 
-    @work(thread=True, group="commands")
-    def run_command(self, action: Callable[[], Any], describe: Callable[[Any], str]) -> None:
+    def run_command(
+        self, action: Callable[[], Outcome], describe: Callable[[Outcome], str]
+    ) -> None:
         """Run a core command off the UI thread and report by message."""
-        try:
+
+        def command() -> CommandDone:
             outcome = action()
-        except IncidentbookError as exc:
-            self.post_message(CommandFailed(str(exc)))
-            return
-        except Exception as exc:
-            self.post_message(CommandFailed(f"{type(exc).__name__}: {exc}"))
-            return
-        changed = bool(getattr(outcome, "changed", True))
-        self.post_message(CommandDone(describe(outcome), changed))
+            return CommandDone(describe(outcome), bool(getattr(outcome, "changed", True)))
+
+        run_in_worker(self, command, group="commands", exclusive=False)
 
     @on(CommandDone)
     def _on_command_done(self, message: CommandDone) -> None:
@@ -77,6 +71,11 @@ class DataScreen(Screen[None]):
         if message.changed:
             self.app.post_message(DataChanged("command"))
 
-    @on(CommandFailed)
-    def _on_command_failed(self, message: CommandFailed) -> None:
-        self.notify(message.text, severity="error", timeout=8)
+    @on(WorkFailed)
+    def _on_work_failed(self, message: WorkFailed) -> None:
+        message.stop()
+        self.work_failed(message)
+
+    def work_failed(self, message: WorkFailed) -> None:
+        """Show a failed load or command; screens with a place for the error override this."""
+        self.notify(message.error, severity="error", timeout=8)

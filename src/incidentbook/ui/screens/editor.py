@@ -17,8 +17,8 @@ import os
 import shlex
 import subprocess
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,11 +28,17 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static, TextArea
 
+from incidentbook.core.documents.blocks import without_comments
+from incidentbook.core.documents.lint import Finding, lint_text
+from incidentbook.core.documents.model import SyncReport
+from incidentbook.core.documents.postmortem import find_postmortem
+from incidentbook.core.markdown import make_markdown
 from incidentbook.errors import IncidentbookError
+from incidentbook.frontmatter import split
+from incidentbook.fs import atomic_write
+from incidentbook.ui.messages import DataChanged, ScreenRequested, WorkFailed
 from incidentbook.ui.screens.base import DataScreen
-
-if TYPE_CHECKING:
-    from incidentbook.core.documents.lint import Finding
+from incidentbook.ui.workers import run_in_worker
 
 PREVIEW_DELAY_S = 0.25
 DISK_POLL_S = 1.0
@@ -63,8 +69,8 @@ class Saved(Message):
 
 
 @dataclass
-class EditorFailed(Message):
-    text: str
+class ChangesRecorded(Message):
+    summary: str  # what the sync recorded, "" for nothing
 
 
 class EditorScreen(DataScreen):
@@ -104,8 +110,6 @@ class EditorScreen(DataScreen):
     # -- layout --------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        from incidentbook.core.markdown import make_markdown
-
         yield Header()
         with Horizontal(id="editor-body"):
             yield self._text_area()
@@ -162,15 +166,16 @@ class EditorScreen(DataScreen):
 
     # -- loading and watching the file ---------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="editor-load")
     def load_file(self) -> None:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-            mtime = self.path.stat().st_mtime_ns
-        except OSError as exc:
-            self.post_message(EditorFailed(f"cannot read {self.path}: {exc.strerror}"))
-            return
-        self.post_message(FileLoaded(text, mtime))
+        def load() -> FileLoaded:
+            try:
+                text = self.path.read_text(encoding="utf-8")
+                mtime = self.path.stat().st_mtime_ns
+            except OSError as exc:
+                raise IncidentbookError(f"cannot read {self.path}: {exc.strerror}") from exc
+            return FileLoaded(text, mtime)
+
+        run_in_worker(self, load, group="editor-load", catch=IncidentbookError)
 
     @work(thread=True, exclusive=True, group="editor-disk")
     def check_disk(self) -> None:
@@ -212,10 +217,9 @@ class EditorScreen(DataScreen):
         self._refresh_views()
         self._status("reloaded from disk" if message.external else "")
 
-    @on(EditorFailed)
-    def _failed(self, message: EditorFailed) -> None:
-        self.notify(message.text, severity="error", timeout=10)
-        self._status(message.text)
+    def work_failed(self, message: WorkFailed) -> None:
+        self.notify(message.error, severity="error", timeout=10)
+        self._status(message.error)
 
     # -- live preview and lint -----------------------------------------------------------
 
@@ -228,9 +232,6 @@ class EditorScreen(DataScreen):
         self._preview_timer = self.set_timer(PREVIEW_DELAY_S, self._refresh_views)
 
     def _refresh_views(self) -> None:
-        from incidentbook.core.documents.blocks import without_comments
-        from incidentbook.frontmatter import split
-
         text = self.text
         try:
             body = split(text, source=self.path.name).body
@@ -241,8 +242,6 @@ class EditorScreen(DataScreen):
 
     @work(thread=True, exclusive=True, group="editor-lint")
     def run_lint(self, text: str) -> None:
-        from incidentbook.core.documents.lint import Finding, lint_text
-
         try:
             findings = lint_text(
                 text, source=self.path.name, blame_only=not self._is_document(text)
@@ -253,8 +252,6 @@ class EditorScreen(DataScreen):
 
     def _is_document(self, text: str) -> bool:
         """A postmortem or pre-mortem (full lint), or other Markdown such as a runbook."""
-        from incidentbook.frontmatter import split
-
         try:
             kind = split(text).kind
         except IncidentbookError:
@@ -295,23 +292,21 @@ class EditorScreen(DataScreen):
     def action_save(self) -> None:
         self.save(self.text)
 
-    @work(thread=True, exclusive=True, group="editor-save")
     def save(self, text: str) -> None:
-        from incidentbook.fs import atomic_write
+        services = self.services
 
-        try:
-            atomic_write(self.path, text)
-            mtime = self.path.stat().st_mtime_ns
-            report = self.services.documents.sync_file(
-                self.services.context("saved in the editor"), self.path
-            )
-        except IncidentbookError as exc:
-            self.post_message(EditorFailed(str(exc)))
-            return
-        except OSError as exc:
-            self.post_message(EditorFailed(f"cannot save {self.path}: {exc.strerror}"))
-            return
-        self.post_message(Saved(text, mtime, _summary(report)))
+        def save() -> Saved:
+            try:
+                atomic_write(self.path, text)
+                mtime = self.path.stat().st_mtime_ns
+                report = services.documents.sync_file(
+                    services.context("saved in the editor"), self.path
+                )
+            except OSError as exc:
+                raise IncidentbookError(f"cannot save {self.path}: {exc.strerror}") from exc
+            return Saved(text, mtime, _summary(report))
+
+        run_in_worker(self, save, group="editor-save", catch=IncidentbookError)
 
     @on(Saved)
     def _saved(self, message: Saved) -> None:
@@ -319,26 +314,25 @@ class EditorScreen(DataScreen):
         self.mtime_ns = message.mtime_ns
         self._status(message.summary)
         self.notify(f"saved {self.path.name}" + (f": {message.summary}" if message.summary else ""))
-        from incidentbook.ui.messages import DataChanged
-
         self.app.post_message(DataChanged("editor"))
 
-    @work(thread=True, group="editor-record")
     def record_changes(self, reason: str) -> None:
         """Record a file changed outside the editor (ticked boxes close items)."""
-        try:
-            report = self.services.documents.sync_file(self.services.context(reason), self.path)
-        except IncidentbookError as exc:
-            self.post_message(EditorFailed(str(exc)))
-            return
-        summary = _summary(report)
-        if summary:
-            self.app.call_from_thread(self.notify, summary)
+        services = self.services
+
+        def record() -> ChangesRecorded:
+            report = services.documents.sync_file(services.context(reason), self.path)
+            return ChangesRecorded(_summary(report))
+
+        run_in_worker(self, record, group="editor-record", exclusive=False, catch=IncidentbookError)
+
+    @on(ChangesRecorded)
+    def _changes_recorded(self, message: ChangesRecorded) -> None:
+        if message.summary:
+            self.notify(message.summary)
 
     def action_external_editor(self) -> None:
         """Edit in ``$VISUAL``/``$EDITOR`` with the app suspended, then pick the file up."""
-        from incidentbook.fs import atomic_write
-
         command = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
         try:
             if self.dirty:
@@ -391,7 +385,7 @@ class EditorScreen(DataScreen):
         self.app.pop_screen()
 
 
-def _summary(report: Any) -> str:
+def _summary(report: SyncReport | None) -> str:
     if report is None or not report.events:
         return ""
     counts: dict[str, int] = {}
@@ -412,28 +406,19 @@ def _summary(report: Any) -> str:
 def start_postmortem(screen: DataScreen, incident_id: str) -> None:
     """From an incident: open its postmortem in the editor, creating it first if needed.
     The work runs in a thread worker on ``screen``; failures are notified on it."""
-    from functools import partial
-
-    screen.run_worker(
+    run_in_worker(
+        screen,
         partial(_open_or_create_postmortem, screen, incident_id),
-        thread=True,
         group="postmortem-start",
-        exclusive=True,
+        catch=IncidentbookError,
     )
 
 
-def _open_or_create_postmortem(screen: DataScreen, incident_id: str) -> None:
-    from incidentbook.core.documents.postmortem import find_postmortem
-    from incidentbook.ui.screens.base import CommandFailed
-
+def _open_or_create_postmortem(screen: DataScreen, incident_id: str) -> ScreenRequested:
     services = screen.services
-    try:
-        canonical = services.incidents.get(incident_id).id
-        path = find_postmortem(services.settings, canonical)
-        if path is None:
-            ctx = services.context("postmortem started in the app")
-            path = services.postmortems.create(canonical, ctx=ctx).path
-    except IncidentbookError as exc:
-        screen.post_message(CommandFailed(str(exc)))
-        return
-    screen.app.call_from_thread(screen.app.push_screen, EditorScreen(path))
+    canonical = services.incidents.get(incident_id).id
+    path = find_postmortem(services.settings, canonical)
+    if path is None:
+        ctx = services.context("postmortem started in the app")
+        path = services.postmortems.create(canonical, ctx=ctx).path
+    return ScreenRequested(EditorScreen(path))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -14,15 +14,23 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
+from incidentbook.core.documents.premortem import foreseen_for_incident
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import IncidentbookError
-from incidentbook.ui.screens.base import CommandFailed, DataScreen
+from incidentbook.ui.screens.audit import AuditScreen
+from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.screens.editor import start_postmortem
+from incidentbook.ui.screens.severity_dialog import SeverityDialog
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
+from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from incidentbook.context import Context
     from incidentbook.core.events.model import Event
-    from incidentbook.core.incidents.model import IncidentState
+    from incidentbook.core.incidents.model import IncidentState, Outcome
     from incidentbook.services import Services
 
 
@@ -66,8 +74,8 @@ class IncidentScreen(DataScreen):
                 yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
             with Vertical(id="incident-side"):
                 yield Static("", id="incident-detail")
-                yield RunbookPanel(id="incident-runbook")
-                yield SeenBefore(id="incident-seen")
+                yield RunbookPanel(self.services, id="incident-runbook")
+                yield SeenBefore(self.services, id="incident-seen")
         yield Input(placeholder="Add a note to the timeline, enter to save (n)", id="note-input")
         yield Footer()
 
@@ -79,20 +87,17 @@ class IncidentScreen(DataScreen):
     def reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="incident-load")
     def load(self) -> None:
         services = self.services
-        try:
+
+        def load() -> IncidentLoaded:
             incident = services.incidents.get(self.incident_id)
             timeline = services.incidents.timeline(self.incident_id)
-        except IncidentbookError as exc:
-            self.post_message(CommandFailed(str(exc)))
-            return
-        self.post_message(
-            IncidentLoaded(
+            return IncidentLoaded(
                 incident, timeline, services.settings.clock(), _foreseen(services, incident)
             )
-        )
+
+        run_in_worker(self, load, group="incident-load", catch=IncidentbookError)
 
     @on(IncidentLoaded)
     def show(self, message: IncidentLoaded) -> None:
@@ -134,24 +139,21 @@ class IncidentScreen(DataScreen):
 
     # -- actions -------------------------------------------------------------------------
 
-    def _command(self, method: str, reason: str) -> None:
+    def _command(self, command: Callable[[Context, str], Outcome], reason: str) -> None:
         ctx = self.services.context(reason)
-        service = self.services.incidents
         iid = self.incident_id
-        self.run_command(lambda: getattr(service, method)(ctx, iid), lambda o: o.message)
+        self.run_command(lambda: command(ctx, iid), lambda o: o.message)
 
     def action_acknowledge(self) -> None:
-        self._command("acknowledge", "acknowledged in the app")
+        self._command(self.services.incidents.acknowledge, "acknowledged in the app")
 
     def action_resolve(self) -> None:
-        self._command("resolve", "resolved in the app")
+        self._command(self.services.incidents.resolve, "resolved in the app")
 
     def action_reopen(self) -> None:
-        self._command("reopen", "reopened in the app")
+        self._command(self.services.incidents.reopen, "reopened in the app")
 
     def action_severity(self) -> None:
-        from incidentbook.ui.screens.severity_dialog import SeverityDialog
-
         current = self.incident.severity if self.incident else "error"
 
         def chosen(level: str | None) -> None:
@@ -177,8 +179,6 @@ class IncidentScreen(DataScreen):
         )
 
     def action_audit(self) -> None:
-        from incidentbook.ui.screens.audit import AuditScreen
-
         self.app.push_screen(AuditScreen(incident_id=self.incident_id))
 
     def action_postmortem(self) -> None:
@@ -186,8 +186,6 @@ class IncidentScreen(DataScreen):
         if self.incident is not None and self.incident.status != "resolved":
             self.notify(f"{self.incident_id} is not resolved yet (r resolves it)", timeout=4)
             return
-        from incidentbook.ui.screens.editor import start_postmortem
-
         start_postmortem(self, self.incident_id)
 
     def action_focus_note(self) -> None:
@@ -210,8 +208,6 @@ class IncidentScreen(DataScreen):
 
 def _foreseen(services: Services, incident: IncidentState) -> list[str]:
     """Pre-mortem risks that foresaw this incident (issue 6's risk register)."""
-    from incidentbook.core.documents.premortem import foreseen_for_incident
-
     try:
         found = foreseen_for_incident(services.settings, services.db, incident.id)
     except IncidentbookError:

@@ -15,16 +15,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, OptionList, Static
+from textual.widgets import Button, Footer, Header, Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
+from incidentbook.core.markdown import make_markdown
+from incidentbook.core.search import search as search_everything
+from incidentbook.frontmatter import split_lenient
+from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.screens.editor import EditorScreen
+from incidentbook.ui.screens.incident import IncidentScreen
+from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
     from incidentbook.core.search.engine import Hit
@@ -56,12 +63,6 @@ class SearchDone(Message):
     hits: list[Hit]
     millis: float
     fresh: bool = False
-
-
-@dataclass
-class SearchFailed(Message):
-    query: str
-    error: str
 
 
 def hit_label(hit: Hit) -> Text:
@@ -169,29 +170,25 @@ class SearchScreen(DataScreen):
             self._fresh_at = now
         self.search(value, tuple(sorted(self.kinds)), fresh)
 
-    @work(thread=True, exclusive=True, group="search")
     def search(self, value: str, kinds: tuple[str, ...], fresh: bool = True) -> None:
-        from incidentbook.core.search import search
-        from incidentbook.errors import IncidentbookError
+        """Search in a thread worker (the previous search's result is dropped)."""
+        services = self.services
 
-        started = time.perf_counter()
-        try:
-            hits = search(
-                self.services.settings,
+        def find() -> SearchDone:
+            started = time.perf_counter()
+            hits = search_everything(
+                services.settings,
                 value,
                 kind=",".join(kinds) or None,
                 limit=LIMIT,
-                db=self.services.db,
+                db=services.db,
                 fresh=fresh,
             )
-        except IncidentbookError as exc:
-            self.post_message(SearchFailed(value, str(exc)))
-            return
-        except Exception as exc:  # shown in the status line, never a crash
-            self.post_message(SearchFailed(value, f"{type(exc).__name__}: {exc}"))
-            return
-        millis = (time.perf_counter() - started) * 1000
-        self.post_message(SearchDone(value, kinds, hits, millis, fresh))
+            millis = (time.perf_counter() - started) * 1000
+            return SearchDone(value, kinds, hits, millis, fresh)
+
+        # A failure is shown in the status line, never a crash.
+        run_in_worker(self, find, group="search", subject=value)
 
     def _current(self, value: str, kinds: tuple[str, ...] | None = None) -> bool:
         if value != self.query_one("#search-input", Input).value:
@@ -219,12 +216,11 @@ class SearchScreen(DataScreen):
             + ("" if count else " — try fewer words, a prefix*, or remove a filter")
         )
 
-    @on(SearchFailed)
-    def _failed(self, message: SearchFailed) -> None:
-        if not self._current(message.query):
+    def work_failed(self, message: WorkFailed) -> None:
+        if not self._current(message.subject):
             return
         self.hits = []
-        self.last_query = message.query
+        self.last_query = message.subject
         self.query_one("#search-results", OptionList).clear_options()
         self.query_one("#search-status", Static).update(Text(message.error, style="bold red"))
 
@@ -261,13 +257,9 @@ class SearchScreen(DataScreen):
 
     def open_hit(self, hit: Hit) -> None:
         if hit.kind == "incident":
-            from incidentbook.ui.screens.incident import IncidentScreen
-
             self.app.push_screen(IncidentScreen(hit.doc_id))
         elif hit.kind == "alert_group":
             if hit.incident:
-                from incidentbook.ui.screens.incident import IncidentScreen
-
                 self.app.push_screen(IncidentScreen(hit.incident))
             else:
                 self.notify(
@@ -275,7 +267,8 @@ class SearchScreen(DataScreen):
                     timeout=5,
                 )
         elif hit.path:
-            self.app.push_screen(DocumentViewScreen(Path(hit.path), hit.title))
+            workspace = self.services.settings.workspace
+            self.app.push_screen(DocumentViewScreen(Path(hit.path), hit.title, workspace))
         else:
             self.notify(f"{hit.kind} {hit.doc_id} has no file", severity="warning")
 
@@ -292,17 +285,13 @@ class DocumentViewScreen(Screen[None]):
         Binding("e", "edit", "Edit", id="document.edit"),
     ]
 
-    def __init__(self, path: Path, title: str) -> None:
+    def __init__(self, path: Path, title: str, workspace: Path) -> None:
         super().__init__()
         self.path = path
         self.doc_title = title
+        self.workspace = workspace  # files under it are editable
 
     def compose(self) -> ComposeResult:
-        from textual.widgets import Markdown
-
-        from incidentbook.core.markdown import make_markdown
-        from incidentbook.frontmatter import split_lenient
-
         try:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
@@ -315,14 +304,10 @@ class DocumentViewScreen(Screen[None]):
         yield Footer()
 
     def action_edit(self) -> None:
-        workspace = getattr(self.app, "settings", None)
-        root = getattr(workspace, "workspace", None)
-        if root is None or not self.path.resolve().is_relative_to(Path(root).resolve()):
+        if not self.path.resolve().is_relative_to(self.workspace.resolve()):
             self.notify(
                 "a shipped runbook is read-only: copy it into runbooks/ to change it",
                 severity="warning",
             )
             return
-        from incidentbook.ui.screens.editor import EditorScreen
-
         self.app.push_screen(EditorScreen(self.path))

@@ -71,8 +71,8 @@ class TriageScreen(DataScreen):
                 yield DataTable(id="incidents", cursor_type="row", zebra_stripes=True)
             with Vertical(id="triage-side"):
                 yield Static("Opening the workspace…", id="triage-detail")
-                yield RunbookPanel(id="triage-runbook")
-                yield SeenBefore(id="triage-seen")
+                yield RunbookPanel(self.services, id="triage-runbook")
+                yield SeenBefore(self.services, id="triage-seen")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -220,6 +220,7 @@ class TriageScreen(DataScreen):
     # -- actions -------------------------------------------------------------------------
 
     def action_open_selected(self) -> None:
+        # Deferred: the Incident screen pulls in SQLAlchemy, which the first paint does not need.
         from incidentbook.ui.screens.incident import IncidentScreen
 
         incident = self._selected_incident()
@@ -259,6 +260,7 @@ class TriageScreen(DataScreen):
         self.run_command(lambda: self.services.incidents.resolve(ctx, iid), lambda o: o.message)
 
     def action_audit(self) -> None:
+        # Deferred: the Audit screen pulls in SQLAlchemy, which the first paint does not need.
         from incidentbook.ui.screens.audit import AuditScreen
 
         group = self._selected_group()
@@ -271,6 +273,7 @@ class TriageScreen(DataScreen):
             self.app.push_screen(AuditScreen())
 
     def action_new_incident(self) -> None:
+        # Deferred: the dialog's severities come from core.incidents, which pulls in SQLAlchemy.
         from incidentbook.ui.screens.new_incident import NewIncidentDialog
 
         def opened(result: tuple[str, str] | None) -> None:

@@ -11,23 +11,27 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.widgets import Markdown, Static
 
+from incidentbook.core.markdown import make_markdown
+from incidentbook.core.runbooks.loader import load_runbooks
+from incidentbook.core.runbooks.matching import match_runbooks
+from incidentbook.core.runbooks.model import RunbookMatch
+from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.widgets.workspace_panel import WorkspacePanel
+from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
-    from incidentbook.core.runbooks.model import RunbookMatch
-    from incidentbook.settings import Settings
+    from incidentbook.services import Services
 
 
 @dataclass
 class RunbooksMatched(Message):
     matches: list[RunbookMatch]
     alert_name: str
-    error: str | None = None
 
 
 class RunbookPanel(WorkspacePanel):
@@ -37,13 +41,11 @@ class RunbookPanel(WorkspacePanel):
     RunbookPanel > Markdown { height: auto; margin: 0; }
     """
 
-    def __init__(self, settings: Settings | None = None, **kwargs: Any) -> None:
-        super().__init__(settings, title="Runbook", **kwargs)
+    def __init__(self, services: Services, **kwargs: Any) -> None:
+        super().__init__(services, title="Runbook", **kwargs)
         self.matches: list[RunbookMatch] = []
 
     def compose(self) -> ComposeResult:
-        from incidentbook.core.markdown import make_markdown
-
         yield Static("", id="runbook-why")
         yield Markdown("", parser_factory=make_markdown, id="runbook-body")
 
@@ -55,35 +57,19 @@ class RunbookPanel(WorkspacePanel):
         summary: str = "",
     ) -> None:
         self.query_one("#runbook-why", Static).update(f"finding the runbook for {alert_name}…")
-        self._match(alert_name, dict(labels or {}), dict(annotations or {}), summary)
+        labels, annotations = dict(labels or {}), dict(annotations or {})
 
-    @work(thread=True, exclusive=True, group="runbook-panel")
-    def _match(
-        self, alert_name: str, labels: dict[str, str], annotations: dict[str, str], summary: str
-    ) -> None:
-        # Deferred: the search package imports Whoosh, not wanted before the app's first paint.
-        from incidentbook.core.runbooks.matching import match_runbooks
-        from incidentbook.core.search.suggest import runbook_suggester
-
-        try:
-            services = getattr(self.app, "services", None)
-            suggester = (
-                services.runbook_suggester
-                if services is not None
-                else runbook_suggester(self.settings)
-            )
+        def match() -> RunbooksMatched:
             matches = match_runbooks(
-                self.settings, alert_name, labels, annotations, summary=summary, suggester=suggester
+                self.settings, alert_name, labels, annotations, summary=summary,
+                suggester=self.services.runbook_suggester,
             )
-        except Exception as exc:  # shown in the panel, never a crash
-            self.post_message(RunbooksMatched([], alert_name, f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(RunbooksMatched(matches, alert_name))
+            return RunbooksMatched(matches, alert_name)
+
+        # Errors are shown in the panel, never a crash.
+        run_in_worker(self, match, group="runbook-panel", subject=alert_name)
 
     def show_runbook(self, ref: str) -> None:
-        from incidentbook.core.runbooks.loader import load_runbooks
-        from incidentbook.core.runbooks.model import RunbookMatch
-
         rb = load_runbooks(self.settings).get(ref)
         if rb is None:
             self._show_matches([], ref, f"no runbook {ref!r}")
@@ -93,7 +79,10 @@ class RunbookPanel(WorkspacePanel):
     @on(RunbooksMatched)
     def _matched(self, message: RunbooksMatched) -> None:
         message.stop()
-        self._show_matches(message.matches, message.alert_name, message.error)
+        self._show_matches(message.matches, message.alert_name, None)
+
+    def work_failed(self, message: WorkFailed) -> None:
+        self._show_matches([], message.subject, message.error)
 
     def _show_matches(
         self, matches: list[RunbookMatch], alert_name: str, error: str | None

@@ -10,23 +10,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.message import Message
 from textual.widgets import Static
 
+from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.widgets.workspace_panel import WorkspacePanel
+from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
 
     from incidentbook.core.search.seen import SeenBefore as Seen
-    from incidentbook.settings import Settings
+    from incidentbook.services import Services
 
 
 @dataclass
 class SeenBeforeLoaded(Message):
     items: list[Seen]
-    error: str | None = None
 
 
 class SeenBefore(WorkspacePanel):
@@ -35,8 +36,8 @@ class SeenBefore(WorkspacePanel):
     SeenBefore > #seen-list { height: auto; }
     """
 
-    def __init__(self, settings: Settings | None = None, *, limit: int = 5, **kwargs: Any):
-        super().__init__(settings, title="Seen before", **kwargs)
+    def __init__(self, services: Services, *, limit: int = 5, **kwargs: Any):
+        super().__init__(services, title="Seen before", **kwargs)
         self.limit = limit
         self.items: list[Seen] = []
 
@@ -47,35 +48,30 @@ class SeenBefore(WorkspacePanel):
         self, *, alert_name: str | None = None, text: str = "", exclude: str | None = None
     ) -> None:
         self.query_one("#seen-list", Static).update("looking for similar past incidents…")
-        self._load(alert_name, text, exclude)
 
-    @work(thread=True, exclusive=True, group="seen-before")
-    def _load(self, alert_name: str | None, text: str, exclude: str | None) -> None:
-        from incidentbook.core.search.seen import seen_before
+        def load() -> SeenBeforeLoaded:
+            # Deferred: Triage embeds this widget and the search engine's import would add
+            # ~50 ms to the first paint (187 -> 238 ms, bench/bench_startup.py's script).
+            from incidentbook.core.search.seen import seen_before
 
-        try:
-            db = getattr(getattr(self.app, "services", None), "db", None)
             items = seen_before(
                 self.settings,
                 alert_name=alert_name,
                 text=text,
                 exclude=exclude,
                 limit=self.limit,
-                db=db,
+                db=self.services.db,
             )
-        except Exception as exc:  # shown in the widget, never a crash
-            self.post_message(SeenBeforeLoaded([], f"{type(exc).__name__}: {exc}"))
-            return
-        self.post_message(SeenBeforeLoaded(items))
+            return SeenBeforeLoaded(items)
+
+        # Errors are shown in the widget, never a crash.
+        run_in_worker(self, load, group="seen-before")
 
     @on(SeenBeforeLoaded)
     def _loaded(self, message: SeenBeforeLoaded) -> None:
         message.stop()
         self.items = message.items
         target = self.query_one("#seen-list", Static)
-        if message.error:
-            target.update(Text(message.error, style="red"))
-            return
         if not message.items:
             target.update("Nothing like this before.")
             return
@@ -94,3 +90,7 @@ class SeenBefore(WorkspacePanel):
             else:
                 out.append("    no postmortem yet\n", style="dim")
         target.update(out)
+
+    def work_failed(self, message: WorkFailed) -> None:
+        self.items = []
+        self.query_one("#seen-list", Static).update(Text(message.error, style="red"))

@@ -1,23 +1,33 @@
-"""A side panel that reads the workspace: its settings are given, or the app's."""
+"""A side panel that reads the workspace through the services it is given."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual import on
 from textual.containers import VerticalScroll
 
+from incidentbook.ui.messages import WorkFailed
+
 if TYPE_CHECKING:
+    from incidentbook.services import Services
     from incidentbook.settings import Settings
 
 
 class WorkspacePanel(VerticalScroll):
-    def __init__(self, settings: Settings | None = None, *, title: str = "", **kwargs: Any):
+    def __init__(self, services: Services, *, title: str = "", **kwargs: Any):
         super().__init__(**kwargs)
-        self._settings = settings
+        self.services = services
         self.border_title = title
 
     @property
     def settings(self) -> Settings:
-        if self._settings is not None:
-            return self._settings
-        return self.app.settings  # type: ignore[attr-defined,no-any-return]
+        return self.services.settings
+
+    @on(WorkFailed)
+    def _on_work_failed(self, message: WorkFailed) -> None:
+        message.stop()  # shown in the panel, never as the screen's failure
+        self.work_failed(message)
+
+    def work_failed(self, message: WorkFailed) -> None:
+        """Show a failed load in the panel."""
