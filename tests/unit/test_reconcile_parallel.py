@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from incidentbook.core.ledger import workers as workers_module
 from incidentbook.core.ledger.checks import (
-    _clock_by_rowid,
+    clock_by_rowid,
     duplicate_account_findings,
     duplicate_ref_findings,
 )
@@ -29,7 +29,7 @@ from incidentbook.core.ledger.contract import (
     sqlite_path,
 )
 from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
-from incidentbook.core.ledger.tasks import ScanOptions, Task, _ref_bounds, plan_full, run_task
+from incidentbook.core.ledger.tasks import ScanOptions, Task, plan_full, ref_bounds, run_task
 from incidentbook.core.ledger.workers import WorkerPool, snapshot_state
 from incidentbook.demo.ledger import (
     LedgerParams,
@@ -121,7 +121,7 @@ def test_clock_skew_paths_agree_with_the_truth(
         assert reconcile(services, url, jobs=1, batch=20) == want, name
         ledger = open_ledger(url)
         with ledger.snapshot() as snap:  # which path a 200-id range takes
-            paired = _clock_by_rowid(snap, 0, 200)
+            paired = clock_by_rowid(snap, 0, 200)
         ledger.dispose()
         assert (paired is None) is (name == "sparse"), name
     # entry_id BIGINT PRIMARY KEY is no rowid alias: the streamed scan throughout
@@ -371,7 +371,7 @@ def test_ref_sampling_reads_a_bounded_window_per_sample(tmp_path: Path) -> None:
     conn.commit()
     steps = []
     conn.set_progress_handler(lambda: steps.append(1) and 0, 1000)
-    cuts = _ref_bounds(Snapshot(conn, sqlite=True), 1, 100_000, 8)
+    cuts = ref_bounds(Snapshot(conn, sqlite=True), 1, 100_000, 8)
     conn.close()
     assert cuts and cuts == sorted(cuts) and all(c.startswith("evt_") for c in cuts)
     # 64 samples × at most 1,000 ids each; walking to the refs would take ~45× more
