@@ -14,6 +14,7 @@ from incidentbook.settings import Settings
 if TYPE_CHECKING:
     from incidentbook.core.alerts import AlertService
     from incidentbook.core.incidents import IncidentService
+    from incidentbook.core.ledger.reconcile.service import ReconcileService
     from incidentbook.storage.db import Database
 
 
@@ -38,6 +39,19 @@ class Services:
         from incidentbook.core.alerts import AlertService
 
         return AlertService(self.db, self.settings.alert_group_by)
+
+    @cached_property
+    def reconciler(self) -> ReconcileService:
+        from incidentbook.core.ledger.reconcile.service import ReconcileService
+
+        return ReconcileService(
+            self.db,
+            self.alerts,
+            config=self.settings.config,
+            ledger_url=self.settings.ledger_url,
+            state_dir=self.settings.state_dir,
+            clock=self.settings.clock,
+        )
 
     def context(
         self,

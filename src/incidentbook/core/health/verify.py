@@ -70,7 +70,7 @@ CHECKS: list[Check | str] = [
     "incidentbook.core.search.indexer:check_index",
     "incidentbook.core.documents.registry:check_documents",
     "incidentbook.core.documents.registry:check_actions",
-    "incidentbook.core.ledger.reconcile:verify_checkpoints",
+    "incidentbook.core.ledger.reconcile.verify:verify_checkpoints",
 ]
 
 

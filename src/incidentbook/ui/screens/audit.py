@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from incidentbook.core.ledger.audit import AccountAudit, AuditEntry
+from incidentbook.core.ledger.reconcile.candidates import affected_accounts, incident_accounts
 from incidentbook.errors import IncidentbookError
 from incidentbook.money import format_maybe as _money
 from incidentbook.ui.screens.base import DataScreen
@@ -138,8 +139,6 @@ class AuditScreen(DataScreen):
 
     @work(thread=True, exclusive=True, group="audit-affected")
     def load_affected(self) -> None:
-        from incidentbook.core.ledger.reconcile import affected_accounts, incident_accounts
-
         db = self.services.db
         accounts = (
             incident_accounts(db, self.incident_id)
