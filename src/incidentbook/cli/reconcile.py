@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from incidentbook.cli.output import emit, json_option
-
-if TYPE_CHECKING:
-    from incidentbook.core.ledger.reconcile.model import Progress
+from incidentbook.core.ledger.reconcile.model import Progress, ReconcileOptions
 
 
 @contextmanager
@@ -84,7 +82,6 @@ def reconcile_cmd(
     """Check the ledger (DESIGN §4): balances, duplicates, currencies, orphans, reversals, clock
     skew. Exit 1 when anything is found."""
     from incidentbook.cli import CliState
-    from incidentbook.core.ledger.reconcile.model import ReconcileOptions
     from incidentbook.errors import EXIT_FINDINGS
 
     if show_indexes:
