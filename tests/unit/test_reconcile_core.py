@@ -399,6 +399,20 @@ def test_health_panels_show_last_run_and_trend(
     assert trend.endswith("full 1 1 1 1 1 1") and len(expected) == 6
 
 
+def test_reconciler_health_is_data(services: Services, small: tuple[str, Path, set[str]]) -> None:
+    """The Health screen's reconciler figures come from the core as data, not text."""
+    assert not services.reconciler.health().ever_run
+    url, _, _ = small
+    summary = reconcile(services, url)
+    health = services.reconciler.health()
+    assert health.ever_run and health.unfinished is None and health.pruned_runs == 0
+    assert health.last_complete is not None
+    assert health.last_complete.run_id == summary.run_id  # type: ignore[attr-defined]
+    assert health.last_complete.mode == "full" and health.lag_seconds is not None
+    (run,) = health.trend
+    assert tuple(run.found) == health.checks and set(run.found.values()) == {1}
+
+
 def test_one_reconcile_per_workspace_at_a_time(
     services: Services, small: tuple[str, Path, set[str]]
 ) -> None:

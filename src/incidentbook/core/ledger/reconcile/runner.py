@@ -60,7 +60,7 @@ COMMIT_EVERY_S = 0.5  # how long a finished scan task may wait for its checkpoin
 
 
 @dataclass(frozen=True)
-class RunContext:
+class RunSetup:
     """What a run works with besides its options: the state database, the alerts its
     findings become, the ledger to use when the options name none, the settings it stores
     (``settings.run_options``), how many complete runs keep their findings, the lock file."""
@@ -73,14 +73,14 @@ class RunContext:
     lock_path: Path
 
 
-def run_reconcile(env: RunContext, ctx: Context, options: ReconcileOptions) -> RunSummary:
+def run_reconcile(setup: RunSetup, ctx: Context, options: ReconcileOptions) -> RunSummary:
     """Run (or finish) a reconcile of the configured or given ledger; see the package doc."""
-    ledger = open_ledger(options.ledger_url or env.ledger_url)
-    db = env.db
+    ledger = open_ledger(options.ledger_url or setup.ledger_url)
+    db = setup.db
     run: Run | None = None
     keeper = None
     try:
-        with one_at_a_time(env.lock_path), collector_spares_the_old():
+        with one_at_a_time(setup.lock_path), collector_spares_the_old():
             keeper = db.keep_open()  # a commit per batch must not checkpoint the WAL each time
             with ledger.snapshot() as snap:
                 run = runs.unfinished_run(db, ledger.display_url)
@@ -97,14 +97,14 @@ def run_reconcile(env: RunContext, ctx: Context, options: ReconcileOptions) -> R
                 try:
                     if run is None:
                         run = _create(
-                            db, ctx, snap, ledger, options, mode, since, env.settings_options
+                            db, ctx, snap, ledger, options, mode, since, setup.settings_options
                         )
                     if pool is not None:
                         # the workers' snapshots and this one are made equal again (a later
                         # state than the plan's: the plan's ranges cover any state, and the
                         # watermark only says where the next incremental run starts)
                         pool = _ready_pool(pool, ctx, snap, run)
-                    runner = Runner(db, env.alerts, ctx, ledger, snap, run, options, pool)
+                    runner = Runner(db, setup.alerts, ctx, ledger, snap, run, options, pool)
                     runner.scan()
                 except BaseException:
                     if pool is not None:  # the run failed: its workers' tasks are moot
@@ -119,7 +119,7 @@ def run_reconcile(env: RunContext, ctx: Context, options: ReconcileOptions) -> R
             runner.publish()
             runner.resolve()
             summary = runner.complete()
-            runs.prune_runs(db, ctx, ledger.display_url, env.keep_runs)
+            runs.prune_runs(db, ctx, ledger.display_url, setup.keep_runs)
             return summary
     except LedgerError:
         if run is not None and run.phase == "scan":

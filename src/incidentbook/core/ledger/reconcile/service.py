@@ -12,7 +12,7 @@ from incidentbook.context import Context
 from incidentbook.core.alerts import AlertService
 from incidentbook.core.ledger.reconcile.health import reconciler_health
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions, ReconcilerHealth, RunSummary
-from incidentbook.core.ledger.reconcile.runner import RunContext, run_reconcile
+from incidentbook.core.ledger.reconcile.runner import RunSetup, run_reconcile
 from incidentbook.core.ledger.reconcile.settings import reconciler_settings, run_options
 from incidentbook.errors import UsageError
 from incidentbook.storage.db import Database
@@ -54,7 +54,7 @@ class ReconcileService:
         if options.jobs is not None and options.jobs < 1:
             raise UsageError("--jobs must be at least 1")
         configured = reconciler_settings(self.config)  # a bad setting stops the run first
-        env = RunContext(
+        setup = RunSetup(
             db=self.db,
             alerts=self.alerts,
             ledger_url=self.ledger_url,
@@ -62,7 +62,7 @@ class ReconcileService:
             keep_runs=int(configured["keep_runs"]),
             lock_path=self.state_dir / LOCK_NAME,
         )
-        return run_reconcile(env, ctx, options)
+        return run_reconcile(setup, ctx, options)
 
     def health(self) -> ReconcilerHealth:
         """The reconciler's state for the Health screen."""
