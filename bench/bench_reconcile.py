@@ -88,7 +88,7 @@ def _workspace() -> Path:
 def timed_reconcile(
     workspace: Path, url: str, mode: str, jobs: int | None = None
 ) -> dict[str, Any]:
-    from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
+    from incidentbook.core.ledger.reconcile.model import ReconcileOptions
     from incidentbook.services import make_services
     from incidentbook.settings import load_settings
 
@@ -101,8 +101,7 @@ def timed_reconcile(
     def progress(phase: str, _done: int, _total: int) -> None:
         marks.setdefault(phase, time.perf_counter() - started)
 
-    summary = run_reconcile(
-        services,
+    summary = services.reconciler.run(
         services.context("bench", actor="reconciler"),
         ReconcileOptions(ledger_url=url, mode=mode, progress=progress, jobs=jobs),
     )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from incidentbook.core.documents.premortem import PremortemService
     from incidentbook.core.documents.service import DocumentService
     from incidentbook.core.incidents.service import IncidentService
+    from incidentbook.core.ledger.reconcile.service import ReconcileService
     from incidentbook.core.runbooks.matching import Suggester
     from incidentbook.storage.db import Database
 
@@ -69,6 +70,19 @@ class Services:
         from incidentbook.core.documents.premortem import PremortemService
 
         return PremortemService(self.settings, self.db, self.documents, self.context)
+
+    @cached_property
+    def reconciler(self) -> ReconcileService:
+        from incidentbook.core.ledger.reconcile.service import ReconcileService
+
+        return ReconcileService(
+            self.db,
+            self.alerts,
+            config=self.settings.config,
+            ledger_url=self.settings.ledger_url,
+            state_dir=self.settings.state_dir,
+            clock=self.settings.clock,
+        )
 
     def context(
         self,

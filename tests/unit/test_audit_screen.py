@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
 from incidentbook.services import Services
 from incidentbook.testing.synth import LedgerRows, write_ledger
 from incidentbook.ui.app import make_app
@@ -19,8 +19,8 @@ from tests.unit.test_audit import rows
 def ledger_services(services: Services) -> Services:
     data: LedgerRows = rows()
     write_ledger(services.settings.ledger_url, data)
-    run_reconcile(
-        services, services.context("t", actor="reconciler"), ReconcileOptions(mode="full")
+    services.reconciler.run(
+        services.context("t", actor="reconciler"), ReconcileOptions(mode="full")
     )
     return services
 

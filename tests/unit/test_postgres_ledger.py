@@ -10,7 +10,8 @@ import pytest
 
 from incidentbook.core.ledger.audit import Auditor
 from incidentbook.core.ledger.contract import LedgerError, open_ledger
-from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.core.ledger.reconcile.runs import findings
 from incidentbook.services import Services
 from incidentbook.settings import Settings
 from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
@@ -29,7 +30,7 @@ def test_sqlite_and_postgres_agree(services: Services, pg_url: str, tmp_path: Pa
     ctx = services.context("compare", actor="reconciler")
     results = {}
     for name, url in (("sqlite", sqlite_url), ("postgres", pg_url)):
-        summary = run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, batch=7))
+        summary = services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, batch=7))
         results[name] = [f.to_dict() for f in findings(services.db, summary.run_id)]
     assert {f["fingerprint"] for f in results["sqlite"]} == expected
     assert results["sqlite"] == results["postgres"]

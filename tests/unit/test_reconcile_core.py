@@ -15,16 +15,12 @@ import pytest
 from sqlalchemy import text
 
 from incidentbook.core.ledger.contract import LedgerError
-from incidentbook.core.ledger.reconcile import (
-    ReconcileOptions,
-    affected_accounts,
-    findings,
-    format_minor,
-    incident_candidates,
-    run_reconcile,
-    verify_checkpoints,
-)
+from incidentbook.core.ledger.reconcile.candidates import affected_accounts, incident_candidates
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.core.ledger.reconcile.runs import findings
+from incidentbook.core.ledger.reconcile.verify import verify_checkpoints
 from incidentbook.demo.ledger import LedgerParams, append_traffic, build_ledger
+from incidentbook.money import format_minor
 from incidentbook.services import Services
 from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
 from tests.conftest import Cli
@@ -32,7 +28,7 @@ from tests.conftest import Cli
 
 def reconcile(services: Services, url: str, **kw: object) -> object:
     ctx = services.context("test", actor="reconciler")
-    return run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, **kw))  # type: ignore[arg-type]
+    return services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, **kw))  # type: ignore[arg-type]
 
 
 def counts(services: Services) -> dict[str, int]:
@@ -112,7 +108,7 @@ def test_findings_fire_repeat_and_resolve(services: Services, small: tuple[str, 
     ]
     assert verify_checkpoints(services.settings, services.db).ok
     # acknowledging the group opens its incident; the incident lists the affected accounts
-    from incidentbook.core.ledger.reconcile import incident_accounts
+    from incidentbook.core.ledger.reconcile.candidates import incident_accounts
 
     outcome = services.alerts.acknowledge_group(services.context("ack"), "duplicate_posting")
     assert incident_accounts(services.db, outcome.incident.id) == affected_accounts(
@@ -392,7 +388,7 @@ def test_demo_step_builds_once_and_leaves_live_alert_groups(cli: Cli, services: 
 def test_health_panels_show_last_run_and_trend(
     services: Services, small: tuple[str, Path, set[str]]
 ) -> None:
-    from incidentbook.core.ledger.reconcile import health_panels
+    from incidentbook.ui.screens.health import reconciler_panels as health_panels
 
     assert health_panels(services)[0][1].startswith("never run")
     url, _, expected = small
@@ -401,6 +397,20 @@ def test_health_panels_show_last_run_and_trend(
     assert "last run" in panels["Reconciler"] and "(full)" in panels["Reconciler"]
     trend = next(v for k, v in panels.items() if k.startswith("Findings per run"))
     assert trend.endswith("full 1 1 1 1 1 1") and len(expected) == 6
+
+
+def test_reconciler_health_is_data(services: Services, small: tuple[str, Path, set[str]]) -> None:
+    """The Health screen's reconciler figures come from the core as data, not text."""
+    assert not services.reconciler.health().ever_run
+    url, _, _ = small
+    summary = reconcile(services, url)
+    health = services.reconciler.health()
+    assert health.ever_run and health.unfinished is None and health.pruned_runs == 0
+    assert health.last_complete is not None
+    assert health.last_complete.run_id == summary.run_id  # type: ignore[attr-defined]
+    assert health.last_complete.mode == "full" and health.lag_seconds is not None
+    (run,) = health.trend
+    assert tuple(run.found) == health.checks and set(run.found.values()) == {1}
 
 
 def test_one_reconcile_per_workspace_at_a_time(
@@ -584,7 +594,8 @@ def test_old_runs_keep_their_summary_and_let_go_of_their_rows(
     """[reconciler] keep_runs bounds the state a cron'd reconciler leaves: a ledger's runs
     beyond the newest N keep their row and summary (also one never stored, from before
     summaries were), lose their findings, checkpoints and resolutions, and verify agrees."""
-    from incidentbook.core.ledger.reconcile import health_panels, prune_runs, run_summary
+    from incidentbook.core.ledger.reconcile.runs import prune_runs, run_summary
+    from incidentbook.ui.screens.health import reconciler_panels as health_panels
 
     url, path, _ = small
     keeping = _with_reconciler_settings(services, "reconciler", keep_runs=2)
@@ -607,8 +618,8 @@ def test_old_runs_keep_their_summary_and_let_go_of_their_rows(
                         text("UPDATE reconcile_runs SET summary = NULL WHERE run_id = :r"),
                         {"r": list(summaries)[-1]},
                     )
-            summary = run_reconcile(
-                keeping, ctx, ReconcileOptions(ledger_url=url, mode="full", batch=7)
+            summary = keeping.reconciler.run(
+                ctx, ReconcileOptions(ledger_url=url, mode="full", batch=7)
             )
             summaries[summary.run_id] = summary.checks
         runs = list(summaries)

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from incidentbook.core.ledger import workers as workers_module
 from incidentbook.core.ledger.checks import (
-    _clock_by_rowid,
+    clock_by_rowid,
     duplicate_account_findings,
     duplicate_ref_findings,
 )
@@ -28,8 +28,9 @@ from incidentbook.core.ledger.contract import (
     scan_capabilities,
     sqlite_path,
 )
-from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
-from incidentbook.core.ledger.tasks import ScanOptions, Task, _ref_bounds, plan_full, run_task
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.core.ledger.reconcile.runs import findings
+from incidentbook.core.ledger.tasks import ScanOptions, Task, plan_full, ref_bounds, run_task
 from incidentbook.core.ledger.workers import WorkerPool, snapshot_state
 from incidentbook.demo.ledger import (
     LedgerParams,
@@ -51,7 +52,7 @@ ENTRY_CHECKS = ("currency_mismatch", "orphan_entry", "invalid_reversal", "clock_
 
 def reconcile(services: Services, url: str, **kw: object) -> set[str]:
     ctx = services.context("test", actor="reconciler")
-    summary = run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, mode="full", **kw))  # type: ignore[arg-type]
+    summary = services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full", **kw))  # type: ignore[arg-type]
     if "jobs" in kw:  # the processes asked for really scanned
         assert summary.jobs == kw["jobs"]
         if summary.jobs > 1 and Path("/proc/self/status").exists():  # Linux: VmHWM
@@ -121,7 +122,7 @@ def test_clock_skew_paths_agree_with_the_truth(
         assert reconcile(services, url, jobs=1, batch=20) == want, name
         ledger = open_ledger(url)
         with ledger.snapshot() as snap:  # which path a 200-id range takes
-            paired = _clock_by_rowid(snap, 0, 200)
+            paired = clock_by_rowid(snap, 0, 200)
         ledger.dispose()
         assert (paired is None) is (name == "sparse"), name
     # entry_id BIGINT PRIMARY KEY is no rowid alias: the streamed scan throughout
@@ -319,7 +320,7 @@ def test_workers_that_cannot_start_leave_the_run_to_one_process(
     # an interpreter that cannot run the worker module (a frozen build, a broken venv)
     monkeypatch.setattr(workers_module.sys, "executable", "/bin/false")
     ctx = services.context("test", actor="reconciler")
-    summary = run_reconcile(services, ctx, ReconcileOptions(ledger_url=url, jobs=2, batch=5))
+    summary = services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, jobs=2, batch=5))
     assert summary.status == "complete" and summary.jobs == 1
     assert {f.fingerprint for f in findings(services.db, summary.run_id)} == expected
 
@@ -327,8 +328,8 @@ def test_workers_that_cannot_start_leave_the_run_to_one_process(
 def test_max_rate_scans_in_one_process(services: Services, faulted_url: tuple[str, set[str]]):
     url, expected = faulted_url
     ctx = services.context("test", actor="reconciler")
-    summary = run_reconcile(
-        services, ctx, ReconcileOptions(ledger_url=url, batch=20, max_rate=100_000)
+    summary = services.reconciler.run(
+        ctx, ReconcileOptions(ledger_url=url, batch=20, max_rate=100_000)
     )
     assert summary.jobs == 1 and summary.found == len(expected)
 
@@ -371,7 +372,7 @@ def test_ref_sampling_reads_a_bounded_window_per_sample(tmp_path: Path) -> None:
     conn.commit()
     steps = []
     conn.set_progress_handler(lambda: steps.append(1) and 0, 1000)
-    cuts = _ref_bounds(Snapshot(conn, sqlite=True), 1, 100_000, 8)
+    cuts = ref_bounds(Snapshot(conn, sqlite=True), 1, 100_000, 8)
     conn.close()
     assert cuts and cuts == sorted(cuts) and all(c.startswith("evt_") for c in cuts)
     # 64 samples × at most 1,000 ids each; walking to the refs would take ~45× more

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from incidentbook.core.ledger.reconcile import ReconcileOptions, findings, run_reconcile
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.core.ledger.reconcile.runs import findings
 from incidentbook.services import Services
 from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
 
@@ -33,8 +34,8 @@ def firing(services: Services) -> set[str]:
 
 def check_exact(services: Services, url: str, expected: set[str], batch: int) -> None:
     ctx = services.context("property", actor="reconciler")
-    summary = run_reconcile(
-        services, ctx, ReconcileOptions(ledger_url=url, mode="full", batch=batch)
+    summary = services.reconciler.run(
+        ctx, ReconcileOptions(ledger_url=url, mode="full", batch=batch)
     )
     found = {f.fingerprint for f in findings(services.db, summary.run_id)}
     assert found == expected, (sorted(found - expected), sorted(expected - found))

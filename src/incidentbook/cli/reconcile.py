@@ -5,14 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import click
 
 from incidentbook.cli.output import emit, json_option
-
-if TYPE_CHECKING:
-    from incidentbook.core.ledger.reconcile import Progress
+from incidentbook.core.ledger.reconcile.model import Progress, ReconcileOptions
 
 
 @contextmanager
@@ -92,7 +89,6 @@ def reconcile_cmd(
     """Check the ledger (DESIGN §4): balances, duplicates, currencies, orphans, reversals, clock
     skew. Exit 1 when anything is found."""
     from incidentbook.cli import CliState
-    from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
     from incidentbook.errors import EXIT_FINDINGS
 
     if show_indexes:
@@ -107,8 +103,7 @@ def reconcile_cmd(
     services = state.services
     run_ctx = services.context("reconcile", correlation_id=state.correlation_id, actor="reconciler")
     with _progress(sys.stderr.isatty() and not as_json) as progress:
-        summary = run_reconcile(
-            services,
+        summary = services.reconciler.run(
             run_ctx,
             ReconcileOptions(
                 ledger_url=ledger_url,

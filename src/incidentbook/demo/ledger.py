@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
 
 if TYPE_CHECKING:
     from incidentbook.demo.model import DemoOptions, DemoReport
@@ -538,8 +539,6 @@ def _ledger_path(url: str) -> Path | None:
 
 def demo_step(services: Services, options: DemoOptions, report: DemoReport) -> None:
     """``incidentbook demo``: build the ledger (once per parameters), then reconcile it."""
-    from incidentbook.core.ledger.reconcile import ReconcileOptions, run_reconcile
-
     settings = services.settings
     url = settings.ledger_url
     path = _ledger_path(url)
@@ -566,8 +565,7 @@ def demo_step(services: Services, options: DemoOptions, report: DemoReport) -> N
                 f"ledger: built {path}: {built.accounts:,} accounts, {built.entries:,} entries, "
                 f"injected {dict(sorted(built.injected.items()))}"
             )
-    summary = run_reconcile(
-        services,
+    summary = services.reconciler.run(
         services.context("demo reconcile", actor="reconciler"),
         ReconcileOptions(),
     )

@@ -19,7 +19,7 @@ from incidentbook.core.documents.verify import check_actions, check_documents
 from incidentbook.core.events.projection import CheckResult, check_projection
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.store import state_from_row as incident_from_row
-from incidentbook.core.ledger.reconcile import verify_checkpoints
+from incidentbook.core.ledger.reconcile.verify import verify_checkpoints
 from incidentbook.core.search.indexer import check_index
 from incidentbook.settings import Settings
 from incidentbook.storage.db import Database

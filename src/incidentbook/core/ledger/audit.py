@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from incidentbook.clock import parse_iso
 from incidentbook.core.ledger.contract import (
     Ledger,
     LedgerError,
@@ -95,8 +97,6 @@ def parse_ref(text: str) -> tuple[str, int | None]:
 
 
 def parse_moment(text: str) -> datetime:
-    from incidentbook.clock import parse_iso
-
     try:
         return parse_iso(text)
     except ValueError:
@@ -112,8 +112,6 @@ def parse_day(text: str) -> date:
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
     """The UTC start (inclusive) and end (exclusive) of a local day (DST-aware)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -88,7 +88,8 @@ def _int(value: Any, what: str) -> int:
     raise LedgerError(f"{what} is not an integer: {value!r}")
 
 
-def _range(lo: Any, hi: Any, column: str = "account_id") -> tuple[str, list[Any]]:
+def range_clause(lo: Any, hi: Any, column: str = "account_id") -> tuple[str, list[Any]]:
+    """A WHERE clause (and its parameters) for ``lo < column <= hi``; None is unbounded."""
     parts, params = [], []
     if lo is not None:
         parts.append(f"{column} > ?")
@@ -99,7 +100,8 @@ def _range(lo: Any, hi: Any, column: str = "account_id") -> tuple[str, list[Any]
     return (" AND ".join(parts) or "1 = 1"), params
 
 
-def _in(ids: Sequence[Any], column: str = "account_id") -> tuple[str, list[Any]]:
+def in_clause(ids: Sequence[Any], column: str = "account_id") -> tuple[str, list[Any]]:
+    """A WHERE clause (and its parameters) for ``column IN ids``."""
     return f"{column} IN ({marks(ids)})", list(ids)
 
 
@@ -159,7 +161,7 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
         listed_ids = json.loads(listed_ids)
     suspicious: dict[str, list[tuple[Any, ...]]] = {}
     for chunk in chunks(listed_ids or []):
-        clause, args = _in(chunk)
+        clause, args = in_clause(chunk)
         for row in snap.rows(
             "SELECT s.account_id, s.currency, s.total, a.account_id, a.currency, a.balance_minor"
             f" FROM {_SUMS_WITH_ACCOUNTS.format(total=total_sql, where=clause)}",
@@ -278,7 +280,7 @@ def duplicate_ref_findings(
     """duplicate_posting for the external refs in ``(lo, hi]``: one grouped scan of the
     ``external_ref`` index finds the refs recorded more than once (the only candidates),
     then only their entries are read. Returns (repeated refs, findings)."""
-    where, params = _range(lo, hi, "external_ref")
+    where, params = range_clause(lo, hi, "external_ref")
     repeated = [
         r[0]
         for r in snap.rows(
@@ -289,7 +291,7 @@ def duplicate_ref_findings(
     ]
     copies: dict[tuple[str, str, str, Any], list[int]] = {}
     for chunk in chunks(repeated):
-        clause, args = _in(chunk, "external_ref")
+        clause, args = in_clause(chunk, "external_ref")
         for entry_id, account_id, ref, kind, amount in snap.rows(
             "SELECT entry_id, account_id, external_ref, kind, amount_minor FROM ledger_entries"
             f" WHERE {clause}",
@@ -327,7 +329,7 @@ def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Fi
     candidates = sorted({i for group in groups for i in group[4]})
     reversed_ids: set[int] = set()
     for chunk in chunks(candidates):
-        clause, args = _in(chunk, "reverses_entry_id")
+        clause, args = in_clause(chunk, "reverses_entry_id")
         reversed_ids.update(
             int(r[0])
             for r in snap.rows(f"SELECT reverses_entry_id FROM ledger_entries WHERE {clause}", args)
@@ -335,7 +337,7 @@ def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Fi
     # entries of unknown accounts are orphan_entry findings only
     currency_of: dict[str, str] = {}
     for accounts in chunks(sorted({g[0] for g in groups})):
-        clause, args = _in(accounts)
+        clause, args = in_clause(accounts)
         currency_of.update(
             (str(a), str(c))
             for a, c in snap.rows(
@@ -379,7 +381,7 @@ def account_ids_findings(snap: Snapshot, ids: Sequence[str]) -> tuple[int, list[
     seen = 0
     findings: list[Finding] = []
     for chunk in chunks(ids):
-        clause, args = _in(chunk)
+        clause, args = in_clause(chunk)
         count, found = account_findings(snap, clause, args)
         seen += count
         findings.extend(found)
@@ -403,7 +405,7 @@ def clock_findings(
     id has no immediate predecessor (gaps), whose real predecessor is then looked up."""
     candidates: list[tuple[Any, ...]] | None = None
     if rowid:
-        candidates = _clock_by_rowid(snap, lo, hi)
+        candidates = clock_by_rowid(snap, lo, hi)
     if candidates is None:
         candidates = _clock_by_scan(snap, lo, hi)
     findings: list[Finding] = []
@@ -433,8 +435,8 @@ def clock_findings(
     return findings
 
 
-def _clock_by_rowid(snap: Snapshot, lo: int | None, hi: int | None) -> list[tuple[Any, ...]] | None:
-    where, params = _range(lo, hi, "n.entry_id")
+def clock_by_rowid(snap: Snapshot, lo: int | None, hi: int | None) -> list[tuple[Any, ...]] | None:
+    where, params = range_clause(lo, hi, "n.entry_id")
     # NOT INDEXED: both walk the table in rowid order, so the lookup of id - 1 right after
     # id - 2 is a step, not a seek (and n reads recorded_at from the row it is on)
     rows = snap.all(
@@ -544,7 +546,7 @@ def reversal_findings(
         )
         owner: dict[int, tuple[Any, Any]] = {}
         for chunk in chunks(sorted({int(r[0]) for r in flagged})):
-            clause, args = _in(chunk, "entry_id")
+            clause, args = in_clause(chunk, "entry_id")
             owner.update(
                 (int(e), (a, c))
                 for e, a, c in snap.rows(

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from incidentbook.clock import parse_iso, to_iso
 from incidentbook.errors import UsageError
 
 ACCOUNT_COLUMNS = ("account_id", "currency", "balance_minor", "updated_at", "opened_at")
@@ -74,6 +75,7 @@ class LedgerError(UsageError):
 
 def redact(url: str) -> str:
     """The URL without its password, fit for messages, logs and the state database."""
+    # deferred: scan workers import this module without SQLAlchemy
     from sqlalchemy.engine import make_url
 
     try:
@@ -84,8 +86,6 @@ def redact(url: str) -> str:
 
 def iso(value: Any) -> str | None:
     """A ledger timestamp (SQLite text or PostgreSQL timestamptz) as incidentbook's UTC text."""
-    from incidentbook.clock import parse_iso, to_iso
-
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -98,8 +98,6 @@ def iso(value: Any) -> str | None:
 
 
 def moment(value: Any) -> datetime:
-    from incidentbook.clock import parse_iso
-
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return parse_iso(str(value))
@@ -122,6 +120,7 @@ class Ledger:
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
         """One read transaction: everything read through it sees the same ledger state."""
+        # deferred: scan workers import this module without SQLAlchemy
         from sqlalchemy.exc import DBAPIError
 
         try:
@@ -136,7 +135,7 @@ class Ledger:
                 dbapi.isolation_level = None
                 begin_sqlite_snapshot(dbapi)
             else:
-                import psycopg
+                import psycopg  # deferred: only a PostgreSQL ledger needs the driver
 
                 dbapi.rollback()
                 dbapi.autocommit = False
@@ -228,6 +227,7 @@ def begin_sqlite_snapshot(dbapi: Any) -> None:
 
 def sqlite_path(url: str) -> Path | None:
     """The file of a ``sqlite:///`` ledger URL (None for other databases)."""
+    # deferred: scan workers import this module without SQLAlchemy
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
@@ -285,6 +285,7 @@ def _first_line(exc: BaseException) -> str:
 
 def open_ledger(url: str) -> Ledger:
     """Connect and check the contract; every failure is one line naming the problem."""
+    # deferred: scan workers import this module without SQLAlchemy
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError

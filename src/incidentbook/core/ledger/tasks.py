@@ -30,13 +30,13 @@ from typing import Any
 from incidentbook.core.batches import chunks
 from incidentbook.core.ledger.checks import (
     Finding,
-    _in,
-    _range,
     account_findings,
     account_ids_findings,
     clock_findings,
     duplicate_account_findings,
     duplicate_ref_findings,
+    in_clause,
+    range_clause,
     reversal_findings,
 )
 from incidentbook.core.ledger.contract import Snapshot
@@ -114,20 +114,20 @@ def run_task(
     """Run one task on a snapshot; ``scope`` is the run's account list (incremental runs)."""
     track, lo, hi = task.track, task.lo, task.hi
     if track == "accounts":
-        where, params = _range(lo, hi)
+        where, params = range_clause(lo, hi)
         items, findings = account_findings(snap, where, params)
         return TaskResult(items, findings)
     if track == "duplicates":
         return TaskResult(*duplicate_ref_findings(snap, lo, hi))
     if track == "duplicates_by_account":
-        where, params = _range(lo, hi)
+        where, params = range_clause(lo, hi)
         return TaskResult(0, duplicate_account_findings(snap, where, params))
     if track == "entries":
         found = clock_findings(snap, lo, hi, options.tolerance_s, rowid=options.entry_rowid)
         items = int(hi) - int(lo) if lo is not None and hi is not None else 0
         return TaskResult(items, found)
     if track == "reversals":
-        where, params = _range(lo, hi, "r.reverses_entry_id")
+        where, params = range_clause(lo, hi, "r.reverses_entry_id")
         return TaskResult(*reversal_findings(snap, where, params, indexed=options.reverses_index))
     if track == "scope":
         return TaskResult(*account_ids_findings(snap, list(scope[int(lo) : int(hi)])))
@@ -142,7 +142,7 @@ def run_task(
         )
         items, findings = 0, []
         for chunk in chunks(targets):
-            clause, args = _in(chunk, "r.reverses_entry_id")
+            clause, args = in_clause(chunk, "r.reverses_entry_id")
             count, found = reversal_findings(snap, clause, args, indexed=options.reverses_index)
             items += count
             findings.extend(found)
@@ -197,7 +197,7 @@ def _entry_bounds(snap: Snapshot, start: int, last: int, size: int) -> list[int]
     return bounds
 
 
-def _ref_bounds(snap: Snapshot, first: int, last: int, tasks: int) -> list[str]:
+def ref_bounds(snap: Snapshot, first: int, last: int, tasks: int) -> list[str]:
     """About ``tasks`` ranges of external_ref, cut at quantiles of a sample of refs taken at
     evenly spaced entry ids: a few bounded index reads, not a walk of millions of refs. A
     sample point looks at most ``REF_SAMPLE_WINDOW`` ids ahead (a stretch of legacy rows
@@ -218,7 +218,7 @@ def _ref_bounds(snap: Snapshot, first: int, last: int, tasks: int) -> list[str]:
             refs.add(str(row[0]))
     if not refs:
         return []
-    clause, args = _in(sorted(refs), "external_ref")
+    clause, args = in_clause(sorted(refs), "external_ref")
     ordered = [
         str(r[0])
         for r in snap.rows(
@@ -248,7 +248,7 @@ def plan_full(snap: Snapshot, batch: int, ref_index: bool) -> list[Task]:
     entries = _ranges("entries", _entry_bounds(snap, first - 1, last, size))
     if ref_index:
         wanted = min(len(accounts), MAX_REF_TASKS, max(1, math.ceil((last - first + 1) / size)))
-        duplicates = _ranges("duplicates", _ref_bounds(snap, first, last, wanted))
+        duplicates = _ranges("duplicates", ref_bounds(snap, first, last, wanted))
     else:
         duplicates = _ranges("duplicates_by_account", account_bounds)
     reversals = _ranges(

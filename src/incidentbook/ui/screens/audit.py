@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from incidentbook.core.ledger.audit import AccountAudit, AuditEntry, Auditor, parse_moment
-from incidentbook.core.ledger.reconcile import affected_accounts, incident_accounts
+from incidentbook.core.ledger.reconcile.candidates import affected_accounts, incident_accounts
 from incidentbook.errors import IncidentbookError
 from incidentbook.money import format_maybe as _money
 from incidentbook.ui.messages import WorkFailed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual import on, work
@@ -12,7 +13,9 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from incidentbook.clock import humanize_age
-from incidentbook.core.health.stats import Stats
+from incidentbook.core.health.stats import Stats, collect_stats
+from incidentbook.core.ledger.reconcile.model import ReconcilerHealth
+from incidentbook.services import Services
 from incidentbook.ui.screens.base import DataScreen
 
 
@@ -22,10 +25,52 @@ class HealthLoaded(Message):
     extra: list[tuple[str, str]]
 
 
-# Other parts add health panels as "module:function" -> list[(title, text)] (e.g. reconciler).
-HEALTH_PANELS: list[str] = [
-    "incidentbook.core.ledger.reconcile:health_panels",
-]
+Panels = Callable[[Services], list[tuple[str, str]]]
+
+
+def reconciler_text(health: ReconcilerHealth) -> list[tuple[str, str]]:
+    """The reconciler's panels: last run and its age (lag), an unfinished run's progress,
+    findings per check over the last runs."""
+    if not health.ever_run:
+        return [("Reconciler", "never run\n\nincidentbook reconcile")]
+    lines = []
+    last = health.last_complete
+    if last is not None and health.lag_seconds is not None:
+        lines.append(
+            f"last run {last.run_id} ({last.mode})\nfinished {humanize_age(health.lag_seconds)} ago"
+        )
+    running = health.unfinished
+    if running is not None:
+        lines.append(
+            f"unfinished {running.run_id}: {running.phase}, {running.batches} batches\n(--resume)"
+        )
+    if health.pruned_runs:
+        lines.append(f"{health.pruned_runs} older runs kept as summaries\n([reconciler] keep_runs)")
+    trend = [
+        f"{run.started_at[5:16]} {run.mode[:4]} " + " ".join(str(n) for n in run.found.values())
+        for run in health.trend
+    ]
+    return [
+        ("Reconciler", "\n".join(lines)),
+        ("Findings per run (" + " ".join(c[:4] for c in health.checks) + ")", "\n".join(trend)),
+    ]
+
+
+def reconciler_panels(services: Services) -> list[tuple[str, str]]:
+    return reconciler_text(services.reconciler.health())
+
+
+# The panels other parts add after the counters, each -> list[(title, text)].
+def action_items_panels(services: Services) -> list[tuple[str, str]]:
+    """The action-item panel: open, overdue, done and dropped items."""
+    counts = services.documents.action_counts()
+    body = "\n".join(
+        f"{name:>10}  {counts.get(name, 0):,}" for name in ("open", "overdue", "done", "dropped")
+    )
+    return [("Action items", body)]
+
+
+HEALTH_PANELS: list[Panels] = [reconciler_panels, action_items_panels]
 
 
 def _counts(values: dict[str, int]) -> str:
@@ -45,17 +90,10 @@ class HealthScreen(DataScreen):
 
     @work(thread=True, exclusive=True, group="health-load")
     def load(self) -> None:
-        import importlib
-
-        from incidentbook.core.health.stats import collect_stats
-
         stats = collect_stats(self.services.db)
         extra: list[tuple[str, str]] = []
-        for target in HEALTH_PANELS:
-            module_name, _, func_name = target.partition(":")
-            panel = getattr(importlib.import_module(module_name), func_name)
-            extra.extend(panel(self.services))
-        extra.append(_action_items_panel(self.services.documents.action_counts()))
+        for panels in HEALTH_PANELS:
+            extra.extend(panels(self.services))
         self.post_message(HealthLoaded(stats, extra))
 
     @on(HealthLoaded)
@@ -79,14 +117,6 @@ class HealthScreen(DataScreen):
         grid = self.query_one("#health-grid", Grid)
         grid.remove_children()
         grid.mount_all(_panel(title, body) for title, body in panels)
-
-
-def _action_items_panel(counts: dict[str, int]) -> tuple[str, str]:
-    """The action-item panel: open, overdue, done and dropped items."""
-    body = "\n".join(
-        f"{name:>10}  {counts.get(name, 0):,}" for name in ("open", "overdue", "done", "dropped")
-    )
-    return ("Action items", body)
 
 
 def _panel(title: str, body: str) -> Static:

@@ -1,0 +1,103 @@
+"""Firing reconciler alerts as the Triage screen groups them: incident candidates per check,
+the accounts affected (by a check, or by an incident's linked alerts)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+from incidentbook.core.ledger.reconcile.model import SOURCE, IncidentCandidate
+from incidentbook.core.ledger.reconcile.runs import connection
+
+if TYPE_CHECKING:
+    from incidentbook.storage.db import Database
+
+SEVERITY_ORDER = ("critical", "error", "warning", "info")
+
+
+def incident_candidates(db: Database) -> list[IncidentCandidate]:
+    """Firing reconciler alerts grouped by check: accounts affected, total delta per currency,
+    first and last seen. Worst severity first, then most accounts."""
+    with db.read() as session:
+        rows = (
+            connection(session)
+            .execute(
+                text(
+                    "SELECT name, severity, labels, annotations, first_seen, last_seen,"
+                    " incident_id FROM alerts WHERE source = :s AND status = 'firing'"
+                ),
+                {"s": SOURCE},
+            )
+            .all()
+        )
+    grouped: dict[str, dict[str, Any]] = {}
+    for name, severity, labels, notes_json, first, last, incident in rows:
+        label_map = json.loads(labels)
+        notes = json.loads(notes_json)
+        g = grouped.setdefault(
+            name,
+            {"severity": severity, "alerts": 0, "accounts": set(), "delta": {}, "first": first,
+             "last": last, "incident": incident},
+        )  # fmt: skip
+        g["alerts"] += 1
+        g["accounts"].add(label_map.get("account_id", ""))
+        currency = label_map.get("currency", "")
+        try:
+            delta = int(notes.get("delta_minor", "0"))
+        except ValueError:
+            delta = 0
+        g["delta"][currency] = g["delta"].get(currency, 0) + delta
+        g["first"] = min(g["first"], first)
+        g["last"] = max(g["last"], last)
+        g["incident"] = g["incident"] or incident
+    out = [
+        IncidentCandidate(
+            check=name,
+            severity=g["severity"],
+            alerts=g["alerts"],
+            accounts=len(g["accounts"]),
+            delta_by_currency=dict(sorted(g["delta"].items())),
+            first_seen=g["first"],
+            last_seen=g["last"],
+            incident_id=g["incident"],
+        )
+        for name, g in grouped.items()
+    ]
+    return sorted(out, key=lambda c: (SEVERITY_ORDER.index(c.severity), -c.accounts, c.check))
+
+
+def affected_accounts(db: Database, check: str | None = None, limit: int = 1000) -> list[str]:
+    """Accounts with firing reconciler alerts (of one check), for the Triage/Incident screens."""
+    with db.read() as session:
+        rows = (
+            connection(session)
+            .execute(
+                text(
+                    "SELECT DISTINCT json_extract(labels, '$.account_id') AS account FROM alerts"
+                    " WHERE source = :s AND status = 'firing' AND (:c IS NULL OR name = :c)"
+                    " ORDER BY account LIMIT :n"
+                ),
+                {"s": SOURCE, "c": check, "n": limit},
+            )
+            .all()
+        )
+    return [str(r[0]) for r in rows if r[0]]
+
+
+def incident_accounts(db: Database, incident_id: str, limit: int = 1000) -> list[str]:
+    """Accounts affected by an incident: those of the reconciler alerts linked to it."""
+    with db.read() as session:
+        rows = (
+            connection(session)
+            .execute(
+                text(
+                    "SELECT DISTINCT json_extract(labels, '$.account_id') AS account FROM alerts"
+                    " WHERE source = :s AND incident_id = :i ORDER BY account LIMIT :n"
+                ),
+                {"s": SOURCE, "i": incident_id, "n": limit},
+            )
+            .all()
+        )
+    return [str(r[0]) for r in rows if r[0]]
