@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
+from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
+from incidentbook.obs import log_error
 
 if TYPE_CHECKING:
     from incidentbook.core.alerts.model import AlertState
@@ -66,7 +68,6 @@ def ingest_cmd(
     from pathlib import Path
 
     from incidentbook.core.alerts.formats.common import PayloadError
-    from incidentbook.errors import NotFoundError, UsageError
 
     state = cli_state(ctx)
     services = state.services
@@ -264,7 +265,6 @@ def _matched_runbooks(services: Services, alert: AlertState) -> list[dict[str, A
     """Runbooks linked to the alert by DESIGN §6's rules (front matter, annotation, name);
     full-text suggestions are left to ``runbooks match``, which may consult the index."""
     from incidentbook.core.runbooks.matching import match_runbooks
-    from incidentbook.errors import IncidentbookError
 
     try:
         matches = match_runbooks(
@@ -276,8 +276,6 @@ def _matched_runbooks(services: Services, alert: AlertState) -> list[dict[str, A
             suggestions=0,
         )
     except (IncidentbookError, OSError) as exc:
-        from incidentbook.obs import log_error
-
         log_error("alerts.runbook_match_failed", str(exc), None, fingerprint=alert.fingerprint)
         return []
     return [m.to_dict() for m in matches]

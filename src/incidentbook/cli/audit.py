@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from incidentbook.cli import CliState
 from incidentbook.cli.output import emit, json_option
+from incidentbook.errors import UsageError
 from incidentbook.money import format_maybe as _money
 
 if TYPE_CHECKING:
@@ -45,9 +47,7 @@ def audit_cmd(
 ) -> None:
     """An account's audit trail: history newest first with running balance, stored vs derived
     balance, balance at a moment, a day's entries; or a correlation id's entries."""
-    from incidentbook.cli import CliState
     from incidentbook.core.ledger.audit import Auditor, parse_day, parse_moment
-    from incidentbook.errors import UsageError
 
     if (account is None) == (correlation is None):
         raise UsageError("give an ACCOUNT (or ACCOUNT@ENTRY_ID) or --correlation ID")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
-
-if TYPE_CHECKING:
-    pass
+from incidentbook.errors import CheckFailed
+from incidentbook.fs import read_text
 
 
 @click.group(short_help="Write, lint and export postmortems.")
@@ -60,8 +58,6 @@ def new_cmd(
 def lint_cmd(ctx: click.Context, files: tuple[str, ...], strict: bool, as_json: bool) -> None:
     """Check sections, action items and blameless language; exit 1 on errors."""
     from incidentbook.core.documents.lint import ERROR, lint_text
-    from incidentbook.errors import CheckFailed
-    from incidentbook.fs import read_text
 
     report = []
     failed = False

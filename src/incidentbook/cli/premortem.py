@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from incidentbook.cli import CliState
 from incidentbook.cli.output import emit, json_option, reason_option
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ def new_cmd(
     as_json: bool,
 ) -> None:
     """Start a pre-mortem, with what has bitten us before already listed."""
-    from incidentbook.cli import CliState
 
     state: CliState | None = ctx.find_object(CliState)
     assert state is not None

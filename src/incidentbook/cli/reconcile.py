@@ -8,8 +8,10 @@ from contextlib import contextmanager
 
 import click
 
+from incidentbook.cli import CliState
 from incidentbook.cli.output import emit, json_option
 from incidentbook.core.ledger.reconcile.model import Progress, ReconcileOptions
+from incidentbook.errors import EXIT_FINDINGS
 
 
 @contextmanager
@@ -88,8 +90,6 @@ def reconcile_cmd(
 ) -> None:
     """Check the ledger (DESIGN §4): balances, duplicates, currencies, orphans, reversals, clock
     skew. Exit 1 when anything is found."""
-    from incidentbook.cli import CliState
-    from incidentbook.errors import EXIT_FINDINGS
 
     if show_indexes:
         from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES

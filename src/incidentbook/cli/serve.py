@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from incidentbook.cli import CliState
+from incidentbook.errors import UsageError
+from incidentbook.obs import log_info
 from incidentbook.receiver.server import DEFAULT_LISTEN
 
 
@@ -38,9 +41,6 @@ def serve_cmd(ctx: click.Context, listen: str | None, max_body: int | None, no_a
 
     The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.
     """
-    from incidentbook.cli import CliState
-    from incidentbook.errors import UsageError
-    from incidentbook.obs import log_info
     from incidentbook.receiver.app import DEFAULT_MAX_BODY_BYTES, create_app
     from incidentbook.receiver.server import build_server, parse_listen
 

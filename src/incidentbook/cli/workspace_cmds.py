@@ -8,6 +8,7 @@ import click
 
 from incidentbook.cli.output import cli_state, emit, json_option
 from incidentbook.errors import EXIT_FINDINGS
+from incidentbook.workspace import init_workspace
 
 
 @click.command("init")
@@ -15,7 +16,6 @@ from incidentbook.errors import EXIT_FINDINGS
 @json_option
 def init_cmd(directory: Path, as_json: bool) -> None:
     """Create a workspace in DIRECTORY (existing files are kept)."""
-    from incidentbook.workspace import init_workspace
 
     result = init_workspace(directory)
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.errors import UsageError
 
 if TYPE_CHECKING:
     from incidentbook.demo.model import DemoOptions, DemoReport
@@ -418,7 +419,6 @@ def build_ledger(path: Path, params: LedgerParams, *, indexes: bool = True) -> B
     Written to a temporary file beside ``path`` and renamed into place: never half a ledger.
     A file at ``path`` that is not a demo ledger is refused, never overwritten.
     """
-    from incidentbook.errors import UsageError
 
     stamp = params.stamp()
     if path.exists():

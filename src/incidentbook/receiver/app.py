@@ -29,7 +29,7 @@ from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
 from incidentbook.core.alerts.formats.common import PayloadError, decode_json
 from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
 from incidentbook.errors import IncidentbookError
-from incidentbook.obs import log_error, log_info
+from incidentbook.obs import log_error, log_info, logger
 from incidentbook.receiver.metrics import ReceiverMetrics
 from incidentbook.services import Services
 
@@ -176,7 +176,6 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
                 client=request.client.host if request.client else None,
             )
     except Exception as exc:
-        from incidentbook.obs import logger
 
         logger().exception("receiver.internal_error", extra={"correlation_id": cid, "route": route})
         status = 500
