@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
+from incidentbook.core.alerts.formats.files import FORMATS
 from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
 from incidentbook.obs import log_error
 
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from incidentbook.core.alerts.model import AlertState
     from incidentbook.services import Services
 
-FORMATS = ("native", "alertmanager", "pagerduty")
 CLI_ACTOR = "cli:ingest"
 
 
