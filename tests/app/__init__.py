@@ -1,0 +1,1 @@
+"""The Textual app: Pilot tests, snapshots and a real terminal (tmux)."""

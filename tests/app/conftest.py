@@ -11,9 +11,9 @@ from incidentbook.context import Context
 from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, read_config
+from incidentbook.testing.clocks import T0, FakeClock
 from incidentbook.ui.app import IncidentbookApp, make_app
 from incidentbook.workspace import init_workspace
-from tests.conftest import T0, FakeClock
 
 
 def seed(services: Services) -> None:

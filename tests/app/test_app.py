@@ -15,8 +15,8 @@ from incidentbook.ui.screens.health import HealthScreen
 from incidentbook.ui.screens.help import HelpScreen
 from incidentbook.ui.screens.incident import IncidentScreen
 from incidentbook.ui.screens.triage import TriageScreen
-from tests.app.helpers import settle
-from tests.conftest import Cli
+from tests.support.app import settle
+from tests.support.cli import Cli
 
 SIZE = (140, 40)
 

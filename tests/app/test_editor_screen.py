@@ -16,7 +16,7 @@ from incidentbook.core.events.store import events_by_prefix
 from incidentbook.services import Services
 from incidentbook.ui.app import IncidentbookApp
 from incidentbook.ui.screens.editor import EditorScreen, start_postmortem
-from tests.app.helpers import settle
+from tests.support.app import settle
 
 SIZE = (140, 40)
 

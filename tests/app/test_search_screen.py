@@ -15,7 +15,7 @@ from incidentbook.ui.screens.incident import IncidentScreen
 from incidentbook.ui.screens.search import DocumentViewScreen, SearchScreen
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
-from tests.app.helpers import settle
+from tests.support.app import settle
 
 SIZE = (140, 40)
 

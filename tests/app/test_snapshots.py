@@ -9,7 +9,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from incidentbook.ui.app import IncidentbookApp
-from tests.app.helpers import settle
+from tests.support.app import settle
 
 SIZE = (130, 36)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.support.cli import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

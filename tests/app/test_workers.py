@@ -10,7 +10,7 @@ from textual.message import Message
 from incidentbook.errors import NotFoundError
 from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.workers import failure_text, run_in_worker
-from tests.app.helpers import settle
+from tests.support.app import settle
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Unit tests of the core, storage and the shared kernel (real SQLite and PostgreSQL, no UI)."""

@@ -6,13 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.pg import PgServer, pg_bin_dir, start_postgres
+from tests.support.pg import PgServer, pg_bin_dir, start_postgres
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     if pg_bin_dir() is None:
-        pytest.skip("PostgreSQL server binaries are not installed (make system installs them)")
+        pytest.fail(
+            "PostgreSQL server binaries are not installed (make system installs them)",
+            pytrace=False,
+        )
     server = start_postgres()
     try:
         yield server

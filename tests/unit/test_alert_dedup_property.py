@@ -16,9 +16,9 @@ from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
 from incidentbook.core.health.verify import run_verify
 from incidentbook.services import make_services
 from incidentbook.settings import Settings, read_config
+from incidentbook.testing.clocks import FakeClock
 from incidentbook.workspace import init_workspace
-from tests.conftest import FakeClock
-from tests.unit.test_alert_formats import am_alert, am_payload
+from tests.support.payloads import am_alert, am_payload
 
 FINGERPRINTS = ("f0", "f1", "f2")
 STARTS = ("2026-10-17T01:00:00Z", "2026-10-17T02:00:00Z", "2026-10-17T03:00:00Z")

@@ -18,7 +18,7 @@ from incidentbook.core.alerts.service import AlertService
 from incidentbook.core.alerts.store import with_lock_retry
 from incidentbook.core.health.verify import run_verify
 from incidentbook.services import Services
-from tests.unit.test_alert_formats import am_alert, am_payload, pd_event
+from tests.support.payloads import am_alert, am_payload, pd_event
 
 
 def _verify_ok(services: Services) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from incidentbook.core.documents.export import render_html
 from incidentbook.services import Services
 from incidentbook.settings import Settings
+from tests.support.documents import GOLDEN
 
 DOC = """---
 id: PM-0003
@@ -97,10 +99,6 @@ def test_export_to_a_missing_folder_is_exit_2(cli, tmp_path: Path) -> None:
 
 
 def test_golden_export(settings: Settings) -> None:
-    import os
-
-    from tests.unit.documents_helpers import GOLDEN
-
     html = render_html(settings, DOC)
     golden = GOLDEN / "export_refunds.html"
     if os.environ.get("UPDATE_GOLDEN") == "1":

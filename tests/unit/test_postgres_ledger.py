@@ -15,7 +15,7 @@ from incidentbook.core.ledger.reconcile.runs import findings
 from incidentbook.services import Services
 from incidentbook.settings import Settings
 from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 
 def _dsn(url: str) -> str:

@@ -14,7 +14,7 @@ from incidentbook.core.health.verify import run_verify
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.frontmatter import split
 from incidentbook.services import Services
-from tests.unit.documents_helpers import GOLDEN, reconciler_incident
+from tests.support.documents import GOLDEN, reconciler_incident
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from incidentbook.core.documents.store import list_documents
 from incidentbook.frontmatter import split
 from incidentbook.resources import shipped_dir
 from incidentbook.services import Services
-from tests.unit.documents_helpers import GOLDEN
+from tests.support.documents import GOLDEN
 
 PAST_LESSON = "Every money path must be safe to repeat, including retries."
 

@@ -23,7 +23,7 @@ from incidentbook.demo.ledger import LedgerParams, append_traffic, build_ledger
 from incidentbook.money import format_minor
 from incidentbook.services import Services
 from incidentbook.testing.synth import FAULT_KINDS, faulted_ledger, write_ledger
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 
 def reconcile(services: Services, url: str, **kw: object) -> object:

@@ -17,7 +17,7 @@ import pytest
 
 from incidentbook.demo.ledger import LedgerParams, build_ledger
 from incidentbook.workspace import init_workspace
-from tests.conftest import venv_bin
+from tests.support.cli import venv_bin
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ from incidentbook.testing.synth import (
     faulted_ledger,
     write_ledger,
 )
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 ENTRY_CHECKS = ("currency_mismatch", "orphan_entry", "invalid_reversal", "clock_skew")
 

@@ -17,7 +17,7 @@ from incidentbook.errors import UsageError
 from incidentbook.resources import shipped_dir
 from incidentbook.services import Services
 from incidentbook.settings import Settings
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 KUBE = """# KubePodCrashLooping
 

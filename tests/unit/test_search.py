@@ -13,7 +13,7 @@ from incidentbook.core import search as S
 from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.services import Services
 from incidentbook.settings import Settings
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 
 @pytest.fixture(autouse=True)

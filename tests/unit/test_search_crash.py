@@ -14,7 +14,7 @@ from incidentbook.context import Context
 from incidentbook.core import search as S
 from incidentbook.services import Services
 from incidentbook.settings import Settings
-from tests.conftest import REPO_ROOT
+from tests.support.cli import REPO_ROOT
 
 CHILD = textwrap.dedent(
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from incidentbook.errors import WorkspaceError
 from incidentbook.settings import load_settings
 from incidentbook.workspace import CONFIG_NAME, init_workspace, resolve_workspace
+from tests.support.cli import Cli
 
 
 def test_init_creates_layout_and_ignores_state(tmp_path: Path) -> None:
@@ -89,10 +91,6 @@ def test_relative_sqlite_ledger_url_is_workspace_relative(tmp_path: Path) -> Non
 
 def test_a_fresh_clone_without_state_dir_works(tmp_path: Path) -> None:
     """``.incidentbook/`` is git-ignored: a cloned workspace has only incidentbook.toml."""
-    import shutil
-
-    from tests.conftest import Cli
-
     source = init_workspace(tmp_path / "ops").workspace
     clone = tmp_path / "clone"
     clone.mkdir()

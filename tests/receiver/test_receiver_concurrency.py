@@ -18,9 +18,9 @@ import httpx
 from incidentbook.core.health.verify import run_verify
 from incidentbook.receiver.app import create_app
 from incidentbook.services import Services
-from tests.conftest import venv_bin
-from tests.unit.test_alert_formats import am_alert, am_payload, pd_event
-from tests.unit.test_receiver import AM, AUTH, PD, TOKEN, LiveServer
+from tests.support.cli import venv_bin
+from tests.support.payloads import am_alert, am_payload, pd_event
+from tests.support.receiver import AM, AUTH, PD, TOKEN, LiveServer
 
 THREADS = 8
 POSTS_PER_THREAD = 12

@@ -11,8 +11,8 @@ from incidentbook.services import Services
 from incidentbook.testing.synth import LedgerRows, write_ledger
 from incidentbook.ui.app import make_app
 from incidentbook.ui.screens.audit import AuditScreen
-from tests.app.helpers import settle
-from tests.unit.test_audit import rows
+from tests.support.app import settle
+from tests.support.ledgers import rows
 
 
 @pytest.fixture

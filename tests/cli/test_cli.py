@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, venv_bin
+from tests.support.cli import Cli, venv_bin
 
 
 def _events(workspace: Path) -> int:

@@ -24,18 +24,23 @@ import pytest
 from incidentbook.core.health.verify import run_verify
 from incidentbook.receiver.app import ROUTE_ALERTMANAGER, create_app
 from incidentbook.services import Services
-from tests.unit.test_receiver import TOKEN, LiveServer
+from tests.support.receiver import TOKEN, LiveServer
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
-pytestmark = [
-    pytest.mark.alertmanager,
-    pytest.mark.skipif(
-        ALERTMANAGER is None,
-        reason="Prometheus Alertmanager binary not installed "
-        "(Debian: apt-get install prometheus-alertmanager; CI runs scripts/ensure-system-packages)",
-    ),
-]
+pytestmark = pytest.mark.alertmanager
+
+
+@pytest.fixture(autouse=True)
+def _alertmanager_installed() -> None:
+    """A missing binary fails these tests (never skips them): `make test` installs it."""
+    if ALERTMANAGER is None:
+        pytest.fail(
+            "Prometheus Alertmanager binary not installed "
+            "(Debian: apt-get install prometheus-alertmanager; "
+            "CI runs scripts/ensure-system-packages)",
+            pytrace=False,
+        )
 
 
 class FailFirst:

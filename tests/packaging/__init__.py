@@ -1,0 +1,1 @@
+"""Packaging: a real wheel, built and installed into a scratch venv."""
