@@ -13,6 +13,6 @@ if TYPE_CHECKING:
 
 
 def create_app(*args: Any, **kwargs: Any) -> Starlette:
-    from incidentbook.receiver.app import create_app as factory
+    from incidentbook.receiver.app import create_app as factory  # deferred: see the docstring
 
     return factory(*args, **kwargs)

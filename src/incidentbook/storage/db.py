@@ -72,6 +72,8 @@ class Database:
                         f"cannot create state directory {self.path.parent}: {exc.strerror}"
                     ) from None
                 engine = make_engine(self.path)
+                # Deferred: migrations bring Alembic (~130 ms to import, python -X importtime)
+                # and only the first open of an engine needs it, not every import of db.
                 from incidentbook.storage.migrations import upgrade_to_head
 
                 upgrade_to_head(engine)
