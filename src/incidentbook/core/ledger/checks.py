@@ -428,9 +428,7 @@ def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Fi
                  "copies": other.details["copies"] + len(live)},
             )  # fmt: skip
         merged[finding.fingerprint] = finding
-    stamped = [
-        _stamped(f, [times.get(i) for i in f.details["entry_ids"]]) for f in merged.values()
-    ]
+    stamped = [_stamped(f, [times.get(i) for i in f.details["entry_ids"]]) for f in merged.values()]
     return sorted(stamped, key=lambda f: f.fingerprint)
 
 
@@ -659,10 +657,8 @@ def reversal_findings(
             )
         )  # fmt: skip
     # when the invalid reversals and their targets were recorded (by primary key)
-    times = recorded_times(
-        snap,
-        [i for f in findings for i in (f.entry_id, f.details["reverses_entry_id"]) if i is not None],
-    )
+    behind = [(f.entry_id, f.details["reverses_entry_id"]) for f in findings]
+    times = recorded_times(snap, [i for pair in behind for i in pair if i is not None])
     findings = [
         _stamped(f, [times.get(f.entry_id or 0), times.get(f.details["reverses_entry_id"])])
         for f in findings
