@@ -52,6 +52,8 @@ CHECKS = (
     "invalid_reversal",
     "clock_skew",
 )
+# checks whose findings move no money (their delta is 0 by definition, not a sum to show)
+CHECKS_WITHOUT_DELTA = ("clock_skew",)
 ACCOUNT_CHECKS = ("balance_mismatch", "duplicate_posting", "currency_mismatch", "orphan_entry")
 SEVERITY = {
     "balance_mismatch": "critical",
