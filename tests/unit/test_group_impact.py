@@ -15,8 +15,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.core.ledger.reconcile.runs import findings
 from incidentbook.services import Services
-from incidentbook.testing.synth import EntryRow, LedgerRows, write_ledger
+from incidentbook.testing.synth import (
+    FAULT_KINDS,
+    EntryRow,
+    LedgerRows,
+    faulted_ledger,
+    write_ledger,
+)
 from tests.conftest import Cli
 
 # 2026-10-17 00:30 in Berlin (CEST); the last entry is recorded the same local day
@@ -219,3 +226,43 @@ def test_groups_text_line_and_other_sources_keep_their_counts(
     assert "KWD" in line and "JPY" in line and "EUR" in line
     (disk_line,) = [x for x in lines if x.startswith("disk_full")]
     assert "2 firing" in disk_line and "accounts" not in disk_line
+
+
+def test_every_findings_bad_window_is_its_entries_recorded_at(
+    services: Services, tmp_path: Path
+) -> None:
+    """bad_from/bad_to of every check's findings, against the rows' recorded_at: a duplicate's
+    copies, the entry of a currency_mismatch/orphan/clock_skew finding, an invalid reversal
+    and its target (if any), a mismatched balance's latest entry (none without entries)."""
+    rows, expected = faulted_ledger(5, 30, dict.fromkeys(FAULT_KINDS, 3), decoys=6)
+    url = f"sqlite:///{tmp_path / 'faults.sqlite'}"
+    write_ledger(url, rows)
+    ctx = services.context("test", actor="reconciler")
+    run = services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, batch=4))
+    recorded = {e[0]: e[6] for e in rows.entries}
+    latest: dict[str, int] = {}
+    for e in rows.entries:
+        latest[e[1]] = max(latest.get(e[1], 0), e[0])
+    found = findings(services.db, run.run_id)
+    assert {f.fingerprint for f in found} == expected
+    checked = set()
+    for f in found:
+        if f.check == "duplicate_posting":
+            behind = list(f.details["entry_ids"])
+        elif f.check == "balance_mismatch":
+            behind = [latest[f.account_id]] if f.account_id in latest else []
+        elif f.check == "invalid_reversal":
+            behind = [f.entry_id, f.details["reverses_entry_id"]]
+        else:
+            behind = [f.entry_id]
+        times = [recorded[i] for i in behind if i in recorded]
+        if not times:
+            assert "bad_from" not in f.details and "bad_to" not in f.details, f
+            continue
+        assert moment(f.details["bad_from"]) == min(times), f
+        assert moment(f.details["bad_to"]) == max(times), f
+        checked.add(f.check)
+    assert checked == set(FAULT_KINDS)
+    # they reach the alerts, where the groups read them
+    alert = services.alerts.get(sorted(f.fingerprint for f in found)[0])
+    assert alert.annotations["bad_from"] and alert.annotations["bad_to"]
