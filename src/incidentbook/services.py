@@ -41,8 +41,11 @@ class Services:
     @cached_property
     def alerts(self) -> AlertService:
         from incidentbook.core.alerts.service import AlertService
+        from incidentbook.core.ledger.reconcile.candidates import group_impacts
 
-        return AlertService(self.db, self.incidents, self.settings.alert_group_by)
+        return AlertService(
+            self.db, self.incidents, self.settings.alert_group_by, impacts=group_impacts
+        )
 
     @cached_property
     def runbook_suggester(self) -> Suggester:

@@ -6,16 +6,19 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
+from incidentbook.clock import parse_iso
 from incidentbook.core.alerts.formats.files import FORMATS
 from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
+from incidentbook.money import format_minor
 from incidentbook.obs import log_error
 
 if TYPE_CHECKING:
-    from incidentbook.core.alerts.model import AlertState
+    from incidentbook.core.alerts.model import AlertGroup, AlertState
     from incidentbook.services import Services
 
 CLI_ACTOR = "cli:ingest"
@@ -286,18 +289,57 @@ def _matched_runbooks(services: Services, alert: AlertState) -> list[dict[str, A
 @click.pass_context
 def groups_cmd(ctx: click.Context, as_json: bool) -> None:
     """Firing alerts grouped by the group key ([alerts] group_by): incident candidates."""
-    items = cli_state(ctx).services.alerts.groups()
+    services = cli_state(ctx).services
+    items = services.alerts.groups()
 
     def human() -> None:
         if not items:
             click.echo("no firing alerts")
+        zone = (
+            _zone(services.settings.timezone)
+            if any(g.accounts is not None for g in items)
+            else None
+        )
         for g in items:
+            if zone is not None and g.accounts is not None:
+                click.echo(impact_line(g, zone))
+                continue
             click.echo(
                 f"{g.key:<32} {g.firing:>6} firing  {g.severity:<8} since {g.since[:19]}"
                 + (f"  → {g.incident_id}" if g.incident_id else "")
             )
 
     emit([g.to_dict() for g in items], as_json, human)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {name!r} (workspace.timezone)") from None
+
+
+def impact_line(group: AlertGroup, zone: ZoneInfo) -> str:
+    """'duplicate_posting  45 accounts  Δ 32,088.57 EUR · 4,724,185 JPY  bad entries
+    02:02–07:50 (ledger time)  → INC-0007' (times in ``zone``; dates too when the window
+    spans days)."""
+    accounts = group.accounts or 0
+    parts = [group.key, f"{accounts:,} {'account' if accounts == 1 else 'accounts'}"]
+    money = [
+        format_minor(total, currency)
+        for currency, total in sorted((group.delta_minor_by_currency or {}).items())
+        if total
+    ]
+    if money:
+        parts.append("Δ " + " · ".join(money))
+    if group.first_bad_at and group.last_bad_at:
+        first = parse_iso(group.first_bad_at).astimezone(zone)
+        last = parse_iso(group.last_bad_at).astimezone(zone)
+        shape = "%H:%M" if first.date() == last.date() else "%Y-%m-%d %H:%M"
+        parts.append(f"bad entries {first:{shape}}–{last:{shape}} (ledger time)")
+    if group.incident_id:
+        parts.append(f"→ {group.incident_id}")
+    return "  ".join(parts)
 
 
 @alerts.command("ack-group")

@@ -23,7 +23,7 @@ a copy of an older episode (a late retry) is ``stale`` and changes nothing. Page
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from incidentbook.clock import parse_iso, to_iso
@@ -330,8 +330,23 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
+class GroupImpact:
+    """What a group's findings did (DESIGN §4, "A group's impact"): distinct accounts, the
+    sum of its findings' deltas per currency (integer minor units), and the ledger time of the
+    entries behind them (``first_bad_at``/``last_bad_at``, UTC text; None when no finding
+    says, e.g. an account without entries)."""
+
+    accounts: int
+    delta_minor_by_currency: dict[str, int]
+    first_bad_at: str | None
+    last_bad_at: str | None
+
+
+@dataclass(frozen=True)
 class AlertGroup:
-    """Firing alerts sharing a group key: one incident candidate."""
+    """Firing alerts sharing a group key: one incident candidate. The impact fields are
+    those of its ``GroupImpact`` (the reconciler's groups); None for a group without one
+    (other sources' alerts: they keep their counts only)."""
 
     key: str
     firing: int
@@ -339,6 +354,21 @@ class AlertGroup:
     since: str
     last_seen: str
     incident_id: str | None
+    accounts: int | None = None
+    delta_minor_by_currency: dict[str, int] | None = None
+    first_bad_at: str | None = None
+    last_bad_at: str | None = None
+
+    def with_impact(self, impact: GroupImpact | None) -> AlertGroup:
+        if impact is None:
+            return self
+        return replace(
+            self,
+            accounts=impact.accounts,
+            delta_minor_by_currency=dict(impact.delta_minor_by_currency),
+            first_bad_at=impact.first_bad_at,
+            last_bad_at=impact.last_bad_at,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -86,11 +86,16 @@ def _log_ingest(ctx: Context, result: IngestResult, **fields: Any) -> None:
 
 class AlertService:
     def __init__(
-        self, db: Database, incidents: IncidentService, group_by: list[str] | None = None
+        self,
+        db: Database,
+        incidents: IncidentService,
+        group_by: list[str] | None = None,
+        impacts: grouping.ImpactReader | None = None,
     ) -> None:
         self.db = db
         self.incidents = incidents
         self.group_by = group_by or ["alertname"]
+        self.impacts = impacts  # the groups' impact (the reconciler's), for ``groups``
         # Writers in this process (the receiver's worker threads) queue here, in order, rather
         # than in SQLite's busy handler, whose sleeps grow to 100 ms and make the tail latency.
         # Other processes (the app, the CLI) still meet them at the busy timeout.
@@ -509,6 +514,7 @@ class AlertService:
             return list_states(session, status, limit)
 
     def groups(self) -> list[AlertGroup]:
-        """Firing alerts grouped by group key: the incident candidates on the Triage screen."""
+        """Firing alerts grouped by group key: the incident candidates on the Triage screen,
+        each with its impact where the ``impacts`` reader knows one."""
         with self.db.read() as session:
-            return grouping.groups(session)
+            return grouping.groups(session, self.impacts)

@@ -18,17 +18,27 @@ Definitions this module settles where the contract leaves room:
 - ``orphan_entry``: one finding per entry whose account does not exist; delta = its amount.
 - ``invalid_reversal``: a reversal whose target is missing, whose amount is not the exact
   negation of the target's, or that reverses an entry an earlier reversal (lower entry_id)
-  already reversed; delta = reversal amount + target amount (the reversal's amount if missing).
+  already reversed; delta = reversal amount + target amount (the reversal's amount if missing;
+  a reversal whose only problem is that it reverses an entry again: its own amount, the money
+  taken out a second time).
 - ``clock_skew``: ``recorded_at`` earlier than the previous entry's (by entry_id, across the
   whole ledger) by more than the tolerance (seconds, at least 1); delta 0.
+
+Every finding with entries behind it also says when, in ledger time: ``bad_from`` and ``bad_to``
+in its details, the earliest and latest ``recorded_at`` (UTC text, as ``iso`` writes it) of those
+entries: a duplicate's uncancelled copies; a currency_mismatch, orphan_entry or clock_skew
+finding's entry; an invalid reversal and its target (when it exists); for balance_mismatch, the
+account's latest entry (highest ``entry_id``: recording order). An account without entries has
+none. The times are read in the queries the checks run anyway, or by one batched primary-key
+lookup of the (few) findings' entries.
 """
 
 from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from incidentbook.core.batches import chunks, marks
@@ -42,6 +52,8 @@ CHECKS = (
     "invalid_reversal",
     "clock_skew",
 )
+# checks whose findings move no money (their delta is 0 by definition, not a sum to show)
+CHECKS_WITHOUT_DELTA = ("clock_skew",)
 ACCOUNT_CHECKS = ("balance_mismatch", "duplicate_posting", "currency_mismatch", "orphan_entry")
 SEVERITY = {
     "balance_mismatch": "critical",
@@ -105,6 +117,32 @@ def in_clause(ids: Sequence[Any], column: str = "account_id") -> tuple[str, list
     return f"{column} IN ({marks(ids)})", list(ids)
 
 
+def recorded_times(snap: Snapshot, entry_ids: Iterable[int]) -> dict[int, str]:
+    """``recorded_at`` (as ``iso`` text) of the given entries, by primary key, in chunks."""
+    times: dict[int, str] = {}
+    for chunk in chunks(sorted(set(entry_ids))):
+        clause, args = in_clause(chunk, "entry_id")
+        for entry_id, recorded in snap.rows(
+            f"SELECT entry_id, recorded_at FROM ledger_entries WHERE {clause}", args
+        ):
+            stamp = iso(recorded)
+            if stamp is not None:
+                times[int(entry_id)] = stamp
+    return times
+
+
+def bad_span(times: Iterable[str | None]) -> dict[str, str]:
+    """``bad_from`` / ``bad_to`` details: the earliest and latest of ``times`` (``iso`` text,
+    fixed width, so it sorts as it reads); empty when there is none."""
+    known = [t for t in times if t is not None]
+    return {"bad_from": min(known), "bad_to": max(known)} if known else {}
+
+
+def _stamped(finding: Finding, times: Iterable[str | None]) -> Finding:
+    span = bad_span(times)
+    return replace(finding, details={**finding.details, **span}) if span else finding
+
+
 def _bad_amount(snap: Snapshot, account_id: str) -> LedgerError:
     if snap.sqlite:
         row = snap.one(
@@ -153,7 +191,7 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
         f"SELECT COUNT(*) FILTER (WHERE s.currency = a.currency AND ({holding})),"
         f" {listed} FILTER (WHERE a.account_id IS NULL OR s.currency <> a.currency"
         f" OR s.total <> a.balance_minor{typed})"
-        f" FROM {_SUMS_WITH_ACCOUNTS.format(total=total_sql, where=where)}",
+        f" FROM {_SUMS_WITH_ACCOUNTS.format(total=total_sql, latest='', where=where)}",
         params,
     )
     holding_with_entries, listed_ids = summary if summary is not None else (0, None)
@@ -163,14 +201,28 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
     for chunk in chunks(listed_ids or []):
         clause, args = in_clause(chunk)
         for row in snap.rows(
-            "SELECT s.account_id, s.currency, s.total, a.account_id, a.currency, a.balance_minor"
-            f" FROM {_SUMS_WITH_ACCOUNTS.format(total=total_sql, where=clause)}",
+            "SELECT s.account_id, s.currency, s.total, a.account_id, a.currency, a.balance_minor,"
+            " s.latest FROM "
+            + _SUMS_WITH_ACCOUNTS.format(
+                total=total_sql, latest=", MAX(entry_id) AS latest", where=clause
+            ),
             args,
         ):
             suspicious.setdefault(str(row[0]), []).append(row)
     findings: list[Finding] = []
+    latest: dict[str, int] = {}  # a mismatched balance's account: its latest entry
     for account_id, rows in suspicious.items():
-        findings.extend(_account_rows(snap, account_id, rows))
+        found = _account_rows(snap, account_id, rows)
+        if any(f.check == "balance_mismatch" for f in found):
+            latest[account_id] = max(int(r[6]) for r in rows)
+        findings.extend(found)
+    if latest:
+        times = recorded_times(snap, latest.values())
+        findings = [
+            _stamped(f, [times.get(latest[f.account_id])]) if f.account_id in latest
+            and f.check == "balance_mismatch" else f
+            for f in findings
+        ]  # fmt: skip
     # ``where`` names the account_id of ledger_accounts, these queries' only table
     counts = snap.one(
         f"SELECT COUNT(*), COUNT(*) FILTER (WHERE {holding}) FROM ledger_accounts a WHERE {where}",
@@ -193,8 +245,9 @@ def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int
 
 
 # every account's entries summed per currency (in index order), each sum with its account
+# (``latest``: more columns of the group, e.g. its highest entry id)
 _SUMS_WITH_ACCOUNTS = (
-    "(SELECT account_id, currency, {total} AS total FROM ledger_entries"
+    "(SELECT account_id, currency, {total} AS total{latest} FROM ledger_entries"
     " WHERE {where} GROUP BY account_id, currency) AS s"
     " LEFT JOIN ledger_accounts a ON a.account_id = s.account_id"
 )
@@ -212,10 +265,10 @@ def _account_rows(snap: Snapshot, account_id: str, rows: list[tuple[Any, ...]]) 
                 entry_currency,
                 entry_id,
                 _int(amount, f"ledger_entries.amount_minor of entry {entry_id}"),
-                {"amount_minor": amount},
+                {"amount_minor": amount, **bad_span([iso(recorded)])},
             )
-            for entry_id, entry_currency, amount in snap.rows(
-                "SELECT entry_id, currency, amount_minor FROM ledger_entries"
+            for entry_id, entry_currency, amount, recorded in snap.rows(
+                "SELECT entry_id, currency, amount_minor, recorded_at FROM ledger_entries"
                 " WHERE account_id = ? ORDER BY entry_id",
                 (account_id,),
             )
@@ -234,8 +287,8 @@ def _account_rows(snap: Snapshot, account_id: str, rows: list[tuple[Any, ...]]) 
             "SELECT SUM(amount_minor) FROM ledger_entries WHERE account_id = ?", (account_id,)
         )
         derived = int(derived)
-        for entry_id, entry_currency, amount in snap.rows(
-            "SELECT entry_id, currency, amount_minor FROM ledger_entries"
+        for entry_id, entry_currency, amount, recorded in snap.rows(
+            "SELECT entry_id, currency, amount_minor, recorded_at FROM ledger_entries"
             " WHERE account_id = ? AND currency <> ? ORDER BY entry_id",
             (account_id, currency),
         ):
@@ -248,7 +301,7 @@ def _account_rows(snap: Snapshot, account_id: str, rows: list[tuple[Any, ...]]) 
                     entry_id,
                     amount,
                     {"account_currency": currency, "entry_currency": entry_currency,
-                     "amount_minor": amount},
+                     "amount_minor": amount, **bad_span([iso(recorded)])},
                 )
             )  # fmt: skip
     if stored != derived:
@@ -344,6 +397,10 @@ def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Fi
                 f"SELECT account_id, currency FROM ledger_accounts WHERE {clause}", args
             )
         )
+    # when the uncancelled copies were recorded (the few candidates' rows, by primary key)
+    times = recorded_times(
+        snap, [i for g in groups if g[0] in currency_of for i in g[4] if i not in reversed_ids]
+    )
     merged: dict[str, Finding] = {}
     for account_id, ref, kind, amount, ids in groups:
         if account_id not in currency_of:
@@ -373,7 +430,8 @@ def _duplicate_findings(snap: Snapshot, groups: list[DuplicateGroup]) -> list[Fi
                  "copies": other.details["copies"] + len(live)},
             )  # fmt: skip
         merged[finding.fingerprint] = finding
-    return sorted(merged.values(), key=lambda f: f.fingerprint)
+    stamped = [_stamped(f, [times.get(i) for i in f.details["entry_ids"]]) for f in merged.values()]
+    return sorted(stamped, key=lambda f: f.fingerprint)
 
 
 def account_ids_findings(snap: Snapshot, ids: Sequence[str]) -> tuple[int, list[Finding]]:
@@ -428,7 +486,8 @@ def clock_findings(
                 int(entry_id),
                 0,
                 {"recorded_at": iso(recorded), "previous_entry_id": int(prev_id),
-                 "previous_recorded_at": iso(prev_at), "skew_seconds": round(skew, 3)},
+                 "previous_recorded_at": iso(prev_at), "skew_seconds": round(skew, 3),
+                 **bad_span([iso(recorded)])},
             )
         )  # fmt: skip
     findings.sort(key=lambda f: f.fingerprint)
@@ -599,5 +658,12 @@ def reversal_findings(
                  "target_amount_minor": target_amount},
             )
         )  # fmt: skip
+    # when the invalid reversals and their targets were recorded (by primary key)
+    behind = [(f.entry_id, f.details["reverses_entry_id"]) for f in findings]
+    times = recorded_times(snap, [i for pair in behind for i in pair if i is not None])
+    findings = [
+        _stamped(f, [times.get(f.entry_id or 0), times.get(f.details["reverses_entry_id"])])
+        for f in findings
+    ]
     findings.sort(key=lambda f: f.fingerprint)
     return items, findings

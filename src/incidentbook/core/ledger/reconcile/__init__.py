@@ -28,7 +28,8 @@ The modules, one job each:
   summary text a finding's alert carries;
 - ``runs``       — the run store: runs, checkpoints, findings, scope, resolutions (SQL);
 - ``runner``     — one run through its phases: plan, scan, publish, resolve, complete;
-- ``candidates`` — firing reconciler alerts as incident candidates and affected accounts;
+- ``candidates`` — firing reconciler alerts as incident candidates, alert groups' impact
+  (``group_impacts``, given to the alerts' grouping) and affected accounts;
 - ``health``     — what the Health screen shows of the reconciler, as data;
 - ``verify``     — ``incidentbook verify``'s check of checkpoints against findings;
 - ``service``    — ``ReconcileService``, the use cases, wired in ``incidentbook.services``.

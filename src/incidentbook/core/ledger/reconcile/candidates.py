@@ -1,5 +1,6 @@
 """Firing reconciler alerts as the Triage screen groups them: incident candidates per check,
-the accounts affected (by a check, or by an incident's linked alerts)."""
+each alert group's impact (``group_impacts``, the ``ImpactReader`` the alerts' grouping is
+given), the accounts affected (by a check, or by an incident's linked alerts)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 
+from incidentbook.core.alerts.model import GroupImpact
+from incidentbook.core.ledger.checks import CHECKS_WITHOUT_DELTA
 from incidentbook.core.ledger.reconcile.model import SOURCE, IncidentCandidate
 from incidentbook.core.ledger.reconcile.runs import connection
 
@@ -66,6 +69,47 @@ def incident_candidates(db: Database) -> list[IncidentCandidate]:
         for name, g in grouped.items()
     ]
     return sorted(out, key=lambda c: (SEVERITY_ORDER.index(c.severity), -c.accounts, c.check))
+
+
+# Per alert group of firing reconciler alerts: distinct accounts and the ledger-time window
+# (bad_from/bad_to: fixed-width UTC text, so MIN/MAX compare times).
+_GROUP_ACCOUNTS_SQL = (
+    "SELECT group_key, COUNT(DISTINCT json_extract(labels, '$.account_id')),"
+    " MIN(json_extract(annotations, '$.bad_from')), MAX(json_extract(annotations, '$.bad_to'))"
+    " FROM alerts WHERE source = :s AND status = 'firing' GROUP BY group_key"
+)
+# ... and the sum of the findings' deltas per currency: integers end to end (SQLite's SUM of
+# integers is exact and fails on overflow), none for the checks that move no money.
+_GROUP_DELTAS_SQL = (
+    "SELECT group_key, json_extract(labels, '$.currency'),"
+    " SUM(CAST(json_extract(annotations, '$.delta_minor') AS INTEGER))"
+    " FROM alerts WHERE source = :s AND status = 'firing' AND name NOT IN ({skip})"
+    " GROUP BY group_key, json_extract(labels, '$.currency')"
+)
+
+
+def group_impacts(session: Any) -> dict[str, GroupImpact]:
+    """The impact of every alert group holding firing reconciler alerts, by group key
+    (DESIGN §4): distinct accounts, the sum of the findings' deltas per currency, the
+    earliest ``bad_from`` and latest ``bad_to`` of their findings (None where none says).
+    Two aggregates over the alerts table; other sources' alerts are not counted."""
+    conn = connection(session)
+    skip = ", ".join(f":x{i}" for i in range(len(CHECKS_WITHOUT_DELTA)))
+    names = {f"x{i}": check for i, check in enumerate(CHECKS_WITHOUT_DELTA)}
+    deltas: dict[str, dict[str, int]] = {}
+    for key, currency, total in conn.execute(
+        text(_GROUP_DELTAS_SQL.format(skip=skip)), {"s": SOURCE, **names}
+    ):
+        deltas.setdefault(str(key), {})[str(currency or "")] = int(total or 0)
+    return {
+        str(key): GroupImpact(
+            accounts=int(accounts),
+            delta_minor_by_currency=dict(sorted(deltas.get(str(key), {}).items())),
+            first_bad_at=first,
+            last_bad_at=last,
+        )
+        for key, accounts, first, last in conn.execute(text(_GROUP_ACCOUNTS_SQL), {"s": SOURCE})
+    }
 
 
 def affected_accounts(db: Database, check: str | None = None, limit: int = 1000) -> list[str]:
