@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+import io
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -10,11 +13,16 @@ import click
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 from incidentbook.core.incidents.model import SEVERITIES
 from incidentbook.core.incidents.timeline import describe
+from incidentbook.errors import UsageError
+from incidentbook.fs import atomic_write
+from incidentbook.money import format_maybe, format_minor
 
 if TYPE_CHECKING:
     from incidentbook.context import Context
     from incidentbook.core.incidents.model import IncidentState, Outcome
     from incidentbook.core.incidents.service import IncidentService
+    from incidentbook.core.ledger.audit import AccountBalance, Auditor
+    from incidentbook.core.ledger.reconcile.accounts import AffectedAccount, IncidentAccounts
 
     Transition = Callable[[IncidentService, Context, str], Outcome]
 
@@ -215,3 +223,154 @@ def list_cmd(ctx: click.Context, include_resolved: bool, as_json: bool) -> None:
             )
 
     emit([i.to_dict() for i in items], as_json, human)
+
+
+CSV_COLUMNS = (
+    "account_id", "currency", "delta_minor", "stored_minor", "derived_minor", "duplicate",
+    "stored_took_copies", "fails_balance", "checks", "fingerprints", "entry_ids", "copies",
+)  # fmt: skip
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def accounts_csv(report: IncidentAccounts) -> str:
+    """One line per account; a row's findings are ``;``-separated in the finding columns
+    (entry ids of one finding space-separated), amounts in integer minor units."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for a in report.accounts:
+        writer.writerow(
+            [a.account_id, a.currency, a.delta_minor, _cell(a.stored_minor),
+             _cell(a.derived_minor), _cell(a.duplicate), _cell(a.stored_took_copies),
+             _cell(a.fails_balance), ";".join(f.check for f in a.findings),
+             ";".join(f.fingerprint for f in a.findings),
+             ";".join(" ".join(str(i) for i in f.entry_ids) for f in a.findings),
+             ";".join(_cell(f.copies) for f in a.findings)]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+def cross_check(account: AffectedAccount) -> str:
+    if account.duplicate:
+        if account.stored_took_copies is None:
+            return "duplicate; no stored balance"
+        if account.stored_took_copies:
+            return "duplicate; stored took every copy (no balance alert)"
+        return "duplicate; stored did not take the copies (balance_mismatch)"
+    if account.fails_balance:
+        return "balance_mismatch"
+    return ""
+
+
+def _accounts_table(report: IncidentAccounts) -> None:
+    s = report.summary
+    deltas = " · ".join(
+        format_minor(v, c, signed=True) for c, v in s.delta_minor_by_currency.items()
+    )
+    click.echo(f"{report.incident_id}: {s.accounts} accounts  Δ {deltas or '—'}")
+    if s.duplicate_accounts:
+        click.echo(
+            f"  {s.duplicate_accounts} duplicate accounts: "
+            f"{s.duplicate_accounts_failing_balance} also fail balance_mismatch, "
+            f"{s.duplicate_accounts_stored_took_copies} stored balances took every copy"
+        )
+    rows = [
+        (a.account_id, a.currency, format_minor(a.delta_minor, a.currency, signed=True),
+         format_maybe(a.stored_minor, a.currency), format_maybe(a.derived_minor, a.currency),
+         cross_check(a))
+        for a in report.accounts
+    ]  # fmt: skip
+    head = ("ACCOUNT", "CUR", "DELTA", "STORED", "DERIVED", "CROSS-CHECK")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
+
+    def line(cells: Sequence[str]) -> str:
+        left = f"{cells[0]:<{widths[0]}}  {cells[1]:<{widths[1]}}"
+        nums = "  ".join(f"{c:>{w}}" for c, w in zip(cells[2:5], widths[2:5], strict=True))
+        return f"{left}  {nums}  {cells[5]}".rstrip()
+
+    click.echo(line(head))
+    for account, row in zip(report.accounts, rows, strict=True):
+        click.echo(line(row))
+        for f in account.findings:
+            copies = f"  ×{f.copies}" if f.copies is not None else ""
+            entries = ",".join(str(i) for i in f.entry_ids) or "—"
+            mark = "" if f.linked else "  (not linked to this incident)"
+            status = "" if f.status == "firing" else f"  [{f.status}]"
+            click.echo(
+                f"    {f.fingerprint}  entries {entries}{copies}"
+                f"  Δ {format_minor(f.delta_minor, account.currency, signed=True)}"
+                f"{status}{mark}"
+            )
+
+
+@incident.command("accounts")
+@click.argument("incident_id", metavar="ID")
+@click.option("--ledger", "ledger_url", metavar="URL", help="SQLAlchemy URL of the ledger.")
+@click.option(
+    "--csv",
+    "csv_out",
+    metavar="OUT",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the rows as CSV to OUT (all at once, or nothing).",
+)
+@json_option
+@click.pass_context
+def accounts_cmd(
+    ctx: click.Context, incident_id: str, ledger_url: str | None, csv_out: Path | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """The accounts an incident affects: those of the reconciler alerts linked to it, one row
+    each, largest delta first, with stored and derived balance from the ledger and the
+    findings behind it (check, fingerprint, entry ids, copies).
+
+    An account's delta is the sum of its firing linked findings' deltas (integer minor
+    units of its currency). Cross-check: for a duplicate, whether the stored balance already
+    took every copy (no balance alert fires, yet the customer was charged again) or not
+    (the account also fails balance_mismatch, whose finding is listed with it).
+
+    --json prints {"incident_id", "summary": {"accounts", "delta_minor_by_currency",
+    "duplicate_accounts", "duplicate_accounts_failing_balance",
+    "duplicate_accounts_stored_took_copies", "balance_mismatch_accounts"}, "accounts": [{
+    "account_id", "currency", "delta_minor", "delta_minor_by_check", "stored_minor",
+    "derived_minor", "in_ledger", "duplicate", "stored_took_copies", "fails_balance",
+    "findings": [{"check", "fingerprint", "status", "delta_minor", "entry_ids", "copies",
+    "external_ref", "linked"}]}]}; "accounts" is [] for an incident without reconciler
+    alerts. --csv OUT writes one line per account (findings ;-separated)."""
+    # deferred: the ledger and the alerts' read model load SQLAlchemy, not needed for --help
+    from incidentbook.core.ledger.audit import Auditor
+    from incidentbook.core.ledger.reconcile.accounts import incident_accounts_report
+
+    if as_json and csv_out is not None:
+        raise UsageError("give --json or --csv OUT, not both")
+    state = cli_state(ctx)
+    settings = state.services.settings
+    inc = state.services.incidents.get(incident_id)  # unknown: a one-line error, exit 2
+    opened: list[Auditor] = []
+
+    def balances(accounts: Sequence[str]) -> Mapping[str, AccountBalance]:
+        auditor = Auditor.open(ledger_url or settings.ledger_url, settings.timezone)
+        opened.append(auditor)
+        return auditor.balances(accounts)
+
+    try:
+        report = incident_accounts_report(state.services.db, inc.id, balances)
+    finally:
+        for auditor in opened:
+            auditor.close()
+    empty = f"{inc.id} has no reconciler alerts: no affected accounts"
+    if csv_out is not None:
+        atomic_write(csv_out, accounts_csv(report))
+        click.echo(empty if not report.accounts else
+                   f"wrote {len(report.accounts)} accounts to {csv_out}")  # fmt: skip
+        return
+
+    def human() -> None:
+        if not report.accounts:
+            click.echo(empty)
+            return
+        _accounts_table(report)
+
+    emit(report.to_dict(), as_json, human)

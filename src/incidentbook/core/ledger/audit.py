@@ -7,7 +7,8 @@
 - everything on a day, in the workspace's time zone (entries whose ``occurred_at`` falls in
   that local day);
 - every entry sharing a correlation id, across accounts;
-- a stable reference ``ACCOUNT@ENTRY_ID`` for every entry, which ``audit`` opens again.
+- a stable reference ``ACCOUNT@ENTRY_ID`` for every entry, which ``audit`` opens again;
+- stored and derived balance of many accounts at once (``Auditor.balances``).
 
 Each lookup reads one snapshot. Times come back as incidentbook's UTC text on both SQLite and
 PostgreSQL, so the two give identical results.
@@ -15,12 +16,14 @@ PostgreSQL, so the two give identical results.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidentbook.clock import parse_iso
+from incidentbook.core.batches import chunks, marks
 from incidentbook.core.ledger.contract import (
     Ledger,
     LedgerError,
@@ -82,6 +85,23 @@ class AccountAudit:
         out = asdict(self)
         out["entries"] = [e.to_dict() for e in self.entries]
         return out
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    """An account's stored balance (None when it is not in ``ledger_accounts``) and derived
+    balance (the sum of its entries; 0 without entries), integer minor units."""
+
+    account_id: str
+    exists: bool
+    currency: str | None
+    stored_minor: int | None
+    derived_minor: int
+    entry_count: int
+
+    @property
+    def difference_minor(self) -> int | None:
+        return None if self.stored_minor is None else self.stored_minor - self.derived_minor
 
 
 def entry_ref(account_id: str, entry_id: int) -> str:
@@ -321,6 +341,52 @@ class Auditor:
             if moment(recorded) <= at:
                 total += _amount(amount, entry_id)
         return total
+
+    def balances(self, account_ids: Sequence[str]) -> dict[str, AccountBalance]:
+        """Stored vs derived balance of each account, read in one snapshot (a few chunked
+        aggregates, not two queries per account). Every id asked for gets an entry, one the
+        ledger does not know with ``exists`` False, no stored balance and derived 0."""
+        ids = sorted(set(account_ids))
+        stored: dict[str, tuple[str, Any]] = {}
+        sums: dict[str, tuple[int, Any]] = {}
+        total = "SUM(amount_minor)"
+        with self.ledger.snapshot() as snap:
+            if not snap.sqlite:
+                total = "CAST(SUM(amount_minor) AS BIGINT)"
+            for chunk in chunks(ids):
+                for account, currency, balance in snap.rows(
+                    "SELECT account_id, currency, balance_minor FROM ledger_accounts"
+                    f" WHERE account_id IN ({marks(chunk)})",
+                    chunk,
+                ):
+                    stored[str(account)] = (str(currency), balance)
+                for account, count, derived in snap.rows(
+                    f"SELECT account_id, COUNT(*), {total} FROM ledger_entries"
+                    f" WHERE account_id IN ({marks(chunk)}) GROUP BY account_id",
+                    chunk,
+                ):
+                    sums[str(account)] = (int(count), derived)
+        out = {}
+        for account in ids:
+            currency, balance = stored.get(account, (None, None))
+            count, derived = sums.get(account, (0, 0))
+            if type(derived) is not int:
+                raise LedgerError(
+                    f"ledger_entries.amount_minor is not an integer for account {account}"
+                )
+            if balance is not None and type(balance) is not int:
+                raise LedgerError(
+                    f"ledger_accounts.balance_minor is not an integer for account {account}"
+                )
+            out[account] = AccountBalance(
+                account_id=account,
+                exists=account in stored,
+                currency=currency,
+                stored_minor=balance,
+                derived_minor=derived,
+                entry_count=count,
+            )
+        return out
 
     def correlation(self, correlation_id: str) -> list[AuditEntry]:
         """Every entry of one originating request, across accounts, in recording order."""
