@@ -10,6 +10,7 @@ line on stderr and an exit code from DESIGN §10.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -158,6 +159,10 @@ class LazyGroup(click.Group):
             raise
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
+        except BrokenPipeError:
+            # The reader went away (`incidentbook ... | head`): stop quietly, as cat does.
+            _quiet_stdout()
+            ctx.exit(EXIT_FINDINGS)
         except Exception as exc:
             # Deferred: --help must not load SQLAlchemy (nor logging set-up) to start.
             from sqlalchemy.exc import OperationalError
@@ -168,6 +173,15 @@ class LazyGroup(click.Group):
 
             logger().exception("internal_error")
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc}", EXIT_FINDINGS)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no real file behind stdout (tests)
+        pass
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:

@@ -1,0 +1,34 @@
+"""`incidentbook ... | head` stops quietly when the reader goes away: no "internal error"."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.support.cli import venv_bin
+
+
+def test_a_closed_pipe_is_not_an_internal_error(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    exe = venv_bin("incidentbook")
+    subprocess.run([exe, "init", str(workspace)], check=True, capture_output=True)
+    for n in range(40):
+        subprocess.run(
+            [exe, "-w", str(workspace), "incident", "open", "--title", f"incident {n} " + "x" * 80],
+            check=True,
+            capture_output=True,
+        )
+    # `head -c 1` reads one byte and exits; the list is longer than the pipe's buffer only
+    # with many lines, so read the pipe ourselves and close it after the first line.
+    proc = subprocess.Popen(
+        [exe, "-w", str(workspace), "incident", "list", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "internal error" not in stderr and "Traceback" not in stderr
