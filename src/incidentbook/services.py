@@ -12,6 +12,7 @@ from incidentbook.settings import Settings
 # The services import SQLAlchemy; the app builds Services before its first paint, so they
 # are imported when first used (in a worker), not here.
 if TYPE_CHECKING:
+    from incidentbook.core.alerts.model import AlertState
     from incidentbook.core.alerts.service import AlertService
     from incidentbook.core.documents.postmortem import PostmortemService
     from incidentbook.core.documents.premortem import PremortemService
@@ -42,9 +43,19 @@ class Services:
     def alerts(self) -> AlertService:
         from incidentbook.core.alerts.service import AlertService
         from incidentbook.core.ledger.reconcile.candidates import group_impacts
+        from incidentbook.core.runbooks.matching import matched_runbook
+
+        settings = self.settings
+
+        def runbook_for(alert: AlertState) -> str | None:
+            return matched_runbook(settings, alert.name, alert.labels, alert.annotations)
 
         return AlertService(
-            self.db, self.incidents, self.settings.alert_group_by, impacts=group_impacts
+            self.db,
+            self.incidents,
+            self.settings.alert_group_by,
+            impacts=group_impacts,
+            runbook_for=runbook_for,
         )
 
     @cached_property

@@ -157,13 +157,15 @@ def test_acknowledging_a_big_group_links_in_one_timeline_event(
         "incident.opened",
         "incident.acknowledged",
         "incident.alerts_linked",
+        "incident.runbook_linked",  # the runbook the group's alerts match (issue 12)
     ]
     from incidentbook.core.incidents.timeline import describe
 
-    assert describe(timeline[-1].type, timeline[-1].data).startswith("300 alerts linked: fp-0000")
+    assert describe(timeline[2].type, timeline[2].data).startswith("300 alerts linked: fp-0000")
+    assert timeline[3].data == {"runbook": "balance_mismatch"}
     again = services.alerts.acknowledge_group(ctx, "BalanceMismatch")
     assert not again.changed and again.incident.id == outcome.incident.id
-    assert len(services.incidents.timeline(outcome.incident.id)) == 3
+    assert len(services.incidents.timeline(outcome.incident.id)) == 4  # nothing new
     # New alerts of the acknowledged group join its timeline, again as one batch per ingest.
     result = _am(services, ctx, am_payload(*(am_alert(f"new-{i}") for i in range(3))))
     assert result.counts["joined"] == 3

@@ -350,16 +350,29 @@ def impact_line(group: AlertGroup, zone: ZoneInfo) -> str:
     default=None,
     help="Incident severity (default: the worst firing alert's).",
 )
+@click.option(
+    "--incident",
+    "incident_id",
+    metavar="ID",
+    default=None,
+    help="Join this existing incident instead of opening one (two groups, one incident).",
+)
 @reason_option
 @json_option
 @click.pass_context
 def ack_group_cmd(
-    ctx: click.Context, group_key: str, severity: str | None, reason: str | None, as_json: bool
+    ctx: click.Context,
+    group_key: str,
+    severity: str | None,
+    incident_id: str | None,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
-    """Acknowledge an alert group: open (or join) its incident and link its firing alerts."""
+    """Acknowledge an alert group: open (or join) its incident, link its firing alerts and the
+    runbook they match."""
     state = cli_state(ctx)
     outcome = state.services.alerts.acknowledge_group(
-        state.context(reason), group_key, severity=severity
+        state.context(reason), group_key, severity=severity, incident_id=incident_id
     )
 
     def human() -> None:
@@ -367,6 +380,8 @@ def ack_group_cmd(
         mark = "" if outcome.changed else " (no change)"
         click.echo(f"{inc.id} [{inc.status}, {inc.severity}] {inc.title}{mark}")
         click.echo(f"  {len(inc.alerts)} alerts linked")
+        if inc.runbooks:
+            click.echo(f"  runbooks {', '.join(inc.runbooks)}")
 
     emit(outcome.to_dict(), as_json, human)
 

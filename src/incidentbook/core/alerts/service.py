@@ -73,11 +73,21 @@ from incidentbook.core.alerts.store import (
 )
 from incidentbook.core.events.model import Event
 from incidentbook.core.events.store import append, queue_for_index, stream_events
-from incidentbook.core.incidents.model import ALERT_LINKED, ALERTS_LINKED, Outcome, parse_id
+from incidentbook.core.incidents.model import (
+    ALERT_LINKED,
+    ALERTS_LINKED,
+    GROUP_JOINED,
+    Outcome,
+    parse_id,
+)
 from incidentbook.core.incidents.service import IncidentService
 from incidentbook.errors import NotFoundError
 from incidentbook.obs import log_info
 from incidentbook.storage.db import Database
+
+# The runbook (id) an alert is linked to by the rules, or None: wired in ``Services`` to
+# ``incidentbook.core.runbooks.matching.matched_runbook`` over the workspace's runbooks.
+RunbookFor = Callable[[AlertState], str | None]
 
 
 def _log_ingest(ctx: Context, result: IngestResult, **fields: Any) -> None:
@@ -91,11 +101,13 @@ class AlertService:
         incidents: IncidentService,
         group_by: list[str] | None = None,
         impacts: grouping.ImpactReader | None = None,
+        runbook_for: RunbookFor | None = None,
     ) -> None:
         self.db = db
         self.incidents = incidents
         self.group_by = group_by or ["alertname"]
         self.impacts = impacts  # the groups' impact (the reconciler's), for ``groups``
+        self.runbook_for = runbook_for  # the runbook ``acknowledge_group`` links, if any
         # Writers in this process (the receiver's worker threads) queue here, in order, rather
         # than in SQLite's busy handler, whose sleeps grow to 100 ms and make the tail latency.
         # Other processes (the app, the CLI) still meet them at the busy timeout.
@@ -457,30 +469,55 @@ class AlertService:
         return len(added)
 
     def acknowledge_group(
-        self, ctx: Context, group_key: str, *, severity: str | None = None
+        self,
+        ctx: Context,
+        group_key: str,
+        *,
+        severity: str | None = None,
+        incident_id: str | None = None,
     ) -> Outcome:
-        """Acknowledge an alert group: open (or join) its incident and link its firing alerts.
+        """Acknowledge an alert group: open (or join) its incident, link its firing alerts and
+        the runbook its alerts match (``runbook_for``).
 
-        Idempotent: the group's unresolved incident is reused, linked alerts stay linked, and
-        the incident's timeline gets one batch link event however large the group.
+        ``incident_id``: join that existing incident instead (both groups of one night belong
+        to one incident): an ``incident.group_joined`` event records it, so the group's later
+        alerts join it too. Without it, an unresolved incident the group opened or joined is
+        reused. Idempotent: linked alerts and runbooks stay linked, and the incident's timeline
+        gets one batch link event however large the group.
         """
         with self.db.read() as session:
             firing = firing_in_group(session, group_key)
+            current = open_incident_of_group(session, group_key)
         if not firing:
             raise NotFoundError(f"no firing alerts in group {group_key!r}")
-        worst = worst_severity([a.severity for a in firing])
         incidents = self.incidents
-        title = f"{group_key}: {len(firing)} alert{'s' if len(firing) != 1 else ''} firing"
-        opened = incidents.open(
-            ctx, title, severity or worst, source="alert_group", group_key=group_key
-        )
-        incident_id = opened.incident.id
-        acked = incidents.acknowledge(ctx, incident_id)
+        opened_changed = False
+        if incident_id is not None:
+            target = incidents.get(incident_id)  # NotFoundError for an unknown incident
+        elif current is not None:
+            target = incidents.get(current)
+        else:
+            worst = worst_severity([a.severity for a in firing])
+            title = f"{group_key}: {len(firing)} alert{'s' if len(firing) != 1 else ''} firing"
+            opened = incidents.open(
+                ctx, title, severity or worst, source="alert_group", group_key=group_key
+            )
+            target, opened_changed = opened.incident, opened.changed
+        acked = incidents.acknowledge(ctx, target.id)
         with self.db.write() as session:
-            added = self.link_many_in(session, ctx, [a.fingerprint for a in firing], incident_id)
-        final = incidents.get(incident_id)
-        changed = opened.changed or acked.changed or added > 0
-        return Outcome(final, changed, message=f"group {group_key} → {incident_id}")
+            added = self.link_many_in(session, ctx, [a.fingerprint for a in firing], target.id)
+            joined = target.group_key != group_key and (
+                open_incident_of_group(session, group_key) != target.id
+            )
+            if joined:
+                incidents.apply_in(session, ctx, target.id, GROUP_JOINED, {"group_key": group_key})
+        linked = False
+        runbook = self.runbook_for(firing[0]) if self.runbook_for is not None else None
+        if runbook:
+            linked = incidents.link_runbook(ctx, target.id, runbook).changed
+        final = incidents.get(target.id)
+        changed = opened_changed or acked.changed or added > 0 or joined or linked
+        return Outcome(final, changed, message=f"group {group_key} → {target.id}")
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -16,15 +16,17 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import to_iso
 from incidentbook.context import Context
 from incidentbook.core.alerts.model import AlertState
 from incidentbook.core.batches import chunks, marks
 from incidentbook.core.events.model import Event, encode_data, encode_sorted, new_event_id
+from incidentbook.core.incidents.model import GROUP_JOINED
+from incidentbook.core.incidents.model import STREAM_PREFIX as INCIDENT_STREAM_PREFIX
 from incidentbook.obs import log_error
-from incidentbook.storage.models import AlertReceiptRow, AlertRow, IncidentRow
+from incidentbook.storage.models import AlertReceiptRow, AlertRow, EventRow, IncidentRow
 
 T = TypeVar("T")
 
@@ -293,12 +295,29 @@ def list_states(
 
 
 def open_incident_of_group(session: Session, group_key: str) -> str | None:
-    """The id of the group's first incident not resolved yet, if any."""
+    """The id of the group's first incident not resolved yet, if any: one opened from the
+    group, else one the group joined (``ack-group --incident``: a ``GROUP_JOINED`` event)."""
     incident = session.exec(
         select(IncidentRow)
         .where(IncidentRow.group_key == group_key, IncidentRow.status != "resolved")
         .order_by(col(IncidentRow.number))
     ).first()
+    if incident is None:
+        joined = [
+            stream.removeprefix(INCIDENT_STREAM_PREFIX)
+            for stream in session.exec(
+                select(EventRow.stream).where(
+                    EventRow.type == GROUP_JOINED,
+                    func.json_extract(EventRow.data, "$.group_key") == group_key,
+                )
+            ).all()
+        ]
+        if joined:
+            incident = session.exec(
+                select(IncidentRow)
+                .where(col(IncidentRow.id).in_(joined), IncidentRow.status != "resolved")
+                .order_by(col(IncidentRow.number))
+            ).first()
     return incident.id if incident is not None else None
 
 

@@ -2,8 +2,15 @@
 
 Everything comes from the incident's events and the alerts linked to it. Alerts from the
 reconciler (source ``reconciler``) carry per-account labels/annotations such as ``account_id``,
-``currency`` and ``delta_minor``/``delta``; they are read defensively: a missing or malformed
-value is skipped, never fatal.
+``currency``, ``delta_minor``/``delta`` and ``bad_from`` (ledger time: when the earliest entry
+behind the finding was recorded); they are read defensively: a missing or malformed value is
+skipped, never fatal.
+
+Times (DESIGN §4): for an incident with reconciler alerts, time to detect runs from
+``first_bad_at`` (the earliest ``bad_from``; without one, the earliest alert start) to the first
+alert, the duration from it to the resolution, time to acknowledge from the first alert to the
+FIRST acknowledgement (a reopen and a second acknowledge do not move it). Other incidents keep
+detection at the first alert or opening, and acknowledgement from the opening.
 """
 
 from __future__ import annotations
@@ -67,6 +74,16 @@ class Money:
 
 
 @dataclass
+class CheckImpact:
+    """One row of the impact table: a reconciler check's accounts and delta in one currency."""
+
+    check: str
+    currency: str
+    accounts: int
+    delta_minor: int | None  # None: the check moves no money (or no alert says how much)
+
+
+@dataclass
 class Facts:
     incident: dict[str, Any]
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -76,7 +93,10 @@ class Facts:
     from_reconciler: bool = False
     accounts: int | None = None
     money: list[Money] = field(default_factory=list)
+    impact: list[CheckImpact] = field(default_factory=list)
     first_bad_event: str | None = None
+    first_bad_at: str | None = None  # ledger time: the earliest bad_from of reconciler alerts
+    first_acknowledged_at: str | None = None
     first_alert: str | None = None
     detected_at: str = ""
     ttd_s: float | None = None
@@ -184,6 +204,8 @@ def collect(session: Session, incident_id: str) -> Facts:
     by_name: dict[tuple[str, str], list[AlertRow]] = defaultdict(list)
     accounts: set[str] = set()
     money: dict[tuple[str, str], int] = defaultdict(int)
+    check_accounts: dict[tuple[str, str], set[str]] = defaultdict(set)
+    bad_from: list[str] = []
     services: set[str] = set()
     for row in rows:
         by_name[(row.source, row.name)].append(row)
@@ -200,9 +222,14 @@ def collect(session: Session, incident_id: str) -> Facts:
             accounts.add(account)
         delta = delta_minor_of(labels, annotations)
         currency = _first([labels, annotations], CURRENCY_KEYS)
+        check = str(labels.get("check") or row.name)
+        if account:
+            check_accounts[(check, (currency or "").upper())].add(account)
         if delta is not None and currency:
-            check = str(labels.get("check") or row.name)
             money[(check, currency.upper())] += delta
+        start = annotations.get("bad_from")
+        if isinstance(start, str) and seconds_between(start, start) is not None:
+            bad_from.append(start)
     for (source, name), group in by_name.items():
         ends = [r.ends_at for r in group if r.ends_at]
         firing = sum(1 for r in group if r.status == "firing")
@@ -224,6 +251,11 @@ def collect(session: Session, incident_id: str) -> Facts:
     if facts.from_reconciler:
         facts.accounts = len(accounts)
         facts.money = [Money(cur, money[(chk, cur)], chk) for chk, cur in sorted(money)]
+        facts.impact = [
+            CheckImpact(chk, cur, len(check_accounts[(chk, cur)]), money.get((chk, cur)))
+            for chk, cur in sorted(set(check_accounts) | set(money))
+        ]
+        facts.first_bad_at = min(bad_from, key=parse_iso, default=None)
     facts.services = sorted(services)
 
     for summary in facts.alerts:
@@ -243,11 +275,22 @@ def collect(session: Session, incident_id: str) -> Facts:
 
     facts.first_bad_event = min((a.first_starts_at for a in facts.alerts), default=None)
     facts.first_alert = min((a.first_seen for a in facts.alerts), default=None)
+    facts.first_acknowledged_at = next(
+        (e.recorded_at for e in story if e.type == incidents.ACKNOWLEDGED), None
+    )
     detected = min(x for x in (facts.first_alert, state.opened_at) if x)
     facts.detected_at = detected
+    facts.ttr_s = seconds_between(state.opened_at, state.resolved_at)
+    if facts.from_reconciler:
+        # Ledger time: the impact began when the first bad entry was recorded.
+        bad_start = facts.first_bad_at or facts.first_bad_event
+        impact_start = min(x for x in (bad_start, detected) if x)
+        facts.ttd_s = seconds_between(bad_start, detected)
+        facts.tta_s = seconds_between(facts.first_alert, facts.first_acknowledged_at)
+        facts.duration_s = seconds_between(impact_start, state.resolved_at)
+        return facts
     impact_start = min(x for x in (facts.first_bad_event, detected) if x)
     facts.ttd_s = seconds_between(facts.first_bad_event, detected)
     facts.tta_s = seconds_between(state.opened_at, state.acknowledged_at)
-    facts.ttr_s = seconds_between(state.opened_at, state.resolved_at)
     facts.duration_s = seconds_between(impact_start, state.resolved_at)
     return facts

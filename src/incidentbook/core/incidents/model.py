@@ -27,6 +27,8 @@ ALERT_LINKED = "incident.alert_linked"
 ALERTS_LINKED = "incident.alerts_linked"  # a batch: {"fingerprints": [...]}
 RESOLVED = "incident.resolved"
 REOPENED = "incident.reopened"
+# Another alert group joined this incident (``ack-group KEY --incident ID``): {"group_key"}
+GROUP_JOINED = "incident.group_joined"
 
 
 def format_id(number: int) -> str:

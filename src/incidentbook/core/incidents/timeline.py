@@ -25,6 +25,8 @@ def describe(type_: str, data: dict[str, Any]) -> str:
             shown = ", ".join(str(f) for f in fingerprints[:3])
             more = f" and {len(fingerprints) - 3} more" if len(fingerprints) > 3 else ""
             return f"{len(fingerprints)} alerts linked: {shown}{more}"
+        case "incident.group_joined":
+            return f"alert group joined: {data.get('group_key')}"
         case "incident.resolved":
             return "resolved"
         case "incident.reopened":

@@ -169,3 +169,15 @@ def _suggest(
         if len(out) >= limit:
             break
     return out
+
+
+def matched_runbook(
+    settings: Settings,
+    alert_name: str,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> str | None:
+    """The id of the best runbook the rules (1-3, not suggestions) link to an alert, or None:
+    the one ``alerts ack-group`` links to the incident, as ``runbooks match`` ranks them."""
+    matches = match_runbooks(settings, alert_name, labels, annotations, suggestions=0)
+    return matches[0].runbook.id if matches else None

@@ -1,0 +1,219 @@
+"""Postmortem facts from ledger time (DESIGN §4, issue 12) and ``alerts ack-group`` joining an
+existing incident and linking its runbook, over a real reconciled SQLite ledger.
+
+The duplicates' entries are recorded hours before the reconcile; incidentbook's own time is a
+``FakeClock`` that does not step (each moment below is set by hand), so every expected duration
+is computed here from the timestamps chosen, in plain datetime arithmetic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from incidentbook.core.documents.facts import collect
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.services import Services
+from incidentbook.testing.clocks import FakeClock
+from incidentbook.testing.synth import EntryRow, LedgerRows, write_ledger
+from tests.conftest import Cli
+
+DAY = datetime(2026, 10, 16, tzinfo=UTC)
+# Ledger time: when the entries were written (the first duplicate copy at 20:05:00).
+RECORDED = {
+    1: DAY.replace(hour=19, minute=30),  # acc_eur, a plain payment
+    2: DAY.replace(hour=20, minute=5),  # acc_eur, evt_2 copy 1 (the first bad entry)
+    3: DAY.replace(hour=20, minute=5, second=30),  # acc_eur, evt_2 copy 2
+    4: DAY.replace(hour=21, minute=10),  # acc_jpy, evt_3 copy 1
+    5: DAY.replace(hour=21, minute=11),  # acc_jpy, evt_3 copy 2
+    6: DAY.replace(hour=21, minute=12),  # acc_jpy, evt_3 copy 3
+    7: DAY.replace(hour=22, minute=0),  # acc_bal, its only entry (stored balance is off)
+}
+# incidentbook's time (the FakeClock is set to each of these before the step runs).
+RECONCILED = datetime(2026, 10, 17, 2, 0, tzinfo=UTC)
+FIRST_ACK = RECONCILED + timedelta(minutes=7, seconds=30)
+FIRST_RESOLVE = FIRST_ACK + timedelta(minutes=40)
+REOPENED = FIRST_RESOLVE + timedelta(minutes=15)
+SECOND_ACK = REOPENED + timedelta(minutes=3)
+FINAL_RESOLVE = SECOND_ACK + timedelta(hours=1, minutes=2)
+
+
+def ledger() -> LedgerRows:
+    """acc_eur: a payment and evt_2 posted twice; acc_jpy: evt_3 posted three times (both
+    stored balances took every copy: duplicate_posting only); acc_bal: a balance mismatch."""
+    plan = [
+        (1, "acc_eur", 1_000, "EUR", "evt_1"),
+        (2, "acc_eur", 2_500, "EUR", "evt_2"),
+        (3, "acc_eur", 2_500, "EUR", "evt_2"),
+        (4, "acc_jpy", 700, "JPY", "evt_3"),
+        (5, "acc_jpy", 700, "JPY", "evt_3"),
+        (6, "acc_jpy", 700, "JPY", "evt_3"),
+        (7, "acc_bal", 500, "EUR", "evt_4"),
+    ]
+    entries: list[EntryRow] = [
+        (eid, acc, amount, cur, "payment", RECORDED[eid], RECORDED[eid], ref, f"idem_{eid}",
+         "system:api", None, f"corr_{eid}", None)
+        for eid, acc, amount, cur, ref in plan
+    ]  # fmt: skip
+    opened = DAY - timedelta(days=30)
+    last = RECORDED[7]
+    accounts = [
+        ("acc_eur", "EUR", 6_000, last, opened),
+        ("acc_jpy", "JPY", 2_100, last, opened),
+        ("acc_bal", "EUR", 600, last, opened),
+    ]
+    return LedgerRows(accounts=accounts, entries=entries)
+
+
+@pytest.fixture
+def still(clock: FakeClock) -> FakeClock:
+    """The shared clock, made to stand still at each moment the test sets."""
+    clock.step = timedelta(0)
+    clock.now = RECONCILED
+    return clock
+
+
+@pytest.fixture
+def reconciled(services: Services, still: FakeClock, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    write_ledger(url, ledger())
+    ctx = services.context("test", actor="reconciler")
+    services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full", batch=2))
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def spoken(delta: timedelta) -> str:
+    """A duration as the postmortem prints it (hours and minutes; else minutes and seconds)."""
+    total = int(delta.total_seconds())
+    hours, rest = divmod(total, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
+
+
+def test_postmortem_times_run_from_the_first_bad_ledger_entry(
+    services: Services, still: FakeClock, reconciled: None
+) -> None:
+    ctx = services.context("on call")
+    still.now = FIRST_ACK
+    incident_id = services.alerts.acknowledge_group(ctx, "duplicate_posting").incident.id
+    still.now = FIRST_RESOLVE
+    services.incidents.resolve(ctx, incident_id)
+    still.now = REOPENED
+    services.incidents.reopen(ctx, incident_id)
+    still.now = SECOND_ACK
+    services.incidents.acknowledge(ctx, incident_id)
+    still.now = FINAL_RESOLVE
+    services.incidents.resolve(ctx, incident_id)
+
+    first_bad = min(RECORDED[i] for i in (2, 3, 4, 5, 6))  # the duplicates' copies
+    assert first_bad == DAY.replace(hour=20, minute=5)
+    ttd = RECONCILED - first_bad
+    tta = FIRST_ACK - RECONCILED
+    duration = FINAL_RESOLVE - first_bad
+    assert (ttd, tta, duration) == (
+        timedelta(hours=5, minutes=55),
+        timedelta(minutes=7, seconds=30),
+        timedelta(hours=8, minutes=2, seconds=30),
+    )
+
+    with services.db.read() as session:
+        facts = collect(session, incident_id)
+    assert facts.from_reconciler and facts.accounts == 2
+    assert facts.first_bad_at is not None and facts.first_alert is not None
+    assert datetime.fromisoformat(facts.first_bad_at.replace("Z", "+00:00")) == first_bad
+    assert datetime.fromisoformat(facts.first_alert.replace("Z", "+00:00")) == RECONCILED
+    assert facts.ttd_s == ttd.total_seconds()
+    assert facts.tta_s == tta.total_seconds()  # the FIRST acknowledge, not the one after reopen
+    assert facts.duration_s == duration.total_seconds()
+    assert facts.ttr_s == (FINAL_RESOLVE - FIRST_ACK).total_seconds()
+    impact = {(i.check, i.currency): (i.accounts, i.delta_minor) for i in facts.impact}
+    assert impact == {
+        ("duplicate_posting", "EUR"): (1, 2_500),
+        ("duplicate_posting", "JPY"): (1, 1_400),
+    }
+
+    text = services.postmortems.new(incident_id).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    assert f"- Time to detect: {spoken(ttd)}" in lines
+    assert f"- Time to acknowledge: {spoken(tta)}" in lines
+    assert (
+        f"- Duration: {spoken(duration)} (from the first bad ledger entry to resolution)" in lines
+    )
+    assert f"| First bad entry recorded (ledger time) | {iso(first_bad)} |" in lines
+    assert f"| First acknowledged | {iso(FIRST_ACK)} |" in lines
+    assert f"| Acknowledged | {iso(SECOND_ACK)} |" in lines
+    assert "| duplicate_posting | EUR | 1 | 25.00 EUR |" in lines
+    assert "| duplicate_posting | JPY | 1 | 1,400 JPY |" in lines
+    # ack-group linked the runbook its alerts match (front matter alerts: duplicate_posting)
+    supporting = text.split("Runbooks used:", 1)[1].split("Alerts:", 1)[0]
+    assert "- duplicate_posting" in supporting.split("\n")
+
+
+def test_incident_without_reconciler_alerts_keeps_todays_definitions(
+    services: Services, still: FakeClock
+) -> None:
+    ctx = services.context("on call")
+    still.now = RECONCILED
+    incident_id = services.incidents.open(ctx, "Fees doubled", "error").incident.id
+    still.now = FIRST_ACK
+    services.incidents.acknowledge(ctx, incident_id)
+    still.now = FIRST_RESOLVE
+    services.incidents.resolve(ctx, incident_id)
+    still.now = REOPENED
+    services.incidents.reopen(ctx, incident_id)
+    still.now = SECOND_ACK
+    services.incidents.acknowledge(ctx, incident_id)
+    with services.db.read() as session:
+        facts = collect(session, incident_id)
+    assert not facts.from_reconciler and facts.first_bad_at is None and facts.impact == []
+    assert facts.ttd_s is None  # no alert: no first bad event to detect from
+    assert facts.tta_s == (SECOND_ACK - RECONCILED).total_seconds()  # today's: the last one
+
+
+def test_ack_group_incident_joins_two_groups_to_one_incident(
+    cli: Cli, services: Services, reconciled: None
+) -> None:
+    first = cli.json("alerts", "ack-group", "duplicate_posting")
+    incident_id = first["incident"]["id"]
+    assert first["incident"]["runbooks"] == ["duplicate_posting"]
+    joined = cli.json("alerts", "ack-group", "balance_mismatch", "--incident", incident_id)
+    assert joined["incident"]["id"] == incident_id and joined["changed"]
+    state = services.incidents.get(incident_id)
+    assert len(state.alerts) == 3  # acc_eur/evt_2, acc_jpy/evt_3, acc_bal
+    assert state.runbooks == ("duplicate_posting", "balance_mismatch")
+    assert [i.id for i in services.incidents.list_incidents(include_resolved=True)] == [incident_id]
+    groups = {g["key"]: g["incident_id"] for g in cli.json("alerts", "groups")}
+    assert groups == {"duplicate_posting": incident_id, "balance_mismatch": incident_id}
+    types = [e.type for e in services.incidents.timeline(incident_id)]
+    assert types.count("incident.group_joined") == 1
+    # idempotent: again, with or without --incident, it is the same incident, nothing new
+    again = cli.json("alerts", "ack-group", "balance_mismatch", "--incident", incident_id)
+    plain = cli.json("alerts", "ack-group", "balance_mismatch")
+    assert again["incident"]["id"] == plain["incident"]["id"] == incident_id
+    assert not again["changed"] and not plain["changed"]
+    assert len(services.incidents.timeline(incident_id)) == len(types)
+    # the postmortem's impact counts both checks
+    with services.db.read() as session:
+        facts = collect(session, incident_id)
+    assert {(i.check, i.currency): i.accounts for i in facts.impact} == {
+        ("balance_mismatch", "EUR"): 1,
+        ("duplicate_posting", "EUR"): 1,
+        ("duplicate_posting", "JPY"): 1,
+    }
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_ack_group_unknown_incident_is_one_line_exit_2(
+    cli: Cli, services: Services, reconciled: None, as_json: bool
+) -> None:
+    args = ["alerts", "ack-group", "duplicate_posting", "--incident", "INC-0042"]
+    result = cli(*args, *(["--json"] if as_json else []))
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "INC-0042" in result.stderr
+    assert result.stdout == ""
+    assert services.incidents.list_incidents(include_resolved=True) == []
