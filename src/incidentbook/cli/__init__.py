@@ -4,12 +4,14 @@ Subcommands live in their own modules, listed in ``COMMANDS`` with their one-lin
 are imported only when invoked (``--help`` lists them from the table alone). Inside a command
 module the core is imported in the command's body, so ``incidentbook CMD --help`` and shell
 completion load neither SQLAlchemy nor Whoosh (0.2-0.3 s each). Every expected failure is one
-line on stderr and an exit code from DESIGN §10.
+line on stderr and an exit code from DESIGN §10; under ``--json`` that line is JSON,
+``{"error": MESSAGE, "exit_code": N}``, with the same message.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -122,6 +124,8 @@ COMMANDS: list[LazyCommand] = [
     ),
 ]
 LAZY_BY_NAME: dict[str, LazyCommand] = {entry.name: entry for entry in COMMANDS}
+# ctx.meta key (shared by every context of one invocation): the words after the program name.
+COMMAND_LINE = "incidentbook.command_line"
 
 
 class LazyGroup(click.Group):
@@ -146,6 +150,10 @@ class LazyGroup(click.Group):
             return LAZY_BY_NAME[cmd_name].load()
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta.setdefault(COMMAND_LINE, tuple(args))
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:  # click.Group.invoke's own return type
         try:
             return super().invoke(ctx)
@@ -154,7 +162,8 @@ class LazyGroup(click.Group):
         except click.UsageError as exc:
             # one line like every other error, not click's usage, hint and error
             where = (exc.ctx or ctx).command_path
-            _fail(ctx, f"{where}: {exc.format_message()} (see --help)", exc.exit_code)
+            message = f"{where}: {exc.format_message()} (see --help)"
+            _fail(ctx, message, exc.exit_code, failing=exc.ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
@@ -184,7 +193,22 @@ def _quiet_stdout() -> None:
         pass
 
 
-def _fail(ctx: click.Context, message: str, code: int) -> None:
+def wants_json_errors(ctx: click.Context, failing: click.Context | None = None) -> bool:
+    """Whether the invoked command line asked for ``--json``: its option's callback recorded
+    it on the CliState; for a usage error found while parsing, before that callback ran, the
+    failing command takes ``--json`` and the words before any ``--`` hold it."""
+    state = ctx.find_object(CliState)
+    if state is not None and state.json_errors:
+        return True
+    if failing is None or not any(p.name == "as_json" for p in failing.command.params):
+        return False
+    words: tuple[str, ...] = ctx.meta.get(COMMAND_LINE, ())
+    return "--json" in (words[: words.index("--")] if "--" in words else words)
+
+
+def _fail(
+    ctx: click.Context, message: str, code: int, failing: click.Context | None = None
+) -> None:
     from incidentbook.obs import log_error  # deferred, like every import here, for --help
 
     state = ctx.find_object(CliState)
@@ -194,7 +218,10 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
         state.correlation_id if state else None,
         command=ctx.invoked_subcommand,
     )
-    click.echo(f"incidentbook: error: {message}", err=True)
+    if wants_json_errors(ctx, failing):
+        click.echo(json.dumps({"error": message, "exit_code": code}), err=True)
+    else:
+        click.echo(f"incidentbook: error: {message}", err=True)
     ctx.exit(code)
 
 
@@ -209,6 +236,8 @@ class CliState:
         from incidentbook.context import new_correlation_id
 
         self.correlation_id = correlation_id or new_correlation_id()
+        # Set by the ``--json`` option of the invoked command: errors are then JSON too.
+        self.json_errors = False
         self._services: Services | None = None
 
     @property

@@ -17,7 +17,23 @@ def emit(value: object, as_json: bool, human: Callable[[], None]) -> None:
         human()
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def record_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """``--json``'s callback: the invocation's errors are printed as JSON too (``_fail``)."""
+    state = ctx.find_object(CliState)
+    if value and state is not None:
+        state.json_errors = True
+    return value
+
+
+# Eager, so it is recorded before the command's other parameters can fail to convert.
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    is_eager=True,
+    callback=record_json,
+    help="Print JSON for scripts.",
+)
 reason_option = click.option("--reason", "-r", metavar="TEXT", help="Why: kept on the event.")
 
 
