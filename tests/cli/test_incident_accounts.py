@@ -19,7 +19,7 @@ import pytest
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions
 from incidentbook.services import Services
 from incidentbook.testing.synth import EntryRow, LedgerRows, write_ledger
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 T0 = datetime(2026, 10, 17, 2, 0, tzinfo=UTC)
 DECIMALS = {"EUR": 2, "JPY": 0}  # ISO 4217, written out here on purpose

@@ -11,7 +11,7 @@ from pathlib import Path
 from incidentbook.testing.synth import write_ledger
 from incidentbook.workspace import init_workspace
 from tests.support.cli import Cli
-from tests.unit.test_group_impact import CURRENCIES, expected_impact, impact_ledger, moment
+from tests.support.impact import CURRENCIES, expected_impact, impact_ledger, moment
 
 
 def _impact(group: dict[str, object]) -> dict[str, object]:

@@ -17,7 +17,7 @@ from incidentbook.core.ledger.reconcile.model import ReconcileOptions
 from incidentbook.services import Services
 from incidentbook.testing.clocks import FakeClock
 from incidentbook.testing.synth import EntryRow, LedgerRows, write_ledger
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 DAY = datetime(2026, 10, 16, tzinfo=UTC)
 # Ledger time: when the entries were written (the first duplicate copy at 20:05:00).
