@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
+from incidentbook.cli.past import echo_past, past_of
 from incidentbook.clock import parse_iso
 from incidentbook.core.alerts.formats.files import FORMATS
 from incidentbook.core.alerts.model import GroupImpact
@@ -205,7 +206,9 @@ def list_cmd(
 @json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
-    """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks."""
+    """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks, the
+    past incidents like it (with their lessons) and the pre-mortem risks that foresaw its
+    incident (--json: "seen_before", "foreseen")."""
     from incidentbook.core.incidents.timeline import describe
 
     services = cli_state(ctx).services
@@ -224,12 +227,17 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
         else None
     )
     runbooks = _matched_runbooks(services, alert)
+    past = past_of(
+        services, incident_id=linked.id if linked else None, alert_name=alert.group_key,
+        text=alert.summary or alert.name, exclude=linked.id if linked else None,
+    )  # fmt: skip
     data = {
         **alert.to_dict(),
         "acknowledged_at": acknowledged_at,
         "incident": incident,
         "runbooks": runbooks,
         "history": [e.to_dict() for e in history],
+        **past,
     }
 
     def human() -> None:
@@ -255,6 +263,7 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
                 click.echo(f"  {title}:")
                 for key, value in sorted(mapping.items()):
                     click.echo(f"    {key}={value}")
+        echo_past(past, indent="  ")
         click.echo("history:")
         for event in history:
             click.echo(
