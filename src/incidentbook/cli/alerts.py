@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
+from incidentbook.cli.past import echo_past, past_of
 from incidentbook.clock import parse_iso
 from incidentbook.core.alerts.formats.files import FORMATS
+from incidentbook.core.alerts.model import GroupImpact
 from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
 from incidentbook.money import format_minor
 from incidentbook.obs import log_error
@@ -204,7 +206,9 @@ def list_cmd(
 @json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
-    """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks."""
+    """Show one alert: status, occurrences, first/last seen, labels, incident, runbooks, the
+    past incidents like it (with their lessons) and the pre-mortem risks that foresaw its
+    incident (--json: "seen_before", "foreseen")."""
     from incidentbook.core.incidents.timeline import describe
 
     services = cli_state(ctx).services
@@ -223,12 +227,17 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
         else None
     )
     runbooks = _matched_runbooks(services, alert)
+    past = past_of(
+        services, incident_id=linked.id if linked else None, alert_name=alert.group_key,
+        text=alert.summary or alert.name, exclude=linked.id if linked else None,
+    )  # fmt: skip
     data = {
         **alert.to_dict(),
         "acknowledged_at": acknowledged_at,
         "incident": incident,
         "runbooks": runbooks,
         "history": [e.to_dict() for e in history],
+        **past,
     }
 
     def human() -> None:
@@ -254,6 +263,7 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
                 click.echo(f"  {title}:")
                 for key, value in sorted(mapping.items()):
                     click.echo(f"    {key}={value}")
+        echo_past(past, indent="  ")
         click.echo("history:")
         for event in history:
             click.echo(
@@ -296,7 +306,7 @@ def groups_cmd(ctx: click.Context, as_json: bool) -> None:
         if not items:
             click.echo("no firing alerts")
         zone = (
-            _zone(services.settings.timezone)
+            zone_of(services.settings.timezone)
             if any(g.accounts is not None for g in items)
             else None
         )
@@ -312,7 +322,8 @@ def groups_cmd(ctx: click.Context, as_json: bool) -> None:
     emit([g.to_dict() for g in items], as_json, human)
 
 
-def _zone(name: str) -> ZoneInfo:
+def zone_of(name: str) -> ZoneInfo:
+    """The workspace's time zone (``workspace.timezone``); unknown: a usage error."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -323,22 +334,33 @@ def impact_line(group: AlertGroup, zone: ZoneInfo) -> str:
     """'duplicate_posting  45 accounts  Δ 32,088.57 EUR · 4,724,185 JPY  bad entries
     02:02–07:50 (ledger time)  → INC-0007' (times in ``zone``; dates too when the window
     spans days)."""
-    accounts = group.accounts or 0
-    parts = [group.key, f"{accounts:,} {'account' if accounts == 1 else 'accounts'}"]
+    impact = GroupImpact(
+        accounts=group.accounts or 0,
+        delta_minor_by_currency=group.delta_minor_by_currency or {},
+        first_bad_at=group.first_bad_at,
+        last_bad_at=group.last_bad_at,
+    )
+    return impact_text(group.key, impact, zone, group.incident_id)
+
+
+def impact_text(key: str, impact: GroupImpact, zone: ZoneInfo, incident_id: str | None) -> str:
+    """One group's impact line (``impact_line``'s shape), from the group key and its impact."""
+    accounts = impact.accounts
+    parts = [key, f"{accounts:,} {'account' if accounts == 1 else 'accounts'}"]
     money = [
         format_minor(total, currency)
-        for currency, total in sorted((group.delta_minor_by_currency or {}).items())
+        for currency, total in sorted(impact.delta_minor_by_currency.items())
         if total
     ]
     if money:
         parts.append("Δ " + " · ".join(money))
-    if group.first_bad_at and group.last_bad_at:
-        first = parse_iso(group.first_bad_at).astimezone(zone)
-        last = parse_iso(group.last_bad_at).astimezone(zone)
+    if impact.first_bad_at and impact.last_bad_at:
+        first = parse_iso(impact.first_bad_at).astimezone(zone)
+        last = parse_iso(impact.last_bad_at).astimezone(zone)
         shape = "%H:%M" if first.date() == last.date() else "%Y-%m-%d %H:%M"
         parts.append(f"bad entries {first:{shape}}–{last:{shape}} (ledger time)")
-    if group.incident_id:
-        parts.append(f"→ {group.incident_id}")
+    if incident_id:
+        parts.append(f"→ {incident_id}")
     return "  ".join(parts)
 
 

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from incidentbook.cli.alerts import impact_text, zone_of
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
+from incidentbook.cli.past import echo_past, past_of
 from incidentbook.core.incidents.model import SEVERITIES
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import UsageError
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.ledger.audit import AccountBalance, Auditor
     from incidentbook.core.ledger.reconcile.accounts import AffectedAccount, IncidentAccounts
+    from incidentbook.services import Services
 
     Transition = Callable[[IncidentService, Context, str], Outcome]
 
@@ -177,10 +180,27 @@ def link_alert_cmd(
 @json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
-    """Show an incident with its timeline."""
+    """Show an incident with its timeline and the impact of its reconciler groups.
+
+    Then "seen before" (past incidents like it, with their postmortems' lessons) and the
+    pre-mortem risks that foresaw it ("foreseen in PRE-0001: risk 1").
+
+    --json prints {"incident", "timeline", "seen_before", "foreseen", "impact": {
+    "incident_id", "groups": [{"key", "accounts", "delta_minor_by_currency", "first_bad_at",
+    "last_bad_at", "duplicate_accounts_failing_balance"}]}}: per group key, over the firing
+    reconciler alerts linked to the incident (DESIGN §4); duplicate_accounts_failing_balance (for
+    duplicate_posting only) counts its accounts that also fail balance_mismatch."""
+    # deferred: the impact's read model loads SQLAlchemy, not needed for --help
+    from incidentbook.core.ledger.reconcile.impact import incident_impact
+
     state = cli_state(ctx)
     inc = state.services.incidents.get(incident_id)
     timeline = state.services.incidents.timeline(incident_id)
+    impact = incident_impact(state.services.db, inc.id)
+    alert_name = inc.group_key or _first_alert_name(state.services, inc)
+    past = past_of(
+        state.services, incident_id=inc.id, alert_name=alert_name, text=inc.title, exclude=inc.id
+    )
 
     def human() -> None:
         click.echo(f"{inc.id}  {inc.title}")
@@ -194,6 +214,17 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
             click.echo(f"  runbooks {', '.join(inc.runbooks)}")
         if inc.alerts:
             click.echo(f"  alerts {len(inc.alerts)}")
+        if impact.groups:
+            zone = zone_of(state.services.settings.timezone)
+            click.echo("impact:")
+            for group in impact.groups:
+                click.echo(f"  {impact_text(group.key, group.impact, zone, None)}")
+                if group.duplicate_accounts_failing_balance is not None:
+                    click.echo(
+                        f"    {group.duplicate_accounts_failing_balance} of its "
+                        f"{group.impact.accounts} accounts also fail balance_mismatch"
+                    )
+        echo_past(past)
         click.echo("timeline:")
         for event in timeline:
             click.echo(
@@ -201,7 +232,23 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
                 f"  ({event.actor}{'; ' + event.reason if event.reason else ''})"
             )
 
-    emit({"incident": inc.to_dict(), "timeline": [e.to_dict() for e in timeline]}, as_json, human)
+    emit(
+        {
+            "incident": inc.to_dict(),
+            "timeline": [e.to_dict() for e in timeline],
+            "impact": impact.to_dict(),
+            **past,
+        },
+        as_json,
+        human,
+    )
+
+
+def _first_alert_name(services: Services, inc: IncidentState) -> str | None:
+    """The name of the incident's first linked alert (for an incident opened by hand)."""
+    for fingerprint in inc.alerts[:1]:
+        return services.alerts.get(fingerprint).name
+    return None
 
 
 @incident.command("list")

@@ -240,10 +240,11 @@ def coverage_for_incident(
     settings: Settings, db: Database, incident_id: str, *, facts: Any = None
 ) -> list[Coverage]:
     """Pre-mortems that covered the incident's services, each with the risks that hit."""
-    if facts is not None:
-        text, words, services = profile_of(facts)
-    else:
-        text, words, services = incident_profile(db, incident_id)
+    if facts is None:
+        with db.read() as session:
+            facts = collect(session, incident_id)
+    text, words, services = profile_of(facts)
+    names = alert_names(facts)
     lowered = text.lower()
     found: list[Coverage] = []
     for path, doc in premortem_files(settings):
@@ -253,7 +254,9 @@ def coverage_for_incident(
         named = {s for s in pm_services if s in services or _mentions(lowered, s)}
         hits: list[Foreseen] = []
         for risk in risks:
-            matched = _risk_match(risk, pm_services, pm_tags, words, services, lowered)
+            matched = detection_match(risk, names) + _risk_match(
+                risk, pm_services, pm_tags, words, services, lowered
+            )
             if matched:
                 hits.append(
                     Foreseen(
@@ -281,6 +284,32 @@ def coverage_for_incident(
 def foreseen_for_incident(settings: Settings, db: Database, incident_id: str) -> list[Foreseen]:
     """Pre-mortem risks that foresaw this incident, e.g. "foreseen in PRE-0003: risk 2"."""
     return [hit for cov in coverage_for_incident(settings, db, incident_id) for hit in cov.hits]
+
+
+def alert_names(facts: Any) -> set[str]:
+    """The incident's alert and check names (its alerts' names, its reconciler checks, its
+    group key), lower-cased: what a risk's detection field may name."""
+    names = {str(a.name).lower() for a in facts.alerts}
+    names |= {str(i.check).lower() for i in facts.impact}
+    group_key = facts.incident.get("group_key")
+    if group_key:
+        names.add(str(group_key).lower())
+    return {n for n in names if n}
+
+
+def detection_match(risk: Risk, names: set[str]) -> list[str]:
+    """A risk whose detection field names one of the incident's alerts or checks foresaw it
+    ("Detection: reconciler `duplicate_posting` …"): a name in backticks, or an identifier
+    (one with ``_``, ``-``, ``.`` or ``:``) written as a word; plain words do not count."""
+    detection = risk.detection.lower()
+    if not detection:
+        return []
+    quoted = {q.strip() for q in re.findall(r"`([^`]+)`", detection)}
+    return [
+        f"detection:{name}"
+        for name in sorted(names)
+        if name in quoted or (re.search(r"[_\-.:]", name) and _mentions(detection, name))
+    ]
 
 
 def _mentions(text: str, word: str) -> bool:

@@ -30,6 +30,8 @@ The modules, one job each:
 - ``runner``     — one run through its phases: plan, scan, publish, resolve, complete;
 - ``candidates`` — firing reconciler alerts as incident candidates, alert groups' impact
   (``group_impacts``, given to the alerts' grouping) and affected accounts;
+- ``accounts``   — an incident's affected accounts with the duplicate/balance cross-check;
+- ``impact``     — the impact of an incident's reconciler groups, for ``incident show``;
 - ``health``     — what the Health screen shows of the reconciler, as data;
 - ``verify``     — ``incidentbook verify``'s check of checkpoints against findings;
 - ``service``    — ``ReconcileService``, the use cases, wired in ``incidentbook.services``.

@@ -76,29 +76,35 @@ def incident_candidates(db: Database) -> list[IncidentCandidate]:
 _GROUP_ACCOUNTS_SQL = (
     "SELECT group_key, COUNT(DISTINCT json_extract(labels, '$.account_id')),"
     " MIN(json_extract(annotations, '$.bad_from')), MAX(json_extract(annotations, '$.bad_to'))"
-    " FROM alerts WHERE source = :s AND status = 'firing' GROUP BY group_key"
+    " FROM alerts WHERE source = :s AND status = 'firing'{linked} GROUP BY group_key"
 )
 # ... and the sum of the findings' deltas per currency: integers end to end (SQLite's SUM of
 # integers is exact and fails on overflow), none for the checks that move no money.
 _GROUP_DELTAS_SQL = (
     "SELECT group_key, json_extract(labels, '$.currency'),"
     " SUM(CAST(json_extract(annotations, '$.delta_minor') AS INTEGER))"
-    " FROM alerts WHERE source = :s AND status = 'firing' AND name NOT IN ({skip})"
+    " FROM alerts WHERE source = :s AND status = 'firing'{linked} AND name NOT IN ({skip})"
     " GROUP BY group_key, json_extract(labels, '$.currency')"
 )
 
 
-def group_impacts(session: Any) -> dict[str, GroupImpact]:
+def group_impacts(session: Any, incident_id: str | None = None) -> dict[str, GroupImpact]:
     """The impact of every alert group holding firing reconciler alerts, by group key
     (DESIGN §4): distinct accounts, the sum of the findings' deltas per currency, the
     earliest ``bad_from`` and latest ``bad_to`` of their findings (None where none says).
-    Two aggregates over the alerts table; other sources' alerts are not counted."""
+    With ``incident_id``, only the alerts linked to that incident count (the impact of the
+    incident's groups, for ``incident show``). Two aggregates over the alerts table; other
+    sources' alerts are not counted."""
     conn = connection(session)
     skip = ", ".join(f":x{i}" for i in range(len(CHECKS_WITHOUT_DELTA)))
     names = {f"x{i}": check for i, check in enumerate(CHECKS_WITHOUT_DELTA)}
+    linked = "" if incident_id is None else " AND incident_id = :i"
+    params: dict[str, Any] = {"s": SOURCE}
+    if incident_id is not None:
+        params["i"] = incident_id
     deltas: dict[str, dict[str, int]] = {}
     for key, currency, total in conn.execute(
-        text(_GROUP_DELTAS_SQL.format(skip=skip)), {"s": SOURCE, **names}
+        text(_GROUP_DELTAS_SQL.format(skip=skip, linked=linked)), {**params, **names}
     ):
         deltas.setdefault(str(key), {})[str(currency or "")] = int(total or 0)
     return {
@@ -108,7 +114,9 @@ def group_impacts(session: Any) -> dict[str, GroupImpact]:
             first_bad_at=first,
             last_bad_at=last,
         )
-        for key, accounts, first, last in conn.execute(text(_GROUP_ACCOUNTS_SQL), {"s": SOURCE})
+        for key, accounts, first, last in conn.execute(
+            text(_GROUP_ACCOUNTS_SQL.format(linked=linked)), params
+        )
     }
 
 
