@@ -15,8 +15,8 @@ import pytest
 
 from incidentbook.services import Services
 from incidentbook.testing.synth import LedgerRows, write_ledger
-from tests.conftest import Cli
-from tests.unit.test_group_impact import (
+from tests.support.cli import Cli
+from tests.support.impact import (
     ZONE,
     expected_impact,
     impact_ledger,

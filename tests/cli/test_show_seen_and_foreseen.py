@@ -15,8 +15,8 @@ from incidentbook.core.documents.premortem import coverage_for_incident, foresee
 from incidentbook.resources import shipped_dir
 from incidentbook.services import Services
 from incidentbook.testing.synth import write_ledger
-from tests.conftest import Cli
-from tests.unit.test_group_impact import impact_ledger, reconcile
+from tests.support.cli import Cli
+from tests.support.impact import impact_ledger, reconcile
 
 LESSON = "Every operation that touches money must be safe to repeat."
 

@@ -9,6 +9,8 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
+from incidentbook.services import Services
 from incidentbook.testing.synth import EntryRow, LedgerRows
 
 # 2026-10-17 00:30 in Berlin (CEST); the last entry is recorded the same local day
@@ -117,3 +119,9 @@ def money(amount: int, currency: str) -> str:
 def moment(text: str) -> datetime:
     assert text.endswith("Z"), text
     return datetime.fromisoformat(text[:-1] + "+00:00")
+
+
+def reconcile(services: Services, url: str) -> None:
+    """A full reconcile of the ledger at ``url``, in small batches."""
+    ctx = services.context("test", actor="reconciler")
+    services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full", batch=5))

@@ -28,12 +28,8 @@ from tests.support.impact import (
     impact_ledger,
     moment,
     money,
+    reconcile,
 )
-
-
-def reconcile(services: Services, url: str) -> None:
-    ctx = services.context("test", actor="reconciler")
-    services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full", batch=5))
 
 
 @pytest.fixture(params=[True, False], ids=["indexed", "no-indexes"])
