@@ -15,6 +15,15 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
+from incidentbook.ui.impact import (
+    accounts_text,
+    has_impact,
+    impact_cell,
+    impact_detail,
+    money_short,
+    money_text,
+    workspace_zone,
+)
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
@@ -30,6 +39,39 @@ class TriageLoaded(Message):
     groups: list[AlertGroup]
     incidents: list[IncidentState]
     now: datetime
+
+
+# The group table's columns by the screen's width. Wide: every column, Δ in every currency;
+# medium: Δ shortened to its first currency and how many more; narrow (80 columns): the group,
+# one impact cell (accounts and Δ, or the firing count for other sources) and the incident.
+WIDE, MEDIUM, NARROW = "wide", "medium", "narrow"
+FULL_COLUMNS = ("Group", "Firing", "Severity", "Since", "Incident", "Accounts", "Δ")
+NARROW_COLUMNS = ("Group", "Impact", "Incident")
+
+
+def group_layout(width: int) -> str:
+    if width < 110:
+        return NARROW
+    return WIDE if width >= 150 else MEDIUM
+
+
+def group_row(group: AlertGroup, now: datetime, layout: str) -> tuple[object, ...]:
+    """A group's cells in ``layout``: reconciler groups with their accounts and Δ per currency,
+    other groups with their firing count only."""
+    incident = group.incident_id or "—"
+    if layout == NARROW:
+        return (group.key, impact_cell(group), incident)
+    impact = has_impact(group)
+    money = group.delta_minor_by_currency
+    return (
+        group.key,
+        f"{group.firing:,}",
+        severity_text(group.severity),
+        humanize_age((now - parse_iso(group.since)).total_seconds()),
+        incident,
+        accounts_text(group.accounts) if impact else "",
+        (money_text(money) if layout == WIDE else money_short(money)) if impact else "",
+    )
 
 
 class TriageScreen(DataScreen):
@@ -60,6 +102,8 @@ class TriageScreen(DataScreen):
         self.incidents: list[IncidentState] = []
         self.loaded = False  # until the first load, the panel says so rather than "all quiet"
         self.context_shown: tuple[str, str] | None = None
+        self.now: datetime | None = None
+        self.table_layout: str | None = None  # the group table's columns
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,8 +120,7 @@ class TriageScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        groups = self.query_one("#groups", DataTable)
-        groups.add_columns("Group", "Firing", "Severity", "Since", "Incident")
+        self._set_group_layout(group_layout(self.app.size.width))
         incidents = self.query_one("#incidents", DataTable)
         incidents.add_columns("Incident", "Severity", "Status", "Age", "Title")
         incidents.focus()
@@ -85,6 +128,28 @@ class TriageScreen(DataScreen):
 
     def reload(self) -> None:
         self.load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        layout = group_layout(event.size.width)
+        if layout != self.table_layout:
+            self._set_group_layout(layout)
+            self._fill_groups()
+
+    def _set_group_layout(self, layout: str) -> None:
+        self.table_layout = layout
+        table = self.query_one("#groups", DataTable)
+        table.clear(columns=True)
+        table.add_columns(*(NARROW_COLUMNS if layout == NARROW else FULL_COLUMNS))
+
+    def _fill_groups(self) -> None:
+        if self.now is None or self.table_layout is None:
+            return
+        now, layout = self.now, self.table_layout
+        _refill(
+            self.query_one("#groups", DataTable),
+            [group_row(g, now, layout) for g in self.groups],
+            [g.key for g in self.groups],
+        )
 
     @work(thread=True, exclusive=True, group="triage-load")
     def load(self) -> None:
@@ -97,22 +162,9 @@ class TriageScreen(DataScreen):
     def show(self, message: TriageLoaded) -> None:
         self.groups, self.incidents = message.groups, message.incidents
         self.loaded = True
-        now = message.now
+        now = self.now = message.now
         groups = self.query_one("#groups", DataTable)
-        _refill(
-            groups,
-            [
-                (
-                    g.key,
-                    f"{g.firing:,}",
-                    severity_text(g.severity),
-                    humanize_age((now - parse_iso(g.since)).total_seconds()),
-                    g.incident_id or "—",
-                )
-                for g in message.groups
-            ],
-            [g.key for g in message.groups],
-        )
+        self._fill_groups()
         incidents = self.query_one("#incidents", DataTable)
         _refill(
             incidents,
@@ -146,8 +198,10 @@ class TriageScreen(DataScreen):
         incident = self._selected_incident()
         self._show_context(group, incident)
         if group is not None:
+            zone = workspace_zone(self.services.settings.timezone)
+            impact = "".join(line + "\n" for line in impact_detail(group, zone))
             detail.update(
-                f"[b]{group.key}[/b]\n{group.firing:,} firing, worst {group.severity}\n"
+                f"[b]{group.key}[/b]\n{impact}{group.firing:,} firing, worst {group.severity}\n"
                 f"since {group.since[:19]}Z\nlast seen {group.last_seen[:19]}Z\n"
                 f"incident: {group.incident_id or 'none yet (a: acknowledge to open one)'}"
             )
