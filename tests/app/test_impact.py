@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from textual.widgets import DataTable, Static
 
 from incidentbook.ui.app import IncidentbookApp
@@ -74,11 +75,14 @@ def test_the_seed_has_what_the_test_needs() -> None:
     assert dup_at(0, 0)[:10] != dup_at(6, 1)[:10]
 
 
+@pytest.mark.parametrize("width", [200, 160])
 async def test_triage_table_and_detail_show_each_reconciler_groups_impact(
-    impact_app: IncidentbookApp,
+    impact_app: IncidentbookApp, width: int
 ) -> None:
+    """200 columns: Δ in every currency; 160: the first currency and how many more (the
+    detail has them all)."""
     want = expected()
-    async with impact_app.run_test(size=(160, 50)) as pilot:
+    async with impact_app.run_test(size=(width, 50)) as pilot:
         await settle(pilot)
         screen = impact_app.screen
         assert isinstance(screen, TriageScreen)
@@ -86,8 +90,10 @@ async def test_triage_table_and_detail_show_each_reconciler_groups_impact(
         rows = {str(table.get_row_at(r)[0]): table.get_row_at(r) for r in range(table.row_count)}
         for key, w in want.items():
             row = rows[key]
-            assert row[5] == w["accounts"], key
-            assert row[6] == " · ".join(w["money"]), key  # type: ignore[arg-type]
+            money: list[str] = w["money"]  # type: ignore[assignment]
+            assert row[5] == str(w["accounts"]).split()[0], key
+            short = money[0] + (f" +{len(money) - 1}" if len(money) > 1 else "")
+            assert row[6] == (" · ".join(money) if width == 200 else short), key
         assert rows["duplicate_posting"][1] == "7"  # the firing count stays beside
         # another source's group keeps its firing count, no impact
         other = rows["LedgerWriterLatencyHigh"]
@@ -112,12 +118,16 @@ async def test_triage_at_80x24_shows_the_impact_in_one_column(
     async with impact_app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         table = impact_app.screen.query_one("#groups", DataTable)
-        assert [c.label.plain for c in table.columns.values()] == ["Group", "Impact", "Incident"]
-        rows = {str(table.get_row_at(r)[0]): table.get_row_at(r) for r in range(table.row_count)}
+        assert [c.label.plain for c in table.columns.values()] == ["Group", "Impact", "Δ"]
+        keys = [g.key for g in impact_app.screen.groups]  # type: ignore[attr-defined]
+        rows = {k: table.get_row(k) for k in keys}
         dup = want["duplicate_posting"]
         first, more = dup["money"][0], len(dup["money"]) - 1  # type: ignore[index,arg-type]
-        assert rows["duplicate_posting"][1] == f"5 accounts · Δ {first} +{more}"
-        assert rows["LedgerWriterLatencyHigh"][1] == "1 firing"
+        assert rows["duplicate_posting"] == ["duplicate_posting", "5 accts", f"{first} +{more}"]
+        # a long key is shortened to fit; other sources keep their firing count
+        assert rows["LedgerWriterLatencyHigh"] == ["LedgerWriterLaten…", "1 firing", ""]
+        # every cell fits the table's width: nothing scrolls sideways
+        assert table.virtual_size.width <= table.size.width
         # widening the terminal brings every column back, the rows refilled
         await pilot.resize_terminal(160, 50)
         await settle(pilot)

@@ -16,9 +16,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.ui.impact import (
-    accounts_text,
     has_impact,
-    impact_cell,
     impact_detail,
     money_short,
     money_text,
@@ -41,37 +39,58 @@ class TriageLoaded(Message):
     now: datetime
 
 
-# The group table's columns by the screen's width. Wide: every column, Δ in every currency;
-# medium: Δ shortened to its first currency and how many more; narrow (80 columns): the group,
-# one impact cell (accounts and Δ, or the firing count for other sources) and the incident.
-WIDE, MEDIUM, NARROW = "wide", "medium", "narrow"
+# The group table's layouts, richest first; the first whose rows fit the table's width is
+# used. Wide: every column, Δ in every currency; medium: Δ shortened to its first currency and
+# how many more; compact: without "Since" (the detail says it); narrow (80 columns): the group
+# (a long key shortened), accounts (or the firing count for other sources) and the short Δ;
+# the detail beside says the rest.
+WIDE, MEDIUM, COMPACT, NARROW = "wide", "medium", "compact", "narrow"
+LAYOUTS = (WIDE, MEDIUM, COMPACT, NARROW)
 FULL_COLUMNS = ("Group", "Firing", "Severity", "Since", "Incident", "Accounts", "Δ")
-NARROW_COLUMNS = ("Group", "Impact", "Incident")
+COMPACT_COLUMNS = ("Group", "Firing", "Severity", "Incident", "Accounts", "Δ")
+NARROW_COLUMNS = ("Group", "Impact", "Δ")
+NARROW_KEY = 18  # a longer group key is cut, with an ellipsis
+COLUMNS = {WIDE: FULL_COLUMNS, MEDIUM: FULL_COLUMNS, COMPACT: COMPACT_COLUMNS,
+           NARROW: NARROW_COLUMNS}  # fmt: skip
 
 
-def group_layout(width: int) -> str:
-    if width < 110:
-        return NARROW
-    return WIDE if width >= 150 else MEDIUM
-
-
-def group_row(group: AlertGroup, now: datetime, layout: str) -> tuple[object, ...]:
+def group_row(group: AlertGroup, now: datetime, layout: str) -> tuple[str, ...]:
     """A group's cells in ``layout``: reconciler groups with their accounts and Δ per currency,
     other groups with their firing count only."""
     incident = group.incident_id or "—"
-    if layout == NARROW:
-        return (group.key, impact_cell(group), incident)
     impact = has_impact(group)
     money = group.delta_minor_by_currency
-    return (
+    if layout == NARROW:
+        key = group.key if len(group.key) <= NARROW_KEY else group.key[: NARROW_KEY - 1] + "…"
+        if not impact:
+            return (key, f"{group.firing:,} firing", "")
+        return (key, f"{group.accounts:,} accts", money_short(money))
+    since = humanize_age((now - parse_iso(group.since)).total_seconds())
+    cells = (
         group.key,
         f"{group.firing:,}",
-        severity_text(group.severity),
-        humanize_age((now - parse_iso(group.since)).total_seconds()),
+        group.severity,
+        since,
         incident,
-        accounts_text(group.accounts) if impact else "",
+        f"{group.accounts:,}" if impact else "",
         (money_text(money) if layout == WIDE else money_short(money)) if impact else "",
     )
+    return cells if layout != COMPACT else cells[:3] + cells[4:]
+
+
+def table_width(screen_width: int) -> int:
+    """The group table's width at a screen width: two thirds of it, less the scrollbar."""
+    return screen_width * 2 // 3 - 3
+
+
+def fitting_layout(groups: list[AlertGroup], now: datetime, width: int) -> str:
+    """The richest layout whose columns (widest cell plus padding) fit ``width``."""
+    for layout in LAYOUTS[:-1]:
+        rows = [COLUMNS[layout], *(group_row(g, now, layout) for g in groups)]
+        needed = sum(max(len(r[c]) for r in rows) + 2 for c in range(len(COLUMNS[layout])))
+        if needed <= width:
+            return layout
+    return NARROW
 
 
 class TriageScreen(DataScreen):
@@ -120,7 +139,8 @@ class TriageScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._set_group_layout(group_layout(self.app.size.width))
+        self.query_one("#groups", DataTable).add_columns(*FULL_COLUMNS)
+        self.table_layout = WIDE
         incidents = self.query_one("#incidents", DataTable)
         incidents.add_columns("Incident", "Severity", "Status", "Age", "Title")
         incidents.focus()
@@ -129,27 +149,23 @@ class TriageScreen(DataScreen):
     def reload(self) -> None:
         self.load()
 
-    def on_resize(self, event: events.Resize) -> None:
-        layout = group_layout(event.size.width)
-        if layout != self.table_layout:
-            self._set_group_layout(layout)
-            self._fill_groups()
-
-    def _set_group_layout(self, layout: str) -> None:
-        self.table_layout = layout
-        table = self.query_one("#groups", DataTable)
-        table.clear(columns=True)
-        table.add_columns(*(NARROW_COLUMNS if layout == NARROW else FULL_COLUMNS))
+    def on_resize(self, _event: events.Resize) -> None:
+        self._fill_groups()
 
     def _fill_groups(self) -> None:
-        if self.now is None or self.table_layout is None:
+        """Fill the group table in the richest layout that fits (the columns change only when
+        the layout does)."""
+        now = self.now
+        if now is None:
             return
-        now, layout = self.now, self.table_layout
-        _refill(
-            self.query_one("#groups", DataTable),
-            [group_row(g, now, layout) for g in self.groups],
-            [g.key for g in self.groups],
-        )
+        layout = fitting_layout(self.groups, now, table_width(self.app.size.width))
+        table = self.query_one("#groups", DataTable)
+        rows: list[tuple[object, ...]] = [group_row(g, now, layout) for g in self.groups]
+        if layout in (WIDE, MEDIUM, COMPACT):  # the severity in its colour
+            rows = [(r[0], r[1], severity_text(str(r[2])), *r[3:]) for r in rows]
+        columns = COLUMNS[layout] if layout != self.table_layout else None
+        self.table_layout = layout
+        _refill(table, rows, [g.key for g in self.groups], columns=columns)
 
     @work(thread=True, exclusive=True, group="triage-load")
     def load(self) -> None:
@@ -342,12 +358,21 @@ class TriageScreen(DataScreen):
         self.app.push_screen(NewIncidentDialog(), opened)
 
 
-def _refill(table: DataTable[object], rows: list[tuple[object, ...]], keys: list[str]) -> None:
-    """Replace a table's rows, keeping the cursor on the same key when it is still there."""
+def _refill(
+    table: DataTable[object],
+    rows: list[tuple[object, ...]],
+    keys: list[str],
+    *,
+    columns: tuple[str, ...] | None = None,
+) -> None:
+    """Replace a table's rows (and its columns, when given), keeping the cursor on the same
+    key when it is still there."""
     selected: str | None = None
     if table.row_count and 0 <= table.cursor_row < table.row_count:
         selected = str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
-    table.clear()
+    table.clear(columns=columns is not None)
+    if columns is not None:
+        table.add_columns(*columns)
     for key, row in zip(keys, rows, strict=True):
         table.add_row(*row, key=key)
     if selected in keys:
