@@ -53,3 +53,23 @@ def test_new_incident_dialog(snap_compare: Any, app: IncidentbookApp) -> None:
 
 def test_severity_dialog(snap_compare: Any, app: IncidentbookApp) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=_then("enter", "s"))
+
+
+# A group's impact (issue 12): a reconciler group joined to INC-0001, Berlin time.
+NARROW, WIDE = (80, 24), (160, 50)
+
+
+def test_triage_impact_80x24(snap_compare: Any, impact_app: IncidentbookApp) -> None:
+    assert snap_compare(impact_app, terminal_size=NARROW, run_before=_then(focus="#groups"))
+
+
+def test_triage_impact_160x50(snap_compare: Any, impact_app: IncidentbookApp) -> None:
+    assert snap_compare(impact_app, terminal_size=WIDE, run_before=_then(focus="#groups"))
+
+
+def test_incident_impact_80x24(snap_compare: Any, impact_app: IncidentbookApp) -> None:
+    assert snap_compare(impact_app, terminal_size=NARROW, run_before=_then("enter"))
+
+
+def test_incident_impact_160x50(snap_compare: Any, impact_app: IncidentbookApp) -> None:
+    assert snap_compare(impact_app, terminal_size=WIDE, run_before=_then("enter"))

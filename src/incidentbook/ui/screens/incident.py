@@ -17,6 +17,7 @@ from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.core.documents.premortem import foreseen_for_incident
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import IncidentbookError
+from incidentbook.ui.impact import has_impact, impact_line, workspace_zone
 from incidentbook.ui.screens.audit import AuditScreen
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.editor import start_postmortem
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from incidentbook.context import Context
+    from incidentbook.core.alerts.model import AlertGroup
     from incidentbook.core.events.model import Event
     from incidentbook.core.incidents.model import IncidentState, Outcome
     from incidentbook.services import Services
@@ -40,6 +42,7 @@ class IncidentLoaded(Message):
     timeline: list[Event]
     now: datetime
     foreseen: list[str] = field(default_factory=list)  # "foreseen in PRE-0003: risk 2 — …"
+    impacts: list[AlertGroup] = field(default_factory=list)  # its reconciler groups
 
 
 class IncidentScreen(DataScreen):
@@ -94,7 +97,11 @@ class IncidentScreen(DataScreen):
             incident = services.incidents.get(self.incident_id)
             timeline = services.incidents.timeline(self.incident_id)
             return IncidentLoaded(
-                incident, timeline, services.settings.clock(), _foreseen(services, incident)
+                incident,
+                timeline,
+                services.settings.clock(),
+                _foreseen(services, incident),
+                impacts_of(services, incident.id),
             )
 
         run_in_worker(self, load, group="incident-load", catch=IncidentbookError)
@@ -107,10 +114,12 @@ class IncidentScreen(DataScreen):
         if first_show:
             self._show_context(inc)
         age = humanize_age((message.now - parse_iso(inc.opened_at)).total_seconds())
+        zone = workspace_zone(self.services.settings.timezone)
+        impact = "".join("\n" + impact_line(g, zone) for g in message.impacts)
         self.query_one("#incident-header", Static).update(
             f"[b]{inc.id}[/b]  {inc.title}\n"
             f"severity [b]{inc.severity}[/b] · status [b]{inc.status}[/b] · age {age} · "
-            f"source {inc.source} · opened by {inc.opened_by}"
+            f"source {inc.source} · opened by {inc.opened_by}{impact}"
         )
         table = self.query_one("#timeline", DataTable)
         table.clear()
@@ -204,6 +213,11 @@ class IncidentScreen(DataScreen):
             lambda o: "note added" if o.changed else "note already recorded",
         )
         self.query_one("#timeline", DataTable).focus()
+
+
+def impacts_of(services: Services, incident_id: str) -> list[AlertGroup]:
+    """The firing reconciler groups whose incident this is, each with its impact."""
+    return [g for g in services.alerts.groups() if g.incident_id == incident_id and has_impact(g)]
 
 
 def _foreseen(services: Services, incident: IncidentState) -> list[str]:

@@ -15,6 +15,13 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
+from incidentbook.ui.impact import (
+    has_impact,
+    impact_detail,
+    money_short,
+    money_text,
+    workspace_zone,
+)
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
@@ -30,6 +37,60 @@ class TriageLoaded(Message):
     groups: list[AlertGroup]
     incidents: list[IncidentState]
     now: datetime
+
+
+# The group table's layouts, richest first; the first whose rows fit the table's width is
+# used. Wide: every column, Δ in every currency; medium: Δ shortened to its first currency and
+# how many more; compact: without "Since" (the detail says it); narrow (80 columns): the group
+# (a long key shortened), accounts (or the firing count for other sources) and the short Δ;
+# the detail beside says the rest.
+WIDE, MEDIUM, COMPACT, NARROW = "wide", "medium", "compact", "narrow"
+LAYOUTS = (WIDE, MEDIUM, COMPACT, NARROW)
+FULL_COLUMNS = ("Group", "Firing", "Severity", "Since", "Incident", "Accounts", "Δ")
+COMPACT_COLUMNS = ("Group", "Firing", "Severity", "Incident", "Accounts", "Δ")
+NARROW_COLUMNS = ("Group", "Impact", "Δ")
+NARROW_KEY = 18  # a longer group key is cut, with an ellipsis
+COLUMNS = {WIDE: FULL_COLUMNS, MEDIUM: FULL_COLUMNS, COMPACT: COMPACT_COLUMNS,
+           NARROW: NARROW_COLUMNS}  # fmt: skip
+
+
+def group_row(group: AlertGroup, now: datetime, layout: str) -> tuple[str, ...]:
+    """A group's cells in ``layout``: reconciler groups with their accounts and Δ per currency,
+    other groups with their firing count only."""
+    incident = group.incident_id or "—"
+    impact = has_impact(group)
+    money = group.delta_minor_by_currency
+    if layout == NARROW:
+        key = group.key if len(group.key) <= NARROW_KEY else group.key[: NARROW_KEY - 1] + "…"
+        if not impact:
+            return (key, f"{group.firing:,} firing", "")
+        return (key, f"{group.accounts:,} accts", money_short(money))
+    since = humanize_age((now - parse_iso(group.since)).total_seconds())
+    cells = (
+        group.key,
+        f"{group.firing:,}",
+        group.severity,
+        since,
+        incident,
+        f"{group.accounts:,}" if impact else "",
+        (money_text(money) if layout == WIDE else money_short(money)) if impact else "",
+    )
+    return cells if layout != COMPACT else cells[:3] + cells[4:]
+
+
+def table_width(screen_width: int) -> int:
+    """The group table's width at a screen width: two thirds of it, less the scrollbar."""
+    return screen_width * 2 // 3 - 3
+
+
+def fitting_layout(groups: list[AlertGroup], now: datetime, width: int) -> str:
+    """The richest layout whose columns (widest cell plus padding) fit ``width``."""
+    for layout in LAYOUTS[:-1]:
+        rows = [COLUMNS[layout], *(group_row(g, now, layout) for g in groups)]
+        needed = sum(max(len(r[c]) for r in rows) + 2 for c in range(len(COLUMNS[layout])))
+        if needed <= width:
+            return layout
+    return NARROW
 
 
 class TriageScreen(DataScreen):
@@ -60,6 +121,8 @@ class TriageScreen(DataScreen):
         self.incidents: list[IncidentState] = []
         self.loaded = False  # until the first load, the panel says so rather than "all quiet"
         self.context_shown: tuple[str, str] | None = None
+        self.now: datetime | None = None
+        self.table_layout: str | None = None  # the group table's columns
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -76,8 +139,8 @@ class TriageScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        groups = self.query_one("#groups", DataTable)
-        groups.add_columns("Group", "Firing", "Severity", "Since", "Incident")
+        self.query_one("#groups", DataTable).add_columns(*FULL_COLUMNS)
+        self.table_layout = WIDE
         incidents = self.query_one("#incidents", DataTable)
         incidents.add_columns("Incident", "Severity", "Status", "Age", "Title")
         incidents.focus()
@@ -85,6 +148,24 @@ class TriageScreen(DataScreen):
 
     def reload(self) -> None:
         self.load()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._fill_groups()
+
+    def _fill_groups(self) -> None:
+        """Fill the group table in the richest layout that fits (the columns change only when
+        the layout does)."""
+        now = self.now
+        if now is None:
+            return
+        layout = fitting_layout(self.groups, now, table_width(self.app.size.width))
+        table = self.query_one("#groups", DataTable)
+        rows: list[tuple[object, ...]] = [group_row(g, now, layout) for g in self.groups]
+        if layout in (WIDE, MEDIUM, COMPACT):  # the severity in its colour
+            rows = [(r[0], r[1], severity_text(str(r[2])), *r[3:]) for r in rows]
+        columns = COLUMNS[layout] if layout != self.table_layout else None
+        self.table_layout = layout
+        _refill(table, rows, [g.key for g in self.groups], columns=columns)
 
     @work(thread=True, exclusive=True, group="triage-load")
     def load(self) -> None:
@@ -97,22 +178,9 @@ class TriageScreen(DataScreen):
     def show(self, message: TriageLoaded) -> None:
         self.groups, self.incidents = message.groups, message.incidents
         self.loaded = True
-        now = message.now
+        now = self.now = message.now
         groups = self.query_one("#groups", DataTable)
-        _refill(
-            groups,
-            [
-                (
-                    g.key,
-                    f"{g.firing:,}",
-                    severity_text(g.severity),
-                    humanize_age((now - parse_iso(g.since)).total_seconds()),
-                    g.incident_id or "—",
-                )
-                for g in message.groups
-            ],
-            [g.key for g in message.groups],
-        )
+        self._fill_groups()
         incidents = self.query_one("#incidents", DataTable)
         _refill(
             incidents,
@@ -146,8 +214,10 @@ class TriageScreen(DataScreen):
         incident = self._selected_incident()
         self._show_context(group, incident)
         if group is not None:
+            zone = workspace_zone(self.services.settings.timezone)
+            impact = "".join(line + "\n" for line in impact_detail(group, zone))
             detail.update(
-                f"[b]{group.key}[/b]\n{group.firing:,} firing, worst {group.severity}\n"
+                f"[b]{group.key}[/b]\n{impact}{group.firing:,} firing, worst {group.severity}\n"
                 f"since {group.since[:19]}Z\nlast seen {group.last_seen[:19]}Z\n"
                 f"incident: {group.incident_id or 'none yet (a: acknowledge to open one)'}"
             )
@@ -288,12 +358,21 @@ class TriageScreen(DataScreen):
         self.app.push_screen(NewIncidentDialog(), opened)
 
 
-def _refill(table: DataTable[object], rows: list[tuple[object, ...]], keys: list[str]) -> None:
-    """Replace a table's rows, keeping the cursor on the same key when it is still there."""
+def _refill(
+    table: DataTable[object],
+    rows: list[tuple[object, ...]],
+    keys: list[str],
+    *,
+    columns: tuple[str, ...] | None = None,
+) -> None:
+    """Replace a table's rows (and its columns, when given), keeping the cursor on the same
+    key when it is still there."""
     selected: str | None = None
     if table.row_count and 0 <= table.cursor_row < table.row_count:
         selected = str(table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value)
-    table.clear()
+    table.clear(columns=columns is not None)
+    if columns is not None:
+        table.add_columns(*columns)
     for key, row in zip(keys, rows, strict=True):
         table.add_row(*row, key=key)
     if selected in keys:
