@@ -6,18 +6,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 from incidentbook.cli.past import echo_past, past_of
-from incidentbook.clock import parse_iso
 from incidentbook.core.alerts.formats.files import FORMATS
 from incidentbook.core.alerts.model import GroupImpact
 from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
-from incidentbook.money import format_minor
 from incidentbook.obs import log_error
+from incidentbook.present import accounts_text, bad_window, money_parts, zone_named
 
 if TYPE_CHECKING:
     from incidentbook.core.alerts.model import AlertGroup, AlertState
@@ -324,10 +323,10 @@ def groups_cmd(ctx: click.Context, as_json: bool) -> None:
 
 def zone_of(name: str) -> ZoneInfo:
     """The workspace's time zone (``workspace.timezone``); unknown: a usage error."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {name!r} (workspace.timezone)") from None
+    zone = zone_named(name)
+    if zone is None:
+        raise UsageError(f"unknown time zone {name!r} (workspace.timezone)")
+    return zone
 
 
 def impact_line(group: AlertGroup, zone: ZoneInfo) -> str:
@@ -345,20 +344,13 @@ def impact_line(group: AlertGroup, zone: ZoneInfo) -> str:
 
 def impact_text(key: str, impact: GroupImpact, zone: ZoneInfo, incident_id: str | None) -> str:
     """One group's impact line (``impact_line``'s shape), from the group key and its impact."""
-    accounts = impact.accounts
-    parts = [key, f"{accounts:,} {'account' if accounts == 1 else 'accounts'}"]
-    money = [
-        format_minor(total, currency)
-        for currency, total in sorted(impact.delta_minor_by_currency.items())
-        if total
-    ]
+    parts = [key, accounts_text(impact.accounts)]
+    money = money_parts(impact.delta_minor_by_currency)
     if money:
         parts.append("Δ " + " · ".join(money))
-    if impact.first_bad_at and impact.last_bad_at:
-        first = parse_iso(impact.first_bad_at).astimezone(zone)
-        last = parse_iso(impact.last_bad_at).astimezone(zone)
-        shape = "%H:%M" if first.date() == last.date() else "%Y-%m-%d %H:%M"
-        parts.append(f"bad entries {first:{shape}}–{last:{shape}} (ledger time)")
+    window = bad_window(impact.first_bad_at, impact.last_bad_at, zone, dated=False)
+    if window:
+        parts.append(f"bad entries {window} (ledger time)")
     if incident_id:
         parts.append(f"→ {incident_id}")
     return "  ".join(parts)

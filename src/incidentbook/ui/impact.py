@@ -5,11 +5,10 @@ numbers come from ``AlertGroup`` (``services.alerts.groups()``), money from ``fo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from incidentbook.clock import parse_iso
 from incidentbook.core.alerts.model import AlertGroup
-from incidentbook.money import format_minor
+from incidentbook.present import accounts_text, bad_window, money_parts, zone_named
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -17,30 +16,12 @@ UTC_ZONE = ZoneInfo("UTC")
 def workspace_zone(name: str) -> ZoneInfo:
     """The workspace's time zone (``workspace.timezone``); UTC when the name is unknown (the
     app keeps working; ``alerts groups`` is where a bad name is reported)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC_ZONE
+    return zone_named(name) or UTC_ZONE
 
 
 def has_impact(group: AlertGroup) -> bool:
     """A reconciler group (its impact is known); other sources' groups keep their counts."""
     return group.accounts is not None
-
-
-def accounts_text(accounts: int | None) -> str:
-    if accounts is None:
-        return "—"
-    return f"{accounts:,} {'account' if accounts == 1 else 'accounts'}"
-
-
-def money_parts(delta_minor_by_currency: Mapping[str, int] | None) -> list[str]:
-    """'32,088.57 EUR', '4,724,185 JPY', … by currency code; currencies that net to 0 left out."""
-    return [
-        format_minor(total, currency)
-        for currency, total in sorted((delta_minor_by_currency or {}).items())
-        if total
-    ]
 
 
 def money_text(delta_minor_by_currency: Mapping[str, int] | None) -> str:
@@ -54,17 +35,6 @@ def money_short(delta_minor_by_currency: Mapping[str, int] | None) -> str:
     if not parts:
         return "—"
     return parts[0] + (f" +{len(parts) - 1}" if len(parts) > 1 else "")
-
-
-def bad_window(first_bad_at: str | None, last_bad_at: str | None, zone: ZoneInfo) -> str | None:
-    """'2026-10-17 02:02–07:50' in ``zone`` (both dates when the window spans days); None
-    when no finding says when its entries were recorded."""
-    if not first_bad_at or not last_bad_at:
-        return None
-    first = parse_iso(first_bad_at).astimezone(zone)
-    last = parse_iso(last_bad_at).astimezone(zone)
-    end = f"{last:%H:%M}" if first.date() == last.date() else f"{last:%Y-%m-%d %H:%M}"
-    return f"{first:%Y-%m-%d %H:%M}–{end}"
 
 
 def impact_cell(group: AlertGroup) -> str:

@@ -1,0 +1,49 @@
+"""Impact as text for people, shared by the app and the CLI (DESIGN §4): accounts, money per
+currency and the bad entries' window in ledger time. The numbers come from the core; this only
+words them (money through ``money.format_minor``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from incidentbook.clock import parse_iso
+from incidentbook.money import format_minor
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA time zone ``name`` (``workspace.timezone``), or None when it is unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def accounts_text(accounts: int | None) -> str:
+    """'1 account', '4,812 accounts'; '—' when not known."""
+    if accounts is None:
+        return "—"
+    return f"{accounts:,} {'account' if accounts == 1 else 'accounts'}"
+
+
+def money_parts(delta_minor_by_currency: Mapping[str, int] | None) -> list[str]:
+    """'32,088.57 EUR', '4,724,185 JPY', … by currency code; currencies that net to 0 left out."""
+    return [
+        format_minor(total, currency)
+        for currency, total in sorted((delta_minor_by_currency or {}).items())
+        if total
+    ]
+
+
+def bad_window(
+    first_bad_at: str | None, last_bad_at: str | None, zone: ZoneInfo, *, dated: bool = True
+) -> str | None:
+    """'2026-10-17 02:02–07:50' in ``zone`` ('02:02–07:50' when not ``dated``); both ends dated
+    when the window spans days. None when no finding says when its entries were recorded."""
+    if not first_bad_at or not last_bad_at:
+        return None
+    first = parse_iso(first_bad_at).astimezone(zone)
+    last = parse_iso(last_bad_at).astimezone(zone)
+    if first.date() != last.date():
+        return f"{first:%Y-%m-%d %H:%M}–{last:%Y-%m-%d %H:%M}"
+    return f"{first:%Y-%m-%d %H:%M}–{last:%H:%M}" if dated else f"{first:%H:%M}–{last:%H:%M}"
