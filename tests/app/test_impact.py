@@ -14,7 +14,8 @@ from textual.widgets import DataTable, Static
 from incidentbook.ui.app import IncidentbookApp
 from incidentbook.ui.screens.incident import IncidentScreen
 from incidentbook.ui.screens.triage import TriageScreen
-from tests.app.conftest import (
+from tests.support.app import settle
+from tests.support.app_seed import (
     CURRENCIES,
     ZONE,
     bad_at,
@@ -23,7 +24,6 @@ from tests.app.conftest import (
     dup_currency,
     dup_delta,
 )
-from tests.support.app import settle
 
 DECIMALS = {"EUR": 2, "JPY": 0, "KWD": 3}  # ISO 4217, written out here on purpose
 
