@@ -125,3 +125,14 @@ def reconcile(services: Services, url: str) -> None:
     """A full reconcile of the ledger at ``url``, in small batches."""
     ctx = services.context("test", actor="reconciler")
     services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full", batch=5))
+
+
+def assert_impacts(groups: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
+    """``alerts groups --json``'s groups (by key) carry exactly the ``expected`` impact."""
+    for key, want in expected.items():
+        got = groups[key]
+        assert got["accounts"] == want["accounts"], key
+        assert got["delta_minor_by_currency"] == want["delta_minor_by_currency"], key
+        assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
+        assert moment(got["first_bad_at"]) == want["first_bad_at"], key
+        assert moment(got["last_bad_at"]) == want["last_bad_at"], key

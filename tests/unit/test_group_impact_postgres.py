@@ -11,7 +11,7 @@ from pathlib import Path
 from incidentbook.testing.synth import write_ledger
 from incidentbook.workspace import init_workspace
 from tests.support.cli import Cli
-from tests.support.impact import CURRENCIES, expected_impact, impact_ledger, moment
+from tests.support.impact import CURRENCIES, assert_impacts, expected_impact, impact_ledger, moment
 
 
 def _impact(group: dict[str, object]) -> dict[str, object]:
@@ -30,13 +30,7 @@ def test_groups_impact_from_a_postgres_ledger(cli: Cli, pg_url: str, tmp_path: P
     assert result.exit_code == 1, result.output  # findings
     groups = {g["key"]: g for g in cli.json("alerts", "groups")}
     assert set(groups) == set(expected) == {"duplicate_posting", "balance_mismatch"}
-    for key, want in expected.items():
-        got = groups[key]
-        assert got["accounts"] == want["accounts"], key
-        assert got["delta_minor_by_currency"] == want["delta_minor_by_currency"], key
-        assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
-        assert moment(got["first_bad_at"]) == want["first_bad_at"], key
-        assert moment(got["last_bad_at"]) == want["last_bad_at"], key
+    assert_impacts(groups, expected)
     # accounts, not alerts: acc_00 has two repeated refs
     assert groups["duplicate_posting"]["firing"] == dup["accounts"] + 1
 
