@@ -5,7 +5,6 @@ ledger; every expected number is computed here from the rows written."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,24 +17,13 @@ from incidentbook.testing.synth import LedgerRows, write_ledger
 from tests.support.cli import Cli
 from tests.support.impact import (
     ZONE,
+    duplicates_failing_balance,
     expected_impact,
     impact_ledger,
     moment,
     money,
     reconcile,
 )
-
-
-def duplicates_failing_balance(rows: LedgerRows) -> int:
-    """Accounts with a repeated posting whose stored balance is not the sum of its entries."""
-    derived: dict[str, int] = defaultdict(int)
-    copies: dict[tuple[str, str | None, str, int], int] = defaultdict(int)
-    for e in rows.entries:
-        derived[e[1]] += e[2]
-        copies[(e[1], e[7], e[4], e[2])] += 1
-    dup = {key[0] for key, n in copies.items() if n >= 2}
-    stored = {a[0]: a[2] for a in rows.accounts}
-    return sum(1 for a in dup if stored[a] != derived[a])
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from incidentbook.core.events.model import Event
 from incidentbook.core.events.store import stream_events
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.timeline import describe
+from incidentbook.core.ledger.reconcile.accounts import BALANCE, DUPLICATE
 from incidentbook.errors import NotFoundError
 from incidentbook.storage.models import AlertRow
 
@@ -94,6 +95,11 @@ class Facts:
     accounts: int | None = None
     money: list[Money] = field(default_factory=list)
     impact: list[CheckImpact] = field(default_factory=list)
+    # The cross-check (DESIGN §4): of the accounts with a duplicate posting, how many also had
+    # a balance_mismatch alert (the stored balance did not take the copies); the others' stored
+    # balance took every copy, so no balance alert fired, yet the customer was charged twice.
+    duplicate_accounts: int = 0
+    duplicates_failing_balance: int = 0
     first_bad_event: str | None = None
     first_bad_at: str | None = None  # ledger time: the earliest bad_from of reconciler alerts
     first_acknowledged_at: str | None = None
@@ -110,6 +116,23 @@ class Facts:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def balance_mismatch_accounts(session: Session, accounts: set[str]) -> set[str]:
+    """Those of ``accounts`` with a ``balance_mismatch`` alert (any status, on this incident or
+    not), by its contract fingerprint ``balance_mismatch/<account_id>``."""
+    prints = sorted(f"{BALANCE}/{account}" for account in accounts)
+    found: set[str] = set()
+    for chunk in chunks(prints):
+        found.update(
+            fingerprint.removeprefix(f"{BALANCE}/")
+            for fingerprint in session.exec(
+                select(AlertRow.fingerprint).where(
+                    AlertRow.source == "reconciler", col(AlertRow.fingerprint).in_(chunk)
+                )
+            )
+        )
+    return found
 
 
 def incident_alerts(session: Session, state: incidents.IncidentState) -> list[AlertRow]:
@@ -256,6 +279,12 @@ def collect(session: Session, incident_id: str) -> Facts:
             for chk, cur in sorted(set(check_accounts) | set(money))
         ]
         facts.first_bad_at = min(bad_from, key=parse_iso, default=None)
+        duplicated = {a for (chk, _cur), accs in check_accounts.items() if chk == DUPLICATE
+                      for a in accs}  # fmt: skip
+        facts.duplicate_accounts = len(duplicated)
+        facts.duplicates_failing_balance = len(
+            duplicated & balance_mismatch_accounts(session, duplicated)
+        )
     facts.services = sorted(services)
 
     for summary in facts.alerts:
