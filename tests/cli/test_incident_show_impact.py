@@ -5,10 +5,8 @@ ledger; every expected number is computed here from the rows written."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,24 +16,13 @@ from incidentbook.testing.synth import LedgerRows, write_ledger
 from tests.support.cli import Cli
 from tests.support.impact import (
     ZONE,
+    check_group,
+    duplicates_failing_balance,
     expected_impact,
     impact_ledger,
-    moment,
     money,
     reconcile,
 )
-
-
-def duplicates_failing_balance(rows: LedgerRows) -> int:
-    """Accounts with a repeated posting whose stored balance is not the sum of its entries."""
-    derived: dict[str, int] = defaultdict(int)
-    copies: dict[tuple[str, str | None, str, int], int] = defaultdict(int)
-    for e in rows.entries:
-        derived[e[1]] += e[2]
-        copies[(e[1], e[7], e[4], e[2])] += 1
-    dup = {key[0] for key, n in copies.items() if n >= 2}
-    stored = {a[0]: a[2] for a in rows.accounts}
-    return sum(1 for a in dup if stored[a] != derived[a])
 
 
 @pytest.fixture
@@ -45,14 +32,6 @@ def reconciled(services: Services, tmp_path: Path) -> tuple[LedgerRows, str]:
     write_ledger(url, rows)
     reconcile(services, url)
     return rows, url
-
-
-def check_group(got: dict[str, Any], want: dict[str, Any]) -> None:
-    assert got["accounts"] == want["accounts"]
-    assert got["delta_minor_by_currency"] == want["delta_minor_by_currency"]
-    assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
-    assert moment(got["first_bad_at"]) == want["first_bad_at"]
-    assert moment(got["last_bad_at"]) == want["last_bad_at"]
 
 
 def test_show_json_carries_the_impact_of_each_group_of_the_incident(

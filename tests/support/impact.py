@@ -136,3 +136,23 @@ def assert_impacts(groups: dict[str, dict[str, Any]], expected: dict[str, dict[s
         assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
         assert moment(got["first_bad_at"]) == want["first_bad_at"], key
         assert moment(got["last_bad_at"]) == want["last_bad_at"], key
+
+
+def duplicates_failing_balance(rows: LedgerRows) -> int:
+    """Accounts with a repeated posting whose stored balance is not the sum of its entries."""
+    derived: dict[str, int] = defaultdict(int)
+    copies: dict[tuple[str, str | None, str, int], int] = defaultdict(int)
+    for e in rows.entries:
+        derived[e[1]] += e[2]
+        copies[(e[1], e[7], e[4], e[2])] += 1
+    dup = {key[0] for key, n in copies.items() if n >= 2}
+    stored = {a[0]: a[2] for a in rows.accounts}
+    return sum(1 for a in dup if stored[a] != derived[a])
+
+
+def check_group(got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert got["accounts"] == want["accounts"]
+    assert got["delta_minor_by_currency"] == want["delta_minor_by_currency"]
+    assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
+    assert moment(got["first_bad_at"]) == want["first_bad_at"]
+    assert moment(got["last_bad_at"]) == want["last_bad_at"]
