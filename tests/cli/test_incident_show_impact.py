@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,10 +16,10 @@ from incidentbook.testing.synth import LedgerRows, write_ledger
 from tests.support.cli import Cli
 from tests.support.impact import (
     ZONE,
+    check_group,
     duplicates_failing_balance,
     expected_impact,
     impact_ledger,
-    moment,
     money,
     reconcile,
 )
@@ -33,14 +32,6 @@ def reconciled(services: Services, tmp_path: Path) -> tuple[LedgerRows, str]:
     write_ledger(url, rows)
     reconcile(services, url)
     return rows, url
-
-
-def check_group(got: dict[str, Any], want: dict[str, Any]) -> None:
-    assert got["accounts"] == want["accounts"]
-    assert got["delta_minor_by_currency"] == want["delta_minor_by_currency"]
-    assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
-    assert moment(got["first_bad_at"]) == want["first_bad_at"]
-    assert moment(got["last_bad_at"]) == want["last_bad_at"]
 
 
 def test_show_json_carries_the_impact_of_each_group_of_the_incident(

@@ -130,12 +130,7 @@ def reconcile(services: Services, url: str) -> None:
 def assert_impacts(groups: dict[str, dict[str, Any]], expected: dict[str, dict[str, Any]]) -> None:
     """``alerts groups --json``'s groups (by key) carry exactly the ``expected`` impact."""
     for key, want in expected.items():
-        got = groups[key]
-        assert got["accounts"] == want["accounts"], key
-        assert got["delta_minor_by_currency"] == want["delta_minor_by_currency"], key
-        assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
-        assert moment(got["first_bad_at"]) == want["first_bad_at"], key
-        assert moment(got["last_bad_at"]) == want["last_bad_at"], key
+        check_group(groups[key], want)
 
 
 def duplicates_failing_balance(rows: LedgerRows) -> int:
@@ -148,3 +143,12 @@ def duplicates_failing_balance(rows: LedgerRows) -> int:
     dup = {key[0] for key, n in copies.items() if n >= 2}
     stored = {a[0]: a[2] for a in rows.accounts}
     return sum(1 for a in dup if stored[a] != derived[a])
+
+
+def check_group(got: dict[str, Any], want: dict[str, Any]) -> None:
+    """One group's impact (accounts, integer deltas per currency, bad-entry window) is ``want``."""
+    assert got["accounts"] == want["accounts"]
+    assert got["delta_minor_by_currency"] == want["delta_minor_by_currency"]
+    assert all(type(v) is int for v in got["delta_minor_by_currency"].values())
+    assert moment(got["first_bad_at"]) == want["first_bad_at"]
+    assert moment(got["last_bad_at"]) == want["last_bad_at"]

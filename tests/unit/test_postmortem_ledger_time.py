@@ -2,12 +2,12 @@
 existing incident and linking its runbook, over a real reconciled SQLite ledger.
 
 The duplicates' entries are recorded hours before the reconcile; incidentbook's own time is a
-``FakeClock`` that does not step (each moment below is set by hand), so every expected duration
-is computed here from the timestamps chosen, in plain datetime arithmetic."""
+``FakeClock`` that does not step (each moment is set by hand, in tests/support/ledger_time.py),
+so every expected duration is computed from the timestamps chosen, in plain datetime arithmetic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,54 +16,21 @@ from incidentbook.core.documents.facts import collect
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions
 from incidentbook.services import Services
 from incidentbook.testing.clocks import FakeClock
-from incidentbook.testing.synth import EntryRow, LedgerRows, write_ledger
+from incidentbook.testing.synth import write_ledger
 from tests.support.cli import Cli
-
-DAY = datetime(2026, 10, 16, tzinfo=UTC)
-# Ledger time: when the entries were written (the first duplicate copy at 20:05:00).
-RECORDED = {
-    1: DAY.replace(hour=19, minute=30),  # acc_eur, a plain payment
-    2: DAY.replace(hour=20, minute=5),  # acc_eur, evt_2 copy 1 (the first bad entry)
-    3: DAY.replace(hour=20, minute=5, second=30),  # acc_eur, evt_2 copy 2
-    4: DAY.replace(hour=21, minute=10),  # acc_jpy, evt_3 copy 1
-    5: DAY.replace(hour=21, minute=11),  # acc_jpy, evt_3 copy 2
-    6: DAY.replace(hour=21, minute=12),  # acc_jpy, evt_3 copy 3
-    7: DAY.replace(hour=22, minute=0),  # acc_bal, its only entry (stored balance is off)
-}
-# incidentbook's time (the FakeClock is set to each of these before the step runs).
-RECONCILED = datetime(2026, 10, 17, 2, 0, tzinfo=UTC)
-FIRST_ACK = RECONCILED + timedelta(minutes=7, seconds=30)
-FIRST_RESOLVE = FIRST_ACK + timedelta(minutes=40)
-REOPENED = FIRST_RESOLVE + timedelta(minutes=15)
-SECOND_ACK = REOPENED + timedelta(minutes=3)
-FINAL_RESOLVE = SECOND_ACK + timedelta(hours=1, minutes=2)
-
-
-def ledger() -> LedgerRows:
-    """acc_eur: a payment and evt_2 posted twice; acc_jpy: evt_3 posted three times (both
-    stored balances took every copy: duplicate_posting only); acc_bal: a balance mismatch."""
-    plan = [
-        (1, "acc_eur", 1_000, "EUR", "evt_1"),
-        (2, "acc_eur", 2_500, "EUR", "evt_2"),
-        (3, "acc_eur", 2_500, "EUR", "evt_2"),
-        (4, "acc_jpy", 700, "JPY", "evt_3"),
-        (5, "acc_jpy", 700, "JPY", "evt_3"),
-        (6, "acc_jpy", 700, "JPY", "evt_3"),
-        (7, "acc_bal", 500, "EUR", "evt_4"),
-    ]
-    entries: list[EntryRow] = [
-        (eid, acc, amount, cur, "payment", RECORDED[eid], RECORDED[eid], ref, f"idem_{eid}",
-         "system:api", None, f"corr_{eid}", None)
-        for eid, acc, amount, cur, ref in plan
-    ]  # fmt: skip
-    opened = DAY - timedelta(days=30)
-    last = RECORDED[7]
-    accounts = [
-        ("acc_eur", "EUR", 6_000, last, opened),
-        ("acc_jpy", "JPY", 2_100, last, opened),
-        ("acc_bal", "EUR", 600, last, opened),
-    ]
-    return LedgerRows(accounts=accounts, entries=entries)
+from tests.support.ledger_time import (
+    DAY,
+    FINAL_RESOLVE,
+    FIRST_ACK,
+    FIRST_RESOLVE,
+    RECONCILED,
+    RECORDED,
+    REOPENED,
+    SECOND_ACK,
+    iso,
+    postmortem_ledger,
+    spoken,
+)
 
 
 @pytest.fixture
@@ -77,21 +44,9 @@ def still(clock: FakeClock) -> FakeClock:
 @pytest.fixture
 def reconciled(services: Services, still: FakeClock, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    write_ledger(url, ledger())
+    write_ledger(url, postmortem_ledger())
     ctx = services.context("test", actor="reconciler")
     services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full", batch=2))
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def spoken(delta: timedelta) -> str:
-    """A duration as the postmortem prints it (hours and minutes; else minutes and seconds)."""
-    total = int(delta.total_seconds())
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
 
 
 def test_postmortem_times_run_from_the_first_bad_ledger_entry(
