@@ -29,6 +29,7 @@ from typing import Any
 from incidentbook.clock import parse_iso, to_iso
 from incidentbook.core.events.model import Event
 from incidentbook.errors import UsageError
+from incidentbook.present import accounts_text, money_parts
 
 ALERT_STATUSES = ("firing", "resolved")
 ALERT_SEVERITIES = ("critical", "error", "warning", "info")
@@ -340,6 +341,21 @@ class GroupImpact:
     delta_minor_by_currency: dict[str, int]
     first_bad_at: str | None
     last_bad_at: str | None
+
+
+def group_incident_title(
+    group_key: str, firing: int, check: str | None = None, impact: GroupImpact | None = None
+) -> str:
+    """The title of an incident opened from an alert group. A group with an impact (the
+    reconciler's) reads '<check>: 45 accounts, Δ 32,088.57 EUR · 4,724,185 JPY' (no Δ part
+    when no money moved; issue 12); any other '<group key>: 12 alerts firing'. Built here in
+    the core, not in ui/ or cli/, because it is the incident's stored title (its events carry
+    it); the words and the money come from ``incidentbook.present``."""
+    if impact is None:
+        return f"{group_key}: {firing} alert{'s' if firing != 1 else ''} firing"
+    title = f"{check or group_key}: {accounts_text(impact.accounts)}"
+    parts = money_parts(impact.delta_minor_by_currency)
+    return f"{title}, Δ {' · '.join(parts)}" if parts else title
 
 
 @dataclass(frozen=True)

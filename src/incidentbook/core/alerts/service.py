@@ -9,6 +9,9 @@ cursor past it, so a resumed run never offers one twice.
 
 Alerts that join an open incident are linked in one batch event per incident and transaction
 (``incident.alerts_linked``), so 5,000 reconciler alerts do not flood the incident timeline.
+An incident opened from a reconciler group is titled with the group's impact and retitled (an
+``incident.retitled`` event) when the group changes: once per reconcile run, and when
+``acknowledge_group`` reuses it.
 The incidents come from the ``IncidentService`` this service is given.
 """
 
@@ -49,6 +52,7 @@ from incidentbook.core.alerts.model import (
     check_status,
     closing_alert,
     decide,
+    group_incident_title,
     group_key_for,
     last_acknowledged_at,
     worst_severity,
@@ -61,8 +65,10 @@ from incidentbook.core.alerts.store import (
     firing_in_group,
     get_state,
     incident_alerts,
+    incidents_opened_from_groups,
     list_states,
     load_row,
+    name_in_group,
     open_incident_of_group,
     row_values,
     save_state,
@@ -488,6 +494,7 @@ class AlertService:
         with self.db.read() as session:
             firing = firing_in_group(session, group_key)
             current = open_incident_of_group(session, group_key)
+            impact = self.impacts(session).get(group_key) if self.impacts is not None else None
         if not firing:
             raise NotFoundError(f"no firing alerts in group {group_key!r}")
         incidents = self.incidents
@@ -498,7 +505,7 @@ class AlertService:
             target = incidents.get(current)
         else:
             worst = worst_severity([a.severity for a in firing])
-            title = f"{group_key}: {len(firing)} alert{'s' if len(firing) != 1 else ''} firing"
+            title = group_incident_title(group_key, len(firing), firing[0].name, impact)
             opened = incidents.open(
                 ctx, title, severity or worst, source="alert_group", group_key=group_key
             )
@@ -511,13 +518,47 @@ class AlertService:
             )
             if joined:
                 incidents.apply_in(session, ctx, target.id, GROUP_JOINED, {"group_key": group_key})
+            # a reused incident's group may have changed since it was opened
+            retitled = bool(self.retitle_group_incidents_in(session, ctx, only=target.id))
         linked = False
         runbook = self.runbook_for(firing[0]) if self.runbook_for is not None else None
         if runbook:
             linked = incidents.link_runbook(ctx, target.id, runbook).changed
         final = incidents.get(target.id)
-        changed = opened_changed or acked.changed or added > 0 or joined or linked
+        changed = opened_changed or acked.changed or added > 0 or joined or linked or retitled
         return Outcome(final, changed, message=f"group {group_key} → {target.id}")
+
+    def retitle_group_incidents(self, ctx: Context) -> list[str]:
+        """Keep the titles of the unresolved incidents opened from impact groups (the
+        reconciler's) current with their group: see ``retitle_group_incidents_in``. The
+        reconciler calls it once per run, after its publish and resolve pages."""
+        with self._writing() as session:
+            return self.retitle_group_incidents_in(session, ctx)
+
+    def retitle_group_incidents_in(
+        self, session: Session, ctx: Context, *, only: str | None = None
+    ) -> list[str]:
+        """Retitle (``incident.retitled``, by ``ctx.actor``) every unresolved incident opened
+        from a group with an impact whose title no longer says that impact
+        (``group_incident_title``); ``only``: just that incident. Idempotent: a title that
+        is already current records nothing. A group without firing alerts keeps the title
+        last given, and other sources' groups keep their opening title. Incidents opened by
+        hand (``incident open --title``) are never retitled: the titles of group incidents
+        follow the group (no command sets a title by hand today). Returns the ids retitled."""
+        if self.impacts is None:
+            return []
+        session.flush()
+        impacts = self.impacts(session)
+        retitled: list[str] = []
+        for incident_id, group_key in incidents_opened_from_groups(session):
+            impact = impacts.get(group_key)
+            if impact is None or (only is not None and incident_id != only):
+                continue
+            check = name_in_group(session, group_key)
+            title = group_incident_title(group_key, 0, check, impact)
+            if self.incidents.retitle_in(session, ctx, incident_id, title) is not None:
+                retitled.append(incident_id)
+        return retitled
 
     # -- reads ---------------------------------------------------------------------------
 

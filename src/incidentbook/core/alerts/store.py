@@ -294,6 +294,26 @@ def list_states(
     return [state_from_row(r) for r in session.exec(query).all()]
 
 
+def name_in_group(session: Session, group_key: str) -> str | None:
+    """The name (a reconciler check) of one firing alert of the group, if it has any."""
+    return session.exec(
+        select(AlertRow.name)
+        .where(AlertRow.status == "firing", AlertRow.group_key == group_key)
+        .limit(1)
+    ).first()
+
+
+def incidents_opened_from_groups(session: Session) -> list[tuple[str, str]]:
+    """(incident id, group key) of every unresolved incident opened from an alert group
+    (``ack-group``), oldest first."""
+    rows = session.exec(
+        select(IncidentRow.id, IncidentRow.group_key)
+        .where(IncidentRow.source == "alert_group", IncidentRow.status != "resolved")
+        .order_by(col(IncidentRow.number))
+    ).all()
+    return [(str(incident_id), str(key)) for incident_id, key in rows if key]
+
+
 def open_incident_of_group(session: Session, group_key: str) -> str | None:
     """The id of the group's first incident not resolved yet, if any: one opened from the
     group, else one the group joined (``ack-group --incident``: a ``GROUP_JOINED`` event)."""

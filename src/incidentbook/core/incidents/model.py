@@ -29,6 +29,9 @@ RESOLVED = "incident.resolved"
 REOPENED = "incident.reopened"
 # Another alert group joined this incident (``ack-group KEY --incident ID``): {"group_key"}
 GROUP_JOINED = "incident.group_joined"
+# The title changed: {"from", "to"}. Today only an incident opened from a reconciler group
+# is retitled, as the group changes (its title follows the group's impact; issue 12).
+RETITLED = "incident.retitled"
 
 
 def format_id(number: int) -> str:
@@ -109,6 +112,8 @@ def apply(state: IncidentState | None, event: Event) -> IncidentState:
         return replace(state, status="acknowledged", acknowledged_at=at)
     if event.type == SEVERITY_CHANGED:
         return replace(state, severity=str(data["to"]))
+    if event.type == RETITLED:
+        return replace(state, title=str(data["to"]))
     if event.type == NOTE_ADDED:
         return replace(state, notes_count=state.notes_count + 1)
     if event.type == RUNBOOK_LINKED:

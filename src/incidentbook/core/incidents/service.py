@@ -24,6 +24,7 @@ from incidentbook.core.incidents.model import (
     OPENED,
     REOPENED,
     RESOLVED,
+    RETITLED,
     RUNBOOK_LINKED,
     SEVERITY_CHANGED,
     STREAM_PREFIX,
@@ -205,6 +206,30 @@ class IncidentService:
             store.save(session, ctx, state)
         _log(ctx, event, state)
         return Outcome(state, True, event, f"{canonical}: {type_.split('.', 1)[1]}")
+
+    def retitle_in(
+        self, session: Session, ctx: Context, incident_id: str, title: str
+    ) -> IncidentState | None:
+        """Give an incident a new title inside a caller's transaction (an
+        ``incident.retitled`` event, attributed to ``ctx.actor``); the new state, or None
+        when the title is already that (idempotent: nothing recorded)."""
+        clean_title = " ".join(title.split())
+        if not clean_title:
+            raise UsageError("an incident needs a non-empty title")
+        state = store.load(session, incident_id)
+        if state.title == clean_title:
+            return None
+        event = append(
+            session,
+            ctx,
+            STREAM_PREFIX + incident_id,
+            RETITLED,
+            {"from": state.title, "to": clean_title},
+        )
+        state = apply(state, event)
+        store.save(session, ctx, state)
+        _log(ctx, event, state)
+        return state
 
     def apply_in(
         self, session: Session, ctx: Context, incident_id: str, type_: str, data: dict[str, Any]

@@ -12,6 +12,8 @@ def describe(type_: str, data: dict[str, Any]) -> str:
             return f"opened: {data.get('title')} ({data.get('severity')})"
         case "incident.acknowledged":
             return "acknowledged"
+        case "incident.retitled":
+            return f"retitled: {data.get('to')}"
         case "incident.severity_changed":
             return f"severity {data.get('from')} → {data.get('to')}"
         case "incident.note_added":

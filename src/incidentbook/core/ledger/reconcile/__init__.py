@@ -13,7 +13,10 @@ batches in flight and the next invocation (``--resume`` or a plain run) finishes
    each page committed with the cursor past it (so no finding is offered twice, and no
    receipt keys are needed);
 3. ``resolve``  — firing reconciler alerts whose finding is gone are resolved, the same way;
-   an incremental run resolves only the account checks of the accounts it looked at;
+   an incremental run resolves only the account checks of the accounts it looked at; then,
+   once per run, the unresolved incidents opened from the reconciler's groups are retitled
+   where their group's impact changed (``AlertService.retitle_group_incidents``: one
+   ``incident.retitled`` event per changed title, none when nothing changed);
 4. ``complete`` — the summary is stored on the run and one ``reconcile.completed`` event
    records it; then the ledger's complete runs beyond ``[reconciler] keep_runs`` let go of
    their findings and checkpoints (``prune_runs``), keeping their summaries.

@@ -119,6 +119,7 @@ def run_reconcile(setup: RunSetup, ctx: Context, options: ReconcileOptions) -> R
             # the snapshot is released before alerts are written
             runner.publish()
             runner.resolve()
+            runner.retitle()
             summary = runner.complete()
             runs.prune_runs(db, ctx, ledger.display_url, setup.keep_runs)
             return summary
@@ -497,6 +498,15 @@ class Runner:
                 if len(rows) < PUBLISH_BATCH:
                     runs.advance(conn, run.run_id, "complete", {}, run.batches)
                     run.phase = "complete"
+
+    def retitle(self) -> None:
+        """Once per run, after its publish and resolve pages (not per page or alert): the
+        incidents opened from the reconciler's groups get a new title where their group's
+        impact changed (one event each; none when it did not, so a resumed run adds none)."""
+        retitled = self.alerts.retitle_group_incidents(self.ctx)
+        if retitled:
+            log_info("reconcile.retitled", self.ctx.correlation_id, run_id=self.run.run_id,
+                     incidents=retitled)  # fmt: skip
 
     def complete(self) -> RunSummary:
         run = self.run
