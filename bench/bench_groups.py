@@ -24,8 +24,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from incidentbook.services import Services
+    from incidentbook.testing.synth import LedgerRows
 
 RESULTS = Path(__file__).parent / "results"
 CHECKS = ("duplicate_posting", "balance_mismatch", "currency_mismatch", "orphan_entry")
@@ -91,7 +96,21 @@ def _best(work: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return best, value
 
 
-def bench(faults: int, repeat: int) -> dict[str, Any]:
+@dataclass
+class Reconciled:
+    """A fresh workspace whose alerts are a real reconcile of a synthetic ledger."""
+
+    services: Services
+    rows: LedgerRows
+    expected: set[str]
+    currencies: list[str]
+    reconcile_seconds: float
+
+
+def reconciled_workspace(faults: int, tmp: Path) -> Reconciled:
+    """Under ``tmp``: a SQLite ledger with ``faults`` faults of each of ``CHECKS`` (5,000
+    firing alerts over 4 groups by default), reconciled for real into a new workspace (the
+    setup of this bench and of ``bench_triage``)."""
     from incidentbook.core.ledger.reconcile.model import ReconcileOptions
     from incidentbook.services import make_services
     from incidentbook.settings import load_settings
@@ -101,15 +120,21 @@ def bench(faults: int, repeat: int) -> dict[str, Any]:
     rows, expected = faulted_ledger(5, max(100, faults * 5 // 2), dict.fromkeys(CHECKS, faults),
                                     decoys=0)  # fmt: skip
     currencies = sorted({e[3] for e in rows.entries} | {a[1] for a in rows.accounts})
+    url = f"sqlite:///{tmp / 'ledger.sqlite'}"
+    write_ledger(url, rows)
+    ws = init_workspace(tmp / "ws").workspace
+    services = make_services(load_settings(ws, actor="user:bench"))
+    ctx = services.context("bench", actor="reconciler")
+    t0 = time.perf_counter()
+    services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full"))
+    return Reconciled(services, rows, expected, currencies, time.perf_counter() - t0)
+
+
+def bench(faults: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ib-bench-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'ledger.sqlite'}"
-        write_ledger(url, rows)
-        ws = init_workspace(Path(tmp) / "ws").workspace
-        services = make_services(load_settings(ws, actor="user:bench"))
-        ctx = services.context("bench", actor="reconciler")
-        t0 = time.perf_counter()
-        services.reconciler.run(ctx, ReconcileOptions(ledger_url=url, mode="full"))
-        reconcile_s = time.perf_counter() - t0
+        setup = reconciled_workspace(faults, Path(tmp))
+        services, rows, expected = setup.services, setup.rows, setup.expected
+        currencies, reconcile_s = setup.currencies, setup.reconcile_seconds
 
         def ours() -> str:
             items = services.alerts.groups()

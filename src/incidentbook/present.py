@@ -47,3 +47,20 @@ def bad_window(
     if first.date() != last.date():
         return f"{first:%Y-%m-%d %H:%M}–{last:%Y-%m-%d %H:%M}"
     return f"{first:%Y-%m-%d %H:%M}–{last:%H:%M}" if dated else f"{first:%H:%M}–{last:%H:%M}"
+
+
+def cross_check(
+    *, duplicate: bool, stored_took_copies: bool | None, fails_balance: bool | None
+) -> str:
+    """An affected account's duplicate/balance cross-check in words (``incident accounts`` and
+    the Account audit screen): for a duplicate, whether the stored balance already took every
+    copy (no balance alert fires) or not; else whether it fails ``balance_mismatch``."""
+    if duplicate:
+        if stored_took_copies is None:
+            return "duplicate; no stored balance"
+        if stored_took_copies:
+            return "duplicate; stored took every copy (no balance alert)"
+        return "duplicate; stored did not take the copies (balance_mismatch)"
+    if fails_balance:
+        return "balance_mismatch"
+    return ""

@@ -18,13 +18,14 @@ from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import UsageError
 from incidentbook.fs import atomic_write
 from incidentbook.money import format_maybe, format_minor
+from incidentbook.present import cross_check
 
 if TYPE_CHECKING:
     from incidentbook.context import Context
     from incidentbook.core.incidents.model import IncidentState, Outcome
     from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.ledger.audit import AccountBalance, Auditor
-    from incidentbook.core.ledger.reconcile.accounts import AffectedAccount, IncidentAccounts
+    from incidentbook.core.ledger.reconcile.accounts import IncidentAccounts
     from incidentbook.services import Services
 
     Transition = Callable[[IncidentService, Context, str], Outcome]
@@ -300,18 +301,6 @@ def accounts_csv(report: IncidentAccounts) -> str:
     return out.getvalue()
 
 
-def cross_check(account: AffectedAccount) -> str:
-    if account.duplicate:
-        if account.stored_took_copies is None:
-            return "duplicate; no stored balance"
-        if account.stored_took_copies:
-            return "duplicate; stored took every copy (no balance alert)"
-        return "duplicate; stored did not take the copies (balance_mismatch)"
-    if account.fails_balance:
-        return "balance_mismatch"
-    return ""
-
-
 def _accounts_table(report: IncidentAccounts) -> None:
     s = report.summary
     deltas = " · ".join(
@@ -327,7 +316,8 @@ def _accounts_table(report: IncidentAccounts) -> None:
     rows = [
         (a.account_id, a.currency, format_minor(a.delta_minor, a.currency, signed=True),
          format_maybe(a.stored_minor, a.currency), format_maybe(a.derived_minor, a.currency),
-         cross_check(a))
+         cross_check(duplicate=a.duplicate, stored_took_copies=a.stored_took_copies,
+                     fails_balance=a.fails_balance))
         for a in report.accounts
     ]  # fmt: skip
     head = ("ACCOUNT", "CUR", "DELTA", "STORED", "DERIVED", "CROSS-CHECK")

@@ -3,26 +3,38 @@ balance at a moment, and the correlation trace of an entry (DESIGN §4, §9).
 
 Open it with an account id (or ``ACCOUNT@ENTRY_ID``), or with a reconciler check (an alert
 group key) or an incident id to list the affected accounts on the left: enter on one opens its
-audit. Triage/Incident open it as ``AuditScreen(check=group.key)`` or
-``AuditScreen(incident_id=incident.id)``. Every ledger read
-runs in a thread worker that posts a message; workers never touch widgets.
+audit. For an incident the list has the columns of ``incident accounts`` (currency, delta,
+stored and derived balance, cross-check), largest delta first. Triage/Incident open it as
+``AuditScreen(check=group.key)`` or ``AuditScreen(incident_id=incident.id)``. Every ledger
+read runs in a thread worker that posts a message; workers never touch widgets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from textual import on, work
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
-from incidentbook.core.ledger.audit import AccountAudit, AuditEntry, Auditor, parse_moment
-from incidentbook.core.ledger.reconcile.candidates import affected_accounts, incident_accounts
+from incidentbook.core.ledger.audit import (
+    AccountAudit,
+    AccountBalance,
+    AuditEntry,
+    Auditor,
+    parse_moment,
+)
+from incidentbook.core.ledger.reconcile.accounts import IncidentAccounts, incident_accounts_report
+from incidentbook.core.ledger.reconcile.candidates import affected_accounts
 from incidentbook.errors import IncidentbookError
 from incidentbook.money import format_maybe as _money
+from incidentbook.money import format_minor
+from incidentbook.present import accounts_text, cross_check
 from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.workers import run_in_worker
@@ -41,7 +53,34 @@ class TraceLoaded(Message):
 
 @dataclass
 class AffectedLoaded(Message):
+    """The affected accounts; for an incident also its ``incident accounts`` report."""
+
     accounts: list[str]
+    report: IncidentAccounts | None = None
+
+
+ACCOUNTS_COLUMNS = ("Account", "Cur", "Δ", "Stored", "Derived", "Cross-check")
+
+
+def account_rows(report: IncidentAccounts) -> list[tuple[str, str, str, str, str, str]]:
+    """The cells of the affected list for an incident, in the report's order (largest delta
+    first), worded like ``incident accounts``."""
+    return [
+        (a.account_id, a.currency, format_minor(a.delta_minor, a.currency, signed=True),
+         _money(a.stored_minor, a.currency), _money(a.derived_minor, a.currency),
+         cross_check(duplicate=a.duplicate, stored_took_copies=a.stored_took_copies,
+                     fails_balance=a.fails_balance))
+        for a in report.accounts
+    ]  # fmt: skip
+
+
+def summary_text(report: IncidentAccounts) -> str:
+    """'INC-0007: 9 accounts  Δ +1.00 EUR · +5 JPY' over the affected list."""
+    s = report.summary
+    deltas = " · ".join(
+        format_minor(v, c, signed=True) for c, v in s.delta_minor_by_currency.items()
+    )
+    return f"Affected: {report.incident_id}: {accounts_text(s.accounts)}  Δ {deltas or '—'}"
 
 
 class AuditScreen(DataScreen):
@@ -50,6 +89,8 @@ class AuditScreen(DataScreen):
     AuditScreen #audit-account { width: 2fr; }
     AuditScreen #audit-at { width: 1fr; }
     AuditScreen #audit-side { width: 30; }
+    AuditScreen #audit-side.-accounts { width: 1fr; }
+    AuditScreen #audit-main { width: 1fr; }
     AuditScreen #audit-summary { height: auto; padding: 0 1; border: round $primary; }
     AuditScreen #history { height: 1fr; }
     AuditScreen #trace { height: 8; }
@@ -94,7 +135,7 @@ class AuditScreen(DataScreen):
             )
             yield Input(placeholder="Balance at: ISO time, enter (b)", id="audit-at")
         with Horizontal(id="audit-body"):
-            with Vertical(id="audit-side"):
+            with Vertical(id="audit-side", classes="-accounts" if self.incident_id else ""):
                 title = (
                     f"Affected: {self.incident_id}"
                     if self.incident_id
@@ -102,7 +143,7 @@ class AuditScreen(DataScreen):
                     if self.check
                     else "Affected accounts"
                 )
-                yield Label(title, classes="section-title")
+                yield Label(title, id="affected-title", classes="section-title")
                 yield DataTable(id="affected", cursor_type="row", zebra_stripes=True)
             with Vertical(id="audit-main"):
                 yield Static("Type an account id and press enter.", id="audit-summary")
@@ -113,7 +154,11 @@ class AuditScreen(DataScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#affected", DataTable).add_columns("Account")
+        affected = self.query_one("#affected", DataTable)
+        if self.incident_id:
+            affected.add_columns(*ACCOUNTS_COLUMNS)
+        else:
+            affected.add_columns("Account")
         self.query_one("#history", DataTable).add_columns(
             "Ref", "Recorded (UTC)", "Kind", "Amount", "Balance", "Actor", "Reason",
             "Correlation", "External ref",
@@ -134,15 +179,29 @@ class AuditScreen(DataScreen):
         if self.account_id:
             self.load_account(self.account_id, self.at_text)
 
-    @work(thread=True, exclusive=True, group="audit-affected")
     def load_affected(self) -> None:
         db = self.services.db
-        accounts = (
-            incident_accounts(db, self.incident_id)
-            if self.incident_id
-            else affected_accounts(db, self.check)
-        )
-        self.post_message(AffectedLoaded(accounts))
+        settings = self.services.settings
+        incident_id, check = self.incident_id, self.check
+
+        def load() -> AffectedLoaded:
+            if not incident_id:
+                return AffectedLoaded(affected_accounts(db, check))
+            opened: list[Auditor] = []
+
+            def balances(accounts: Sequence[str]) -> Mapping[str, AccountBalance]:
+                auditor = Auditor.open(settings.ledger_url, settings.timezone)
+                opened.append(auditor)
+                return auditor.balances(accounts)
+
+            try:
+                report = incident_accounts_report(db, incident_id, balances)
+            finally:
+                for auditor in opened:
+                    auditor.close()
+            return AffectedLoaded([a.account_id for a in report.accounts], report)
+
+        run_in_worker(self, load, group="audit-affected")
 
     def load_account(self, account: str, at_text: str) -> None:
         settings = self.services.settings
@@ -177,8 +236,17 @@ class AuditScreen(DataScreen):
         self.affected = message.accounts
         table = self.query_one("#affected", DataTable)
         table.clear()
-        for account in message.accounts:
-            table.add_row(account, key=account)
+        if message.report is None:
+            for account in message.accounts:
+                table.add_row(account, key=account)
+            return
+        self.query_one("#affected-title", Label).update(summary_text(message.report))
+        for cells in account_rows(message.report):
+            account, cur, delta, stored, derived, check = cells
+            table.add_row(
+                account, cur, Text(delta, justify="right"), Text(stored, justify="right"),
+                Text(derived, justify="right"), check, key=account,
+            )  # fmt: skip
 
     @on(AuditLoaded)
     def show_audit(self, message: AuditLoaded) -> None:
