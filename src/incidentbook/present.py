@@ -5,10 +5,11 @@ words them (money through ``money.format_minor``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidentbook.clock import parse_iso
-from incidentbook.money import format_minor
+from incidentbook.money import format_maybe, format_minor
 
 
 def zone_named(name: str) -> ZoneInfo | None:
@@ -64,3 +65,41 @@ def cross_check(
     if fails_balance:
         return "balance_mismatch"
     return ""
+
+
+class AffectedAccountLike(Protocol):
+    """What ``account_cells`` reads of an affected account (the core's ``AffectedAccount``)."""
+
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def delta_minor(self) -> int: ...
+    @property
+    def stored_minor(self) -> int | None: ...
+    @property
+    def derived_minor(self) -> int | None: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def stored_took_copies(self) -> bool | None: ...
+    @property
+    def fails_balance(self) -> bool | None: ...
+
+
+def account_cells(account: AffectedAccountLike) -> tuple[str, str, str, str, str, str]:
+    """One affected account's cells (``incident accounts`` and the Account audit screen):
+    account, currency, signed delta, stored, derived, cross-check."""
+    return (
+        account.account_id,
+        account.currency,
+        format_minor(account.delta_minor, account.currency, signed=True),
+        format_maybe(account.stored_minor, account.currency),
+        format_maybe(account.derived_minor, account.currency),
+        cross_check(
+            duplicate=account.duplicate,
+            stored_took_copies=account.stored_took_copies,
+            fails_balance=account.fails_balance,
+        ),
+    )

@@ -17,8 +17,8 @@ from incidentbook.core.incidents.model import SEVERITIES
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import UsageError
 from incidentbook.fs import atomic_write
-from incidentbook.money import format_maybe, format_minor
-from incidentbook.present import cross_check
+from incidentbook.money import format_minor
+from incidentbook.present import account_cells
 
 if TYPE_CHECKING:
     from incidentbook.context import Context
@@ -313,13 +313,7 @@ def _accounts_table(report: IncidentAccounts) -> None:
             f"{s.duplicate_accounts_failing_balance} also fail balance_mismatch, "
             f"{s.duplicate_accounts_stored_took_copies} stored balances took every copy"
         )
-    rows = [
-        (a.account_id, a.currency, format_minor(a.delta_minor, a.currency, signed=True),
-         format_maybe(a.stored_minor, a.currency), format_maybe(a.derived_minor, a.currency),
-         cross_check(duplicate=a.duplicate, stored_took_copies=a.stored_took_copies,
-                     fails_balance=a.fails_balance))
-        for a in report.accounts
-    ]  # fmt: skip
+    rows = [account_cells(a) for a in report.accounts]
     head = ("ACCOUNT", "CUR", "DELTA", "STORED", "DERIVED", "CROSS-CHECK")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(5)]
 

@@ -34,7 +34,7 @@ from incidentbook.core.ledger.reconcile.candidates import affected_accounts
 from incidentbook.errors import IncidentbookError
 from incidentbook.money import format_maybe as _money
 from incidentbook.money import format_minor
-from incidentbook.present import accounts_text, cross_check
+from incidentbook.present import account_cells, accounts_text
 from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.workers import run_in_worker
@@ -65,13 +65,7 @@ ACCOUNTS_COLUMNS = ("Account", "Cur", "Δ", "Stored", "Derived", "Cross-check")
 def account_rows(report: IncidentAccounts) -> list[tuple[str, str, str, str, str, str]]:
     """The cells of the affected list for an incident, in the report's order (largest delta
     first), worded like ``incident accounts``."""
-    return [
-        (a.account_id, a.currency, format_minor(a.delta_minor, a.currency, signed=True),
-         _money(a.stored_minor, a.currency), _money(a.derived_minor, a.currency),
-         cross_check(duplicate=a.duplicate, stored_took_copies=a.stored_took_copies,
-                     fails_balance=a.fails_balance))
-        for a in report.accounts
-    ]  # fmt: skip
+    return [account_cells(a) for a in report.accounts]
 
 
 def summary_text(report: IncidentAccounts) -> str:
