@@ -7,7 +7,7 @@ import socket
 import threading
 from typing import Any
 
-from incidentbook.receiver.server import ListenAddress, build_server
+from incidentbook.receiver.server import ListenAddress, TlsFiles, build_server
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -16,15 +16,17 @@ PD = "/api/v2/enqueue"
 
 
 class LiveServer:
-    """A real uvicorn server for an ASGI app, in a thread, on a free loopback port."""
+    """A real uvicorn server for an ASGI app, in a thread, on a free loopback port; with
+    ``tls`` it serves HTTPS (``url`` is then ``https://``)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, tls: TlsFiles | None = None) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server: Any = build_server(app, ListenAddress("127.0.0.1", self.port))
+        address = ListenAddress("127.0.0.1", self.port)
+        self.url = address.url(tls=tls is not None)
+        self.server: Any = build_server(app, address, tls=tls)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )

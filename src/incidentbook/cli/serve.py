@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from incidentbook.cli import CliState
@@ -30,8 +32,29 @@ from incidentbook.receiver.server import DEFAULT_LISTEN
     is_flag=True,
     help="Accept requests without a bearer token (loopback addresses only).",
 )
+@click.option(
+    "--tls-cert",
+    "tls_cert",
+    metavar="FILE",
+    default=None,
+    help="PEM certificate (chain): serve HTTPS (default: [server] tls_cert). Needs --tls-key.",
+)
+@click.option(
+    "--tls-key",
+    "tls_key",
+    metavar="FILE",
+    default=None,
+    help="PEM private key of --tls-cert (default: [server] tls_key).",
+)
 @click.pass_context
-def serve_cmd(ctx: click.Context, listen: str | None, max_body: int | None, no_auth: bool) -> None:
+def serve_cmd(
+    ctx: click.Context,
+    listen: str | None,
+    max_body: int | None,
+    no_auth: bool,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
     """Receive alerts over HTTP until interrupted.
 
     \b
@@ -40,15 +63,21 @@ def serve_cmd(ctx: click.Context, listen: str | None, max_body: int | None, no_a
     GET  /healthz, GET /metrics (Prometheus text format)
 
     The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.
+    With --tls-cert and --tls-key (or [server] tls_cert, tls_key) it serves HTTPS.
     """
     from incidentbook.receiver.app import DEFAULT_MAX_BODY_BYTES, create_app
-    from incidentbook.receiver.server import build_server, parse_listen
+    from incidentbook.receiver.server import build_server, load_tls, parse_listen
 
     state = ctx.find_object(CliState)
     assert state is not None
     services = state.services
     settings = services.settings
-    address = parse_listen(listen or str(settings.section("server").get("listen", DEFAULT_LISTEN)))
+    server = settings.section("server")
+    address = parse_listen(listen or str(server.get("listen", DEFAULT_LISTEN)))
+    tls = load_tls(
+        tls_cert or _configured_path(settings.workspace, server.get("tls_cert")),
+        tls_key or _configured_path(settings.workspace, server.get("tls_key")),
+    )
     token = settings.token
     if no_auth:
         if not address.is_loopback:
@@ -60,12 +89,20 @@ def serve_cmd(ctx: click.Context, listen: str | None, max_body: int | None, no_a
             "(or pass --no-auth on a loopback address)"
         )
     limit = max_body or int(
-        settings.section("server").get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+        server.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
     )
     services.db.engine  # noqa: B018 -- open and migrate the database before accepting requests
     app = create_app(services, token=token, max_body_bytes=limit)
-    server = build_server(app, address)
-    log_info("receiver.start", state.correlation_id, listen=address.url(), auth=token is not None)
-    click.echo(f"incidentbook: receiving alerts on {address.url()}", err=True)
-    server.run()
+    receiver = build_server(app, address, tls=tls)
+    url = address.url(tls=tls is not None)
+    log_info("receiver.start", state.correlation_id, listen=url, auth=token is not None)
+    click.echo(f"incidentbook: receiving alerts on {url}", err=True)
+    receiver.run()
     log_info("receiver.stop", state.correlation_id)
+
+
+def _configured_path(workspace: Path, value: object) -> Path | None:
+    """A path from incidentbook.toml, relative to the workspace; ``None`` when unset."""
+    if value is None or value == "":
+        return None
+    return workspace / Path(str(value)).expanduser()
