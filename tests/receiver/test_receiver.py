@@ -13,7 +13,7 @@ import pytest
 from incidentbook.receiver.app import create_app
 from incidentbook.services import Services
 from tests.support.payloads import am_alert, am_payload, pd_event
-from tests.support.receiver import AM, AUTH, PD, TOKEN, LiveServer
+from tests.support.receiver import AM, AUTH, PD, PD_NATIVE, TOKEN, LiveServer
 
 
 @pytest.fixture
@@ -227,3 +227,36 @@ def test_healthz_and_metrics(client: httpx.Client) -> None:
 def test_no_auth_mode(services: Services) -> None:
     with LiveServer(create_app(services, token=None)) as live:
         assert httpx.post(live.url + AM, json=am_payload()).status_code == 200
+
+
+def test_pagerdutys_own_path_answers_as_ours_for_a_host_only_base_url(
+    services: Services,
+) -> None:
+    """A sender configured with the host alone (as PagerDuty's clients are) posts to
+    ``/v2/enqueue``: same handler, same auth, same answers as ``/api/v2/enqueue``."""
+    app = create_app(services, token=TOKEN, max_body_bytes=64 * 1024)
+    with LiveServer(app) as live, httpx.Client(base_url=live.url, timeout=10) as host_only:
+        ours = host_only.post(PD, json=pd_event(dedup_key="ours-1"), headers=AUTH)
+        theirs = host_only.post(PD_NATIVE, json=pd_event(dedup_key="ours-1"), headers=AUTH)
+        assert (ours.status_code, theirs.status_code) == (202, 202)
+        assert theirs.json() == ours.json() == {
+            "status": "success",
+            "message": "Event processed",
+            "dedup_key": "ours-1",
+        }
+        # The routing key may carry the token there too; without either it is 401.
+        keyed = host_only.post(PD_NATIVE, json=pd_event(dedup_key="k2", routing_key=TOKEN))
+        assert keyed.status_code == 202 and keyed.json()["dedup_key"] == "k2"
+        assert host_only.post(PD_NATIVE, json=pd_event()).status_code == 401
+        bad = pd_event()
+        bad["payload"].pop("summary")
+        refused = host_only.post(PD_NATIVE, json=bad, headers=AUTH)
+        assert refused.status_code == 400
+        assert refused.json()["message"] == "Event object is invalid"
+        resolved = host_only.post(
+            PD_NATIVE,
+            json={"routing_key": "r", "event_action": "resolve", "dedup_key": "ours-1"},
+            headers=AUTH,
+        )
+        assert resolved.status_code == 202
+    assert services.alerts.get("ours-1").status == "resolved"

@@ -13,6 +13,7 @@ TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 AM = "/api/v1/alertmanager"
 PD = "/api/v2/enqueue"
+PD_NATIVE = "/v2/enqueue"  # PagerDuty's own path, for host-only base URLs
 
 
 class LiveServer:

@@ -60,6 +60,7 @@ def serve_cmd(
     \b
     POST /api/v1/alertmanager   Alertmanager webhook (version 4)
     POST /api/v2/enqueue        PagerDuty Events API v2 (answers 202 with the dedup_key)
+    POST /v2/enqueue            the same, at PagerDuty's own path (host-only base URLs)
     GET  /healthz, GET /metrics (Prometheus text format)
 
     The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.

@@ -39,6 +39,9 @@ ACTOR_ALERTMANAGER = "webhook:alertmanager"
 ACTOR_PAGERDUTY = "webhook:pagerduty"
 ROUTE_ALERTMANAGER = "/api/v1/alertmanager"
 ROUTE_PAGERDUTY = "/api/v2/enqueue"
+# PagerDuty's own path, for senders configured with the host alone (as PagerDuty's clients are).
+ROUTE_PAGERDUTY_NATIVE = "/v2/enqueue"
+PAGERDUTY_ROUTES = frozenset({ROUTE_PAGERDUTY, ROUTE_PAGERDUTY_NATIVE})
 _CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:/@+=-]{1,128}$")
 
 
@@ -79,6 +82,9 @@ def create_app(
 
     async def pagerduty(request: Request) -> Response:
         return await _handle(state, request, ROUTE_PAGERDUTY, _pagerduty)
+
+    async def pagerduty_native(request: Request) -> Response:
+        return await _handle(state, request, ROUTE_PAGERDUTY_NATIVE, _pagerduty)
 
     async def healthz(request: Request) -> Response:
         def probe() -> dict[str, Any]:
@@ -129,6 +135,7 @@ def create_app(
         routes=[
             Route(ROUTE_ALERTMANAGER, alertmanager, methods=["POST"]),
             Route(ROUTE_PAGERDUTY, pagerduty, methods=["POST"]),
+            Route(ROUTE_PAGERDUTY_NATIVE, pagerduty_native, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
@@ -155,7 +162,7 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
     headers = {CORRELATION_HEADER: cid}
     try:
         bearer_ok = _bearer_ok(state, request)
-        if not bearer_ok and route != ROUTE_PAGERDUTY:
+        if not bearer_ok and route not in PAGERDUTY_ROUTES:
             raise _unauthorized(cid)
         body = await _read_body(request, state.max_body_bytes, cid)
         if not bearer_ok and not _routing_key_ok(state, body):
