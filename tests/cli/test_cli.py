@@ -229,3 +229,27 @@ def test_every_listed_command_imports_and_matches_its_listed_help() -> None:
         assert command.name == entry.name, entry
         assert command.get_short_help_str(limit=200) == entry.help, entry
         assert cli.get_command(click.Context(cli), entry.name) is command
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_prints_clicks_own_script(cli: Cli, shell: str) -> None:
+    from click.testing import CliRunner
+
+    from incidentbook.cli import cli as command
+
+    result = cli("completion", shell, workspace=False)
+    assert result.exit_code == 0, result.output
+    generated = CliRunner().invoke(
+        command, [], env={"_INCIDENTBOOK_COMPLETE": f"{shell}_source"}, prog_name="incidentbook"
+    )
+    assert generated.exit_code == 0 and generated.stdout.strip()
+    assert result.stdout == generated.stdout
+    assert "_INCIDENTBOOK_COMPLETE" in result.stdout
+
+
+def test_completion_unknown_shell_is_one_line(cli: Cli) -> None:
+    result = cli("completion", "tcsh", workspace=False)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "incidentbook: error: completion: unknown shell 'tcsh' (use bash, zsh, fish)"
+    )

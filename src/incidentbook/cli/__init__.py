@@ -122,6 +122,12 @@ COMMANDS: list[LazyCommand] = [
         "audit_cmd",
         "An account's audit trail, balances, and correlation traces.",
     ),
+    LazyCommand(
+        "completion",
+        "incidentbook.cli.completion",
+        "completion_cmd",
+        "Print the shell completion script (bash, zsh, fish).",
+    ),
 ]
 LAZY_BY_NAME: dict[str, LazyCommand] = {entry.name: entry for entry in COMMANDS}
 # ctx.meta key (shared by every context of one invocation): the words after the program name.
