@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from incidentbook.context import Context
+from incidentbook.services import Services
+from incidentbook.testing.clocks import FakeClock
 from incidentbook.testing.synth import EntryRow, LedgerRows
 
 DAY = datetime(2026, 10, 16, tzinfo=UTC)
@@ -65,3 +68,19 @@ def spoken(delta: timedelta) -> str:
     hours, rest = divmod(total, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s"
+
+
+def resolve_reopen_reack(
+    services: Services, ctx: Context, clock: FakeClock, incident_id: str, *, resolve: bool = True
+) -> None:
+    """After the first acknowledge: resolve at FIRST_RESOLVE, reopen at REOPENED, acknowledge
+    again at SECOND_ACK and (``resolve``) resolve for good at FINAL_RESOLVE."""
+    clock.now = FIRST_RESOLVE
+    services.incidents.resolve(ctx, incident_id)
+    clock.now = REOPENED
+    services.incidents.reopen(ctx, incident_id)
+    clock.now = SECOND_ACK
+    services.incidents.acknowledge(ctx, incident_id)
+    if resolve:
+        clock.now = FINAL_RESOLVE
+        services.incidents.resolve(ctx, incident_id)

@@ -35,13 +35,11 @@ from tests.support.ledger_time import (
     DAY,
     FINAL_RESOLVE,
     FIRST_ACK,
-    FIRST_RESOLVE,
     RECONCILED,
     RECORDED,
-    REOPENED,
-    SECOND_ACK,
     iso,
     postmortem_ledger,
+    resolve_reopen_reack,
     spoken,
 )
 
@@ -158,14 +156,7 @@ def test_postmortem_times_from_postgres_recorded_at(
     on_call = services.context("on call")
     clock.now = FIRST_ACK
     incident_id = services.alerts.acknowledge_group(on_call, "duplicate_posting").incident.id
-    clock.now = FIRST_RESOLVE
-    services.incidents.resolve(on_call, incident_id)
-    clock.now = REOPENED
-    services.incidents.reopen(on_call, incident_id)
-    clock.now = SECOND_ACK
-    services.incidents.acknowledge(on_call, incident_id)
-    clock.now = FINAL_RESOLVE
-    services.incidents.resolve(on_call, incident_id)
+    resolve_reopen_reack(services, on_call, clock, incident_id)
 
     first_bad = min(RECORDED[i] for i in (2, 3, 4, 5, 6))  # the duplicates' copies
     assert first_bad == DAY.replace(hour=20, minute=5)

@@ -22,13 +22,12 @@ from tests.support.ledger_time import (
     DAY,
     FINAL_RESOLVE,
     FIRST_ACK,
-    FIRST_RESOLVE,
     RECONCILED,
     RECORDED,
-    REOPENED,
     SECOND_ACK,
     iso,
     postmortem_ledger,
+    resolve_reopen_reack,
     spoken,
 )
 
@@ -55,14 +54,7 @@ def test_postmortem_times_run_from_the_first_bad_ledger_entry(
     ctx = services.context("on call")
     still.now = FIRST_ACK
     incident_id = services.alerts.acknowledge_group(ctx, "duplicate_posting").incident.id
-    still.now = FIRST_RESOLVE
-    services.incidents.resolve(ctx, incident_id)
-    still.now = REOPENED
-    services.incidents.reopen(ctx, incident_id)
-    still.now = SECOND_ACK
-    services.incidents.acknowledge(ctx, incident_id)
-    still.now = FINAL_RESOLVE
-    services.incidents.resolve(ctx, incident_id)
+    resolve_reopen_reack(services, ctx, still, incident_id)
 
     first_bad = min(RECORDED[i] for i in (2, 3, 4, 5, 6))  # the duplicates' copies
     assert first_bad == DAY.replace(hour=20, minute=5)
@@ -116,12 +108,7 @@ def test_incident_without_reconciler_alerts_keeps_todays_definitions(
     incident_id = services.incidents.open(ctx, "Fees doubled", "error").incident.id
     still.now = FIRST_ACK
     services.incidents.acknowledge(ctx, incident_id)
-    still.now = FIRST_RESOLVE
-    services.incidents.resolve(ctx, incident_id)
-    still.now = REOPENED
-    services.incidents.reopen(ctx, incident_id)
-    still.now = SECOND_ACK
-    services.incidents.acknowledge(ctx, incident_id)
+    resolve_reopen_reack(services, ctx, still, incident_id, resolve=False)
     with services.db.read() as session:
         facts = collect(session, incident_id)
     assert not facts.from_reconciler and facts.first_bad_at is None and facts.impact == []
