@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent
+from bench import save_result
 
 
 def _option(argv: list[str], name: str, default: int) -> int:
@@ -166,6 +166,4 @@ def main(argv: list[str]) -> None:
         }
     for name, values in results.items():
         print(f"{name:<8} " + "  ".join(f"{k}={v}" for k, v in values.items()))
-    out = ROOT / "results"
-    out.mkdir(exist_ok=True)
-    (out / "documents.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    save_result("documents", results)

@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench import save_result
+
 if TYPE_CHECKING:
     from incidentbook.services import Services
     from incidentbook.testing.synth import LedgerRows
 
-RESULTS = Path(__file__).parent / "results"
 CHECKS = ("duplicate_posting", "balance_mismatch", "currency_mismatch", "orphan_entry")
 TARGET_RATIO = 3.0
 TARGET_MS = 100.0
@@ -184,8 +185,7 @@ def main(argv: list[str]) -> None:
         f"  ratio ours/reference: {result['ratio_groups_vs_bare_aggregate']:.2f}x "
         f"(target <= {TARGET_RATIO:.0f}x): {'met' if result['met'] else 'MISSED'}"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "groups.json").write_text(json.dumps(result, indent=2))
+    save_result("groups", result)
 
 
 if __name__ == "__main__":

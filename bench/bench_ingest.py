@@ -29,8 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import save_result
+
 TOKEN = "bench-token"
-ROOT = Path(__file__).resolve().parent
 
 
 def _free_port() -> int:
@@ -321,9 +322,7 @@ def main(argv: list[str]) -> None:
         f"{lines['executemany_rows_per_s']:.0f} rows/s ({lines['executemany_seconds']:.3f} s)\n"
         f"  ratio ingest/executemany time: {lines['ratio_ingest_vs_executemany']:.1f}x"
     )
-    out = ROOT / "results"
-    out.mkdir(exist_ok=True)
-    (out / "ingest.json").write_text(json.dumps(results, indent=2))
+    save_result("ingest", results)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ and reused. Measured in the same run:
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
@@ -32,7 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).parent / "results"
+from bench import save_result
+
 FLOOR_SQL = (
     "SELECT a.account_id, a.balance_minor, s.total FROM ledger_accounts a JOIN"
     " (SELECT account_id, SUM(amount_minor) AS total FROM ledger_entries GROUP BY account_id) s"
@@ -254,8 +254,7 @@ def main(argv: list[str]) -> None:
             f" largest scan worker {worker:.1f} MB"
         )
     result["peak_rss_mb"] = memory
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "reconcile.json").write_text(json.dumps(result, indent=2))
+    save_result("reconcile", result)
 
 
 if __name__ == "__main__":

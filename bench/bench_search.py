@@ -11,7 +11,6 @@ and the ratio to FTS5; writes ``bench/results/search.json``.
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 import statistics
@@ -20,6 +19,8 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from bench import save_result
 
 SEED = 20261123
 DOMAIN = [
@@ -394,20 +395,16 @@ def main(argv: list[str]) -> None:
                 f" ≤{target:.0f}s" if key == "build_s" else f" ≤{target * 1000:.0f}ms"
             )
         print(f"{key:<12} {fmt(mine):>14} {fmt(ref) if ref else '-':>14} {ratio:>8} {verdict:>12}")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "search.json").write_text(
-        json.dumps(
-            {
-                "docs": count,
-                "queries": nq,
-                "procs": procs,
-                "incidentbook": ours,
-                "fts5": reference,
-                "median_ratio_term": statistics.median([ours["term_p50"] / reference["term_p50"]]),
-            },
-            indent=2,
-        )
+    save_result(
+        "search",
+        {
+            "docs": count,
+            "queries": nq,
+            "procs": procs,
+            "incidentbook": ours,
+            "fts5": reference,
+            "median_ratio_term": statistics.median([ours["term_p50"] / reference["term_p50"]]),
+        },
     )
 
 

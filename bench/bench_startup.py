@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import save_result
+
 RUNS = 15
 
 
@@ -109,9 +111,7 @@ def main(_argv: list[str]) -> None:
     result["first_paint_vs_bare_textual"] = round(
         result["app_first_paint_ms"] / result["bare_textual_first_paint_ms"], 2)
     print(json.dumps(result, indent=2))
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "startup.json").write_text(json.dumps(result, indent=2))
+    save_result("startup", result)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ floor is reported beside it).
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -36,9 +35,9 @@ from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.widgets import DataTable
 
+from bench import save_result
 from bench.bench_groups import CHECKS, reconciled_workspace
 
-RESULTS = Path(__file__).parent / "results"
 SIZE = (160, 50)
 TARGET_MS = 150.0
 
@@ -231,8 +230,7 @@ def main(argv: list[str]) -> None:
         f"  ratio ours/reference: {r['ratio_triage_vs_bare']:.2f}x: "
         f"{'met' if r['met'] else 'MISSED'}"
     )
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "triage.json").write_text(json.dumps(r, indent=2))
+    save_result("triage", r)
 
 
 if __name__ == "__main__":
