@@ -1,10 +1,14 @@
 """Files that are never half-written: write a temp file beside the target, fsync it, rename it
-over the target, then fsync the folder so the rename itself survives a power cut."""
+over the target, then fsync the folder so the rename itself survives a power cut. And the one
+job-at-a-time lock (an OS file lock, so ``kill -9`` releases it)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from incidentbook.errors import NotFoundError, UsageError
@@ -76,3 +80,18 @@ def read_text(path: Path) -> str:
         raise UsageError(f"{path} is not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+@contextmanager
+def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive OS lock on ``path`` (created if missing) or fail at once with
+    ``busy`` as the one-line error; the kernel releases it when the process dies."""
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UsageError(busy) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

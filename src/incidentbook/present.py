@@ -5,7 +5,7 @@ words them (money through ``money.format_minor``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incidentbook.clock import parse_iso
@@ -34,6 +34,33 @@ def money_parts(delta_minor_by_currency: Mapping[str, int] | None) -> list[str]:
         for currency, total in sorted((delta_minor_by_currency or {}).items())
         if total
     ]
+
+
+def money_text(delta_minor_by_currency: Mapping[str, int] | None, empty: str = "—") -> str:
+    """'−32,088.57 EUR · 4,724,185 JPY', or ``empty`` when every currency nets to 0."""
+    return " · ".join(money_parts(delta_minor_by_currency)) or empty
+
+
+def correction_text(data: Mapping[str, Any]) -> str:
+    """An applied correction batch (``incident.correction_applied``) in words: '110 reversals
+    over 60 accounts, Δ −32,088.57 EUR restored, plan FIX-0001 sha256 3f2a…'."""
+    reversals = int(data.get("reversals") or 0)
+    corrected = int(data.get("corrected") or 0)
+    text = (
+        f"{reversals:,} {'reversal' if reversals == 1 else 'reversals'} over"
+        f" {accounts_text(corrected)}"
+    )
+    restored = money_parts(data.get("reversals_minor_by_currency"))
+    if restored:
+        text += f", Δ {' · '.join(restored)} restored"
+    balances = money_parts(data.get("balance_change_minor_by_currency"))
+    if balances:
+        text += f", stored balances Δ {' · '.join(balances)}"
+    text += f", plan {data.get('plan_id')} sha256 {str(data.get('sha256') or '')[:12]}…"
+    conflicts = int(data.get("conflicts") or 0)
+    if conflicts:
+        text += f"; {conflicts:,} {'conflict' if conflicts == 1 else 'conflicts'} left"
+    return text
 
 
 def bad_window(

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from incidentbook.core.documents.postmortem import PostmortemService
     from incidentbook.core.documents.premortem import PremortemService
     from incidentbook.core.documents.service import DocumentService
+    from incidentbook.core.fixes.service import FixService
     from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.ledger.reconcile.service import ReconcileService
     from incidentbook.core.runbooks.matching import Suggester
@@ -35,9 +36,10 @@ class Services:
 
     @cached_property
     def incidents(self) -> IncidentService:
+        from incidentbook.core.fixes.gate import closure_check
         from incidentbook.core.incidents.service import IncidentService
 
-        return IncidentService(self.db)
+        return IncidentService(self.db, closure_gate=closure_check)
 
     @cached_property
     def alerts(self) -> AlertService:
@@ -84,6 +86,12 @@ class Services:
         from incidentbook.core.documents.premortem import PremortemService
 
         return PremortemService(self.settings, self.db, self.documents, self.context)
+
+    @cached_property
+    def fixes(self) -> FixService:
+        from incidentbook.core.fixes.service import FixService
+
+        return FixService(self.db, self.incidents, self.settings.state_dir / "fix.lock")
 
     @cached_property
     def reconciler(self) -> ReconcileService:

@@ -117,6 +117,12 @@ COMMANDS: list[LazyCommand] = [
         "Check the ledger: balances vs histories, duplicates, and more.",
     ),
     LazyCommand(
+        "fix",
+        "incidentbook.cli.fix",
+        "fix",
+        "Fix forward: plan, apply and verify corrections of an incident's findings.",
+    ),
+    LazyCommand(
         "audit",
         "incidentbook.cli.audit",
         "audit_cmd",

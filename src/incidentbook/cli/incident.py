@@ -92,9 +92,28 @@ _transition_command(
     lambda service, ctx, iid: service.acknowledge(ctx, iid),
     "Acknowledge an incident: someone is on it.",
 )
-_transition_command(
-    "resolve", lambda service, ctx, iid: service.resolve(ctx, iid), "Resolve an incident."
+
+
+@incident.command("resolve")
+@click.argument("incident_id", metavar="ID")
+@reason_option
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Resolve although reconciler findings still fire or the fix is not yet proven by a "
+    "reconcile run (needs --reason; the override is recorded).",
 )
+@json_option
+@click.pass_context
+def resolve_cmd(
+    ctx: click.Context, incident_id: str, reason: str | None, force: bool, as_json: bool
+) -> None:
+    """Resolve an incident. Refused (exit 1) while its reconciler findings fire, or while a
+    correction is newer than the last complete reconcile run."""
+    state = cli_state(ctx)
+    outcome = state.services.incidents.resolve(state.context(reason), incident_id, force=force)
+    _report(outcome, as_json)
+
 _transition_command(
     "reopen", lambda service, ctx, iid: service.reopen(ctx, iid), "Reopen a resolved incident."
 )

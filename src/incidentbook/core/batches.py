@@ -5,6 +5,7 @@ long-lived objects alone. Standard library only: the reconciler's scan workers u
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -22,6 +23,24 @@ def chunks(items: Sequence[T], size: int = IN_LIST_SIZE) -> Iterator[Sequence[T]
 def marks(values: Sequence[object]) -> str:
     """One ``?`` per value, for an ``IN (...)`` list or a ``VALUES (...)`` row."""
     return ", ".join("?" * len(values))
+
+
+class Pacer:
+    """``--max-rate``: after each unit of work, sleep as long as it takes to keep the job at
+    no more than ``max_rate`` units per second since it started (None: no limit)."""
+
+    def __init__(self, max_rate: float | None) -> None:
+        self.max_rate = max_rate
+        self.start = time.monotonic()
+        self.units = 0.0
+
+    def wait(self, units: float) -> None:
+        if self.max_rate is None:
+            return
+        self.units += units
+        due = self.units / self.max_rate - (time.monotonic() - self.start)
+        if due > 0:
+            time.sleep(due)
 
 
 @contextmanager

@@ -32,6 +32,9 @@ GROUP_JOINED = "incident.group_joined"
 # The title changed: {"from", "to"}. Today only an incident opened from a reconciler group
 # is retitled, as the group changes (its title follows the group's impact; issue 12).
 RETITLED = "incident.retitled"
+# fix forward (core/fixes): a plan made for the incident, and each applied batch of one
+FIX_PLANNED = "incident.fix_planned"
+CORRECTION_APPLIED = "incident.correction_applied"
 
 
 def format_id(number: int) -> str:
@@ -155,3 +158,41 @@ class Outcome:
             "event": self.event.to_dict() if self.event else None,
             "message": self.message,
         }
+
+
+@dataclass(frozen=True)
+class ClosureCheck:
+    """Whether an incident with reconciler findings may be resolved (DESIGN §10 ``incident
+    resolve``): none of its findings still fire, and no correction is newer than the start of
+    the last complete reconcile run (a fix is proven by a run after it)."""
+
+    firing: int
+    last_correction_at: str | None
+    last_run_started_at: str | None
+
+    @property
+    def unproven(self) -> bool:
+        return self.last_correction_at is not None and (
+            self.last_run_started_at is None or self.last_run_started_at < self.last_correction_at
+        )
+
+    @property
+    def blocked(self) -> bool:
+        return self.firing > 0 or self.unproven
+
+    def refusal(self) -> str:
+        """Why resolving is refused, in one line (empty when it is not)."""
+        if self.firing:
+            noun = "finding" if self.firing == 1 else "findings"
+            return (
+                f"{self.firing} {noun} still firing: run reconcile after the fix,"
+                " or --force with a reason"
+            )
+        if self.unproven:
+            return (
+                f"the last correction ({self.last_correction_at}) is newer than the last"
+                " complete reconcile run: run reconcile to prove the fix, or --force with a"
+                " reason"
+            )
+        return ""
+

@@ -28,6 +28,7 @@ from incidentbook.core.incidents.model import (
     RUNBOOK_LINKED,
     SEVERITY_CHANGED,
     STREAM_PREFIX,
+    ClosureCheck,
     IncidentState,
     Outcome,
     apply,
@@ -36,16 +37,21 @@ from incidentbook.core.incidents.model import (
     parse_id,
     triage_order,
 )
-from incidentbook.errors import ConflictError, UsageError
+from incidentbook.errors import CheckFailed, ConflictError, UsageError
 from incidentbook.obs import log_info
 from incidentbook.storage.db import Database
 
+ClosureGate = Callable[[Session, str], ClosureCheck]
+
 
 class IncidentService:
-    """The one way the CLI, the app and the receiver change incidents."""
+    """The one way the CLI, the app and the receiver change incidents. ``closure_gate``
+    (wired by the composition root: ``core/fixes``) says whether an incident may be resolved
+    while its reconciler findings fire."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, closure_gate: ClosureGate | None = None) -> None:
         self.db = db
+        self.closure_gate = closure_gate
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -127,11 +133,34 @@ class IncidentService:
 
         return self._transition(ctx, incident_id, ACKNOWLEDGED, {}, guard)
 
-    def resolve(self, ctx: Context, incident_id: str) -> Outcome:
+    def closure(self, incident_id: str) -> ClosureCheck | None:
+        """What the closure gate says about the incident now (None: no gate wired)."""
+        canonical = parse_id(incident_id)
+        if self.closure_gate is None:
+            return None
+        with self.db.read() as session:
+            store.load(session, canonical)
+            return self.closure_gate(session, canonical)
+
+    def resolve(self, ctx: Context, incident_id: str, *, force: bool = False) -> Outcome:
+        """Resolve, unless the closure gate refuses (``CheckFailed``, exit 1); ``force``
+        overrides it with ``ctx.reason`` and records the override on the event."""
+        check = self.closure(incident_id)
+        data: dict[str, Any] = {}
+        if check is not None and check.blocked:
+            if not force:
+                state = self.get(incident_id)
+                if state.status != "resolved":
+                    raise CheckFailed(f"{state.id}: {check.refusal()}")
+            elif not (ctx.reason or "").strip():
+                raise UsageError("--force needs --reason: say why it closes with the gate shut")
+            else:
+                data = {"forced": True, "overrode": check.refusal(), "firing": check.firing}
+
         def guard(state: IncidentState) -> str | None:
             return "already resolved" if state.status == "resolved" else None
 
-        return self._transition(ctx, incident_id, RESOLVED, {}, guard)
+        return self._transition(ctx, incident_id, RESOLVED, data, guard)
 
     def reopen(self, ctx: Context, incident_id: str) -> Outcome:
         def guard(state: IncidentState) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from incidentbook.present import correction_text
+
 
 def describe(type_: str, data: dict[str, Any]) -> str:
     match type_:
@@ -30,7 +32,18 @@ def describe(type_: str, data: dict[str, Any]) -> str:
         case "incident.group_joined":
             return f"alert group joined: {data.get('group_key')}"
         case "incident.resolved":
+            if data.get("forced"):
+                return f"resolved, gate overridden ({data.get('overrode')})"
             return "resolved"
+        case "incident.fix_planned":
+            return (
+                f"fix planned: {data.get('plan_id')}, {data.get('accounts')} accounts,"
+                f" {data.get('reversals')} reversals (sha256 {str(data.get('sha256'))[:12]}…)"
+            )
+        case "incident.correction_applied":
+            return f"correction applied (batch {int(data.get('batch') or 0) + 1}): " + (
+                correction_text(data)
+            )
         case "incident.reopened":
             return "reopened"
         case "alert.fired":

@@ -1,8 +1,9 @@
 """The ledger contract of DESIGN §4: connect by SQLAlchemy URL, check the two tables, read.
 
-incidentbook never writes to a ledger: SQLite files are opened read-only (``mode=ro``), and
-every read of a run happens in one read transaction (REPEATABLE READ, READ ONLY on PostgreSQL),
-so a ledger being written while it is read gives one consistent snapshot.
+incidentbook writes to a ledger only in ``fix apply`` (``open_ledger(url, writable=True)``);
+every other command opens SQLite files read-only (``mode=ro``), and every read of a run
+happens in one read transaction (REPEATABLE READ, READ ONLY on PostgreSQL), so a ledger
+being written while it is read gives one consistent snapshot.
 
 Hot queries go through the DBAPI cursor directly (rows as tuples, no ORM): the reconciler
 streams millions of them.
@@ -10,6 +11,7 @@ streams millions of them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -283,8 +285,9 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
-def open_ledger(url: str) -> Ledger:
-    """Connect and check the contract; every failure is one line naming the problem."""
+def open_ledger(url: str, *, writable: bool = False) -> Ledger:
+    """Connect and check the contract; every failure is one line naming the problem.
+    ``writable`` (``fix apply`` only): the ledger must also allow writing its two tables."""
     # deferred: scan workers import this module without SQLAlchemy
     from sqlalchemy import create_engine, inspect
     from sqlalchemy.engine import make_url
@@ -307,7 +310,13 @@ def open_ledger(url: str) -> Ledger:
                 f"ledger database not found: {path} (set [ledger] url in incidentbook.toml,"
                 " pass --ledger URL, or run: incidentbook demo)"
             )
-        engine_url = f"sqlite:///file:{path.resolve()}?mode=ro&uri=true"
+        if writable and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            raise LedgerError(
+                f"ledger {display} is read-only: writing a fix needs a ledger file (and its"
+                " folder) this user can write"
+            )
+        mode = "rw" if writable else "ro"
+        engine_url = f"sqlite:///file:{path.resolve()}?mode={mode}&uri=true"
         engine = create_engine(engine_url, poolclass=NullPool)
     elif backend == "postgresql":
         if parsed.get_driver_name() not in ("psycopg", "psycopg2") or (
@@ -346,6 +355,8 @@ def open_ledger(url: str) -> Ledger:
                             f"ledger {display}: {table}.{column} is {type_name}, "
                             "not an integer type (money is integer minor units)"
                         )
+        if writable and backend == "postgresql":
+            _check_postgres_writable(engine, display)
     except DBAPIError as exc:
         engine.dispose()
         raise LedgerError(f"cannot read ledger {display}: {_first_line(exc)}") from None
@@ -353,3 +364,23 @@ def open_ledger(url: str) -> Ledger:
         engine.dispose()
         raise
     return Ledger(url, display, backend, engine)
+
+
+def _check_postgres_writable(engine: Any, display: str) -> None:
+    """A PostgreSQL ledger a fix can write: not a read-only session (a standby, or
+    ``default_transaction_read_only``) and INSERT on the entries, UPDATE on the accounts."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        read_only = conn.execute(text("SHOW transaction_read_only")).scalar()
+        can_write = conn.execute(
+            text(
+                "SELECT has_table_privilege('ledger_entries', 'INSERT')"
+                " AND has_table_privilege('ledger_accounts', 'UPDATE')"
+            )
+        ).scalar()
+    if str(read_only).lower() == "on" or not can_write:
+        raise LedgerError(
+            f"ledger {display} is read-only for this user: writing a fix needs INSERT on"
+            " ledger_entries and UPDATE on ledger_accounts"
+        )

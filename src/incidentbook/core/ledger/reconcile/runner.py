@@ -4,14 +4,13 @@ alerts whose finding is gone, complete. The run's rows go through ``runs``."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from incidentbook.clock import parse_iso, to_iso
 from incidentbook.context import Context
 from incidentbook.core.alerts.model import IngestResult, NativeAlert
 from incidentbook.core.alerts.service import AlertService
-from incidentbook.core.batches import collector_spares_the_old
+from incidentbook.core.batches import Pacer, collector_spares_the_old
 from incidentbook.core.events.store import append
 from incidentbook.core.ledger.checks import SEVERITY
 from incidentbook.core.ledger.contract import (
@@ -51,7 +50,7 @@ from incidentbook.core.ledger.tasks import (
     run_task,
 )
 from incidentbook.core.ledger.workers import PoolBroken, WorkerPool
-from incidentbook.errors import UsageError
+from incidentbook.fs import exclusive_lock
 from incidentbook.obs import log_info
 from incidentbook.storage.db import Database
 
@@ -178,20 +177,11 @@ def _run_scan_options(run: Run) -> ScanOptions:
     return ScanOptions.from_json(run.options["scan"])
 
 
-@contextmanager
-def one_at_a_time(path: Path) -> Iterator[None]:
+def one_at_a_time(path: Path) -> AbstractContextManager[None]:
     """One reconcile per workspace at a time (an OS file lock: released even by kill -9)."""
-    with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UsageError(
-                "another reconcile is running in this workspace; wait for it or run again"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(
+        path, "another reconcile is running in this workspace; wait for it or run again"
+    )
 
 
 # -- planning --------------------------------------------------------------------------
@@ -296,9 +286,7 @@ class Runner:
         self.run = run
         self.pool = pool
         self.progress = options.progress
-        self.max_rate = options.max_rate
-        self.rate_start = time.monotonic()
-        self.rate_units = 0.0
+        self.pacer = Pacer(options.max_rate)
         self.jobs = 1
         self.worker_peak_rss_mb: float | None = None
 
@@ -313,12 +301,7 @@ class Runner:
         runs.commit_tasks(self.db, self.run, batches, next_phase, cursor, to_iso(self.ctx.clock()))
 
     def _throttle(self, units: float) -> None:
-        if self.max_rate is None:
-            return
-        self.rate_units += units
-        due = self.rate_units / self.max_rate - (time.monotonic() - self.rate_start)
-        if due > 0:
-            time.sleep(due)
+        self.pacer.wait(units)
 
     def _report(self, phase: str, done: int, total: int) -> None:
         if self.progress is not None:
