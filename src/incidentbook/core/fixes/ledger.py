@@ -5,7 +5,9 @@ The only code of incidentbook that writes to a ledger. A batch locks what it dec
 it reads it (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the batch's account rows ``FOR UPDATE``
 and the entries table in SHARE ROW EXCLUSIVE mode, so no entry can be posted in between),
 checks every account's preconditions (``model.decide_account``) and writes only the accounts
-that pass. A dry run reads the same in a read snapshot and writes nothing.
+that pass. A dry run reads the same in a read snapshot and writes nothing. New entries take
+the ledger's next ids and are stamped with the batch's time, or the newest entry's
+``recorded_at`` when the ledger's clock is ahead, so recording order stays time order.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from incidentbook.core.ledger.contract import (
     Snapshot,
     iso,
 )
+from incidentbook.core.ledger.contract import moment as to_moment
 
 TIME_COLUMNS = ("occurred_at", "recorded_at")
 
@@ -283,10 +286,16 @@ def _write(
     at: datetime,
 ) -> list[AccountOutcome]:
     by_id: Mapping[str, PlanAccount] = {a.account_id: a for a in accounts}
-    moment: Any = to_iso(at) if snap.sqlite else at
     use_default = not snap.sqlite and _entry_id_default(snap)
-    newest = snap.one("SELECT COALESCE(MAX(entry_id), 0) FROM ledger_entries")
-    next_id = int(newest[0] if newest else 0) + 1
+    newest = snap.one(
+        "SELECT entry_id, recorded_at FROM ledger_entries ORDER BY entry_id DESC LIMIT 1"
+    )
+    next_id = int(newest[0]) + 1 if newest else 1
+    # Entries are recorded in id order: a ledger whose clock runs ahead of ours must not get
+    # reversals that look recorded before the entry under them (a clock_skew finding).
+    if newest is not None and newest[1] is not None:
+        at = max(at, to_moment(newest[1]))
+    stamp: Any = to_iso(at) if snap.sqlite else at
     columns = [c for c in ENTRY_COLUMNS if not (use_default and c == "entry_id")]
     insert = snap.sql(
         f"INSERT INTO ledger_entries ({', '.join(columns)}) VALUES ({marks(columns)})"
@@ -312,8 +321,8 @@ def _write(
                     "amount_minor": r.amount_minor,
                     "currency": r.currency,
                     "kind": r.kind,
-                    "occurred_at": moment,
-                    "recorded_at": moment,
+                    "occurred_at": stamp,
+                    "recorded_at": stamp,
                     "external_ref": r.external_ref,
                     "idempotency_key": r.idempotency_key,
                     "actor": r.actor,
@@ -330,7 +339,7 @@ def _write(
             if account.balance_change_minor:
                 cursor.execute(
                     update,
-                    (account.derived_after_minor, moment, account.account_id,
+                    (account.derived_after_minor, stamp, account.account_id,
                      account.stored_before_minor),
                 )  # fmt: skip
                 if cursor.rowcount != 1:
