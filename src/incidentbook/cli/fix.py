@@ -14,7 +14,7 @@ import click
 from incidentbook.cli.output import cli_state, emit, json_option
 from incidentbook.errors import EXIT_FINDINGS, UsageError
 from incidentbook.money import format_minor
-from incidentbook.present import money_text
+from incidentbook.present import accounts_text, money_text
 
 if TYPE_CHECKING:
     from incidentbook.core.fixes.model import AccountOutcome, BatchTotals, Plan, PlanHeader
@@ -46,20 +46,20 @@ def _plan_lines(plan: Plan, header: PlanHeader) -> None:
         f"  ledger {plan.ledger}, planned {plan.created_at} by {plan.created_by}"
     )
     click.echo(
-        f"  {len(plan.accounts):,} accounts, {plan.reversal_count:,} reversals,"
-        f" {len(plan.needs_human):,} findings need a human"
+        f"  {accounts_text(len(plan.accounts))}, {_count(plan.reversal_count, 'reversal')},"
+        f" {_count(len(plan.needs_human), 'finding')} left for a human"
     )
     for currency, t in plan.totals_by_currency.items():
         click.echo(
-            f"  {currency}: {t.accounts:,} accounts, {t.reversals:,} reversals"
+            f"  {currency}: {accounts_text(t.accounts)}, {_count(t.reversals, 'reversal')}"
             f" ({format_minor(t.reversals_minor, currency)}), balances"
             f" {format_minor(t.balance_change_minor, currency)}"
         )
     for check, c in plan.totals_by_check.items():
         if c.findings:
             click.echo(
-                f"  {check}: {c.findings:,} findings, {c.accounts:,} accounts,"
-                f" {c.reversals:,} reversals, Δ {money_text(c.delta_minor_by_currency)}"
+                f"  {check}: {_count(c.findings, 'finding')}, {accounts_text(c.accounts)},"
+                f" {_count(c.reversals, 'reversal')}, Δ {money_text(c.delta_minor_by_currency)}"
             )
 
 
@@ -214,11 +214,17 @@ def _bar(enabled: bool, label: str) -> Iterator[Progress | None]:
         yield update
 
 
-def _totals_lines(t: BatchTotals) -> None:
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun if n == 1 else noun + 's'}"
+
+
+def _totals_lines(t: BatchTotals, dry: bool, written_now: int) -> None:
+    verb = "would be corrected" if dry else "corrected"
+    done = "" if dry else f", {written_now:,} written by this run"
     click.echo(
-        f"  {t.corrected:,} of {t.accounts:,} accounts corrected, {t.already_correct:,} already"
-        f" correct, {t.conflicts:,} conflicts; {t.reversals:,} reversals"
-        f" ({t.entries_written:,} written now)"
+        f"  {t.corrected:,} of {accounts_text(t.accounts)} {verb}, {t.already_correct:,}"
+        f" already correct, {_count(t.conflicts, 'conflict')};"
+        f" {_count(t.reversals, 'reversal')}{done}"
     )
     click.echo(
         f"  reversals Δ {money_text(t.reversals_minor_by_currency)}; stored balances Δ"
@@ -226,14 +232,15 @@ def _totals_lines(t: BatchTotals) -> None:
     )
 
 
-def _outcome_line(o: AccountOutcome) -> str:
+def _outcome_line(o: AccountOutcome, dry: bool) -> str:
     def money(v: int | None) -> str:
         return "—" if v is None else format_minor(v, o.currency)
 
-    text = f"  {o.account_id:<16} {o.status:<15} {money(o.stored_before_minor)} → "
+    status = "would correct" if dry and o.status == "corrected" else o.status.replace("_", " ")
+    text = f"  {o.account_id:<16} {status:<15} {money(o.stored_before_minor)} → "
     text += money(o.stored_after_minor)
     if o.reversals:
-        text += f"  {o.reversals} reversals"
+        text += f"  {_count(o.reversals, 'reversal')}"
     if o.reasons:
         text += "  " + "; ".join(o.reasons)
     return text
@@ -246,16 +253,20 @@ def _report(report: ApplyReport, limit: int) -> None:
         resumed = (
             f", resumed at batch {report.resumed_at + 1}" if report.resumed_at is not None else ""
         )
-        click.echo(
-            f"  {report.batches_run} of {report.batches_total} batches run now{resumed}"
-            f" (batch {report.batch_size})"
-        )
-    _totals_lines(report.totals)
+        if report.batches_run == 0:
+            click.echo("  every batch was applied before: nothing to do")
+        else:
+            click.echo(
+                f"  {report.batches_run} of {report.batches_total} batches run now{resumed}"
+                f" ({report.batch_size} accounts each)"
+            )
+    written_now = sum(len(o.written_entry_ids) for o in report.outcomes)
+    _totals_lines(report.totals, report.dry_run, written_now)
     shown = [o for o in report.outcomes if o.status == "conflict"] + [
         o for o in report.outcomes if o.status != "conflict"
     ]
     for o in shown[:limit]:
-        click.echo(_outcome_line(o))
+        click.echo(_outcome_line(o, report.dry_run))
     if len(shown) > limit:
         click.echo(f"  … and {len(shown) - limit:,} more accounts (--json lists them all)")
 

@@ -310,7 +310,11 @@ def open_ledger(url: str, *, writable: bool = False) -> Ledger:
                 f"ledger database not found: {path} (set [ledger] url in incidentbook.toml,"
                 " pass --ledger URL, or run: incidentbook demo)"
             )
-        if writable and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        # write-protected (no write bit for anyone) counts even for root, as rm treats it
+        protected = not path.stat().st_mode & 0o222
+        if writable and (
+            protected or not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+        ):
             raise LedgerError(
                 f"ledger {display} is read-only: writing a fix needs a ledger file (and its"
                 " folder) this user can write"
