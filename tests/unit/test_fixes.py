@@ -323,9 +323,11 @@ def test_refusals_write_nothing(services: Services, url: str, ledger_path: Path,
     with pytest.raises(ConflictError, match="damaged"):
         apply(services, url, plan.plan_id)
     assert ledger_path.read_bytes() == before
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        with sqlite3.connect(services.settings.db_path) as conn:
-            conn.execute("DELETE FROM fix_plans")
+    with (
+        pytest.raises(sqlite3.DatabaseError, match="append-only"),
+        sqlite3.connect(services.settings.db_path) as conn,
+    ):
+        conn.execute("DELETE FROM fix_plans")
 
 
 def test_an_incident_without_firing_findings_has_nothing_to_fix(
