@@ -14,6 +14,7 @@ from incidentbook.ui.app import IncidentbookApp, make_app
 from incidentbook.ui.screens.health import HealthScreen
 from incidentbook.ui.screens.help import HelpScreen
 from incidentbook.ui.screens.incident import IncidentScreen
+from incidentbook.ui.screens.resolve_dialog import ResolveDialog
 from incidentbook.ui.screens.triage import TriageScreen
 from tests.support.app import settle
 from tests.support.cli import Cli
@@ -100,6 +101,41 @@ async def test_acknowledging_a_group_opens_its_incident(
         assert groups.get_row_at(0)[4] == incident_id
 
 
+async def test_resolving_while_findings_fire_needs_the_override_and_a_reason(
+    app: IncidentbookApp, seeded_services: Services
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#groups", DataTable).focus()
+        await pilot.press("a")
+        await settle(pilot)
+        group = seeded_services.alerts.groups()[0]
+        assert group.incident_id is not None
+        firing = group.firing  # the gate counts the incident's firing findings: these
+        app.push_screen(IncidentScreen(group.incident_id))
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, ResolveDialog)
+        gate = str(app.screen.query_one("#resolve-gate", Static).render())
+        assert f"{firing} findings still firing: run reconcile after the fix" in gate
+        await pilot.press("enter")  # not ticked: refused in the dialog
+        await settle(pilot)
+        assert isinstance(app.screen, ResolveDialog)
+        assert "gate is shut" in str(app.screen.query_one("#resolve-error", Static).render())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert seeded_services.incidents.get(group.incident_id).status != "resolved"
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press(*"known double post", "tab", "space", "shift+tab", "enter")
+        await settle(pilot)
+        state = seeded_services.incidents.get(group.incident_id)
+        assert state.status == "resolved"
+        event = seeded_services.incidents.timeline(group.incident_id)[-1]
+        assert event.data["forced"] is True and event.reason == "known double post"
+
+
 async def test_incident_screen_ack_note_resolve(
     app: IncidentbookApp, seeded_services: Services
 ) -> None:
@@ -119,8 +155,14 @@ async def test_incident_screen_ack_note_resolve(
         await settle(pilot)
         await pilot.press("r")
         await settle(pilot)
+        assert isinstance(app.screen, ResolveDialog)  # nothing changes before it is confirmed
+        assert seeded_services.incidents.get("INC-0001").status == "acknowledged"
+        await pilot.press(*"consumer restarted", "enter")
+        await settle(pilot)
         incident = seeded_services.incidents.get("INC-0001")
         assert (incident.status, incident.notes_count) == ("resolved", 2)
+        resolved = seeded_services.incidents.timeline("INC-0001")[-1]
+        assert (resolved.type, resolved.reason) == ("incident.resolved", "consumer restarted")
         assert app.screen.query_one("#timeline", DataTable).row_count == 5
         await pilot.press("escape")
         await settle(pilot)

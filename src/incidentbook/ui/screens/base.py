@@ -12,9 +12,11 @@ from textual.message import Message
 from textual.screen import Screen
 
 from incidentbook.ui.messages import DataChanged, Reload, WorkFailed
+from incidentbook.ui.screens.resolve_dialog import ResolveChoice, ResolveDialog
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
+    from incidentbook.core.incidents.model import ClosureCheck
     from incidentbook.services import Services
     from incidentbook.ui.app import IncidentbookApp
 
@@ -25,6 +27,14 @@ Outcome = TypeVar("Outcome")
 class CommandDone(Message):
     text: str
     changed: bool
+
+
+@dataclass
+class ClosureRead(Message):
+    """The closure gate's answer for an incident, read in a worker, for the resolve dialog."""
+
+    incident_id: str
+    check: ClosureCheck | None
 
 
 class DataScreen(Screen[None]):
@@ -64,6 +74,32 @@ class DataScreen(Screen[None]):
             return CommandDone(describe(outcome), bool(getattr(outcome, "changed", True)))
 
         run_in_worker(self, command, group="commands", exclusive=False)
+
+    def confirm_resolve(self, incident_id: str) -> None:
+        """Resolve only after the dialog: read the gate (worker), ask, then resolve."""
+        incidents = self.services.incidents
+        run_in_worker(
+            self,
+            lambda: ClosureRead(incident_id, incidents.closure(incident_id)),
+            group="commands",
+            exclusive=False,
+        )
+
+    @on(ClosureRead)
+    def _ask_to_resolve(self, message: ClosureRead) -> None:
+        iid = message.incident_id
+
+        def chosen(choice: ResolveChoice | None) -> None:
+            if choice is None:
+                self.notify(f"{iid} not resolved", timeout=3)
+                return
+            ctx = self.services.context(choice.reason or "resolved in the app")
+            incidents = self.services.incidents
+            self.run_command(
+                lambda: incidents.resolve(ctx, iid, force=choice.force), lambda o: o.message
+            )
+
+        self.app.push_screen(ResolveDialog(iid, message.check), chosen)
 
     @on(CommandDone)
     def _on_command_done(self, message: CommandDone) -> None:

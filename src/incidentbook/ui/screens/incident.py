@@ -157,7 +157,7 @@ class IncidentScreen(DataScreen):
         self._command(self.services.incidents.acknowledge, "acknowledged in the app")
 
     def action_resolve(self) -> None:
-        self._command(self.services.incidents.resolve, "resolved in the app")
+        self.confirm_resolve(self.incident_id)
 
     def action_reopen(self) -> None:
         self._command(self.services.incidents.reopen, "reopened in the app")

@@ -325,9 +325,7 @@ class TriageScreen(DataScreen):
         if incident is None:
             self.notify("Select an incident to resolve.", severity="warning")
             return
-        ctx = self.services.context("resolved from triage")
-        iid = incident.id
-        self.run_command(lambda: self.services.incidents.resolve(ctx, iid), lambda o: o.message)
+        self.confirm_resolve(incident.id)
 
     def action_audit(self) -> None:
         # Deferred: the Audit screen pulls in SQLAlchemy, which the first paint does not need.
