@@ -85,6 +85,46 @@ class CheckImpact:
 
 
 @dataclass
+class Correction:
+    """One fix plan's applied batches on the incident (``incident.correction_applied``), summed:
+    what the ledger holds of that plan."""
+
+    plan_id: str
+    sha256: str
+    batches: int
+    accounts: int
+    reversals: int
+    conflicts: int
+    reversals_minor_by_currency: dict[str, int]
+    balance_change_minor_by_currency: dict[str, int]
+    first_at: str
+    last_at: str
+
+
+def corrections_of(events: list[Event]) -> list[Correction]:
+    by_plan: dict[str, Correction] = {}
+    for e in events:
+        if e.type != incidents.CORRECTION_APPLIED:
+            continue
+        d = e.data
+        plan_id = str(d.get("plan_id"))
+        c = by_plan.get(plan_id) or Correction(
+            plan_id, str(d.get("sha256", "")), 0, 0, 0, 0, {}, {}, e.recorded_at, e.recorded_at
+        )
+        c.batches += 1
+        c.accounts += int(d.get("corrected") or 0)
+        c.reversals += int(d.get("reversals") or 0)
+        c.conflicts += int(d.get("conflicts") or 0)
+        for field_name in ("reversals_minor_by_currency", "balance_change_minor_by_currency"):
+            totals = getattr(c, field_name)
+            for currency, amount in (d.get(field_name) or {}).items():
+                totals[currency] = totals.get(currency, 0) + int(amount)
+        c.last_at = e.recorded_at
+        by_plan[plan_id] = c
+    return list(by_plan.values())
+
+
+@dataclass
 class Facts:
     incident: dict[str, Any]
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -113,6 +153,9 @@ class Facts:
     services: list[str] = field(default_factory=list)
     # Alert names and summaries (the first 500), for matching pre-mortem risks.
     alert_text: str = ""
+    corrections: list[Correction] = field(default_factory=list)
+    # the reason given when resolving overrode the closure gate (None: it was not overridden)
+    resolve_override: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -220,6 +263,10 @@ def collect(session: Session, incident_id: str) -> Facts:
         for e in story
     ]
     facts.notes = [str(e.data.get("text", "")) for e in story if e.type == incidents.NOTE_ADDED]
+    facts.corrections = corrections_of(story)
+    forced = [e for e in story if e.type == incidents.RESOLVED and e.data.get("forced")]
+    if forced and state.status == "resolved":
+        facts.resolve_override = f"{forced[-1].data.get('overrode')} ({forced[-1].reason})"
 
     rows = incident_alerts(session, state)
     facts.alert_count = len(rows)
