@@ -90,6 +90,12 @@ COMMANDS: list[LazyCommand] = [
     LazyCommand("index", "incidentbook.cli.index", "index", "Rebuild or inspect the search index."),
     LazyCommand("alerts", "incidentbook.cli.alerts", "alerts", "Ingest, list and inspect alerts."),
     LazyCommand(
+        "changes",
+        "incidentbook.cli.changes",
+        "changes",
+        "Change events: deploys, config changes, migrations.",
+    ),
+    LazyCommand(
         "serve",
         "incidentbook.cli.serve",
         "serve_cmd",

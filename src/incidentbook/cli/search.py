@@ -12,7 +12,7 @@ from incidentbook.cli.output import cli_state, emit, json_option
 if TYPE_CHECKING:
     pass
 
-KIND_CHOICES = ("incident", "alert_group", "runbook", "postmortem", "premortem")
+KIND_CHOICES = ("incident", "alert_group", "change", "runbook", "postmortem", "premortem")
 
 
 @click.command(
