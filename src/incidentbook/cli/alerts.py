@@ -326,7 +326,7 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
 def echo_sender(sender: SenderContext, indent: str = "") -> None:
     """The sender's links, images and client (a PagerDuty trigger's), one a line."""
     if sender.client or sender.client_url:
-        click.echo(f"{indent}client {sender.client or '-'}  {sender.client_url or ''}".rstrip())
+        click.echo(f"{indent}client {sender.client or '-'} {sender.client_url or ''}".rstrip())
     for link in sender.links:
         text = link.get("text")
         click.echo(f"{indent}link {text + ': ' if text else ''}{link.get('href', '')}")
