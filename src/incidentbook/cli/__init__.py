@@ -302,6 +302,11 @@ def cli(
     Run with no command to open the app.
     """
     ctx.obj = CliState(workspace, actor, correlation_id)
+    # NO_COLOR and a non-TTY stdout: click strips any style from what it echoes, too.
+    from incidentbook.cli.terminal import fancy  # deferred, like the rest, for --help
+
+    if not fancy():
+        ctx.color = False
     if ctx.invoked_subcommand is None:
         from incidentbook.ui.app import make_app
 

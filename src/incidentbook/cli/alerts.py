@@ -12,6 +12,7 @@ import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 from incidentbook.cli.past import echo_past, past_of
+from incidentbook.cli.terminal import progress_console
 from incidentbook.core.alerts.formats.files import FORMATS
 from incidentbook.core.alerts.model import (
     SENDER_PREFIX,
@@ -182,10 +183,10 @@ def _ingest_changes(
 @contextmanager
 def _progress(source: str, as_json: bool) -> Iterator[Callable[[int], None] | None]:
     """A progress bar on a TTY (lines of FILE committed); nothing for pipes or scripts."""
-    if source == "-" or as_json or not sys.stderr.isatty():
+    console = None if source == "-" or as_json else progress_console()
+    if console is None:
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with open(source, "rb") as handle:
@@ -195,7 +196,7 @@ def _progress(source: str, as_json: bool) -> Iterator[Callable[[int], None] | No
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
     ) as bar:
         task = bar.add_task("lines", total=total)
