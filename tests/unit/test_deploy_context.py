@@ -7,7 +7,8 @@ ledger_time.py); each change's time is chosen relative to it, so the minutes are
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -87,16 +88,45 @@ def test_postmortem_names_the_change_7_minutes_before_the_first_bad_entry(
     assert f"changes before detection:\n  {expected}  (api)\n" in human
 
 
-def test_change_window_from_the_config_and_an_incident_without_ledger_entries(
-    workspace: Path, clock: FakeClock, cli: Cli
+def test_change_window_from_the_config_measured_from_the_first_alert(
+    workspace: Path, cli: Cli, tmp_path: Path
 ) -> None:
     config = workspace / "incidentbook.toml"
-    config.write_text(config.read_text().replace("[alerts]\n", '[alerts]\nchange_window = "10m"\n'))
+    text = config.read_text()
+    assert 'change_window = "2h"\n' in text  # the default, written by init
+    config.write_text(text.replace('change_window = "2h"', 'change_window = "10m"'))
+    first_alert = datetime(2026, 10, 17, 3, 0, tzinfo=UTC)
+    alert = {"source": "shop", "name": "CheckoutErrors", "fingerprint": "co-1",
+             "status": "firing", "severity": "error", "summary": "checkout 5xx",
+             "starts_at": to_iso(first_alert)}  # fmt: skip
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_text(json.dumps(alert) + "\n")
+    assert cli("alerts", "ingest", str(alerts)).exit_code == 0
+    changes = tmp_path / "changes.jsonl"
+    changes.write_text("".join(
+        json.dumps({"payload": {"summary": summary, "source": "shop-deploy",
+                                "timestamp": to_iso(first_alert - before)}}) + "\n"
+        for summary, before in (("cart v9 deployed", timedelta(minutes=5)),
+                                ("cdn purge", timedelta(minutes=15)))
+    ))  # fmt: skip
+    assert cli("alerts", "ingest", str(changes), "--format", "pagerduty-change").exit_code == 0
+    incident = cli.json("alerts", "ack-group", "CheckoutErrors")
+    incident_id = incident.get("incident_id") or incident["incident"]["id"]
+    shown = cli.json("incident", "show", incident_id)["changes_before"]
+    assert shown["anchor"] == {"at": to_iso(first_alert), "kind": "first_alert", "check": None}
+    assert shown["window_s"] == 600
+    assert [(c["summary"], c["seconds_before"]) for c in shown["changes"]] == [
+        ("cart v9 deployed", 300.0)
+    ]
+    human = cli("incident", "show", incident_id).stdout
+    assert "  cart v9 deployed 02:55, 5 minutes before the first alert  (shop-deploy)\n" in human
+
+
+def test_an_incident_without_alerts_has_no_deploy_context(cli: Cli) -> None:
     opened = cli.json("incident", "open", "--title", "checkout errors", "--severity", "error")
-    incident = opened.get("id") or opened["incident"]["id"]
-    shown = cli.json("incident", "show", incident)
+    incident_id = opened.get("id") or opened["incident"]["id"]
     # No alert and no bad entry: nothing to measure from.
-    assert shown["changes_before"] is None
+    assert cli.json("incident", "show", incident_id)["changes_before"] is None
 
 
 @pytest.mark.parametrize(
@@ -116,7 +146,7 @@ def test_bad_change_window_is_a_one_line_error(value: object, settings: Settings
 
 def test_bad_change_window_in_the_config_is_exit_2(workspace: Path, cli: Cli) -> None:
     config = workspace / "incidentbook.toml"
-    config.write_text(config.read_text().replace("[alerts]\n", '[alerts]\nchange_window = "x"\n'))
+    config.write_text(config.read_text().replace('change_window = "2h"', 'change_window = "x"'))
     result = cli("changes", "list")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
