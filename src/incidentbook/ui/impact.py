@@ -1,6 +1,8 @@
 """A group's impact as the app shows it (DESIGN §4): accounts, Δ per currency and the bad-entry
-window in ledger time, for the Triage table and detail and the Incident header. Text only: the
-numbers come from ``AlertGroup`` (``services.alerts.groups()``), money from ``format_minor``."""
+window in ledger time, for the Triage table and detail and the Incident header; and the
+Incident detail's deploy context and sender links. Text only: the numbers come from
+``AlertGroup`` (``services.alerts.groups()``), money from ``format_minor``, the changes from
+``services.changes``."""
 
 from __future__ import annotations
 
