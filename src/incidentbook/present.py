@@ -130,3 +130,40 @@ def account_cells(account: AffectedAccountLike) -> tuple[str, str, str, str, str
             fails_balance=account.fails_balance,
         ),
     )
+
+
+# What an incident's deploy context is measured back from, in words: the reconciler check of
+# its first bad entry ("the first duplicate"), else the first bad entry or first alert.
+_ANCHOR_WORDS = {
+    "duplicate_posting": "the first duplicate",
+    "balance_mismatch": "the first balance mismatch",
+}
+
+
+def anchor_words(kind: str, check: str | None) -> str:
+    if kind == "first_bad_entry":
+        return _ANCHOR_WORDS.get(check or "", "the first bad entry")
+    return "the first alert"
+
+
+def minutes_words(seconds: float) -> str:
+    """'7 minutes', '1 minute', 'under a minute', '1 h 5 minutes'."""
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "under a minute"
+    hours, rest = divmod(minutes, 60)
+    tail = f"{rest} minute{'s' if rest != 1 else ''}"
+    if not hours:
+        return tail
+    return f"{hours} h {tail}" if rest else f"{hours} h"
+
+
+def change_before_text(
+    summary: str, at: str, seconds_before: float, kind: str, check: str | None, zone: ZoneInfo
+) -> str:
+    """'api v2 deployed 01:55, 7 minutes before the first duplicate' (the time in ``zone``)."""
+    when = parse_iso(at).astimezone(zone)
+    return (
+        f"{summary} {when:%H:%M}, {minutes_words(seconds_before)} before "
+        f"{anchor_words(kind, check)}"
+    )

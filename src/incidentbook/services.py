@@ -14,6 +14,7 @@ from incidentbook.settings import Settings
 if TYPE_CHECKING:
     from incidentbook.core.alerts.model import AlertState
     from incidentbook.core.alerts.service import AlertService
+    from incidentbook.core.changes.service import ChangeService
     from incidentbook.core.documents.postmortem import PostmortemService
     from incidentbook.core.documents.premortem import PremortemService
     from incidentbook.core.documents.service import DocumentService
@@ -61,6 +62,18 @@ class Services:
         )
 
     @cached_property
+    def changes(self) -> ChangeService:
+        from incidentbook.core.changes.service import ChangeService
+        from incidentbook.core.documents.facts import detection_anchor
+
+        db = self.db
+        return ChangeService(
+            db,
+            window_s=self.settings.change_window_s,
+            anchor_of=lambda incident_id: detection_anchor(db, incident_id),
+        )
+
+    @cached_property
     def runbook_suggester(self) -> Suggester:
         """Runbook suggestions from the search index, for ``match_runbooks``."""
         from incidentbook.core.search.suggest import runbook_suggester
@@ -78,7 +91,7 @@ class Services:
         from incidentbook.core.documents.postmortem import PostmortemService
 
         return PostmortemService(
-            self.settings, self.db, self.incidents, self.documents, self.context
+            self.settings, self.db, self.incidents, self.documents, self.context, self.changes
         )
 
     @cached_property

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,37 @@ class Settings:
     def alert_group_by(self) -> list[str]:
         value = self.section("alerts").get("group_by", ["alertname"])
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+    @property
+    def change_window_s(self) -> int:
+        """``[alerts] change_window``: how far before an incident's first bad entry (or first
+        alert) its deploy context reaches: seconds, or text like "90m", "2h", "1h30m"."""
+        return parse_window(self.section("alerts").get("change_window", "2h"))
+
+
+_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+WINDOW_MAX_S = 7 * 86400
+
+
+def parse_window(value: Any, where: str = "[alerts] change_window") -> int:
+    """A duration of at least 1 s and at most 7 days: an integer of seconds, or text of
+    number-unit parts ("2h", "90m", "1h30m", "45s"); anything else is a WorkspaceError."""
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        parts = re.findall(r"(\d+)\s*([smhd])", text)
+        if parts and re.fullmatch(r"(\s*\d+\s*[smhd])+\s*", text):
+            seconds = sum(int(n) * _WINDOW_UNITS[u] for n, u in parts)
+        elif text.isdigit():
+            seconds = int(text)
+    if seconds is None or not 1 <= seconds <= WINDOW_MAX_S:
+        raise WorkspaceError(
+            f"{where} is {value!r}: give a duration from 1s to 7d, like \"2h\" or \"90m\""
+        )
+    return seconds
 
 
 def read_config(workspace: Path) -> dict[str, Any]:

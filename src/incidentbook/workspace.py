@@ -31,6 +31,9 @@ keep_runs = 20
 [alerts]
 # Alerts group into incident candidates by these label names (like Alertmanager's group_by).
 group_by = ["alertname"]
+# How far before an incident's first bad entry (or first alert) its deploy context reaches:
+# the change events (deploys, config changes) shown with it ("90m", "2h", "1h30m").
+change_window = "2h"
 
 [server]
 listen = "127.0.0.1:9797"

@@ -1,7 +1,8 @@
 """End to end with a real Prometheus Alertmanager posting to the real receiver.
 
 Alertmanager (the Debian package) runs on loopback without clustering, with a webhook receiver
-pointing at incidentbook's receiver served by uvicorn. The test posts alerts to Alertmanager's
+pointing at incidentbook's receiver served by uvicorn (once more over HTTPS, with a test CA in
+``http_config.tls_config.ca_file``). The test posts alerts to Alertmanager's
 v2 API and polls the database (bounded) until they arrive: once each, also after a forced 5xx
 that Alertmanager must retry, after the group is re-sent whole, and after a resolve.
 """
@@ -20,11 +21,12 @@ from typing import Any
 
 import httpx
 import pytest
+import trustme
 
 from incidentbook.core.health.verify import run_verify
 from incidentbook.receiver.app import ROUTE_ALERTMANAGER, create_app
 from incidentbook.services import Services
-from tests.support.receiver import TOKEN, LiveServer
+from tests.support.receiver import TOKEN, LiveServer, ca_file, tls_files
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
@@ -94,8 +96,11 @@ def alertmanager(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start Alertmanager for a webhook URL; yields a function that starts it, returns its URL."""
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(webhook_url: str, max_alerts: int = 0) -> str:
+    def start(webhook_url: str, max_alerts: int = 0, ca_file: Path | None = None) -> str:
         assert ALERTMANAGER is not None
+        http_config: dict[str, Any] = {"authorization": {"type": "Bearer", "credentials": TOKEN}}
+        if ca_file is not None:  # an HTTPS receiver: trust the test CA, as a user would
+            http_config["tls_config"] = {"ca_file": str(ca_file)}
         port = _free_port()
         config = tmp_path / "alertmanager.yml"
         config.write_text(
@@ -116,9 +121,7 @@ def alertmanager(tmp_path: Path) -> Iterator[Callable[..., str]]:
                                     "url": webhook_url,
                                     "send_resolved": True,
                                     "max_alerts": max_alerts,
-                                    "http_config": {
-                                        "authorization": {"type": "Bearer", "credentials": TOKEN}
-                                    },
+                                    "http_config": http_config,
                                 }
                             ],
                         }
@@ -189,12 +192,19 @@ def _fired_events(services: Services) -> dict[str, list[str]]:
         return found
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_alertmanager_delivers_each_alert_once_through_retry_regroup_and_resolve(
-    services: Services, alertmanager: Callable[..., str], tmp_path: Path, cli: Any
+    services: Services, alertmanager: Callable[..., str], tmp_path: Path, cli: Any, tls: bool
 ) -> None:
+    """Once over plain HTTP, once over HTTPS (``serve --tls-cert/--tls-key``), Alertmanager
+    trusting the test CA through ``http_config.tls_config.ca_file``."""
     hook = FailFirst(create_app(services, token=TOKEN), ROUTE_ALERTMANAGER, failures=1)
-    with LiveServer(hook) as receiver:
-        am_url = alertmanager(receiver.url + ROUTE_ALERTMANAGER)
+    ca = trustme.CA() if tls else None
+    files = tls_files(ca, tmp_path) if ca is not None else None
+    trusted = ca_file(ca, tmp_path) if ca is not None else None
+    with LiveServer(hook, tls=files) as receiver:
+        assert receiver.url.startswith("https://" if tls else "http://")
+        am_url = alertmanager(receiver.url + ROUTE_ALERTMANAGER, ca_file=trusted)
         started = datetime.now(UTC) - timedelta(minutes=1)
         _post_alerts(am_url, [_alert(f"acc-{i}", started) for i in range(3)])
 

@@ -73,17 +73,20 @@ def test_correlation_id_generated_when_absent_or_unusable(client: httpx.Client) 
 def test_unauthorized_is_401_and_writes_nothing(
     client: httpx.Client, services: Services, headers: dict[str, str]
 ) -> None:
-    for path, body in ((AM, am_payload()), (PD, pd_event())):
-        response = client.post(path, json=body, headers=headers)
-        assert response.status_code == 401, (path, response.text)
-        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    response = client.post(AM, json=am_payload(), headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # PagerDuty's paths answer as PagerDuty documents: a bad routing key is a 400.
+    response = client.post(PD, json=pd_event(), headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0].startswith("routing_key: ")
     assert _writes(services) == (0, 0)
 
 
 def test_pagerduty_routing_key_may_carry_the_token(client: httpx.Client) -> None:
     response = client.post(PD, json=pd_event(routing_key=TOKEN))
     assert response.status_code == 202
-    assert client.post(PD, content=b"{not json").status_code == 401
+    assert client.post(PD, content=b"{not json").status_code == 400
 
 
 def test_body_limit_is_413_and_writes_nothing(client: httpx.Client, services: Services) -> None:
@@ -244,10 +247,10 @@ def test_pagerdutys_own_path_answers_as_ours_for_a_host_only_base_url(
             "message": "Event processed",
             "dedup_key": "ours-1",
         }
-        # The routing key may carry the token there too; without either it is 401.
+        # The routing key may carry the token there too; without either it is a 400.
         keyed = host_only.post(PD_NATIVE, json=pd_event(dedup_key="k2", routing_key=TOKEN))
         assert keyed.status_code == 202 and keyed.json()["dedup_key"] == "k2"
-        assert host_only.post(PD_NATIVE, json=pd_event()).status_code == 401
+        assert host_only.post(PD_NATIVE, json=pd_event()).status_code == 400
         bad = pd_event()
         bad["payload"].pop("summary")
         refused = host_only.post(PD_NATIVE, json=bad, headers=AUTH)

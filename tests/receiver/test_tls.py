@@ -11,11 +11,11 @@ import pytest
 import trustme
 
 from incidentbook.receiver.app import create_app
-from incidentbook.receiver.server import TlsFiles, load_tls
+from incidentbook.receiver.server import load_tls
 from incidentbook.services import Services
 from tests.support.cli import Cli
 from tests.support.payloads import am_alert, am_payload
-from tests.support.receiver import AM, AUTH, TOKEN, LiveServer
+from tests.support.receiver import AM, AUTH, TOKEN, LiveServer, tls_files
 
 
 @pytest.fixture
@@ -23,20 +23,10 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-def _tls_files(ca: trustme.CA, directory: Path, name: str = "server") -> TlsFiles:
-    issued = ca.issue_cert("127.0.0.1", "localhost")
-    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
-    issued.cert_chain_pems[0].write_to_path(str(cert))
-    for extra in issued.cert_chain_pems[1:]:
-        extra.write_to_path(str(cert), append=True)
-    issued.private_key_pem.write_to_path(str(key))
-    return TlsFiles(cert, key)
-
-
 def test_receiver_over_https_accepts_alertmanager_verified_against_the_ca(
     services: Services, ca: trustme.CA, tmp_path: Path
 ) -> None:
-    files = _tls_files(ca, tmp_path)
+    files = tls_files(ca, tmp_path)
     tls = load_tls(files.cert, files.key)
     assert tls == files
     ca_file = tmp_path / "ca.pem"
@@ -69,13 +59,13 @@ def _one_line_error(cli: Cli, *args: str) -> str:
 def test_tls_cert_without_key_and_the_reverse_are_exit_2(
     cli: Cli, ca: trustme.CA, tmp_path: Path
 ) -> None:
-    files = _tls_files(ca, tmp_path)
+    files = tls_files(ca, tmp_path)
     assert "--tls-cert needs --tls-key" in _one_line_error(cli, "--tls-cert", str(files.cert))
     assert "--tls-key needs --tls-cert" in _one_line_error(cli, "--tls-key", str(files.key))
 
 
 def test_missing_tls_file_is_exit_2(cli: Cli, ca: trustme.CA, tmp_path: Path) -> None:
-    files = _tls_files(ca, tmp_path)
+    files = tls_files(ca, tmp_path)
     missing = tmp_path / "nope.pem"
     line = _one_line_error(cli, "--tls-cert", str(missing), "--tls-key", str(files.key))
     assert f"TLS certificate {str(missing)!r} cannot be read" in line
@@ -86,7 +76,7 @@ def test_missing_tls_file_is_exit_2(cli: Cli, ca: trustme.CA, tmp_path: Path) ->
 def test_key_that_does_not_match_the_certificate_is_exit_2(
     cli: Cli, ca: trustme.CA, tmp_path: Path
 ) -> None:
-    mine, other = _tls_files(ca, tmp_path, "mine"), _tls_files(ca, tmp_path, "other")
+    mine, other = tls_files(ca, tmp_path, "mine"), tls_files(ca, tmp_path, "other")
     line = _one_line_error(cli, "--tls-cert", str(mine.cert), "--tls-key", str(other.key))
     assert f"TLS key {str(other.key)!r} does not fit certificate {str(mine.cert)!r}" in line
     garbage = tmp_path / "garbage.pem"

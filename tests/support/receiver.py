@@ -1,11 +1,14 @@
-"""The receiver under test: its token, auth header and routes, and ``LiveServer`` (a real
-uvicorn server for an ASGI app, in a thread, on a free loopback port)."""
+"""The receiver under test: its token, auth header and routes, ``LiveServer`` (a real uvicorn
+server for an ASGI app, in a thread, on a free loopback port) and TLS files from a test CA."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 from typing import Any
+
+import trustme
 
 from incidentbook.receiver.server import ListenAddress, TlsFiles, build_server
 
@@ -14,6 +17,25 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 AM = "/api/v1/alertmanager"
 PD = "/api/v2/enqueue"
 PD_NATIVE = "/v2/enqueue"  # PagerDuty's own path, for host-only base URLs
+PD_CHANGE = "/v2/change/enqueue"  # PagerDuty's change events
+
+
+def tls_files(ca: trustme.CA, directory: Path, name: str = "server") -> TlsFiles:
+    """A certificate (chain) and key for 127.0.0.1 and localhost, issued by the test CA."""
+    issued = ca.issue_cert("127.0.0.1", "localhost")
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    for extra in issued.cert_chain_pems[1:]:
+        extra.write_to_path(str(cert), append=True)
+    issued.private_key_pem.write_to_path(str(key))
+    return TlsFiles(cert, key)
+
+
+def ca_file(ca: trustme.CA, directory: Path) -> Path:
+    """The test CA's certificate as a PEM file (what a sender's ``ca_file`` names)."""
+    path = directory / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
 
 
 class LiveServer:

@@ -90,6 +90,12 @@ COMMANDS: list[LazyCommand] = [
     LazyCommand("index", "incidentbook.cli.index", "index", "Rebuild or inspect the search index."),
     LazyCommand("alerts", "incidentbook.cli.alerts", "alerts", "Ingest, list and inspect alerts."),
     LazyCommand(
+        "changes",
+        "incidentbook.cli.changes",
+        "changes",
+        "Change events: deploys, config changes, migrations.",
+    ),
+    LazyCommand(
         "serve",
         "incidentbook.cli.serve",
         "serve_cmd",
@@ -302,6 +308,11 @@ def cli(
     Run with no command to open the app.
     """
     ctx.obj = CliState(workspace, actor, correlation_id)
+    # NO_COLOR and a non-TTY stdout: click strips any style from what it echoes, too.
+    from incidentbook.cli.terminal import fancy  # deferred, like the rest, for --help
+
+    if not fancy():
+        ctx.color = False
     if ctx.invoked_subcommand is None:
         from incidentbook.ui.app import make_app
 

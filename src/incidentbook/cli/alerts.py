@@ -12,13 +12,21 @@ import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 from incidentbook.cli.past import echo_past, past_of
+from incidentbook.cli.terminal import progress_console
 from incidentbook.core.alerts.formats.files import FORMATS
-from incidentbook.core.alerts.model import GroupImpact
+from incidentbook.core.alerts.model import (
+    SENDER_PREFIX,
+    GroupImpact,
+    SenderContext,
+    sender_context,
+)
+from incidentbook.core.changes.model import CHANGE_FORMAT
 from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
 from incidentbook.obs import log_error
 from incidentbook.present import accounts_text, bad_window, money_parts, zone_named
 
 if TYPE_CHECKING:
+    from incidentbook.context import Context
     from incidentbook.core.alerts.model import AlertGroup, AlertState
     from incidentbook.services import Services
 
@@ -35,11 +43,11 @@ def alerts() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice((*FORMATS, CHANGE_FORMAT)),
     default="native",
     show_default=True,
-    help="One JSON object per line: a native alert, an Alertmanager webhook payload or a "
-    "PagerDuty Events v2 event.",
+    help="One JSON object per line: a native alert, an Alertmanager webhook payload, a "
+    "PagerDuty Events v2 event or a PagerDuty change event (stored as a change).",
 )
 @click.option(
     "--on-error",
@@ -97,6 +105,9 @@ def ingest_cmd(
         correlation_id=state.correlation_id,
         actor=CLI_ACTOR,
     )
+    if fmt == CHANGE_FORMAT:
+        _ingest_changes(services, context, label, open_lines, on_error, as_json)
+        return
     try:
         with _progress(source, as_json) as progress:
             report = services.alerts.ingest_lines(
@@ -135,13 +146,47 @@ def ingest_cmd(
     emit(summary, as_json, human)
 
 
+def _ingest_changes(
+    services: Services,
+    context: Context,
+    label: str,
+    open_lines: Callable[[], Iterator[str]],
+    on_error: str,
+    as_json: bool,
+) -> None:
+    """``--format pagerduty-change``: each line a change event; a replayed one is one change."""
+    from incidentbook.core.alerts.formats.common import PayloadError
+
+    try:
+        report = services.changes.ingest_lines(context, open_lines(), on_error=on_error)
+    except PayloadError as exc:
+        for line in exc.errors:
+            click.echo(f"incidentbook: {label}: {line}", err=True)
+        raise UsageError(
+            f"{label}: {len(exc.errors)} invalid line(s); nothing ingested (--on-error abort)"
+        ) from None
+    for skipped in report.skipped:
+        errors = "; ".join(skipped["errors"])
+        click.echo(f"incidentbook: {label}: line {skipped['line']}: {errors} (skipped)", err=True)
+    summary = report.to_dict()
+
+    def human() -> None:
+        click.echo(
+            f"{label}: {summary['received']} changes from {report.lines} lines "
+            f"(new {report.new}, replayed {report.replayed})"
+            + (f"; {len(report.skipped)} lines skipped" if report.skipped else "")
+        )
+
+    emit(summary, as_json, human)
+
+
 @contextmanager
 def _progress(source: str, as_json: bool) -> Iterator[Callable[[int], None] | None]:
     """A progress bar on a TTY (lines of FILE committed); nothing for pipes or scripts."""
-    if source == "-" or as_json or not sys.stderr.isatty():
+    console = None if source == "-" or as_json else progress_console()
+    if console is None:
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     with open(source, "rb") as handle:
@@ -151,7 +196,7 @@ def _progress(source: str, as_json: bool) -> Iterator[Callable[[int], None] | No
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
     ) as bar:
         task = bar.add_task("lines", total=total)
@@ -230,8 +275,10 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
         services, incident_id=linked.id if linked else None, alert_name=alert.group_key,
         text=alert.summary or alert.name, exclude=linked.id if linked else None,
     )  # fmt: skip
+    sender = sender_context(alert.annotations)
     data = {
         **alert.to_dict(),
+        "sender": sender.to_dict(),
         "acknowledged_at": acknowledged_at,
         "incident": incident,
         "runbooks": runbooks,
@@ -257,7 +304,11 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
                 click.echo(f"    runbooks used: {', '.join(linked.runbooks)}")
         for match in runbooks:
             click.echo(f"  runbook {match['runbook']}: {match['title']} ({match['reason']})")
-        for title, mapping in (("labels", alert.labels), ("annotations", alert.annotations)):
+        echo_sender(sender, indent="  ")
+        annotations = {
+            k: v for k, v in alert.annotations.items() if not k.startswith(SENDER_PREFIX)
+        }
+        for title, mapping in (("labels", alert.labels), ("annotations", annotations)):
             if mapping:
                 click.echo(f"  {title}:")
                 for key, value in sorted(mapping.items()):
@@ -271,6 +322,19 @@ def show_cmd(ctx: click.Context, fingerprint: str, as_json: bool) -> None:
             )
 
     emit(data, as_json, human)
+
+
+def echo_sender(sender: SenderContext, indent: str = "") -> None:
+    """The sender's links, images and client (a PagerDuty trigger's), one a line."""
+    if sender.client or sender.client_url:
+        click.echo(f"{indent}client {sender.client or '-'} {sender.client_url or ''}".rstrip())
+    for link in sender.links:
+        text = link.get("text")
+        click.echo(f"{indent}link {text + ': ' if text else ''}{link.get('href', '')}")
+    for image in sender.images:
+        alt = image.get("alt")
+        target = f" → {image['href']}" if image.get("href") else ""
+        click.echo(f"{indent}image {alt + ': ' if alt else ''}{image.get('src', '')}{target}")
 
 
 def _matched_runbooks(services: Services, alert: AlertState) -> list[dict[str, Any]]:

@@ -18,10 +18,13 @@ from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import UsageError
 from incidentbook.fs import atomic_write
 from incidentbook.money import format_minor
-from incidentbook.present import account_cells
+from incidentbook.present import account_cells, anchor_words, change_before_text, minutes_words
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from incidentbook.context import Context
+    from incidentbook.core.changes.model import DeployContext
     from incidentbook.core.incidents.model import IncidentState, Outcome
     from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.ledger.audit import AccountBalance, Auditor
@@ -221,6 +224,7 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
     past = past_of(
         state.services, incident_id=inc.id, alert_name=alert_name, text=inc.title, exclude=inc.id
     )
+    deploys = state.services.changes.for_incident(inc.id)
 
     def human() -> None:
         click.echo(f"{inc.id}  {inc.title}")
@@ -244,6 +248,8 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
                         f"    {group.duplicate_accounts_failing_balance} of its "
                         f"{group.impact.accounts} accounts also fail balance_mismatch"
                     )
+        if deploys is not None:
+            echo_deploys(deploys, zone_of(state.services.settings.timezone))
         echo_past(past)
         click.echo("timeline:")
         for event in timeline:
@@ -257,11 +263,31 @@ def show_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
             "incident": inc.to_dict(),
             "timeline": [e.to_dict() for e in timeline],
             "impact": impact.to_dict(),
+            "changes_before": deploys.to_dict() if deploys is not None else None,
             **past,
         },
         as_json,
         human,
     )
+
+
+def echo_deploys(deploys: DeployContext, zone: ZoneInfo) -> None:
+    """The changes before detection: 'api v2 deployed 01:55, 7 minutes before the first
+    duplicate', or that there were none in the window."""
+    anchor = deploys.anchor
+    if not deploys.changes:
+        click.echo(
+            f"changes before detection: none in the {minutes_words(deploys.window_s)} before "
+            f"{anchor_words(anchor.kind, anchor.check)}"
+        )
+        return
+    click.echo("changes before detection:")
+    for prior in deploys.changes:
+        change = prior.change
+        line = change_before_text(
+            change.summary, change.at, prior.seconds_before, anchor.kind, anchor.check, zone
+        )
+        click.echo(f"  {line}  ({change.source})")
 
 
 def _first_alert_name(services: Services, inc: IncidentState) -> str | None:

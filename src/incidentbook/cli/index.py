@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option
+from incidentbook.cli.terminal import fancy
 
 if TYPE_CHECKING:
     pass
@@ -32,7 +33,7 @@ def rebuild_cmd(ctx: click.Context, procs: int | None, as_json: bool) -> None:
     from incidentbook.core.search import rebuild
 
     services = cli_state(ctx).services
-    show = not as_json and sys.stderr.isatty()
+    show = not as_json and fancy(sys.stderr)
     if show:
         with click.progressbar(length=1, label="indexing", file=sys.stderr) as bar:
 

@@ -42,3 +42,4 @@ def cli_state(ctx: click.Context) -> CliState:
     state = ctx.find_object(CliState)
     assert state is not None
     return state
+

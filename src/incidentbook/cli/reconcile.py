@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,6 +9,7 @@ import click
 
 from incidentbook.cli import CliState
 from incidentbook.cli.output import emit, json_option
+from incidentbook.cli.terminal import progress_console
 from incidentbook.core.ledger.reconcile.model import Progress, ReconcileOptions
 from incidentbook.errors import EXIT_FINDINGS
 
@@ -17,10 +17,10 @@ from incidentbook.errors import EXIT_FINDINGS
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Progress | None]:
     """A rich progress bar per phase on a TTY (stderr); nothing otherwise."""
-    if not enabled:
+    console = progress_console() if enabled else None
+    if console is None:
         yield None
         return
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -34,7 +34,7 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=False,
     )
     tasks: dict[str, TaskID] = {}
@@ -102,7 +102,7 @@ def reconcile_cmd(
     assert state is not None
     services = state.services
     run_ctx = services.context("reconcile", correlation_id=state.correlation_id, actor="reconciler")
-    with _progress(sys.stderr.isatty() and not as_json) as progress:
+    with _progress(not as_json) as progress:
         summary = services.reconciler.run(
             run_ctx,
             ReconcileOptions(

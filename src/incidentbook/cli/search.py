@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING
-
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option
+from incidentbook.cli.terminal import bold_marks, styled
 
-if TYPE_CHECKING:
-    pass
-
-KIND_CHOICES = ("incident", "alert_group", "runbook", "postmortem", "premortem")
+KIND_CHOICES = ("incident", "alert_group", "change", "runbook", "postmortem", "premortem")
 
 
 @click.command(
@@ -49,15 +44,16 @@ def search_cmd(
     text = " ".join(query)
     hits = search(services.settings, text, kind=kind, limit=limit, db=services.db)
 
+    marks = bold_marks()
+
     def human() -> None:
         if not hits:
             click.echo("no matches")
             return
         for hit in hits:
             when = hit.created.strftime("%Y-%m-%d") if hit.created else "          "
-            head = click.style(f"{hit.kind:<11}", fg="cyan")
-            click.echo(f"{head} {hit.doc_id}  {when}  {click.style(hit.title, bold=True)}")
-            tty = sys.stdout.isatty()
-            click.echo("    " + (hit.marked("\x1b[1m", "\x1b[0m") if tty else hit.marked()))
+            head = styled(f"{hit.kind:<11}", fg="cyan")
+            click.echo(f"{head} {hit.doc_id}  {when}  {styled(hit.title, bold=True)}")
+            click.echo("    " + hit.marked(*marks))
 
     emit({"query": text, "hits": [h.to_dict() for h in hits]}, as_json, human)

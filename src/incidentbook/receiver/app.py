@@ -1,4 +1,5 @@
-"""The receiver's ASGI app: Alertmanager and PagerDuty Events v2 in, one store, one dedup rule.
+"""The receiver's ASGI app: Alertmanager and PagerDuty Events v2 in (alerts and change events),
+one store, one dedup rule.
 
 Every accepted request is committed to SQLite, in one transaction, before its 2xx answer; a
 refused request (401, 413, 400) writes nothing. Each response carries ``X-Correlation-Id`` (the
@@ -28,6 +29,7 @@ from incidentbook.context import new_correlation_id
 from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
 from incidentbook.core.alerts.formats.common import PayloadError, decode_json
 from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
+from incidentbook.core.changes.model import parse_change_event
 from incidentbook.errors import IncidentbookError
 from incidentbook.obs import log_error, log_info, logger
 from incidentbook.receiver.metrics import ReceiverMetrics
@@ -41,7 +43,10 @@ ROUTE_ALERTMANAGER = "/api/v1/alertmanager"
 ROUTE_PAGERDUTY = "/api/v2/enqueue"
 # PagerDuty's own path, for senders configured with the host alone (as PagerDuty's clients are).
 ROUTE_PAGERDUTY_NATIVE = "/v2/enqueue"
-PAGERDUTY_ROUTES = frozenset({ROUTE_PAGERDUTY, ROUTE_PAGERDUTY_NATIVE})
+ROUTE_PAGERDUTY_CHANGE = "/v2/change/enqueue"
+PAGERDUTY_ROUTES = frozenset(
+    {ROUTE_PAGERDUTY, ROUTE_PAGERDUTY_NATIVE, ROUTE_PAGERDUTY_CHANGE}
+)
 _CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:/@+=-]{1,128}$")
 
 
@@ -85,6 +90,9 @@ def create_app(
 
     async def pagerduty_native(request: Request) -> Response:
         return await _handle(state, request, ROUTE_PAGERDUTY_NATIVE, _pagerduty)
+
+    async def pagerduty_change(request: Request) -> Response:
+        return await _handle(state, request, ROUTE_PAGERDUTY_CHANGE, _pagerduty_change)
 
     async def healthz(request: Request) -> Response:
         def probe() -> dict[str, Any]:
@@ -136,6 +144,7 @@ def create_app(
             Route(ROUTE_ALERTMANAGER, alertmanager, methods=["POST"]),
             Route(ROUTE_PAGERDUTY, pagerduty, methods=["POST"]),
             Route(ROUTE_PAGERDUTY_NATIVE, pagerduty_native, methods=["POST"]),
+            Route(ROUTE_PAGERDUTY_CHANGE, pagerduty_change, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
@@ -168,7 +177,8 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
         if not bearer_ok and not _routing_key_ok(state, body):
             raise _unauthorized(cid)
         status, payload = await handler(state, request, cid, body)
-    except Refusal as refusal:
+    except Refusal as refused:
+        refusal = _as_pagerduty(refused) if route in PAGERDUTY_ROUTES else refused
         status, payload = refusal.status, refusal.body
         headers.update(refusal.headers)
         if status >= 500:
@@ -194,6 +204,23 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
     state.metrics.observe_request(route, request.method, status)
     state.metrics.latency.labels(route=route).observe(time.perf_counter() - started)
     return JSONResponse(payload, status_code=status, headers=headers)
+
+
+PAGERDUTY_INVALID = {"status": "invalid event", "message": "Event object is invalid"}
+
+
+def _as_pagerduty(refusal: Refusal) -> Refusal:
+    """A refusal on a PagerDuty path, answered as PagerDuty documents its Events API: every
+    bad request is a 400 with ``status``, ``message`` and ``errors`` (a wrong routing key and
+    an oversized body too; PagerDuty's clients do not retry a 4xx). 5xx are kept (retried)."""
+    if refusal.status >= 500 or refusal.body.get("message") == PAGERDUTY_INVALID["message"]:
+        return refusal
+    if refusal.status == 401:
+        errors = ["routing_key: not accepted here (give the receiver's token as routing_key)"]
+    else:
+        message = str(refusal.body.get("message", "invalid request"))
+        errors = list(refusal.body.get("errors") or [message.replace("body ", "body: ", 1)])
+    return Refusal(400, {**PAGERDUTY_INVALID, "errors": errors})
 
 
 def _bearer_ok(state: ReceiverState, request: Request) -> bool:
@@ -315,10 +342,29 @@ async def _pagerduty(
     except PayloadError as exc:
         raise Refusal(
             400,
-            {"status": "invalid event", "message": "Event object is invalid", "errors": exc.errors},
+            {**PAGERDUTY_INVALID, "errors": exc.errors},
         ) from None
     ctx = ctx.because(f"PagerDuty {event.action}")
     service = state.services.alerts
     result = await _commit(lambda: service.ingest_pagerduty(ctx, event), cid)
     state.metrics.observe_ingest("pagerduty", result)
     return 202, {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
+
+
+async def _pagerduty_change(
+    state: ReceiverState, request: Request, cid: str, body: bytes
+) -> tuple[int, dict[str, Any]]:
+    """A PagerDuty change event: stored once (a replay is the same change), 202 as PagerDuty."""
+    try:
+        event = parse_change_event(decode_json(body))
+    except PayloadError as exc:
+        raise Refusal(
+            400,
+            {**PAGERDUTY_INVALID, "errors": exc.errors},
+        ) from None
+    ctx = state.services.context(
+        f"PagerDuty change: {event.summary[:80]}", correlation_id=cid, actor=ACTOR_PAGERDUTY
+    )
+    service = state.services.changes
+    await _commit(lambda: service.record(ctx, event), cid)
+    return 202, {"status": "success", "message": "Change event processed"}

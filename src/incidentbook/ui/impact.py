@@ -1,14 +1,30 @@
 """A group's impact as the app shows it (DESIGN §4): accounts, Δ per currency and the bad-entry
-window in ledger time, for the Triage table and detail and the Incident header. Text only: the
-numbers come from ``AlertGroup`` (``services.alerts.groups()``), money from ``format_minor``."""
+window in ledger time, for the Triage table and detail and the Incident header; and the
+Incident detail's deploy context and sender links. Text only: the numbers come from
+``AlertGroup`` (``services.alerts.groups()``), money from ``format_minor``, the changes from
+``services.changes``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from incidentbook.core.alerts.model import AlertGroup
-from incidentbook.present import accounts_text, bad_window, money_parts, zone_named
+from incidentbook.core.alerts.model import sender_context as read_sender_context
+from incidentbook.errors import NotFoundError
+from incidentbook.present import (
+    accounts_text,
+    bad_window,
+    change_before_text,
+    money_parts,
+    zone_named,
+)
+
+if TYPE_CHECKING:
+    from incidentbook.core.changes.model import DeployContext
+    from incidentbook.core.incidents.model import IncidentState
+    from incidentbook.services import Services
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -72,3 +88,46 @@ def impact_line(group: AlertGroup, zone: ZoneInfo) -> str:
     if window:
         parts.append(f"bad entries {window} (ledger time, {zone.key})")
     return f"{group.key}: " + " · ".join(parts)
+
+
+def deploy_lines(deploys: DeployContext, zone: ZoneInfo) -> list[str]:
+    """The changes before detection, one a line: 'api v2 deployed 01:55, 7 minutes before
+    the first duplicate (api)'."""
+    anchor = deploys.anchor
+    return [
+        change_before_text(
+            p.change.summary, p.change.at, p.seconds_before, anchor.kind, anchor.check, zone
+        )
+        + f" ({p.change.source})"
+        for p in deploys.changes
+    ]
+
+
+SENDER_ALERTS_READ = 20  # the Incident screen reads the sender context of its first alerts
+
+
+def sender_context_lines(annotations: dict[str, str]) -> list[str]:
+    """An alert's sender context (links, images, client) as the app's detail lines."""
+    sender = read_sender_context(annotations)
+    lines = []
+    if sender.client or sender.client_url:
+        lines.append(f"client {sender.client or '-'} {sender.client_url or ''}".rstrip())
+    lines += [f"link {x.get('text') or ''} {x.get('href', '')}".replace("  ", " ")
+              for x in sender.links]  # fmt: skip
+    lines += [f"image {x.get('alt') or ''} {x.get('src', '')}".replace("  ", " ")
+              for x in sender.images]  # fmt: skip
+    return lines
+
+
+def sender_context(services: Services, incident: IncidentState) -> list[str]:
+    """The sender context of the incident's first alerts, without repeats."""
+    lines: list[str] = []
+    for fingerprint in incident.alerts[:SENDER_ALERTS_READ]:
+        try:
+            alert = services.alerts.get(fingerprint)
+        except NotFoundError:
+            continue
+        for line in sender_context_lines(alert.annotations):
+            if line not in lines:
+                lines.append(line)
+    return lines

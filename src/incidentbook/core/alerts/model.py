@@ -22,6 +22,7 @@ a copy of an older episode (a late retry) is ``stale`` and changes nothing. Page
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -388,3 +389,55 @@ class AlertGroup:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# What a PagerDuty trigger carries beside its payload, kept on the alert as annotations (no
+# schema change): ``links`` and ``images`` as JSON arrays, ``client`` and ``client_url`` as
+# text. The prefix keeps them apart from ``custom_details`` keys, which share annotations.
+SENDER_PREFIX = "pagerduty."
+SENDER_KEYS = ("links", "images", "client", "client_url")
+
+
+@dataclass(frozen=True)
+class SenderContext:
+    """An alert's sender context: links (href, text), images (src, href, alt), client."""
+
+    links: tuple[dict[str, str], ...] = ()
+    images: tuple[dict[str, str], ...] = ()
+    client: str | None = None
+    client_url: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.links or self.images or self.client or self.client_url)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "links": [dict(x) for x in self.links],
+            "images": [dict(x) for x in self.images],
+            "client": self.client,
+            "client_url": self.client_url,
+        }
+
+
+def sender_context(annotations: dict[str, str]) -> SenderContext:
+    """The sender context kept in an alert's annotations (read defensively)."""
+
+    def items(key: str) -> tuple[dict[str, str], ...]:
+        try:
+            value = json.loads(annotations.get(SENDER_PREFIX + key, "[]"))
+        except ValueError:
+            return ()
+        if not isinstance(value, list):
+            return ()
+        return tuple(
+            {str(k): str(v) for k, v in x.items() if v is not None}
+            for x in value
+            if isinstance(x, dict)
+        )
+
+    return SenderContext(
+        links=items("links"),
+        images=items("images"),
+        client=annotations.get(SENDER_PREFIX + "client") or None,
+        client_url=annotations.get(SENDER_PREFIX + "client_url") or None,
+    )

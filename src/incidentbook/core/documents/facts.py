@@ -24,14 +24,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from incidentbook.clock import parse_iso
+from incidentbook.clock import parse_iso, to_iso
 from incidentbook.core.batches import chunks
+from incidentbook.core.changes.model import FIRST_ALERT, FIRST_BAD_ENTRY, Anchor
 from incidentbook.core.events.model import Event
 from incidentbook.core.events.store import stream_events
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.core.ledger.reconcile.accounts import BALANCE, DUPLICATE
 from incidentbook.errors import NotFoundError
+from incidentbook.storage.db import Database
 from incidentbook.storage.models import AlertRow
 
 # Events about writing the postmortem itself are not part of the incident's story.
@@ -142,6 +144,7 @@ class Facts:
     duplicates_failing_balance: int = 0
     first_bad_event: str | None = None
     first_bad_at: str | None = None  # ledger time: the earliest bad_from of reconciler alerts
+    first_bad_check: str | None = None  # the reconciler check of that earliest bad_from
     first_acknowledged_at: str | None = None
     first_alert: str | None = None
     detected_at: str = ""
@@ -275,7 +278,7 @@ def collect(session: Session, incident_id: str) -> Facts:
     accounts: set[str] = set()
     money: dict[tuple[str, str], int] = defaultdict(int)
     check_accounts: dict[tuple[str, str], set[str]] = defaultdict(set)
-    bad_from: list[str] = []
+    bad_from: list[tuple[str, str]] = []  # (bad_from, check)
     services: set[str] = set()
     for row in rows:
         by_name[(row.source, row.name)].append(row)
@@ -299,7 +302,7 @@ def collect(session: Session, incident_id: str) -> Facts:
             money[(check, currency.upper())] += delta
         start = annotations.get("bad_from")
         if isinstance(start, str) and seconds_between(start, start) is not None:
-            bad_from.append(start)
+            bad_from.append((start, check))
     for (source, name), group in by_name.items():
         ends = [r.ends_at for r in group if r.ends_at]
         firing = sum(1 for r in group if r.status == "firing")
@@ -325,7 +328,9 @@ def collect(session: Session, incident_id: str) -> Facts:
             CheckImpact(chk, cur, len(check_accounts[(chk, cur)]), money.get((chk, cur)))
             for chk, cur in sorted(set(check_accounts) | set(money))
         ]
-        facts.first_bad_at = min(bad_from, key=parse_iso, default=None)
+        earliest = min(bad_from, key=lambda pair: parse_iso(pair[0]), default=None)
+        if earliest is not None:
+            facts.first_bad_at, facts.first_bad_check = earliest
         duplicated = {a for (chk, _cur), accs in check_accounts.items() if chk == DUPLICATE
                       for a in accs}  # fmt: skip
         facts.duplicate_accounts = len(duplicated)
@@ -370,3 +375,20 @@ def collect(session: Session, incident_id: str) -> Facts:
     facts.tta_s = seconds_between(state.opened_at, state.acknowledged_at)
     facts.duration_s = seconds_between(impact_start, state.resolved_at)
     return facts
+
+
+def anchor_of(facts: Facts) -> Anchor | None:
+    """Where the incident's deploy context ends: its first bad ledger entry (the reconciler's
+    earliest ``bad_from``), else its first alert (its earliest start), else None."""
+    if facts.first_bad_at:
+        return Anchor(to_iso(parse_iso(facts.first_bad_at)), FIRST_BAD_ENTRY, facts.first_bad_check)
+    first = facts.first_bad_event or facts.first_alert
+    if first:
+        return Anchor(to_iso(parse_iso(first)), FIRST_ALERT)
+    return None
+
+
+def detection_anchor(db: Database, incident_id: str) -> Anchor | None:
+    """``anchor_of`` one incident, read in one snapshot (``NotFoundError`` if there is none)."""
+    with db.read() as session:
+        return anchor_of(collect(session, incident_id))

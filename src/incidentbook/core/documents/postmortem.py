@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidentbook.context import Context
+from incidentbook.core.changes.model import DeployContext
 from incidentbook.core.documents import blocks, related, store, templating
-from incidentbook.core.documents.facts import Facts, collect
+from incidentbook.core.documents.facts import Facts, TimelineEntry, anchor_of, collect
 from incidentbook.core.documents.files import document_files, shown
 from incidentbook.core.documents.premortem import coverage_for_incident
 from incidentbook.core.documents.service import DocumentService
@@ -34,6 +35,7 @@ from incidentbook.storage.db import Database
 from incidentbook.text import slugify
 
 if TYPE_CHECKING:
+    from incidentbook.core.changes.service import ChangeService
     from incidentbook.core.incidents.service import IncidentService
 
 TEMPLATE = "postmortem.md.j2"
@@ -62,6 +64,15 @@ class PostmortemResult:
             "missing": self.missing,
             "search_backend": self.search_backend,
         }
+
+
+def change_timeline(deploys: DeployContext) -> list[TimelineEntry]:
+    """One timeline entry per change before detection (source ``change``)."""
+    return [
+        TimelineEntry(p.change.at, "change", f"change: {p.change.summary} ({p.change.source})",
+                      p.change.actor)
+        for p in deploys.changes
+    ]  # fmt: skip
 
 
 def postmortem_id(incident_id: str) -> str:
@@ -94,12 +105,14 @@ class PostmortemService:
         incidents: IncidentService,
         documents: DocumentService,
         new_context: Callable[[str], Context],
+        changes: ChangeService | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.incidents = incidents
         self.documents = documents
         self.new_context = new_context
+        self.changes = changes  # the deploy context: changes before the first bad entry
 
     def render(self, incident_id: str, ctx: Context) -> tuple[str, Facts]:
         """(body, facts) for an incident; the body's generated regions are stamped."""
@@ -116,6 +129,13 @@ class PostmortemService:
             limit=5,
         )
         coverage = coverage_for_incident(settings, self.db, incident_id, facts=facts)
+        anchor = anchor_of(facts)
+        deploys = (
+            self.changes.before(anchor) if self.changes is not None and anchor is not None else None
+        )
+        if deploys is not None:
+            facts.timeline.extend(change_timeline(deploys))
+            facts.timeline.sort(key=lambda t: t.at)
         now = ctx.clock()
         body = templating.render(
             settings,
@@ -127,6 +147,7 @@ class PostmortemService:
                 "timeline": [t.__dict__ for t in facts.timeline],
                 "related": [r.to_dict() | {"action_status": r.action_status} for r in found],
                 "coverage": [c.to_dict() for c in coverage],
+                "deploys": deploys.to_dict() if deploys is not None else None,
                 "created": now.date().isoformat(),
                 "now": now.isoformat(),
             },

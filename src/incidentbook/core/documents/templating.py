@@ -14,6 +14,7 @@ import re
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import (
     ChoiceLoader,
@@ -28,6 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from incidentbook.errors import UsageError
 from incidentbook.money import format_minor
+from incidentbook.present import change_before_text
 from incidentbook.resources import shipped_dir
 
 if TYPE_CHECKING:
@@ -83,6 +85,19 @@ def hhmm(value: Any) -> str:
     return f"{match.group(1)} {match.group(2)}Z" if match else text
 
 
+def change_line(prior: dict[str, Any], anchor: dict[str, Any]) -> str:
+    """One change before detection, in UTC (documents are in UTC): 'api v2 deployed 01:55,
+    7 minutes before the first duplicate'."""
+    return change_before_text(
+        str(prior["summary"]),
+        str(prior["at"]),
+        float(prior["seconds_before"]),
+        str(anchor["kind"]),
+        anchor.get("check"),
+        ZoneInfo("UTC"),
+    )
+
+
 def make_environment(settings: Settings) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=ChoiceLoader([FileSystemLoader(str(d)) for d in template_dirs(settings)]),
@@ -93,7 +108,12 @@ def make_environment(settings: Settings) -> SandboxedEnvironment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        md_cell=md_cell, md_inline=md_inline, money=money, duration=duration, hhmm=hhmm
+        md_cell=md_cell,
+        md_inline=md_inline,
+        money=money,
+        duration=duration,
+        hhmm=hhmm,
+        change_line=change_line,
     )
     return env
 

@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 from incidentbook.core.alerts import model as alert_model
 from incidentbook.core.alerts import store as alert_store
+from incidentbook.core.changes import model as change_model
+from incidentbook.core.changes import store as change_store
 from incidentbook.core.documents.verify import check_actions, check_documents
 from incidentbook.core.events.projection import CheckResult, check_projection
 from incidentbook.core.incidents import model as incidents
@@ -22,6 +24,7 @@ from incidentbook.core.incidents.store import state_from_row as incident_from_ro
 from incidentbook.core.ledger.reconcile.verify import verify_checkpoints
 from incidentbook.core.search.indexer import check_index
 from incidentbook.settings import Settings
+from incidentbook.storage.changes_models import ChangeRow
 from incidentbook.storage.db import Database
 from incidentbook.storage.models import AlertRow, IncidentRow
 
@@ -70,11 +73,25 @@ def check_alerts(_settings: Settings, db: Database) -> CheckResult:
     )
 
 
+def check_changes(_settings: Settings, db: Database) -> CheckResult:
+    return check_projection(
+        "changes_projection",
+        "change",
+        db,
+        change_model.STREAM_PREFIX,
+        ChangeRow,
+        lambda r: r.change_id,
+        change_model.derive,
+        change_store.change_from_row,
+    )
+
+
 # Every check ``verify`` runs, in order; each names its result (CheckResult.name).
 CHECKS: list[Check] = [
     check_append_only,
     check_incidents,
     check_alerts,
+    check_changes,
     check_index,
     check_documents,
     check_actions,

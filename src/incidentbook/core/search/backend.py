@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = "2"
-KINDS = ("incident", "alert_group", "runbook", "postmortem", "premortem")
+KINDS = ("incident", "alert_group", "change", "runbook", "postmortem", "premortem")
 TOKEN = re.compile(r"[^\W_]+")
 MINSIZE = 2
 TITLE_BOOST = 2.5

@@ -1,4 +1,5 @@
-"""What gets indexed: one ``Doc`` per incident, alert group, runbook, postmortem and pre-mortem.
+"""What gets indexed: one ``Doc`` per incident, alert group, change, runbook, postmortem and
+pre-mortem.
 
 The SQLite database and the Markdown files are the sources of truth; these functions read a
 source and describe the document the index should hold for it (or ``None``: it is gone).
@@ -22,6 +23,7 @@ from sqlmodel import Session, col, or_, select
 
 import incidentbook.core.search.backend as W
 from incidentbook.clock import parse_iso
+from incidentbook.core.changes.store import all_change_ids, get_change
 from incidentbook.core.events.store import stream_events
 from incidentbook.core.runbooks.loader import load_runbooks, runbook_files
 from incidentbook.core.runbooks.model import section_text, sections
@@ -33,9 +35,9 @@ if TYPE_CHECKING:
     from incidentbook.settings import Settings
     from incidentbook.storage.db import Database
 
-DOC_KINDS = ("incident", "alert_group", "runbook", "postmortem", "premortem")
+DOC_KINDS = ("incident", "alert_group", "change", "runbook", "postmortem", "premortem")
 FILE_KINDS = ("runbook", "postmortem", "premortem")
-DB_KINDS = ("incident", "alert_group")
+DB_KINDS = ("incident", "alert_group", "change")
 SEVERITY_ORDER = ("critical", "error", "warning", "info")
 
 
@@ -233,11 +235,31 @@ def alert_group_doc(session: Session, group_key: str) -> Doc | None:
     )
 
 
+def change_doc(session: Session, change_id: str) -> Doc | None:
+    change = get_change(session, change_id)
+    if change is None:
+        return None
+    lines = [change.summary, f"source {change.source}"]
+    lines += [f"{k}: {v}" for k, v in sorted(change.custom_details.items())]
+    lines += [" ".join(x for x in (link.text, link.href) if x) for link in change.links]
+    return Doc(
+        kind="change",
+        id=change.id,
+        title=change.summary,
+        body="\n".join(lines),
+        services=tuple(sorted(_services_of(change.custom_details) | {change.source.lower()})),
+        created=parse_when(change.at),
+        extra={"source": change.source, "at": change.at},
+    )
+
+
 def db_doc(session: Session, kind: str, doc_id: str) -> Doc | None:
     if kind == "incident":
         return incident_doc(session, doc_id)
     if kind == "alert_group":
         return alert_group_doc(session, doc_id)
+    if kind == "change":
+        return change_doc(session, doc_id)
     return None
 
 
@@ -246,6 +268,8 @@ def db_doc_ids(session: Session) -> Iterator[tuple[str, str]]:
         yield "incident", str(incident_id)
     for key in session.exec(select(AlertRow.group_key).distinct().order_by(AlertRow.group_key)):
         yield "alert_group", str(key)
+    for change_id in all_change_ids(session):
+        yield "change", change_id
 
 
 def db_docs(db: Database) -> Iterator[Doc]:

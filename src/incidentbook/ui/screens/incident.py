@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +18,13 @@ from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.core.documents.premortem import foreseen_for_incident
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import IncidentbookError
-from incidentbook.ui.impact import has_impact, impact_line, workspace_zone
+from incidentbook.ui.impact import (
+    deploy_lines,
+    has_impact,
+    impact_line,
+    sender_context,
+    workspace_zone,
+)
 from incidentbook.ui.screens.audit import AuditScreen
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.editor import start_postmortem
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
 
     from incidentbook.context import Context
     from incidentbook.core.alerts.model import AlertGroup
+    from incidentbook.core.changes.model import DeployContext
     from incidentbook.core.events.model import Event
     from incidentbook.core.incidents.model import IncidentState, Outcome
     from incidentbook.services import Services
@@ -43,6 +51,8 @@ class IncidentLoaded(Message):
     now: datetime
     foreseen: list[str] = field(default_factory=list)  # "foreseen in PRE-0003: risk 2 — …"
     impacts: list[AlertGroup] = field(default_factory=list)  # its reconciler groups
+    deploys: DeployContext | None = None  # the changes before its first bad entry or alert
+    sender_links: list[str] = field(default_factory=list)  # its alerts' links, client
 
 
 class IncidentScreen(DataScreen):
@@ -102,6 +112,8 @@ class IncidentScreen(DataScreen):
                 services.settings.clock(),
                 _foreseen(services, incident),
                 impacts_of(services, incident.id),
+                services.changes.for_incident(incident.id),
+                sender_context(services, incident),
             )
 
         run_in_worker(self, load, group="incident-load", catch=IncidentbookError)
@@ -144,7 +156,13 @@ class IncidentScreen(DataScreen):
         if inc.runbooks:
             lines.append("runbooks: " + ", ".join(inc.runbooks))
         lines.extend(message.foreseen)
-        self.query_one("#incident-detail", Static).update("\n".join(lines))
+        deploys = message.deploys
+        if deploys is not None and deploys.changes:
+            lines.append("changes before detection:")
+            lines.extend(f"  {line}" for line in deploy_lines(deploys, zone))
+        lines.extend(message.sender_links)
+        # Text, not markup: a change's summary or a link may hold brackets.
+        self.query_one("#incident-detail", Static).update(Text("\n".join(lines)))
 
     # -- actions -------------------------------------------------------------------------
 

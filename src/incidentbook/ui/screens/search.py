@@ -50,6 +50,7 @@ BADGE_STYLE = {
     "runbook": "bold white on dark_blue",
     "postmortem": "bold white on dark_green",
     "premortem": "bold black on cyan",
+    "change": "bold white on purple",
 }
 LIMIT = 20
 # Drain the outbox and rescan files at most this often while typing (and on every reload).

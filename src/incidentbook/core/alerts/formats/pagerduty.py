@@ -1,7 +1,9 @@
-"""PagerDuty Events API v2: trigger, acknowledge and resolve events, keyed by ``dedup_key``."""
+"""PagerDuty Events API v2: trigger, acknowledge and resolve events, keyed by ``dedup_key``;
+a trigger's links, images, client and client_url are kept as ``pagerduty.*`` annotations."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -14,10 +16,11 @@ from incidentbook.core.alerts.formats.common import (
     PayloadError,
     kind_of,
 )
-from incidentbook.core.alerts.model import ALERT_SEVERITIES, NativeAlert
+from incidentbook.core.alerts.model import ALERT_SEVERITIES, SENDER_PREFIX, NativeAlert
 
 PAGERDUTY_ACTIONS = ("trigger", "acknowledge", "resolve")
 SUMMARY_MAX = 1024
+SENDER_ITEMS_MAX = 50
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ def parse_pagerduty(
             c.fail("payload", "is required for a trigger and must be an object")
         else:
             alert = _pagerduty_alert(c, payload, dedup_key, now)
+            sender = _sender_annotations(c, raw)
+            if alert is not None and sender:
+                alert = replace(alert, annotations={**alert.annotations, **sender})
         if dedup_key is None and not c.errors:
             dedup_key = make_dedup_key()
             generated = True
@@ -69,6 +75,34 @@ def parse_pagerduty(
     if c.errors or action is None or dedup_key is None:
         raise PayloadError(c.errors or ["event: invalid"])
     return PagerDutyEvent(action=action, dedup_key=dedup_key, generated_key=generated, alert=alert)
+
+
+def _sender_annotations(c: Collector, raw: dict[str, Any]) -> dict[str, str]:
+    """A trigger's ``links`` ([{href, text}]), ``images`` ([{src, href, alt}]), ``client`` and
+    ``client_url``, as the alert's ``pagerduty.*`` annotations (``SENDER_KEYS``)."""
+    out: dict[str, str] = {}
+    for key, required in (("links", "href"), ("images", "src")):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or len(value) > SENDER_ITEMS_MAX:
+            c.fail(key, f"must be an array of at most {SENDER_ITEMS_MAX} objects")
+            continue
+        kept: list[dict[str, str]] = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                c.fail(f"{key}[{i}]", f"must be an object, not {kind_of(item)}")
+                continue
+            fields = {name: c.text(item, name, f"{key}[{i}].{name}", required=name == required)
+                      for name in ("href", "text", "src", "alt")}  # fmt: skip
+            kept.append({k: v for k, v in fields.items() if v is not None})
+        if kept:
+            out[SENDER_PREFIX + key] = json.dumps(kept, sort_keys=True)
+    for key in ("client", "client_url"):
+        text = c.text(raw, key, key, required=False)
+        if text is not None:
+            out[SENDER_PREFIX + key] = text
+    return out
 
 
 def _pagerduty_alert(

@@ -1,0 +1,1 @@
+"""Change events: deploys, config changes, migrations; the deploy context of an incident."""
