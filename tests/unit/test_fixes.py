@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from incidentbook.core.fixes.model import FIX_ACTOR, Plan, reversal_key
+from incidentbook.core.health.verify import run_verify
 from incidentbook.core.incidents.model import CORRECTION_APPLIED, FIX_PLANNED
 from incidentbook.core.ledger.contract import LedgerError, open_ledger
 from incidentbook.errors import CheckFailed, ConflictError, NotFoundError, UsageError
@@ -338,3 +339,19 @@ def test_an_incident_without_firing_findings_has_nothing_to_fix(
         make_plan(services, url, incident.id)
     with pytest.raises(NotFoundError):
         make_plan(services, url, "INC-0999")
+
+
+def test_verify_rehashes_plans_and_counts_one_event_per_batch(
+    services: Services, url: str
+) -> None:
+    incident_id = incident_with_findings(services, url)
+    plan = make_plan(services, url, incident_id).plan
+    apply(services, url, plan.plan_id, batch_size=3)
+    results = {r.name: r for r in run_verify(services.settings, services.db)}
+    assert results["fix_plans"].ok and results["fix_plans"].checked == 1 + 2
+    assert all(r.ok for r in results.values()), [r.problems for r in results.values()]
+    with sqlite3.connect(services.settings.db_path) as conn:
+        conn.execute("DROP TRIGGER fix_plans_no_update")
+        conn.execute("UPDATE fix_plans SET body = replace(body, 'dup_all', 'dup_alL')")
+    fix = {r.name: r for r in run_verify(services.settings, services.db)}["fix_plans"]
+    assert fix.problems == ["FIX-0001: its content no longer matches its sha256"]

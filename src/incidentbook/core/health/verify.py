@@ -19,6 +19,7 @@ from incidentbook.core.changes import model as change_model
 from incidentbook.core.changes import store as change_store
 from incidentbook.core.documents.verify import check_actions, check_documents
 from incidentbook.core.events.projection import CheckResult, check_projection
+from incidentbook.core.fixes.verify import check_fix_plans
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.store import state_from_row as incident_from_row
 from incidentbook.core.ledger.reconcile.verify import verify_checkpoints
@@ -96,6 +97,7 @@ CHECKS: list[Check] = [
     check_documents,
     check_actions,
     verify_checkpoints,
+    check_fix_plans,
 ]
 
 
