@@ -1,4 +1,5 @@
-"""Incident: header, timeline, notes input; acknowledge, resolve, reopen, severity."""
+"""Incident: header, timeline, notes input; acknowledge, resolve, reopen, severity; the way
+to its affected accounts (A) and its fix (F)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from incidentbook.ui.impact import (
 from incidentbook.ui.screens.audit import AuditScreen
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.editor import start_postmortem
+from incidentbook.ui.screens.fix import FixScreen
 from incidentbook.ui.screens.severity_dialog import SeverityDialog
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
@@ -64,6 +66,13 @@ class IncidentScreen(DataScreen):
         Binding("s", "severity", "Severity", id="incident.severity"),
         Binding("n", "focus_note", "Note", id="incident.note"),
         Binding("p", "postmortem", "Postmortem", id="incident.postmortem"),
+        Binding(
+            "F",
+            "fix",
+            "Fix",
+            id="incident.fix",
+            tooltip="Fix forward: the correction plan, a dry run, apply (asks first), verify",
+        ),
         Binding(
             "A",
             "audit",
@@ -207,6 +216,9 @@ class IncidentScreen(DataScreen):
 
     def action_audit(self) -> None:
         self.app.push_screen(AuditScreen(incident_id=self.incident_id))
+
+    def action_fix(self) -> None:
+        self.app.push_screen(FixScreen(self.incident_id))
 
     def action_postmortem(self) -> None:
         """Open the incident's postmortem in the editor, starting it from the template."""
