@@ -17,6 +17,7 @@ from incidentbook.core.alerts import model as alert_model
 from incidentbook.core.alerts import store as alert_store
 from incidentbook.core.documents.verify import check_actions, check_documents
 from incidentbook.core.events.projection import CheckResult, check_projection
+from incidentbook.core.evidence.verify import check_evidence as verify_evidence
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.store import state_from_row as incident_from_row
 from incidentbook.core.ledger.reconcile.verify import verify_checkpoints
@@ -70,6 +71,11 @@ def check_alerts(_settings: Settings, db: Database) -> CheckResult:
     )
 
 
+def check_evidence(_settings: Settings, db: Database) -> CheckResult:
+    """Every frozen evidence body and set re-hashed (``core.evidence.verify``)."""
+    return verify_evidence(db)
+
+
 # Every check ``verify`` runs, in order; each names its result (CheckResult.name).
 CHECKS: list[Check] = [
     check_append_only,
@@ -79,6 +85,7 @@ CHECKS: list[Check] = [
     check_documents,
     check_actions,
     verify_checkpoints,
+    check_evidence,
 ]
 
 
