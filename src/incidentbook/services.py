@@ -91,8 +91,15 @@ class Services:
     def postmortems(self) -> PostmortemService:
         from incidentbook.core.documents.postmortem import PostmortemService
 
+        evidence = self.evidence
+        ledger_url = self.settings.ledger_url
         return PostmortemService(
-            self.settings, self.db, self.incidents, self.documents, self.context
+            self.settings,
+            self.db,
+            self.incidents,
+            self.documents,
+            self.context,
+            evidence=lambda incident_id: evidence.compare(incident_id, ledger_url),
         )
 
     @cached_property

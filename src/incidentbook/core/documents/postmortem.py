@@ -2,7 +2,8 @@
 [--refresh]``.
 
 The workspace's (or the shipped) ``postmortem.md.j2`` is rendered with every fact incidentbook
-knows (``facts.collect``), related past incidents and documents (``related``) and the pre-mortem
+knows (``facts.collect``), the evidence frozen at detection against the ledger now
+(``evidence``), related past incidents and documents (``related``) and the pre-mortem
 risks that hit or were missed (``premortem.coverage_for_incident``). The file is written via a
 temp file and rename, in the same unit of work as its ``document.registered`` event, its action
 items and an ``incident.postmortem_started`` event on the incident.
@@ -24,6 +25,7 @@ from incidentbook.core.documents.facts import Facts, collect
 from incidentbook.core.documents.files import document_files, shown
 from incidentbook.core.documents.premortem import coverage_for_incident
 from incidentbook.core.documents.service import DocumentService
+from incidentbook.core.evidence.model import EvidenceComparison
 from incidentbook.core.incidents import model as incidents
 from incidentbook.errors import ConflictError, UsageError
 from incidentbook.frontmatter import join, split
@@ -35,6 +37,10 @@ from incidentbook.text import slugify
 
 if TYPE_CHECKING:
     from incidentbook.core.incidents.service import IncidentService
+
+# The incident's evidence against the ledger now (``EvidenceService.compare`` over the
+# configured ledger, wired in ``Services``), or None without evidence.
+EvidenceReader = Callable[[str], EvidenceComparison | None]
 
 TEMPLATE = "postmortem.md.j2"
 STARTED = "incident.postmortem_started"
@@ -94,12 +100,14 @@ class PostmortemService:
         incidents: IncidentService,
         documents: DocumentService,
         new_context: Callable[[str], Context],
+        evidence: EvidenceReader | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.incidents = incidents
         self.documents = documents
         self.new_context = new_context
+        self.evidence = evidence
 
     def render(self, incident_id: str, ctx: Context) -> tuple[str, Facts]:
         """(body, facts) for an incident; the body's generated regions are stamped."""
@@ -116,6 +124,7 @@ class PostmortemService:
             limit=5,
         )
         coverage = coverage_for_incident(settings, self.db, incident_id, facts=facts)
+        evidence = self.evidence(incident_id) if self.evidence is not None else None
         now = ctx.clock()
         body = templating.render(
             settings,
@@ -127,6 +136,7 @@ class PostmortemService:
                 "timeline": [t.__dict__ for t in facts.timeline],
                 "related": [r.to_dict() | {"action_status": r.action_status} for r in found],
                 "coverage": [c.to_dict() for c in coverage],
+                "evidence": evidence.to_dict() if evidence is not None else None,
                 "created": now.date().isoformat(),
                 "now": now.isoformat(),
             },
