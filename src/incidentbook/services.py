@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from incidentbook.core.documents.postmortem import PostmortemService
     from incidentbook.core.documents.premortem import PremortemService
     from incidentbook.core.documents.service import DocumentService
+    from incidentbook.core.evidence.service import EvidenceService
     from incidentbook.core.fixes.service import FixService
     from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.ledger.reconcile.service import ReconcileService
@@ -43,8 +44,15 @@ class Services:
         return IncidentService(self.db, closure_gate=closure_check)
 
     @cached_property
+    def evidence(self) -> EvidenceService:
+        from incidentbook.core.evidence.service import EvidenceService
+
+        return EvidenceService(self.db)
+
+    @cached_property
     def alerts(self) -> AlertService:
         from incidentbook.core.alerts.service import AlertService
+        from incidentbook.core.ledger.contract import LedgerError
         from incidentbook.core.ledger.reconcile.candidates import group_impacts
         from incidentbook.core.runbooks.matching import matched_runbook
 
@@ -53,12 +61,20 @@ class Services:
         def runbook_for(alert: AlertState) -> str | None:
             return matched_runbook(settings, alert.name, alert.labels, alert.annotations)
 
+        def freeze_evidence(ctx: Context, incident_id: str, ledger_url: str | None) -> str | None:
+            try:
+                self.evidence.freeze_incident(ctx, incident_id, ledger_url or settings.ledger_url)
+            except LedgerError as exc:
+                return f"evidence not frozen ({exc}); the next reconcile run freezes it"
+            return None
+
         return AlertService(
             self.db,
             self.incidents,
             self.settings.alert_group_by,
             impacts=group_impacts,
             runbook_for=runbook_for,
+            after_ack=freeze_evidence,
         )
 
     @cached_property
@@ -90,8 +106,16 @@ class Services:
     def postmortems(self) -> PostmortemService:
         from incidentbook.core.documents.postmortem import PostmortemService
 
+        evidence = self.evidence
+        ledger_url = self.settings.ledger_url
         return PostmortemService(
-            self.settings, self.db, self.incidents, self.documents, self.context, self.changes
+            self.settings,
+            self.db,
+            self.incidents,
+            self.documents,
+            self.context,
+            self.changes,
+            evidence=lambda incident_id: evidence.compare(incident_id, ledger_url),
         )
 
     @cached_property
@@ -117,6 +141,7 @@ class Services:
             ledger_url=self.settings.ledger_url,
             state_dir=self.settings.state_dir,
             clock=self.settings.clock,
+            after_publish=self.evidence.freeze_pending,
         )
 
     def context(

@@ -435,6 +435,12 @@ def impact_text(key: str, impact: GroupImpact, zone: ZoneInfo, incident_id: str 
     default=None,
     help="Join this existing incident instead of opening one (two groups, one incident).",
 )
+@click.option(
+    "--ledger",
+    "ledger_url",
+    metavar="URL",
+    help="SQLAlchemy URL of the ledger the evidence is frozen from (default: the configured).",
+)
 @reason_option
 @json_option
 @click.pass_context
@@ -443,15 +449,24 @@ def ack_group_cmd(
     group_key: str,
     severity: str | None,
     incident_id: str | None,
+    ledger_url: str | None,
     reason: str | None,
     as_json: bool,
 ) -> None:
     """Acknowledge an alert group: open (or join) its incident, link its firing alerts and the
-    runbook they match."""
+    runbook they match, and freeze the evidence of its reconciler accounts (their ledger rows
+    and entries, see `incident evidence`). A ledger that cannot be read leaves the
+    acknowledgement standing: one warning line, and the next reconcile run freezes it."""
     state = cli_state(ctx)
     outcome = state.services.alerts.acknowledge_group(
-        state.context(reason), group_key, severity=severity, incident_id=incident_id
+        state.context(reason),
+        group_key,
+        severity=severity,
+        incident_id=incident_id,
+        ledger_url=ledger_url,
     )
+    for warning in outcome.warnings:
+        click.echo(f"incidentbook: warning: {warning}", err=True)
 
     def human() -> None:
         inc = outcome.incident

@@ -17,7 +17,7 @@ from incidentbook.core.incidents.model import SEVERITIES
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import UsageError
 from incidentbook.fs import atomic_write
-from incidentbook.money import format_minor
+from incidentbook.money import format_maybe, format_minor
 from incidentbook.present import account_cells, anchor_words, change_before_text, minutes_words
 
 if TYPE_CHECKING:
@@ -448,5 +448,56 @@ def accounts_cmd(
             click.echo(empty)
             return
         _accounts_table(report)
+
+    emit(report.to_dict(), as_json, human)
+
+
+@incident.command("evidence")
+@click.argument("incident_id", metavar="ID")
+@json_option
+@click.pass_context
+def evidence_cmd(ctx: click.Context, incident_id: str, as_json: bool) -> None:
+    """The evidence frozen when the incident was opened from (or joined by) a reconciler
+    group: per account its stored balance at detection, entry count and SHA-256 of its
+    canonical JSON (its ledger row and every entry), the set hash over all of them, and the
+    stored balances per currency. Later corrections, runs and pruning never change it;
+    `verify` re-hashes it.
+
+    --json prints {"incident_id", "set_number", "set_sha256", "frozen_at",
+    "balance_minor_by_currency", "orphans", "accounts": [{"account_id", "frozen_at",
+    "ledger", "currency", "balance_minor", "entries", "sha256"}]}, or {"incident_id",
+    "evidence": null} when nothing was frozen."""
+    state = cli_state(ctx)
+    inc = state.services.incidents.get(incident_id)  # unknown: a one-line error, exit 2
+    report = state.services.evidence.report(inc.id)
+    if report is None:
+        emit({"incident_id": inc.id, "evidence": None}, as_json,
+             lambda: click.echo(f"{inc.id} has no frozen evidence"))  # fmt: skip
+        return
+
+    def human() -> None:
+        count = len(report.accounts)
+        click.echo(
+            f"{inc.id} evidence: {count:,} account{'s' if count != 1 else ''}"
+            f", frozen {report.frozen_at} (set {report.set_number})"
+        )
+        click.echo(f"  set sha256 {report.set_sha256}")
+        head = ("account", "currency", "stored at detection", "entries", "sha256")
+        rows = [
+            (a.account_id, a.currency or "—",
+             format_maybe(a.balance_minor, a.currency, missing="not in ledger"),
+             f"{a.entries:,}", a.sha256)
+            for a in report.accounts
+        ]  # fmt: skip
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+        for r in [head, *rows]:
+            click.echo(
+                f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}"
+                f"  {r[3]:>{widths[3]}}  {r[4]}"
+            )
+        totals = [format_minor(v, c) for c, v in report.balance_minor_by_currency.items()]
+        click.echo("stored balances at detection: " + (" · ".join(totals) or "none"))
+        if report.orphans:
+            click.echo(f"orphans (entries of accounts the ledger lacks): {report.orphans:,}")
 
     emit(report.to_dict(), as_json, human)

@@ -94,6 +94,11 @@ from incidentbook.storage.db import Database
 # The runbook (id) an alert is linked to by the rules, or None: wired in ``Services`` to
 # ``incidentbook.core.runbooks.matching.matched_runbook`` over the workspace's runbooks.
 RunbookFor = Callable[[AlertState], str | None]
+# What runs after a group was acknowledged, given the incident and the ledger URL the caller
+# named (None: the configured one); returns a warning line or None. Wired in ``Services`` to
+# the evidence freeze (``EvidenceService.freeze_incident``): a ledger that cannot be read
+# leaves the acknowledgement standing and says so.
+AfterAck = Callable[[Context, str, str | None], str | None]
 
 
 def _log_ingest(ctx: Context, result: IngestResult, **fields: Any) -> None:
@@ -108,12 +113,14 @@ class AlertService:
         group_by: list[str] | None = None,
         impacts: grouping.ImpactReader | None = None,
         runbook_for: RunbookFor | None = None,
+        after_ack: AfterAck | None = None,
     ) -> None:
         self.db = db
         self.incidents = incidents
         self.group_by = group_by or ["alertname"]
         self.impacts = impacts  # the groups' impact (the reconciler's), for ``groups``
         self.runbook_for = runbook_for  # the runbook ``acknowledge_group`` links, if any
+        self.after_ack = after_ack  # what ``acknowledge_group`` does last (evidence), if any
         # Writers in this process (the receiver's worker threads) queue here, in order, rather
         # than in SQLite's busy handler, whose sleeps grow to 100 ms and make the tail latency.
         # Other processes (the app, the CLI) still meet them at the busy timeout.
@@ -481,9 +488,12 @@ class AlertService:
         *,
         severity: str | None = None,
         incident_id: str | None = None,
+        ledger_url: str | None = None,
     ) -> Outcome:
         """Acknowledge an alert group: open (or join) its incident, link its firing alerts and
-        the runbook its alerts match (``runbook_for``).
+        the runbook its alerts match (``runbook_for``), then run ``after_ack`` (the evidence
+        freeze, from ``ledger_url`` or the configured ledger), whose warning, if any, is the
+        outcome's.
 
         ``incident_id``: join that existing incident instead (both groups of one night belong
         to one incident): an ``incident.group_joined`` event records it, so the group's later
@@ -524,9 +534,15 @@ class AlertService:
         runbook = self.runbook_for(firing[0]) if self.runbook_for is not None else None
         if runbook:
             linked = incidents.link_runbook(ctx, target.id, runbook).changed
+        warning = self.after_ack(ctx, target.id, ledger_url) if self.after_ack else None
         final = incidents.get(target.id)
         changed = opened_changed or acked.changed or added > 0 or joined or linked or retitled
-        return Outcome(final, changed, message=f"group {group_key} → {target.id}")
+        return Outcome(
+            final,
+            changed,
+            message=f"group {group_key} → {target.id}",
+            warnings=(warning,) if warning else (),
+        )
 
     def retitle_group_incidents(self, ctx: Context) -> list[str]:
         """Keep the titles of the unresolved incidents opened from impact groups (the

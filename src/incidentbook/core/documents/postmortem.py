@@ -2,7 +2,8 @@
 [--refresh]``.
 
 The workspace's (or the shipped) ``postmortem.md.j2`` is rendered with every fact incidentbook
-knows (``facts.collect``), related past incidents and documents (``related``) and the pre-mortem
+knows (``facts.collect``), the evidence frozen at detection against the ledger now
+(``evidence``), related past incidents and documents (``related``) and the pre-mortem
 risks that hit or were missed (``premortem.coverage_for_incident``). The file is written via a
 temp file and rename, in the same unit of work as its ``document.registered`` event, its action
 items and an ``incident.postmortem_started`` event on the incident.
@@ -25,6 +26,7 @@ from incidentbook.core.documents.facts import Facts, TimelineEntry, anchor_of, c
 from incidentbook.core.documents.files import document_files, shown
 from incidentbook.core.documents.premortem import coverage_for_incident
 from incidentbook.core.documents.service import DocumentService
+from incidentbook.core.evidence.model import EvidenceComparison
 from incidentbook.core.incidents import model as incidents
 from incidentbook.errors import ConflictError, UsageError
 from incidentbook.frontmatter import join, split
@@ -37,6 +39,10 @@ from incidentbook.text import slugify
 if TYPE_CHECKING:
     from incidentbook.core.changes.service import ChangeService
     from incidentbook.core.incidents.service import IncidentService
+
+# The incident's evidence against the ledger now (``EvidenceService.compare`` over the
+# configured ledger, wired in ``Services``), or None without evidence.
+EvidenceReader = Callable[[str], EvidenceComparison | None]
 
 TEMPLATE = "postmortem.md.j2"
 STARTED = "incident.postmortem_started"
@@ -106,6 +112,7 @@ class PostmortemService:
         documents: DocumentService,
         new_context: Callable[[str], Context],
         changes: ChangeService | None = None,
+        evidence: EvidenceReader | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -113,6 +120,7 @@ class PostmortemService:
         self.documents = documents
         self.new_context = new_context
         self.changes = changes  # the deploy context: changes before the first bad entry
+        self.evidence = evidence
 
     def render(self, incident_id: str, ctx: Context) -> tuple[str, Facts]:
         """(body, facts) for an incident; the body's generated regions are stamped."""
@@ -136,6 +144,7 @@ class PostmortemService:
         if deploys is not None:
             facts.timeline.extend(change_timeline(deploys))
             facts.timeline.sort(key=lambda t: t.at)
+        evidence = self.evidence(incident_id) if self.evidence is not None else None
         now = ctx.clock()
         body = templating.render(
             settings,
@@ -148,6 +157,7 @@ class PostmortemService:
                 "related": [r.to_dict() | {"action_status": r.action_status} for r in found],
                 "coverage": [c.to_dict() for c in coverage],
                 "deploys": deploys.to_dict() if deploys is not None else None,
+                "evidence": evidence.to_dict() if evidence is not None else None,
                 "created": now.date().isoformat(),
                 "now": now.isoformat(),
             },

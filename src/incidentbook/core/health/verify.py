@@ -19,6 +19,7 @@ from incidentbook.core.changes import model as change_model
 from incidentbook.core.changes import store as change_store
 from incidentbook.core.documents.verify import check_actions, check_documents
 from incidentbook.core.events.projection import CheckResult, check_projection
+from incidentbook.core.evidence.verify import check_evidence as verify_evidence
 from incidentbook.core.fixes.verify import check_fix_plans
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.store import state_from_row as incident_from_row
@@ -85,6 +86,9 @@ def check_changes(_settings: Settings, db: Database) -> CheckResult:
         change_model.derive,
         change_store.change_from_row,
     )
+def check_evidence(_settings: Settings, db: Database) -> CheckResult:
+    """Every frozen evidence body and set re-hashed (``core.evidence.verify``)."""
+    return verify_evidence(db)
 
 
 # Every check ``verify`` runs, in order; each names its result (CheckResult.name).
@@ -98,6 +102,7 @@ CHECKS: list[Check] = [
     check_actions,
     verify_checkpoints,
     check_fix_plans,
+    check_evidence,
 ]
 
 

@@ -144,12 +144,14 @@ def derive(events: list[Event]) -> IncidentState | None:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command did: the incident after it, and whether anything was recorded."""
+    """What a command did: the incident after it, and whether anything was recorded;
+    ``warnings``: what went wrong beside it without undoing it (one line each)."""
 
     incident: IncidentState
     changed: bool
     event: Event | None = None
     message: str = ""
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,6 +159,7 @@ class Outcome:
             "changed": self.changed,
             "event": self.event.to_dict() if self.event else None,
             "message": self.message,
+            "warnings": list(self.warnings),
         }
 
 

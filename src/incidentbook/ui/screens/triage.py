@@ -310,7 +310,7 @@ class TriageScreen(DataScreen):
             key = group.key
             self.run_command(
                 lambda: self.services.alerts.acknowledge_group(ctx, key),
-                lambda o: f"{o.incident.id}: acknowledged group {key}",
+                lambda o: "\n".join([f"{o.incident.id}: acknowledged group {key}", *o.warnings]),
             )
             return
         incident = self._selected_incident()

@@ -9,7 +9,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -58,12 +58,17 @@ PUBLISH_BATCH = 2000
 MAX_AUTO_JOBS = 4
 COMMIT_EVERY_S = 0.5  # how long a finished scan task may wait for its checkpoint
 
+# What a run does once its findings are published and it is complete, with the ledger it read
+# (wired in ``Services`` to ``EvidenceService.freeze_pending``).
+AfterPublish = Callable[[Context, Ledger], object]
+
 
 @dataclass(frozen=True)
 class RunSetup:
     """What a run works with besides its options: the state database, the alerts its
     findings become, the ledger to use when the options name none, the settings it stores
-    (``settings.run_options``), how many complete runs keep their findings, the lock file."""
+    (``settings.run_options``), how many complete runs keep their findings, the lock file,
+    and what runs after the run completed (``after_publish``: the evidence freeze)."""
 
     db: Database
     alerts: AlertService
@@ -71,6 +76,7 @@ class RunSetup:
     settings_options: dict[str, Any]
     keep_runs: int
     lock_path: Path
+    after_publish: AfterPublish | None = None
 
 
 def run_reconcile(setup: RunSetup, ctx: Context, options: ReconcileOptions) -> RunSummary:
@@ -120,6 +126,8 @@ def run_reconcile(setup: RunSetup, ctx: Context, options: ReconcileOptions) -> R
             runner.resolve()
             runner.retitle()
             summary = runner.complete()
+            if setup.after_publish is not None:
+                setup.after_publish(ctx, ledger)
             runs.prune_runs(db, ctx, ledger.display_url, setup.keep_runs)
             return summary
     except LedgerError:

@@ -12,7 +12,7 @@ from incidentbook.context import Context
 from incidentbook.core.alerts.service import AlertService
 from incidentbook.core.ledger.reconcile.health import reconciler_health
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions, ReconcilerHealth, RunSummary
-from incidentbook.core.ledger.reconcile.runner import RunSetup, run_reconcile
+from incidentbook.core.ledger.reconcile.runner import AfterPublish, RunSetup, run_reconcile
 from incidentbook.core.ledger.reconcile.settings import reconciler_settings, run_options
 from incidentbook.errors import UsageError
 from incidentbook.storage.db import Database
@@ -24,7 +24,8 @@ class ReconcileService:
     """``config`` is the workspace's incidentbook.toml (its [reconciler] section is checked
     when a run starts, so a bad setting stops a run, not the app); ``ledger_url`` the ledger
     a run checks unless its options name another; ``state_dir`` holds the one-run-at-a-time
-    lock; ``clock`` says how old the last run is."""
+    lock; ``clock`` says how old the last run is; ``after_publish`` runs once a run completed
+    (the evidence freeze of the incidents' accounts)."""
 
     def __init__(
         self,
@@ -35,6 +36,7 @@ class ReconcileService:
         ledger_url: str,
         state_dir: Path,
         clock: Clock,
+        after_publish: AfterPublish | None = None,
     ) -> None:
         self.db = db
         self.alerts = alerts
@@ -42,6 +44,7 @@ class ReconcileService:
         self.ledger_url = ledger_url
         self.state_dir = state_dir
         self.clock = clock
+        self.after_publish = after_publish
 
     def run(self, ctx: Context, options: ReconcileOptions) -> RunSummary:
         """Run (or finish) a reconcile of the configured or given ledger."""
@@ -61,6 +64,7 @@ class ReconcileService:
             settings_options=run_options(configured),
             keep_runs=int(configured["keep_runs"]),
             lock_path=self.state_dir / LOCK_NAME,
+            after_publish=self.after_publish,
         )
         return run_reconcile(setup, ctx, options)
 
