@@ -166,24 +166,23 @@ def dump_sha256(url: str) -> str:
 
 def entry_hashes(url: str) -> dict[int, str]:
     """entry_id → sha256 of the whole row, for every entry."""
-    return {
-        int(r[0]): hashlib.sha256(repr(r).encode()).hexdigest() for r in _rows(url, ENTRY_SQL)
-    }
+    return {int(r[0]): hashlib.sha256(repr(r).encode()).hexdigest() for r in _rows(url, ENTRY_SQL)}
+
+
+BALANCE_SQL = "SELECT account_id, balance_minor FROM ledger_accounts"
+HISTORY_SQL = (
+    "SELECT a.account_id, COALESCE(SUM(e.amount_minor), 0) FROM ledger_accounts a"
+    " LEFT JOIN ledger_entries e ON e.account_id = a.account_id GROUP BY a.account_id"
+)
 
 
 def balances(url: str) -> dict[str, int]:
-    return {str(r[0]): int(r[1]) for r in _rows(url, "SELECT account_id, balance_minor FROM"
-                                                    " ledger_accounts")}  # fmt: skip
+    return {str(r[0]): int(r[1]) for r in _rows(url, BALANCE_SQL)}
 
 
 def histories(url: str) -> dict[str, int]:
     """Every account's derived balance: the sum of its entries (0 without any)."""
-    return {
-        str(r[0]): int(r[1])
-        for r in _rows(url, "SELECT a.account_id, COALESCE(SUM(e.amount_minor), 0) FROM"
-                            " ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id ="
-                            " a.account_id GROUP BY a.account_id")  # fmt: skip
-    }
+    return {str(r[0]): int(r[1]) for r in _rows(url, HISTORY_SQL)}
 
 
 def reversals(url: str) -> list[tuple[Any, ...]]:

@@ -51,8 +51,8 @@ def fix_and_check(url: str, root: Path, seed: int, accounts: int, counts: tuple[
     try:
         before = reconcile(services, url)
         # the generator's faults are exactly what the reconciler finds
-        assert set(before) == made.fixable | made.others, (
-            sorted(set(before) ^ (made.fixable | made.others))
+        assert set(before) == made.fixable | made.others, sorted(
+            set(before) ^ (made.fixable | made.others)
         )
         originals = entry_hashes(url)
         incident = ack_fixable(services)
