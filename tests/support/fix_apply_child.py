@@ -41,9 +41,12 @@ def main(argv: list[str]) -> int:
     ledger = open_ledger(url, writable=True)
     try:
         report = services.fixes.apply(
-            services.context("kill test"), plan_id, ledger, batch_size=int(batch),
+            services.context("kill test"),
+            plan_id,
+            ledger,
+            batch_size=int(batch),
             max_rate=max_rate,
-        )  # fmt: skip
+        )
     finally:
         ledger.dispose()
     print(report.batches_run, report.batches_total, report.totals.conflicts)

@@ -88,10 +88,22 @@ def fix_ledger(
                 for _ in range(copies):
                     moment += timedelta(seconds=rng.randint(1, 90))
                     rows.entries.append(
-                        (next_id, account, amount, currency[account], "payment",
-                         moment - timedelta(seconds=1), moment, ref, None, "system:test",
-                         "payment test", f"req-{next_id}", None)
-                    )  # fmt: skip
+                        (
+                            next_id,
+                            account,
+                            amount,
+                            currency[account],
+                            "payment",
+                            moment - timedelta(seconds=1),
+                            moment,
+                            ref,
+                            None,
+                            "system:test",
+                            "payment test",
+                            f"req-{next_id}",
+                            None,
+                        )
+                    )
                     next_id += rng.choice([1, 1, 3])
                 truth += amount
                 out.extra_copies += copies - 1

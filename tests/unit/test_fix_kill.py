@@ -42,8 +42,9 @@ def _child(ws: Path, url: str, plan: str, *rate: str) -> list[str]:
 
 
 def _state(ws: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{ws / '.incidentbook' / 'state.sqlite'}?mode=ro", uri=True,
-                           timeout=5)  # fmt: skip
+    return sqlite3.connect(
+        f"file:{ws / '.incidentbook' / 'state.sqlite'}?mode=ro", uri=True, timeout=5
+    )
 
 
 def _checkpoints(ws: Path) -> int:
@@ -71,8 +72,14 @@ def _corrections(ws: Path) -> list[dict[str, Any]]:
 def _prepare(tmp: Path, url: str) -> tuple[FixLedger, Path, str, int]:
     """A ledger with 40 accounts to correct, an incident and a plan; returns the made ledger,
     the planned workspace, the plan id and its number of batches."""
-    made = fix_ledger(404, 90, dup_all=16, dup_one=12, mismatch=12,
-                      others={"clock_skew": 2, "orphan_entry": 1, "currency_mismatch": 1})  # fmt: skip
+    made = fix_ledger(
+        404,
+        90,
+        dup_all=16,
+        dup_one=12,
+        mismatch=12,
+        others={"clock_skew": 2, "orphan_entry": 1, "currency_mismatch": 1},
+    )
     write_ledger(url, made.rows)
     services = fresh_services(tmp / "ws")
     try:
@@ -138,8 +145,9 @@ def test_kill_9_then_again_gives_the_uninterrupted_ledger(
     planned = tmp_path / "planned"
     shutil.copytree(ws, planned)
 
-    reference = subprocess.run(_child(ws, url, plan_id), env=_env(), capture_output=True,
-                               text=True, timeout=300)  # fmt: skip
+    reference = subprocess.run(
+        _child(ws, url, plan_id), env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert reference.returncode == 0, reference.stderr
     assert reference.stdout.split() == [str(batches), str(batches), "0"]
     expected = dump(url)
@@ -152,18 +160,25 @@ def test_kill_9_then_again_gives_the_uninterrupted_ledger(
     if how == "poll":
         stops = sorted(rng.sample(range(1, batches - 1), 2))
         for stop in stops:
-            proc = subprocess.Popen(_child(ws, url, plan_id, str(RATE)), env=_env(),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            proc = subprocess.Popen(
+                _child(ws, url, plan_id, str(RATE)),
+                env=_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             assert _kill_at(proc, ws, stop, rng.random() * 0.12), "the apply ended before the kill"
     else:
         killed = subprocess.run(
-            _child(ws, url, plan_id), capture_output=True, timeout=300,
+            _child(ws, url, plan_id),
+            capture_output=True,
+            timeout=300,
             env=_env({"INCIDENTBOOK_TEST_KILL_AFTER_LEDGER_BATCH": str(seed)}),
-        )  # fmt: skip
+        )
         assert killed.returncode == -signal.SIGKILL
         assert _checkpoints(ws) == seed - 1  # the ledger holds batch `seed`, the state does not
-    finished = subprocess.run(_child(ws, url, plan_id), env=_env(), capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+    finished = subprocess.run(
+        _child(ws, url, plan_id), env=_env(), capture_output=True, text=True, timeout=300
+    )
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.split()[1:] == [str(batches), "0"]
 

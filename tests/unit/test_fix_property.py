@@ -41,11 +41,19 @@ def others_of(found: dict[str, dict[str, object]]) -> dict[str, dict[str, object
     return {fp: f for fp, f in found.items() if f["check"] not in FIXABLE_CHECKS}
 
 
-def fix_and_check(url: str, root: Path, seed: int, accounts: int, counts: tuple[int, int, int],
-                  others: dict[str, int], batch: int) -> None:  # fmt: skip
+def fix_and_check(
+    url: str,
+    root: Path,
+    seed: int,
+    accounts: int,
+    counts: tuple[int, int, int],
+    others: dict[str, int],
+    batch: int,
+) -> None:
     dup_all, dup_one, mismatch = counts
-    made = fix_ledger(seed, accounts, dup_all=dup_all, dup_one=dup_one, mismatch=mismatch,
-                      others=others)  # fmt: skip
+    made = fix_ledger(
+        seed, accounts, dup_all=dup_all, dup_one=dup_one, mismatch=mismatch, others=others
+    )
     write_ledger(url, made.rows, indexes=bool(seed % 2))
     services = fresh_services(root / "ws")
     try:
@@ -68,8 +76,9 @@ def fix_and_check(url: str, root: Path, seed: int, accounts: int, counts: tuple[
 
         writable = open_ledger(url, writable=True)
         try:
-            report = services.fixes.apply(services.context("fix test"), plan.plan_id, writable,
-                                          batch_size=batch)  # fmt: skip
+            report = services.fixes.apply(
+                services.context("fix test"), plan.plan_id, writable, batch_size=batch
+            )
             assert report.totals.conflicts == 0
             assert report.totals.corrected == len(made.truth)
             assert report.totals.entries_written == made.extra_copies
@@ -138,8 +147,12 @@ def test_sqlite_fix_restores_the_truth(
     batch=st.integers(1, 4),
 )
 def test_postgres_fix_restores_the_truth(
-    pg_url: str, seed: int, accounts: int, counts: tuple[int, int, int], others: dict[str, int],
+    pg_url: str,
+    seed: int,
+    accounts: int,
+    counts: tuple[int, int, int],
+    others: dict[str, int],
     batch: int,
-) -> None:  # fmt: skip
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fix_and_check(pg_url, Path(tmp), seed, accounts, counts, others, batch)
