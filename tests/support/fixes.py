@@ -208,3 +208,17 @@ def reversals(url: str) -> list[tuple[Any, ...]]:
             " WHERE idempotency_key LIKE 'incidentbook-fix:%'",
         )
     )
+
+
+def plan_by_cli(cli: Any, url: str) -> tuple[str, str]:
+    """Through the real CLI: reconcile ``url``, ack the two fixable groups into one incident,
+    plan its fix; returns (incident id, plan id)."""
+    assert cli("reconcile", "--ledger", url).exit_code == 1  # findings
+    incident = str(cli.json("alerts", "ack-group", "duplicate_posting")["incident"]["id"])
+    cli.json("alerts", "ack-group", "balance_mismatch", "--incident", incident)
+    plan = cli.json("fix", "plan", incident, "--ledger", url)
+    return incident, str(plan["plan_id"])
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
