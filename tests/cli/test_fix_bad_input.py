@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from incidentbook.testing.synth import write_ledger
 from tests.support.cli import REPO_ROOT, Cli, venv_bin
@@ -28,9 +29,9 @@ def planned(cli: Cli, tmp_path: Path) -> tuple[Path, str, str]:
     return path, incident, plan
 
 
-def one_line_error(result: object, code: int, needle: str) -> None:
-    stderr = str(getattr(result, "stderr"))
-    assert getattr(result, "exit_code", getattr(result, "returncode", None)) == code, stderr
+def one_line_error(result: Result, code: int, needle: str) -> None:
+    stderr = result.stderr
+    assert result.exit_code == code, stderr
     assert stderr.count("\n") == 1 and stderr.startswith("incidentbook: error: "), stderr
     assert needle in stderr, stderr
     assert "Traceback" not in stderr
