@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 FIX_ACTOR = "job:incidentbook-fix"
@@ -472,7 +472,9 @@ class AccountOutcome:
     written_entry_ids: tuple[int, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # flat fields only: a shallow dict is asdict's result without its deep copies,
+        # which cost half of an apply's checkpoint time at 500 accounts a batch
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def decide_account(
