@@ -6,6 +6,7 @@ changed, the rest is corrected to the truth; a fresh plan after a reconcile corr
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,12 +16,14 @@ import pytest
 
 from incidentbook.core.ledger.contract import open_ledger
 from incidentbook.testing.synth import write_ledger
+from tests.support.cli import Cli
 from tests.support.fixes import (
     ack_fixable,
     balances,
     fix_ledger,
     fresh_services,
     histories,
+    plan_by_cli,
     reconcile,
 )
 
@@ -149,3 +152,24 @@ def test_a_live_writer_makes_conflicts_and_loses_nothing(
         assert stored[account] == history[account] == expected, account
     ledger.dispose()
     services.db.dispose()
+
+
+def test_the_cli_exits_1_and_names_the_conflicts(cli: Cli, tmp_path: Path) -> None:
+    """A writer posted to two planned accounts after the plan: ``fix apply --yes`` exits 1,
+    its JSON lists exactly those two as conflicts, and corrects the others."""
+    made = fix_ledger(78, 30, dup_all=3, dup_one=2, mismatch=2)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    write_ledger(url, made.rows)
+    _incident, plan = plan_by_cli(cli, url)
+    planned = [a["account_id"] for a in cli.json("fix", "show", plan)["accounts"]]
+    writer = Writer(url)
+    writer.post(planned[1], 500, update_balance=True)
+    writer.post(planned[3], -70, update_balance=False)
+    result = cli("fix", "apply", plan, "--yes", "--ledger", url, "--json")
+    assert result.exit_code == 1, result.stderr
+    report = json.loads(result.stdout)
+    conflicts = [a["account_id"] for a in report["accounts"] if a["status"] == "conflict"]
+    assert sorted(conflicts) == sorted([planned[1], planned[3]])
+    assert report["totals"]["conflicts"] == 2
+    assert report["totals"]["corrected"] == len(made.truth) - 2
+    assert writer.still_there() == writer.posted
