@@ -7,7 +7,9 @@ changed, the rest is corrected to the truth; a fresh plan after a reconcile corr
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,8 @@ class Writer:
         try:
             if self.sqlite:
                 conn.execute("BEGIN IMMEDIATE")
+            else:  # ids from MAX(entry_id): writers (the fix among them) take turns
+                conn.execute("LOCK TABLE ledger_entries IN SHARE ROW EXCLUSIVE MODE")
             (newest,) = conn.execute("SELECT MAX(entry_id) FROM ledger_entries").fetchone()
             (currency,) = conn.execute(
                 f"SELECT currency FROM ledger_accounts WHERE account_id = {mark}", (account,)
@@ -173,3 +177,70 @@ def test_the_cli_exits_1_and_names_the_conflicts(cli: Cli, tmp_path: Path) -> No
     assert report["totals"]["conflicts"] == 2
     assert report["totals"]["corrected"] == len(made.truth) - 2
     assert writer.still_there() == writer.posted
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_truly_concurrent_writer_loses_nothing(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """The writer in its own thread and connection, racing the apply (batch 1, --max-rate):
+    whichever way each race goes, an account is either a conflict left exactly as the writer
+    made it, or corrected with the writer's entry and balance change on top."""
+    url = (
+        f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    made = fix_ledger(79, 40, dup_all=5, dup_one=4, mismatch=3)
+    write_ledger(url, made.rows)
+    services = fresh_services(tmp_path / "ws")
+    reconcile(services, url)
+    incident = ack_fixable(services)
+    ledger = open_ledger(url, writable=True)
+    plan = services.fixes.plan(services.context("race"), incident, ledger).plan
+    order = [a.account_id for a in plan.accounts]
+    targets = order[3::2]  # accounts 4, 6, 8, …
+    amounts = {account: 700 + 13 * i for i, account in enumerate(targets)}
+    # the writer posts to each target when the apply is about to lock that account's batch
+    # (a true race) or has just committed it, alternately: both outcomes, whoever wins
+    triggers = {order.index(t) + (i % 2): t for i, t in enumerate(targets)}
+    stored_before = balances(url)
+    done_counts: queue.Queue[int | None] = queue.Queue()
+    writer = Writer(url)
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            while (done := done_counts.get(timeout=60)) is not None:
+                if done in triggers:
+                    account = triggers[done]
+                    writer.post(account, amounts[account], update_balance=True)
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        report = services.fixes.apply(
+            services.context("race"), plan.plan_id, ledger, batch_size=1, max_rate=40,
+            progress=lambda done, _total: done_counts.put(done),
+        )  # fmt: skip
+    finally:
+        done_counts.put(None)
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert writer.still_there() == writer.posted and len(writer.posted) == len(targets)
+    status = {o.account_id: o.status for o in report.outcomes}
+    assert set(status.values()) <= {"corrected", "conflict"}
+    assert {a for a, s in status.items() if s == "conflict"} <= set(targets)
+    stored, history = balances(url), histories(url)
+    for account, truth in made.truth.items():
+        extra = amounts.get(account, 0)
+        if status[account] == "conflict":
+            posted = sum(e[2] for e in made.rows.entries if e[1] == account)
+            assert stored[account] == stored_before[account] + extra
+            assert history[account] == posted + extra
+        else:
+            assert stored[account] == history[account] == truth + extra, account
+    ledger.dispose()
+    services.db.dispose()
