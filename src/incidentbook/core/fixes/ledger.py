@@ -195,10 +195,10 @@ def ledger_now(snap: Snapshot, accounts: Sequence[PlanAccount]) -> dict[str, Led
 
 
 def decide_batch(
-    snap: Snapshot, accounts: Sequence[PlanAccount], plan_id: str
+    snap: Snapshot, accounts: Sequence[PlanAccount], plan_id: str, *, in_doubt: bool = False
 ) -> list[AccountOutcome]:
     now = ledger_now(snap, accounts)
-    return [decide_account(a, now[a.account_id], plan_id) for a in accounts]
+    return [decide_account(a, now[a.account_id], plan_id, in_doubt=in_doubt) for a in accounts]
 
 
 def dry_run(ledger: Ledger, accounts: Sequence[PlanAccount], plan_id: str) -> list[AccountOutcome]:
@@ -219,11 +219,16 @@ def _entry_id_default(snap: Snapshot) -> bool:
 
 
 def write_batch(
-    ledger: Ledger, accounts: Sequence[PlanAccount], plan_id: str, at: datetime
+    ledger: Ledger,
+    accounts: Sequence[PlanAccount],
+    plan_id: str,
+    at: datetime,
+    *,
+    in_doubt: bool = False,
 ) -> list[AccountOutcome]:
     """Apply one batch in one ledger transaction: lock, check each account, write the
     reversals and balances of the accounts that pass, commit. Returns every account's
-    outcome (written entry ids filled in)."""
+    outcome (written entry ids filled in). ``in_doubt``: see ``model.decide_account``."""
     from sqlalchemy.exc import DBAPIError  # deferred like contract's: SQLAlchemy is heavy
 
     try:
@@ -249,7 +254,7 @@ def write_batch(
                         f" ({', '.join(['%s'] * len(chunk))}) FOR UPDATE",
                         list(chunk),
                     )
-        outcomes = decide_batch(snap, accounts, plan_id)
+        outcomes = decide_batch(snap, accounts, plan_id, in_doubt=in_doubt)
         outcomes = _write(snap, dbapi, accounts, outcomes, at)
         if sqlite:
             dbapi.execute("COMMIT")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 FIX_ACTOR = "job:incidentbook-fix"
@@ -472,16 +472,25 @@ class AccountOutcome:
     written_entry_ids: tuple[int, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # flat fields only: a shallow dict is asdict's result without its deep copies,
+        # which cost half of an apply's checkpoint time at 500 accounts a batch
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def decide_account(account: PlanAccount, now: LedgerNow, plan_id: str) -> AccountOutcome:
+def decide_account(
+    account: PlanAccount, now: LedgerNow, plan_id: str, *, in_doubt: bool = False
+) -> AccountOutcome:
     """Check the plan's preconditions for one account against the ledger now.
 
     ``corrected`` with ``write``: write the reversals and the balance now. ``corrected``
     without ``write``: this plan's reversals are there already and the balance agrees (an
     earlier attempt of the same batch committed). ``already_correct``: someone else (another
-    plan) got it there. ``conflict``: the ledger moved since the plan; nothing is written."""
+    plan) got it there. ``conflict``: the ledger moved since the plan; nothing is written.
+
+    ``in_doubt``: an earlier attempt of this very batch may have committed before it was
+    killed (the first batch a resumed apply runs). An account with no reversals then shows
+    nothing of whose balance update it holds, so one already at the plan's "after" with its
+    entries as planned counts as ``corrected`` by this plan, as the uninterrupted apply said."""
 
     def outcome(status: str, *reasons: str, write: bool = False) -> AccountOutcome:
         corrected = status == CORRECTED
@@ -523,6 +532,8 @@ def decide_account(account: PlanAccount, now: LedgerNow, plan_id: str) -> Accoun
         and now.balance_minor == account.derived_after_minor
         and now.entries_sum == account.derived_after_minor
     ):
+        if in_doubt and now.entry_count == account.entry_count:
+            return outcome(CORRECTED)
         return outcome(ALREADY, "the stored balance already equals the history")
     problems: list[str] = []
     if now.balance_minor != account.stored_before_minor:

@@ -306,7 +306,9 @@ class FixService:
                 if number in done:
                     continue
                 at = ctx.clock()
-                result = ledger_io.write_batch(ledger, batch, plan.plan_id, at)
+                # only the first batch a resumed apply runs can have been committed unseen
+                in_doubt = resumed and number == first_left
+                result = ledger_io.write_batch(ledger, batch, plan.plan_id, at, in_doubt=in_doubt)
                 self._checkpoint(ctx, plan, header, number, at, result)
                 outcomes.extend(result)
                 ran += 1
