@@ -15,13 +15,12 @@ pairs of every account frozen for the incident so far.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from incidentbook.core.ledger.contract import ACCOUNT_COLUMNS, ENTRY_COLUMNS, LedgerError, iso
+from incidentbook.digest import canonical_json, sha256_hex
 
 ACCOUNT_TIMES = frozenset({"updated_at", "opened_at"})
 ENTRY_TIMES = frozenset({"occurred_at", "recorded_at"})
@@ -30,12 +29,8 @@ ENTRY_INTS = frozenset({"entry_id", "amount_minor", "reverses_entry_id"})
 
 
 def canonical(value: Any) -> bytes:
-    """The canonical JSON bytes of a value: sorted keys, compact, UTF-8 as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    """The canonical JSON bytes of a value (``incidentbook.digest``)."""
+    return canonical_json(value).encode()
 
 
 def _value(column: str, value: Any, times: frozenset[str], ints: frozenset[str]) -> Any:

@@ -8,8 +8,9 @@ from typing import Any
 
 from incidentbook.core.events.projection import CheckResult
 from incidentbook.core.evidence import store
-from incidentbook.core.evidence.model import canonical, set_hash, sha256_hex
+from incidentbook.core.evidence.model import canonical, set_hash
 from incidentbook.core.ledger.reconcile.runs import connection
+from incidentbook.digest import sha256_hex
 from incidentbook.storage.db import Database
 
 

@@ -26,9 +26,7 @@ from incidentbook.core.fixes.model import (
     EntryRow,
     LedgerNow,
     PlanAccount,
-    canonical_json,
     decide_account,
-    sha256_text,
 )
 from incidentbook.core.ledger.contract import (
     ENTRY_COLUMNS,
@@ -38,6 +36,7 @@ from incidentbook.core.ledger.contract import (
     iso,
 )
 from incidentbook.core.ledger.contract import moment as to_moment
+from incidentbook.digest import canonical_json, sha256_hex
 
 TIME_COLUMNS = ("occurred_at", "recorded_at")
 
@@ -53,7 +52,7 @@ def canonical_entry(row: Sequence[Any]) -> dict[str, Any]:
 def entries_sha256(rows: Sequence[Sequence[Any]]) -> str:
     """The hash of an account's entry rows, in entry_id order, every contract column."""
     ordered = sorted(rows, key=lambda r: int(r[0]))
-    return sha256_text(canonical_json([canonical_entry(r) for r in ordered]))
+    return sha256_hex(canonical_json([canonical_entry(r) for r in ordered]))
 
 
 def _int(value: Any, what: str) -> int:

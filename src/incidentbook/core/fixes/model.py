@@ -13,11 +13,12 @@ No SQL here: ``ledger`` reads and writes the ledger, ``store`` the state databas
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from incidentbook.digest import canonical_json
 
 FIX_ACTOR = "job:incidentbook-fix"
 KEY_PREFIX = "incidentbook-fix:reverse:"
@@ -50,15 +51,6 @@ def reversal_key(entry_id: int) -> str:
     """The idempotency key of the reversal of ``entry_id``: one per corrected entry, whatever
     plan or apply writes it, so an entry can never be reversed twice by incidentbook."""
     return f"{KEY_PREFIX}{entry_id}"
-
-
-def canonical_json(value: Any) -> str:
-    """The one serialisation that is hashed: sorted keys, no spaces, UTF-8 as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # -- inputs --------------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from incidentbook.core.fixes.model import (
     decide_plan,
     format_plan_id,
     parse_plan_id,
-    sha256_text,
 )
 from incidentbook.core.incidents.model import (
     CORRECTION_APPLIED,
@@ -46,6 +45,7 @@ from incidentbook.core.incidents.service import IncidentService
 from incidentbook.core.ledger.checks import account_ids_findings
 from incidentbook.core.ledger.contract import Ledger, redact
 from incidentbook.core.ledger.reconcile.accounts import linked_findings
+from incidentbook.digest import sha256_hex
 from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.fs import exclusive_lock
 from incidentbook.obs import log_info
@@ -215,7 +215,7 @@ class FixService:
                 ledger=display,
                 created_at=plan.created_at,
                 created_by=plan.created_by,
-                sha256=sha256_text(body),
+                sha256=sha256_hex(body),
                 accounts=len(plan.accounts),
                 reversals=plan.reversal_count,
             )

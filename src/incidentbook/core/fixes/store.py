@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
-from incidentbook.core.fixes.model import PlanHeader, sha256_text
+from incidentbook.core.fixes.model import PlanHeader
 from incidentbook.core.ledger.reconcile.model import SOURCE
+from incidentbook.digest import sha256_hex
 from incidentbook.errors import ConflictError
 
 
@@ -89,7 +90,7 @@ def load_plan(session: Session, plan_id: str) -> StoredPlan | None:
     if row is None:
         return None
     stored = _stored(row)
-    if sha256_text(stored.body) != stored.header.sha256:
+    if sha256_hex(stored.body) != stored.header.sha256:
         raise ConflictError(
             f"{plan_id} is damaged: its content no longer matches its sha256"
             f" {stored.header.sha256[:12]}…; refusing to use it (make a fresh plan)"

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 
 from incidentbook.core.events.projection import CheckResult
-from incidentbook.core.fixes.model import sha256_text
 from incidentbook.core.incidents.model import CORRECTION_APPLIED, FIX_PLANNED
+from incidentbook.digest import sha256_hex
 
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
@@ -45,7 +45,7 @@ def check_fix_plans(_settings: Settings, db: Database) -> CheckResult:
             applied[(str(payload.get("plan_id")), int(payload.get("batch", -1)))] += 1
     for plan_id, sha, body in plans:
         result.checked += 1
-        if sha256_text(str(body)) != sha:
+        if sha256_hex(str(body)) != sha:
             result.problems.append(f"{plan_id}: its content no longer matches its sha256")
         if planned.get(str(plan_id)) != sha:
             result.problems.append(f"{plan_id}: no incident.fix_planned event with its sha256")
