@@ -168,6 +168,17 @@ class AlertState:
         return asdict(self)
 
 
+def indexed_view(state: AlertState | None) -> tuple[Any, ...] | None:
+    """What of an alert its group's search document is built from (``search.documents``):
+    when this changes, the group must be indexed again."""
+    if state is None:
+        return None
+    return (
+        state.name, state.status, state.severity, state.summary, state.labels,
+        state.annotations, state.group_key, state.first_seen, state.incident_id,
+    )  # fmt: skip
+
+
 def apply(state: AlertState | None, event: Event) -> AlertState:
     """Fold one alert event into the alert's state (pure)."""
     data = event.data

@@ -54,6 +54,7 @@ from incidentbook.core.alerts.model import (
     decide,
     group_incident_title,
     group_key_for,
+    indexed_view,
     last_acknowledged_at,
     worst_severity,
 )
@@ -250,7 +251,7 @@ class AlertService:
                 batch.updates[fingerprint] = values
         else:
             write_row(session, row, values)
-        changes_group = outcome in ("new", "refired") or (
+        changes_group = indexed_view(state) != indexed_view(new_state) or (
             batch is not None and batch.queue_every_group
         )
         if changes_group and (batch is None or new_state.group_key not in batch.queued_groups):
@@ -467,6 +468,10 @@ class AlertService:
                 new_state = apply(state, event)
                 batch.states[fingerprint] = new_state
                 batch.updates[fingerprint] = row_values(new_state)
+                # the group's search document names its incident: index it again
+                if new_state.group_key not in batch.queued_groups:
+                    queue_for_index(session, ctx, "alert_group", new_state.group_key)
+                    batch.queued_groups.add(new_state.group_key)
             if fingerprint not in linked:
                 linked.add(fingerprint)
                 added.append(fingerprint)
