@@ -1,4 +1,4 @@
-"""``incidentbook postmortem new|lint|export``."""
+"""``incidentbook postmortem new|lint|export|list|archive``."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ def new_cmd(
     )
 
     def human() -> None:
-        if result.created:
+        if result.regenerated:
+            click.echo(f"{result.id}: its file was gone; wrote it again at {result.path}")
+        elif result.created:
             click.echo(f"{result.id}: wrote {result.path}")
         else:
             click.echo(
@@ -113,6 +115,10 @@ def list_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
             counts[item.status] = counts.get(item.status, 0) + 1
         rows.append(doc.to_dict() | {"actions": counts})
 
+    gone = {d.id for d in services.documents.missing_files()}
+    for row in rows:
+        row["file_missing"] = row["id"] in gone
+
     def human() -> None:
         if not rows:
             click.echo("no documents")
@@ -122,6 +128,20 @@ def list_cmd(ctx: click.Context, kind: str | None, as_json: bool) -> None:
                 f"{row['id']:<10} {row['kind']:<10} {row['status']:<9} "
                 f"{row['incident_id'] or '-':<9} {row['title']}"
                 + (f"  [{actions}]" if actions else "")
+                + (f"  (file missing: {row['path']})" if row["file_missing"] else "")
             )
 
     emit(rows, as_json, human)
+
+
+@postmortem.command("archive")
+@click.argument("doc_id", metavar="ID")
+@reason_option
+@json_option
+@click.pass_context
+def archive_cmd(ctx: click.Context, doc_id: str, reason: str | None, as_json: bool) -> None:
+    """Mark a postmortem or pre-mortem whose file is gone for good as archived (verify then
+    stops reporting its missing file; it stays listed, as archived)."""
+    state = cli_state(ctx)
+    doc = state.services.documents.archive(state.context(reason or "archived"), doc_id)
+    emit(doc.to_dict(), as_json, lambda: click.echo(f"{doc.id}: archived ({doc.path})"))

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from incidentbook.core.documents import templating
 from incidentbook.core.documents.blocks import without_comments
 from incidentbook.core.markdown import make_markdown
+from incidentbook.errors import UsageError
 from incidentbook.frontmatter import split
 from incidentbook.fs import atomic_write, read_text
 
@@ -41,6 +42,12 @@ def render_html(settings: Settings, text: str, *, source: str = "document") -> s
 
 
 def export_html(settings: Settings, source: Path, out: Path) -> Path:
+    """Write ``source`` as one HTML page at ``out``; an ``out`` that is the source itself
+    (the same file by any path) is refused before anything is read or written."""
+    if out.resolve() == source.resolve() or (
+        out.exists() and source.exists() and out.samefile(source)
+    ):
+        raise UsageError(f"refusing to export {source} over itself: choose another --html OUT")
     html = render_html(settings, read_text(source), source=str(source))
     atomic_write(out, html)
     return out

@@ -27,6 +27,9 @@ KINDS = ("postmortem", "premortem")
 
 DOC_REGISTERED = "document.registered"
 DOC_SAVED = "document.saved"
+# its file is gone and a person said so (``postmortem archive``): kept, listed as archived
+DOC_ARCHIVED = "document.archived"
+ARCHIVED = "archived"
 ACTION_OPENED = "action.opened"
 ACTION_UPDATED = "action.updated"
 ACTION_DONE = "action.done"
@@ -79,6 +82,8 @@ class DocumentState:
 
 def apply_document(state: DocumentState | None, event: Event) -> DocumentState:
     data = event.data
+    if event.type == DOC_ARCHIVED and state is not None:
+        return replace(state, status=ARCHIVED, updated_at=event.recorded_at, last_seq=event.seq)
     fields: dict[str, Any] = {
         "kind": str(data["kind"]),
         "path": str(data["path"]),

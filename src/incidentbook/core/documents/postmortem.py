@@ -58,6 +58,7 @@ class PostmortemResult:
     kept_edited: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     search_backend: str = ""
+    regenerated: bool = False  # its recorded file was gone and is written again
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +66,7 @@ class PostmortemResult:
             "incident": self.incident_id,
             "path": str(self.path),
             "created": self.created,
+            "regenerated": self.regenerated,
             "refreshed": self.refreshed,
             "kept_edited": self.kept_edited,
             "missing": self.missing,
@@ -216,11 +218,18 @@ class PostmortemService:
             }
             text = join(meta, body)
             path = folder / f"{canonical}-{slugify(state.title)}.md"
+            with self.db.read() as session:
+                registered = store.get_document(session, doc_id)
+            if registered is not None and not (settings.workspace / registered.path).exists():
+                # its file was moved away or deleted: write it again where it was recorded
+                path = settings.workspace / registered.path
+                result.regenerated = True
         result.path = path
         with self.db.write() as session:
             # Writers are serialised here (BEGIN IMMEDIATE): re-check what was read before.
             if existing is None and (
-                store.get_document(session, doc_id) is not None or path.exists()
+                path.exists()
+                or (store.get_document(session, doc_id) is not None and not result.regenerated)
             ):
                 raise UsageError(f"{shown(settings, path)} already exists (created meanwhile)")
             if original is not None and read_text(path) != original:
@@ -228,7 +237,7 @@ class PostmortemService:
                     f"{shown(settings, path)} changed while it was being refreshed; run it again"
                 )
             self.documents.sync_file_in(session, ctx, path, text=text)
-            if existing is None:
+            if existing is None and not result.regenerated:
                 self.incidents.apply_in(
                     session,
                     ctx,

@@ -23,12 +23,15 @@ from incidentbook.core.documents.model import (
     ACTION_OPENED,
     ACTION_PREFIX,
     ACTION_UPDATED,
+    ARCHIVED,
+    DOC_ARCHIVED,
     DOC_PREFIX,
     DOC_REGISTERED,
     DOC_SAVED,
     KINDS,
     STATUS_EVENT,
     ActionState,
+    DocumentState,
     SyncReport,
     apply_action,
     apply_document,
@@ -36,7 +39,7 @@ from incidentbook.core.documents.model import (
     snapshot_of,
 )
 from incidentbook.core.events.store import append
-from incidentbook.errors import IncidentbookError, UsageError
+from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
 from incidentbook.frontmatter import split
 from incidentbook.fs import read_text
 from incidentbook.obs import log_error, log_info
@@ -161,6 +164,33 @@ class DocumentService:
             if report is not None:
                 reports.append(report)
         return reports
+
+    def archive(self, ctx: Context, doc_id: str) -> DocumentState:
+        """Mark a document whose file is gone as archived (an event; the row stays). A
+        document whose file is still there is refused: move it back or delete it first."""
+        with self.db.write() as session:
+            current = store.get_document(session, doc_id)
+            if current is None:
+                raise NotFoundError(f"no document {doc_id}")
+            if current.status == ARCHIVED:
+                return current
+            if (self.settings.workspace / current.path).exists():
+                raise UsageError(
+                    f"{doc_id}: {current.path} is still there; only a document whose file is"
+                    " gone is archived"
+                )
+            event = append(session, ctx, DOC_PREFIX + doc_id, DOC_ARCHIVED, {"path": current.path})
+            state = apply_document(current, event)
+            store.save_document(session, state)
+            return state
+
+    def missing_files(self) -> list[DocumentState]:
+        """Documents (not archived) whose file is no longer in the workspace."""
+        return [
+            d
+            for d in store.list_documents(self.db)
+            if d.status != ARCHIVED and not (self.settings.workspace / d.path).exists()
+        ]
 
     def action_counts(self, today: dt.date | None = None) -> dict[str, int]:
         """Action items by status plus ``overdue`` (as of ``today``, by default the

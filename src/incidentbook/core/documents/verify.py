@@ -1,10 +1,13 @@
 """``verify``'s checks for the documents feature: re-derive the ``documents`` and
-``action_items`` projections from their events and compare."""
+``action_items`` projections from their events and compare, and find documents whose file is
+gone."""
 
 from __future__ import annotations
 
+from incidentbook.core.documents import store
 from incidentbook.core.documents.model import (
     ACTION_PREFIX,
+    ARCHIVED,
     DOC_PREFIX,
     derive_action,
     derive_document,
@@ -40,3 +43,17 @@ def check_actions(_settings: Settings, db: Database) -> CheckResult:
         derive_action,
         action_from_row,
     )
+
+
+def check_document_files(settings: Settings, db: Database) -> CheckResult:
+    """Every recorded document still has its file (a moved-away postmortem is reported with
+    its path; ``postmortem archive ID`` marks one that is gone for good)."""
+    result = CheckResult("document_files")
+    for doc in store.list_documents(db):
+        result.checked += 1
+        if doc.status != ARCHIVED and not (settings.workspace / doc.path).exists():
+            result.problems.append(
+                f"{doc.id}: its file {doc.path} is gone (restore it, regenerate it with"
+                f" postmortem new --refresh, or: incidentbook postmortem archive {doc.id})"
+            )
+    return result

@@ -17,7 +17,11 @@ from incidentbook.core.alerts import model as alert_model
 from incidentbook.core.alerts import store as alert_store
 from incidentbook.core.changes import model as change_model
 from incidentbook.core.changes import store as change_store
-from incidentbook.core.documents.verify import check_actions, check_documents
+from incidentbook.core.documents.verify import (
+    check_actions,
+    check_document_files,
+    check_documents,
+)
 from incidentbook.core.events.projection import CheckResult, check_projection
 from incidentbook.core.evidence.verify import check_evidence as verify_evidence
 from incidentbook.core.fixes.verify import check_fix_plans
@@ -100,6 +104,7 @@ CHECKS: list[Check] = [
     check_index,
     check_documents,
     check_actions,
+    check_document_files,
     verify_checkpoints,
     check_fix_plans,
     check_evidence,
