@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from incidentbook.core.markdown import structure
+
 TYPES = ("mitigate", "prevent", "process")
+
 ITEM_RE = re.compile(r"^(?P<indent>\s*)(?P<bullet>[-*+])\s\[(?P<box>[ xX])\]\s+(?P<rest>.*?)\s*$")
 CHECKBOX_RE = re.compile(r"^\s*[-*+]\s*\[[^\]]?\]")
 TYPE_RE = re.compile(r"^(?P<type>mitigate|prevent|process)\s*:\s*", re.IGNORECASE)
 TAIL_RE = re.compile(r"\((?P<owner>[^(),]*),\s*(?P<due>[^(),]*)\)$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<title>.*?)\s*#*\s*$")
 
 
 @dataclass
@@ -105,28 +107,37 @@ class Section:
     level: int
     line: int  # 1-based line of the heading
     body: list[tuple[int, str]]  # (1-based line, text)
+    code: set[int] = field(default_factory=set)  # 1-based lines of its body inside code
 
 
 def sections(body: str, offset: int = 1, *, skip_code: bool = True) -> list[Section]:
-    """Headings and the lines under them (fenced code is not read for headings)."""
+    """Headings (from markdown-it tokens: ATX and setext, never inside code or HTML) and the
+    lines under them. HTML comments are blanked; lines inside code are kept as text but
+    listed in ``code`` (``skip_code``) so nothing there is read as an item."""
+    shape = structure(body)
+    head_at = {h.start: h for h in shape.headings}
+    under_heading = {i for h in shape.headings for i in range(h.start + 1, h.end)}
     found: list[Section] = []
     current: Section | None = None
-    in_fence = False
     in_comment = False
     for index, line in enumerate(body.split("\n")):
         number = index + offset
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-        was_in_comment = in_comment
-        visible, in_comment = strip_comments(line, in_comment)
-        hidden = (in_fence and skip_code) or was_in_comment
-        match = None if hidden else HEADING_RE.match(line)
-        if match:
-            current = Section(match.group("title"), len(match.group("hashes")), number, [])
+        in_code = index in shape.code_lines
+        if in_code:
+            visible = line  # comment markers inside code are text
+        else:
+            visible, in_comment = strip_comments(line, in_comment)
+        heading = head_at.get(index)
+        if heading is not None:
+            current = Section(heading.title, heading.level, number, [])
             found.append(current)
-        elif current is not None:
-            # HTML comments (template guidance) are blanked: not items, not prose.
-            current.body.append((number, visible if visible.strip() else ""))
+            continue
+        if index in under_heading or current is None:
+            continue
+        # HTML comments (template guidance) are blanked: not items, not prose.
+        current.body.append((number, visible if visible.strip() else ""))
+        if in_code and skip_code:
+            current.code.add(number)
     return found
 
 
@@ -172,6 +183,8 @@ def parse_items(body: str, offset: int = 1) -> list[ActionItem]:
         if inside_level is None:
             continue
         for number, line in section.body:
+            if number in section.code:
+                continue
             item = parse_line(line, default_type=default_type, number=number)
             if item is not None:
                 items.append(item)
@@ -190,6 +203,8 @@ def malformed_checkboxes(body: str, offset: int = 1) -> list[tuple[int, str]]:
         if inside_level is None:
             continue
         for number, line in section.body:
+            if number in section.code:
+                continue
             if CHECKBOX_RE.match(line) and parse_line(line) is None:
                 bad.append((number, line))
     return bad

@@ -15,11 +15,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from incidentbook.core.markdown import structure
 from incidentbook.errors import UsageError
 from incidentbook.frontmatter import split_lenient
 from incidentbook.text import as_str_list, slugify
 
-HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
 RULES = ("alerts", "annotation", "name", "suggestion")
 
 
@@ -43,36 +43,21 @@ def as_date(value: Any) -> date | None:
 
 
 def sections(body: str) -> list[tuple[int, str]]:
-    """The Markdown headings of a body (level, text), fenced code blocks skipped."""
-    out: list[tuple[int, str]] = []
-    in_fence = False
-    for line in body.splitlines():
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
-        found = HEADING.match(line)
-        if found:
-            out.append((len(found.group(1)), found.group(2).strip()))
-    return out
+    """The Markdown headings of a body (level, text), as markdown-it reads them."""
+    return [(h.level, h.title) for h in structure(body).headings]
 
 
 def section_text(body: str, names: tuple[str, ...]) -> str | None:
-    """The text under the first heading whose title starts with one of ``names``."""
+    """The text under the first heading whose title starts with one of ``names``, up to the
+    next heading of the same or a higher level."""
     lines = body.splitlines()
-    start: int | None = None
-    level = 0
-    for index, line in enumerate(lines):
-        found = HEADING.match(line)
-        if not found:
+    heads = structure(body).headings
+    for index, head in enumerate(heads):
+        if not any(head.title.lower().startswith(n) for n in names):
             continue
-        if start is not None and len(found.group(1)) <= level:
-            return "\n".join(lines[start:index]).strip()
-        title = found.group(2).strip().lower()
-        if start is None and any(title.startswith(n) for n in names):
-            start, level = index + 1, len(found.group(1))
-    return "\n".join(lines[start:]).strip() if start is not None else None
+        stop = next((h.start for h in heads[index + 1 :] if h.level <= head.level), len(lines))
+        return "\n".join(lines[head.end : stop]).strip()
+    return None
 
 
 @dataclass(frozen=True)
