@@ -51,6 +51,34 @@ def split_lenient(text: str, *, source: str = "") -> tuple[Document, str | None]
     return _parse(text, source)
 
 
+# Front matter is a few keys. These limits refuse a hostile one before it is built: a
+# "billion laughs" of nested aliases, nesting deep enough to exhaust the stack, or megabytes.
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+MAX_ALIASES = 64
+MAX_DEPTH = 32
+
+
+def _refusal(raw: str) -> str | None:
+    """Why this YAML is refused before it is loaded (None: it may be loaded)."""
+    import yaml
+
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES:
+        return f"front matter is larger than {MAX_FRONT_MATTER_BYTES // 1024} KiB"
+    aliases = depth = 0
+    for event in yaml.parse(raw, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                return f"front matter uses more than {MAX_ALIASES} YAML aliases"
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return f"front matter nests deeper than {MAX_DEPTH} levels"
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
 def _parse(text: str, source: str) -> tuple[Document, str | None]:
     import yaml
 
@@ -64,6 +92,9 @@ def _parse(text: str, source: str) -> tuple[Document, str | None]:
             body = "\n".join(lines[index + 1 :])
             broken = Document({}, body, index + 2)
             try:
+                refused = _refusal(raw) if raw.strip() else None
+                if refused is not None:
+                    return broken, f"{source}: {refused}".lstrip(": ")
                 meta = yaml.safe_load(raw) if raw.strip() else {}
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
