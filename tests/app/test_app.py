@@ -93,6 +93,8 @@ async def test_acknowledging_a_group_opens_its_incident(
         app.screen.query_one("#groups", DataTable).focus()
         await pilot.press("a")
         await settle(pilot)
+        await pilot.press("enter")  # the confirmation
+        await settle(pilot)
         incident_id = seeded_services.alerts.groups()[0].incident_id
         assert incident_id is not None
         incident = seeded_services.incidents.get(incident_id)
@@ -108,6 +110,8 @@ async def test_resolving_while_findings_fire_needs_the_override_and_a_reason(
         await settle(pilot)
         app.screen.query_one("#groups", DataTable).focus()
         await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("enter")  # the confirmation
         await settle(pilot)
         group = seeded_services.alerts.groups()[0]
         assert group.incident_id is not None
@@ -149,10 +153,15 @@ async def test_incident_screen_ack_note_resolve(
         assert timeline.row_count == 2
         await pilot.press("a")
         await settle(pilot)
+        await pilot.press("enter")  # the confirmation
+        await settle(pilot)
         await pilot.press("n")
         assert isinstance(app.focused, Input)
         await pilot.press(*"paused consumer", "enter")
         await settle(pilot)
+        assert isinstance(app.focused, Input)  # the note field keeps the focus
+        await pilot.press("escape")  # to the timeline
+        assert app.focused is timeline
         await pilot.press("r")
         await settle(pilot)
         assert isinstance(app.screen, ResolveDialog)  # nothing changes before it is confirmed
