@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from textual.binding import Binding, BindingType
-from textual.keys import key_to_character
+from textual.keys import REPLACED_KEYS, key_to_character
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, ListView, OptionList, TextArea
@@ -21,16 +21,18 @@ TEXT_FIELDS: tuple[type[Widget], ...] = (Input, TextArea)
 
 # Move in the focused table or list like the arrows (and to its first and last row).
 NAVIGATION_BINDINGS: list[BindingType] = [
-    Binding("j", "move('down')", "Down", show=False),
-    Binding("k", "move('up')", "Up", show=False),
-    Binding("g", "move('first')", "First", show=False),
-    Binding("G", "move('last')", "Last", show=False),
+    Binding("j", "move('down')", "Down", show=False, tooltip="Down in the focused list"),
+    Binding("k", "move('up')", "Up", show=False, tooltip="Up in the focused list"),
+    Binding("g", "move('first')", "First", show=False, tooltip="First row of the list"),
+    Binding("G", "move('last')", "Last", show=False, tooltip="Last row of the list"),
 ]
 
 
 def printable(key: str) -> bool:
-    """Whether a Textual key name types a character ("a", "A", "slash", "question_mark")."""
-    character = key_to_character(key)
+    """Whether a Textual key name types a character ("a", "A", "slash", "question_mark").
+    Textual's ``key_to_character`` misses the names it shortens ("slash" is Unicode's
+    "solidus"), so they are looked up by their Unicode name."""
+    character = key_to_character(REPLACED_KEYS.get(key, key))
     return character is not None and character.isprintable()
 
 

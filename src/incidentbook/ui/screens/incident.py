@@ -253,6 +253,10 @@ class IncidentScreen(DataScreen):
             alert_name=inc.group_key, text=inc.title, exclude=inc.id
         )
 
+    @on(SeenBefore.Chosen)
+    def _past_incident_chosen(self, message: SeenBefore.Chosen) -> None:
+        self.app.push_screen(IncidentScreen(message.incident_id))
+
     def action_audit(self) -> None:
         self.app.push_screen(AuditScreen(incident_id=self.incident_id))
 

@@ -285,6 +285,13 @@ class TriageScreen(DataScreen):
         # The side panel follows the table the operator is in.
         self._update_detail()
 
+    @on(SeenBefore.Chosen)
+    def _past_incident_chosen(self, message: SeenBefore.Chosen) -> None:
+        # Deferred: the Incident screen pulls in SQLAlchemy, which the first paint does not need.
+        from incidentbook.ui.screens.incident import IncidentScreen
+
+        self.app.push_screen(IncidentScreen(message.incident_id))
+
     @on(DataTable.RowSelected)
     def _row_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_open_selected()
