@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, load_settings
@@ -282,7 +282,8 @@ async def test_triage_shows_the_runbook_and_past_incidents_for_a_group(
         panel = app.screen.query_one("#triage-runbook", RunbookPanel)
         assert panel.matches, "no runbook matched balance_mismatch"
         assert "balance_mismatch" in panel.matches[0].runbook.id
-        seen = str(app.screen.query_one("#triage-seen #seen-list", Static).render())
+        options = app.screen.query_one("#triage-seen #seen-options", OptionList)
+        seen = [str(options.get_option_at_index(i).id) for i in range(options.option_count)]
         assert past.id in seen
 
 

@@ -135,6 +135,7 @@ class TriageScreen(DataScreen):
         self.context_shown: tuple[str, str] | None = None
         self.now: datetime | None = None
         self.table_layout: str | None = None  # the group table's columns
+        self.last_table = "incidents"  # the table last focused
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -297,8 +298,12 @@ class TriageScreen(DataScreen):
         self.action_open_selected()
 
     def _focused_table(self) -> str:
+        """The table the operator is in, or was last in (the side panels keep showing its
+        selection while the focus is in them: "seen before" is the group's)."""
         focused = self.focused
-        return focused.id if isinstance(focused, DataTable) and focused.id else "incidents"
+        if isinstance(focused, DataTable) and focused.id:
+            self.last_table = focused.id
+        return self.last_table
 
     def _selected_group(self) -> AlertGroup | None:
         if self._focused_table() != "groups" or not self.groups:
