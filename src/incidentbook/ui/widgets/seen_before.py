@@ -37,7 +37,7 @@ class SeenBefore(WorkspacePanel):
     DEFAULT_CSS = """
     SeenBefore { height: auto; max-height: 16; border: round $secondary; padding: 0 1; }
     SeenBefore > #seen-list { height: auto; }
-    SeenBefore > #seen-options { height: auto; max-height: 14; border-left: none; }
+    SeenBefore > #seen-options { height: auto; max-height: 14; border: none; padding: 0; }
     SeenBefore > #seen-options:focus { border-left: tall $accent; }
     """
 
@@ -87,6 +87,7 @@ class SeenBefore(WorkspacePanel):
         target = self.query_one("#seen-list", Static)
         options = self.query_one("#seen-options", OptionList)
         options.clear_options()
+        options.display = bool(message.items)
         if not message.items:
             target.update("Nothing like this before.")
             return
@@ -121,5 +122,7 @@ class SeenBefore(WorkspacePanel):
 
     def work_failed(self, message: WorkFailed) -> None:
         self.items = []
-        self.query_one("#seen-options", OptionList).clear_options()
+        options = self.query_one("#seen-options", OptionList)
+        options.clear_options()
+        options.display = False
         self.query_one("#seen-list", Static).update(Text(message.error, style="red"))
