@@ -1,4 +1,4 @@
-"""Small text helpers every layer shares: slugs, and front-matter values as lists."""
+"""Small text helpers every layer shares: slugs, front-matter values as lists, plurals."""
 
 from __future__ import annotations
 
@@ -30,3 +30,8 @@ def as_str_list(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [str(v).strip() for v in value if str(v).strip()]
     return [str(value)]
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 note', '2 notes', '1,204 alerts', '3 entries' (``many``: an irregular plural)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"

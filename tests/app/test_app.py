@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, load_settings
@@ -93,6 +93,8 @@ async def test_acknowledging_a_group_opens_its_incident(
         app.screen.query_one("#groups", DataTable).focus()
         await pilot.press("a")
         await settle(pilot)
+        await pilot.press("enter")  # the confirmation
+        await settle(pilot)
         incident_id = seeded_services.alerts.groups()[0].incident_id
         assert incident_id is not None
         incident = seeded_services.incidents.get(incident_id)
@@ -108,6 +110,8 @@ async def test_resolving_while_findings_fire_needs_the_override_and_a_reason(
         await settle(pilot)
         app.screen.query_one("#groups", DataTable).focus()
         await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("enter")  # the confirmation
         await settle(pilot)
         group = seeded_services.alerts.groups()[0]
         assert group.incident_id is not None
@@ -149,10 +153,15 @@ async def test_incident_screen_ack_note_resolve(
         assert timeline.row_count == 2
         await pilot.press("a")
         await settle(pilot)
+        await pilot.press("enter")  # the confirmation
+        await settle(pilot)
         await pilot.press("n")
         assert isinstance(app.focused, Input)
         await pilot.press(*"paused consumer", "enter")
         await settle(pilot)
+        assert isinstance(app.focused, Input)  # the note field keeps the focus
+        await pilot.press("escape")  # to the timeline
+        assert app.focused is timeline
         await pilot.press("r")
         await settle(pilot)
         assert isinstance(app.screen, ResolveDialog)  # nothing changes before it is confirmed
@@ -273,7 +282,8 @@ async def test_triage_shows_the_runbook_and_past_incidents_for_a_group(
         panel = app.screen.query_one("#triage-runbook", RunbookPanel)
         assert panel.matches, "no runbook matched balance_mismatch"
         assert "balance_mismatch" in panel.matches[0].runbook.id
-        seen = str(app.screen.query_one("#triage-seen #seen-list", Static).render())
+        options = app.screen.query_one("#triage-seen #seen-options", OptionList)
+        seen = [str(options.get_option_at_index(i).id) for i in range(options.option_count)]
         assert past.id in seen
 
 

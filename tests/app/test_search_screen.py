@@ -127,7 +127,10 @@ async def test_runbook_panel_and_seen_before(
         assert "Diagnosis" in markdown.source
         assert seen.items and seen.items[0].incident_id == past.incident.id
         assert seen.items[0].lessons == ("Every write path needs an idempotency key.",)
-        rendered = str(seen.query_one("#seen-list", Static).render())
+        options = seen.query_one("#seen-options", OptionList)
+        rendered = "\n".join(
+            str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+        )
         assert "lesson: Every write path" in rendered
         panel.show_alert("NoSuchAlertAnywhereZzz")
         await settle(pilot)

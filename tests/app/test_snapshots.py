@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 
-from incidentbook.ui.app import IncidentbookApp
+from incidentbook.services import Services
+from incidentbook.settings import Settings
+from incidentbook.ui.app import IncidentbookApp, make_app
+from incidentbook.ui.screens.audit import AuditScreen
 from tests.support.app import settle
 
 SIZE = (130, 36)
@@ -73,3 +77,39 @@ def test_incident_impact_80x24(snap_compare: Any, impact_app: IncidentbookApp) -
 
 def test_incident_impact_160x50(snap_compare: Any, impact_app: IncidentbookApp) -> None:
     assert snap_compare(impact_app, terminal_size=WIDE, run_before=_then("enter"))
+
+
+# Safety at 2 a.m. (issue 14): the questions before a state change, and the empty states.
+SIZES = pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+
+
+@SIZES
+def test_acknowledge_dialog(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("a", focus="#groups"))
+
+
+@SIZES
+def test_reopen_dialog(
+    snap_compare: Any, app: IncidentbookApp, seeded_services: Services, size: tuple[int, int]
+) -> None:
+    """A group whose incident was resolved while its alerts still fire: reopen, not a second
+    incident."""
+    ctx = seeded_services.context("fixed upstream", actor="user:ana")
+    incident = seeded_services.alerts.acknowledge_group(ctx, "balance_mismatch").incident.id
+    seeded_services.incidents.resolve(ctx, incident, force=True)
+    assert snap_compare(app, terminal_size=size, run_before=_then("a", focus="#groups"))
+
+
+@SIZES
+def test_triage_empty(snap_compare: Any, app_settings: Settings, size: tuple[int, int]) -> None:
+    assert snap_compare(make_app(app_settings), terminal_size=size, run_before=_then())
+
+
+@SIZES
+def test_audit_empty(snap_compare: Any, app_settings: Settings, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        pilot.app.push_screen(AuditScreen(check="balance_mismatch"))
+        await settle(pilot)
+
+    assert snap_compare(make_app(app_settings), terminal_size=size, run_before=run_before)

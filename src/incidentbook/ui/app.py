@@ -14,10 +14,12 @@ from typing import Any
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.screen import Screen
 
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
+from incidentbook.ui.keys import NAVIGATION_BINDINGS, move, typing_blocks
 from incidentbook.ui.messages import (
     DatabaseReady,
     DataChanged,
@@ -43,6 +45,7 @@ class IncidentbookApp(App[None]):
         *(entry.binding() for entry in SCREENS),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        *NAVIGATION_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, services: Services | None = None) -> None:
@@ -110,7 +113,21 @@ class IncidentbookApp(App[None]):
             self.last_event_seq = seq
             self.post_message(DataChanged("poll"))
 
+    # -- safe keys -----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No printable key acts while a text field has focus (``ui.keys``). The command
+        palette's own query box is not the operator typing into a screen."""
+        screen = self.screen
+        if isinstance(screen, CommandPalette):
+            return True
+        return not typing_blocks(self.BINDINGS, action, screen)
+
     # -- actions -------------------------------------------------------------------------
+
+    def action_move(self, where: str) -> None:
+        """j/k, g/G: move in whichever table or list has focus."""
+        move(self.screen.focused, where)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
@@ -128,13 +145,18 @@ class IncidentbookApp(App[None]):
     # -- command palette: every binding with an id is also a command -------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        seen: set[str] = set()
+        # Each command once: Textual's own (Quit among them) first, then each binding whose
+        # title is not listed yet (the app's q is Textual's Quit; two screens' bindings of
+        # one action share a title).
+        titles: set[str] = set()
+        for command in super().get_system_commands(screen):
+            titles.add(command.title)
+            yield command
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if not binding.id or binding.id in seen or not binding.description:
+            if not binding.id or not binding.description or binding.description in titles:
                 continue
-            seen.add(binding.id)
+            titles.add(binding.description)
             shown = binding.key_display or key
             yield SystemCommand(
                 binding.description,

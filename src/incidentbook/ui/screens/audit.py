@@ -77,6 +77,10 @@ def summary_text(report: IncidentAccounts) -> str:
     return f"Affected: {report.incident_id}: {accounts_text(s.accounts)}  Δ {deltas or '—'}"
 
 
+# What an empty affected list says: why, and what to do.
+EMPTY_AFFECTED = "No accounts with firing reconciler findings here — i: type an account id"
+
+
 class AuditScreen(DataScreen):
     DEFAULT_CSS = """
     AuditScreen #audit-inputs { height: 3; }
@@ -93,13 +97,15 @@ class AuditScreen(DataScreen):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="audit.back"),
-        Binding("i", "focus_account", "Account", id="audit.account",
+        # Each with a ctrl key too, so it stays in the footer (and works) while an input
+        # has focus: there the letter is typed, never a binding (ui.keys).
+        Binding("i,ctrl+g", "focus_account", "Account", id="audit.account",
                 tooltip="Type an account id or ACCOUNT@ENTRY_ID"),
-        Binding("b", "focus_at", "Balance at", id="audit.at",
+        Binding("b,ctrl+b", "focus_at", "Balance at", id="audit.at",
                 tooltip="Balance (and history) as of a moment"),
-        Binding("c", "trace", "Correlation trace", id="audit.trace",
+        Binding("c,ctrl+t", "trace", "Correlation trace", id="audit.trace",
                 tooltip="Every entry of the selected entry's request, across accounts"),
-        Binding("o", "open_trace_entry", "Open trace entry", id="audit.open_trace",
+        Binding("o,ctrl+o", "open_trace_entry", "Open trace entry", id="audit.open_trace",
                 tooltip="Open the selected correlation-trace entry's account at that entry"),
     ]  # fmt: skip
 
@@ -139,10 +145,12 @@ class AuditScreen(DataScreen):
                 )
                 yield Label(title, id="affected-title", classes="section-title")
                 yield DataTable(id="affected", cursor_type="row", zebra_stripes=True)
+                yield Static(EMPTY_AFFECTED, id="affected-empty", classes="empty")
             with Vertical(id="audit-main"):
                 yield Static("Type an account id and press enter.", id="audit-summary")
                 yield Label("History, newest first (running balance)", classes="section-title")
                 yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="history-empty", classes="empty")
                 yield Label("Correlation trace (c)", classes="section-title")
                 yield DataTable(id="trace", cursor_type="row", zebra_stripes=True)
         yield Footer()
@@ -162,6 +170,8 @@ class AuditScreen(DataScreen):
         )
         if self.account_id:
             self.query_one("#history", DataTable).focus()
+        elif self.check or self.incident_id:
+            affected.focus()  # A from a group or incident: straight into its accounts
         else:
             self.query_one("#audit-account", Input).focus()
         super().on_mount()
@@ -230,6 +240,7 @@ class AuditScreen(DataScreen):
         self.affected = message.accounts
         table = self.query_one("#affected", DataTable)
         table.clear()
+        self.query_one("#affected-empty", Static).display = not message.accounts
         if message.report is None:
             for account in message.accounts:
                 table.add_row(account, key=account)
@@ -260,6 +271,13 @@ class AuditScreen(DataScreen):
         self.query_one("#audit-summary", Static).update("\n".join(lines))
         table = self.query_one("#history", DataTable)
         table.clear()
+        empty = self.query_one("#history-empty", Static)
+        empty.update(
+            f"No entries for {audit.account_id}"
+            + (" up to that moment — b: another moment" if audit.at else "")
+            + ("" if audit.exists else " — not in the ledger: i: check the id")
+        )
+        empty.display = not audit.entries
         for e in audit.entries:
             table.add_row(
                 e.ref, e.recorded_at[:19], e.kind, _money(e.amount_minor, e.currency),

@@ -11,8 +11,11 @@ from textual import on
 from textual.message import Message
 from textual.screen import Screen
 
+from incidentbook.ui.keys import typing_blocks
 from incidentbook.ui.messages import DataChanged, Reload, WorkFailed
+from incidentbook.ui.screens.confirm_dialog import ConfirmDialog
 from incidentbook.ui.screens.resolve_dialog import ResolveChoice, ResolveDialog
+from incidentbook.ui.words import outcome_text
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
@@ -39,6 +42,10 @@ class ClosureRead(Message):
 
 class DataScreen(Screen[None]):
     """A screen that shows state from the database and refreshes when it changes."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A printable key's binding never acts while a text field has focus (``ui.keys``)."""
+        return not typing_blocks(self.BINDINGS, action, self)
 
     @property
     def ib_app(self) -> IncidentbookApp:
@@ -75,6 +82,26 @@ class DataScreen(Screen[None]):
 
         run_in_worker(self, command, group="commands", exclusive=False)
 
+    def confirm_command(
+        self,
+        title: str,
+        body: str,
+        action: Callable[[], Outcome],
+        describe: Callable[[Outcome], str],
+        *,
+        cancelled: str,
+    ) -> None:
+        """Run a command that changes an incident only after the operator confirms it in a
+        ``ConfirmDialog`` (enter: yes, escape: no; nothing changes before)."""
+
+        def chosen(yes: bool | None) -> None:
+            if yes:
+                self.run_command(action, describe)
+            else:
+                self.notify(cancelled, timeout=3)
+
+        self.app.push_screen(ConfirmDialog(title, body), chosen)
+
     def confirm_resolve(self, incident_id: str) -> None:
         """Resolve only after the dialog: read the gate (worker), ask, then resolve."""
         incidents = self.services.incidents
@@ -96,7 +123,7 @@ class DataScreen(Screen[None]):
             ctx = self.services.context(choice.reason or "resolved in the app")
             incidents = self.services.incidents
             self.run_command(
-                lambda: incidents.resolve(ctx, iid, force=choice.force), lambda o: o.message
+                lambda: incidents.resolve(ctx, iid, force=choice.force), outcome_text
             )
 
         self.app.push_screen(ResolveDialog(iid, message.check), chosen)

@@ -19,6 +19,7 @@ from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.core.documents.premortem import foreseen_for_incident
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import IncidentbookError
+from incidentbook.text import plural
 from incidentbook.ui.impact import (
     deploy_lines,
     has_impact,
@@ -33,6 +34,7 @@ from incidentbook.ui.screens.fix import FixScreen
 from incidentbook.ui.screens.severity_dialog import SeverityDialog
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
+from incidentbook.ui.words import outcome_text
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
@@ -59,7 +61,7 @@ class IncidentLoaded(Message):
 
 class IncidentScreen(DataScreen):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="incident.back"),
+        Binding("escape", "back", "Back", id="incident.back"),
         Binding("a", "acknowledge", "Acknowledge", id="incident.ack"),
         Binding("r", "resolve", "Resolve", id="incident.resolve"),
         Binding("o", "reopen", "Reopen", id="incident.reopen"),
@@ -94,6 +96,11 @@ class IncidentScreen(DataScreen):
             with Vertical(id="incident-main"):
                 yield Label("Timeline", classes="section-title")
                 yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+                yield Static(
+                    "No events on this timeline yet — n: add a note, a: acknowledge",
+                    id="timeline-empty",
+                    classes="empty",
+                )
             with Vertical(id="incident-side"):
                 yield Static("", id="incident-detail")
                 yield RunbookPanel(self.services, id="incident-runbook")
@@ -144,6 +151,7 @@ class IncidentScreen(DataScreen):
         )
         table = self.query_one("#timeline", DataTable)
         table.clear()
+        self.query_one("#timeline-empty", Static).display = not message.timeline
         for event in message.timeline:
             table.add_row(
                 event.recorded_at[:19].replace("T", " "),
@@ -159,8 +167,8 @@ class IncidentScreen(DataScreen):
             if inc.acknowledged_at
             else "not acknowledged (a)",
             f"resolved {inc.resolved_at[:19]}Z" if inc.resolved_at else "unresolved",
-            f"{len(inc.alerts):,} alerts linked",
-            f"{inc.notes_count} notes",
+            f"{plural(len(inc.alerts), 'alert')} linked",
+            plural(inc.notes_count, "note"),
         ]
         if inc.runbooks:
             lines.append("runbooks: " + ", ".join(inc.runbooks))
@@ -175,19 +183,50 @@ class IncidentScreen(DataScreen):
 
     # -- actions -------------------------------------------------------------------------
 
-    def _command(self, command: Callable[[Context, str], Outcome], reason: str) -> None:
+    def _confirmed(
+        self, command: Callable[[Context, str], Outcome], verb: str, body: str, reason: str
+    ) -> None:
+        """A state change, asked first (enter: yes, escape: no)."""
         ctx = self.services.context(reason)
         iid = self.incident_id
-        self.run_command(lambda: command(ctx, iid), lambda o: o.message)
+        self.confirm_command(
+            f"{verb.capitalize()} {iid}?",
+            body,
+            lambda: command(ctx, iid),
+            outcome_text,
+            cancelled=f"{iid} not {verb}d" if verb.endswith("e") else f"{iid} not {verb}ed",
+        )
 
     def action_acknowledge(self) -> None:
-        self._command(self.services.incidents.acknowledge, "acknowledged in the app")
+        inc = self.incident
+        if inc is not None and inc.status != "open":
+            self.notify(
+                f"{inc.id} is already {inc.status}"
+                + (" (o reopens it)" if inc.status == "resolved" else ""),
+                timeout=4,
+            )
+            return
+        self._confirmed(
+            self.services.incidents.acknowledge,
+            "acknowledge",
+            "You take it: the incident is marked acknowledged, by you, now.",
+            "acknowledged in the app",
+        )
 
     def action_resolve(self) -> None:
         self.confirm_resolve(self.incident_id)
 
     def action_reopen(self) -> None:
-        self._command(self.services.incidents.reopen, "reopened in the app")
+        inc = self.incident
+        if inc is not None and inc.status != "resolved":
+            self.notify(f"{inc.id} is not resolved ({inc.status}): nothing to reopen", timeout=4)
+            return
+        self._confirmed(
+            self.services.incidents.reopen,
+            "reopen",
+            "The incident goes back to open; its timeline keeps the resolve.",
+            "reopened in the app",
+        )
 
     def action_severity(self) -> None:
         current = self.incident.severity if self.incident else "error"
@@ -198,7 +237,7 @@ class IncidentScreen(DataScreen):
             ctx = self.services.context("severity changed in the app")
             iid = self.incident_id
             self.run_command(
-                lambda: self.services.incidents.set_severity(ctx, iid, level), lambda o: o.message
+                lambda: self.services.incidents.set_severity(ctx, iid, level), outcome_text
             )
 
         self.app.push_screen(SeverityDialog(current), chosen)
@@ -213,6 +252,10 @@ class IncidentScreen(DataScreen):
         self.query_one("#incident-seen", SeenBefore).show_for(
             alert_name=inc.group_key, text=inc.title, exclude=inc.id
         )
+
+    @on(SeenBefore.Chosen)
+    def _past_incident_chosen(self, message: SeenBefore.Chosen) -> None:
+        self.app.push_screen(IncidentScreen(message.incident_id))
 
     def action_audit(self) -> None:
         self.app.push_screen(AuditScreen(incident_id=self.incident_id))
@@ -230,6 +273,14 @@ class IncidentScreen(DataScreen):
     def action_focus_note(self) -> None:
         self.query_one("#note-input", Input).focus()
 
+    def action_back(self) -> None:
+        """Escape goes back one step: out of the note field to the timeline, else to the
+        screen before."""
+        if self.focused is self.query_one("#note-input", Input):
+            self.query_one("#timeline", DataTable).focus()
+        else:
+            self.app.pop_screen()
+
     @on(Input.Submitted, "#note-input")
     def _note_submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
@@ -242,7 +293,8 @@ class IncidentScreen(DataScreen):
             lambda: self.services.incidents.add_note(ctx, iid, text),
             lambda o: "note added" if o.changed else "note already recorded",
         )
-        self.query_one("#timeline", DataTable).focus()
+        # The field keeps the focus: what is typed next is another note, never a key
+        # (escape leaves it for the timeline).
 
 
 def impacts_of(services: Services, incident_id: str) -> list[AlertGroup]:

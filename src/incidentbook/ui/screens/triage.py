@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
+from incidentbook.text import plural
 from incidentbook.ui.impact import (
     has_impact,
     impact_detail,
@@ -26,10 +27,11 @@ from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
 from incidentbook.ui.widgets.severity import severity_text
+from incidentbook.ui.words import outcome_text
 
 if TYPE_CHECKING:
     from incidentbook.core.alerts.model import AlertGroup
-    from incidentbook.core.incidents.model import IncidentState
+    from incidentbook.core.incidents.model import IncidentState, Outcome
 
 
 @dataclass
@@ -93,6 +95,13 @@ def fitting_layout(groups: list[AlertGroup], now: datetime, width: int) -> str:
     return NARROW
 
 
+# What an empty table says: why it is empty, and what to do.
+EMPTY_GROUPS = (
+    "No firing alert groups — reconcile, the receiver or `alerts ingest` bring them in"
+)
+EMPTY_INCIDENTS = "No open incidents — a: acknowledge a group · n: open one by hand"
+
+
 class TriageScreen(DataScreen):
     BINDINGS = [
         Binding("enter", "open_selected", "Open", id="triage.open"),
@@ -107,9 +116,12 @@ class TriageScreen(DataScreen):
         Binding("r", "resolve", "Resolve", id="triage.resolve"),
         Binding("n", "new_incident", "New incident", id="triage.new"),
         Binding(
+            "slash", "app.open_screen('search')", "Search", key_display="/", id="triage.search"
+        ),
+        Binding(
             "A",
             "audit",
-            "Account audit",
+            "Accounts",
             id="triage.audit",
             tooltip="Affected accounts of the selected group or incident, with audit trails",
         ),
@@ -123,6 +135,7 @@ class TriageScreen(DataScreen):
         self.context_shown: tuple[str, str] | None = None
         self.now: datetime | None = None
         self.table_layout: str | None = None  # the group table's columns
+        self.last_table = "incidents"  # the table last focused
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -130,13 +143,15 @@ class TriageScreen(DataScreen):
             with Vertical(id="triage-main"):
                 yield Label("Alert groups (firing)", classes="section-title")
                 yield DataTable(id="groups", cursor_type="row", zebra_stripes=True)
+                yield Static(EMPTY_GROUPS, id="groups-empty", classes="empty")
                 yield Label("Open incidents", classes="section-title")
                 yield DataTable(id="incidents", cursor_type="row", zebra_stripes=True)
+                yield Static(EMPTY_INCIDENTS, id="incidents-empty", classes="empty")
             with Vertical(id="triage-side"):
                 yield Static("Opening the workspace…", id="triage-detail")
                 yield RunbookPanel(self.services, id="triage-runbook")
                 yield SeenBefore(self.services, id="triage-seen")
-        yield Footer()
+        yield Footer(compact=True)  # at 80 columns it keeps / Search and ? Help
 
     def on_mount(self) -> None:
         self.query_one("#groups", DataTable).add_columns(*FULL_COLUMNS)
@@ -196,6 +211,8 @@ class TriageScreen(DataScreen):
             ],
             [i.id for i in message.incidents],
         )
+        self.query_one("#groups-empty", Static).display = not message.groups
+        self.query_one("#incidents-empty", Static).display = not message.incidents
         if not message.incidents and message.groups and self.focused is incidents:
             groups.focus()  # nothing to look at in an empty table
         self._update_detail()
@@ -225,11 +242,13 @@ class TriageScreen(DataScreen):
             detail.update(
                 f"[b]{incident.id}[/b] {incident.title}\n{incident.severity}, {incident.status}\n"
                 f"opened {incident.opened_at[:19]}Z by {incident.opened_by}\n"
-                f"{len(incident.alerts)} alerts, {incident.notes_count} notes\n\nenter: open"
+                f"{plural(len(incident.alerts), 'alert')}, {plural(incident.notes_count, 'note')}"
+                "\n\nenter: open"
             )
         else:
             detail.update(
-                f"{len(self.groups)} alert groups firing, {len(self.incidents)} open incidents."
+                f"{plural(len(self.groups), 'alert group')} firing, "
+                f"{plural(len(self.incidents), 'open incident')}."
                 "\n\ntab: move between the tables"
             )
 
@@ -267,13 +286,24 @@ class TriageScreen(DataScreen):
         # The side panel follows the table the operator is in.
         self._update_detail()
 
+    @on(SeenBefore.Chosen)
+    def _past_incident_chosen(self, message: SeenBefore.Chosen) -> None:
+        # Deferred: the Incident screen pulls in SQLAlchemy, which the first paint does not need.
+        from incidentbook.ui.screens.incident import IncidentScreen
+
+        self.app.push_screen(IncidentScreen(message.incident_id))
+
     @on(DataTable.RowSelected)
     def _row_selected(self, _event: DataTable.RowSelected) -> None:
         self.action_open_selected()
 
     def _focused_table(self) -> str:
+        """The table the operator is in, or was last in (the side panels keep showing its
+        selection while the focus is in them: "seen before" is the group's)."""
         focused = self.focused
-        return focused.id if isinstance(focused, DataTable) and focused.id else "incidents"
+        if isinstance(focused, DataTable) and focused.id:
+            self.last_table = focused.id
+        return self.last_table
 
     def _selected_group(self) -> AlertGroup | None:
         if self._focused_table() != "groups" or not self.groups:
@@ -304,21 +334,70 @@ class TriageScreen(DataScreen):
             self.notify("No incident for this group yet: press a to acknowledge it.")
 
     def action_acknowledge(self) -> None:
-        ctx = self.services.context("acknowledged from triage")
+        """Acknowledge the selected group or incident, after a question; a group whose
+        incident is already acknowledged opens nothing new, and one whose incident was
+        resolved while its alerts still fire is offered that incident's reopening."""
         group = self._selected_group()
         if group is not None:
-            key = group.key
-            self.run_command(
-                lambda: self.services.alerts.acknowledge_group(ctx, key),
-                lambda o: "\n".join([f"{o.incident.id}: acknowledged group {key}", *o.warnings]),
-            )
+            self._acknowledge_group(group)
             return
         incident = self._selected_incident()
-        if incident is not None:
-            iid = incident.id
-            self.run_command(
-                lambda: self.services.incidents.acknowledge(ctx, iid), lambda o: o.message
+        if incident is None:
+            self.notify("Select an alert group or an incident to acknowledge.", timeout=3)
+            return
+        iid = incident.id
+        if incident.status != "open":
+            self.notify(f"{iid} is already {incident.status}", timeout=4)
+            return
+        ctx = self.services.context("acknowledged from triage")
+        incidents = self.services.incidents
+        self.confirm_command(
+            f"Acknowledge {iid}?",
+            f"{incident.title}\nYou take it: the incident is marked acknowledged, by you, now.",
+            lambda: incidents.acknowledge(ctx, iid),
+            outcome_text,
+            cancelled=f"{iid} not acknowledged",
+        )
+
+    def _acknowledge_group(self, group: AlertGroup) -> None:
+        key, iid = group.key, group.incident_id
+        firing = plural(group.firing, "alert")
+        ctx = self.services.context("acknowledged from triage")
+        alerts, incidents = self.services.alerts, self.services.incidents
+        current = next((i for i in self.incidents if i.id == iid), None)
+        if iid is not None and current is None:
+            # Its incident is resolved (the open list lacks it) while its alerts still fire:
+            # acknowledging anew would open a second incident for the same alerts.
+
+            def reopen_and_ack() -> Outcome:
+                incidents.reopen(ctx, iid)
+                return alerts.acknowledge_group(ctx, key, incident_id=iid)
+
+            self.confirm_command(
+                f"Reopen {iid}?",
+                f"Group {key}'s incident {iid} is resolved, with {firing} still firing.\n"
+                f"Reopen {iid} and acknowledge it (no second incident is opened)?",
+                reopen_and_ack,
+                lambda o: f"{o.incident.id} reopened and acknowledged (group {key})",
+                cancelled=f"{iid} stays resolved",
             )
+            return
+        if current is not None and current.status != "open":
+            self.notify(
+                f"Group {key} is already acknowledged: {current.id} (enter opens it)", timeout=4
+            )
+            return
+        if current is not None:
+            body = f"Group {key} ({firing}) belongs to {current.id}: it is marked acknowledged."
+        else:
+            body = f"Opens an incident for group {key} and links its {firing}."
+        self.confirm_command(
+            f"Acknowledge group {key}?",
+            body,
+            lambda: alerts.acknowledge_group(ctx, key),
+            lambda o: "\n".join([f"{o.incident.id}: acknowledged group {key}", *o.warnings]),
+            cancelled=f"group {key} not acknowledged",
+        )
 
     def action_resolve(self) -> None:
         incident = self._selected_incident()
@@ -350,7 +429,7 @@ class TriageScreen(DataScreen):
             title, severity = result
             ctx = self.services.context("opened from triage")
             self.run_command(
-                lambda: self.services.incidents.open(ctx, title, severity), lambda o: o.message
+                lambda: self.services.incidents.open(ctx, title, severity), outcome_text
             )
 
         self.app.push_screen(NewIncidentDialog(), opened)
