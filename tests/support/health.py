@@ -131,3 +131,28 @@ def tell_recovery(services: Services, runs: int = 6) -> list[Truth]:
         reconcile(services, url, "full")
         truths.append(truth_of(rows))
     return truths
+
+
+ACTIONS = """---
+id: PM-0009
+kind: postmortem
+incident: INC-0009
+title: Fees doubled
+---
+# Fees doubled
+
+## Action items
+
+- [ ] Add a run key to the fee job (ana, 2026-10-01)
+- [ ] Page on doubled fees (ravi, 2026-09-15)
+- [x] Checkpoint the job (mikkel, 2026-09-01)
+- [ ] Review nightly jobs (ana, 2026-12-15)
+"""
+
+
+def write_actions(services: Services) -> None:
+    """A postmortem with four action items: two open and past due on 2026-10-17, one done,
+    one open and due later."""
+    path = services.settings.workspace / "postmortems" / "pm-0009.md"
+    path.write_text(ACTIONS, encoding="utf-8")
+    services.documents.sync_file(services.context("x"), path)

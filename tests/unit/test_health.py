@@ -18,7 +18,14 @@ from incidentbook.core.ledger.reconcile.runs import prune_runs
 from incidentbook.services import Services
 from incidentbook.testing.clocks import FakeClock
 from tests.support.accounts import findings_from_rows
-from tests.support.health import first_state, reconcile, second_state, tell_story, truth_of
+from tests.support.health import (
+    first_state,
+    reconcile,
+    second_state,
+    tell_story,
+    truth_of,
+    write_actions,
+)
 
 
 def _figures(story_truth: dict[str, tuple[int, dict[str, int]]]) -> dict[str, object]:
@@ -172,29 +179,6 @@ def test_open_alerts_by_severity_and_response_times(services: Services, clock: F
     assert health.stats.resolved_incidents == len(resolved) == 3
     assert health.stats.mtta_seconds == sum(acks) * 60 / len(acks)  # the open one left out
     assert health.stats.mttr_seconds == sum(r for _, r in resolved) * 60 / len(resolved)
-
-
-ACTIONS = """---
-id: PM-0009
-kind: postmortem
-incident: INC-0009
-title: Fees doubled
----
-# Fees doubled
-
-## Action items
-
-- [ ] Add a run key to the fee job (ana, 2026-10-01)
-- [ ] Page on doubled fees (ravi, 2026-09-15)
-- [x] Checkpoint the job (mikkel, 2026-09-01)
-- [ ] Review nightly jobs (ana, 2026-12-15)
-"""
-
-
-def write_actions(services: Services) -> None:
-    path = services.settings.workspace / "postmortems" / "pm-0009.md"
-    path.write_text(ACTIONS, encoding="utf-8")
-    services.documents.sync_file(services.context("x"), path)
 
 
 def test_overdue_action_items_are_listed_soonest_first(services: Services) -> None:
