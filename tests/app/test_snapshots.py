@@ -73,3 +73,16 @@ def test_incident_impact_80x24(snap_compare: Any, impact_app: IncidentbookApp) -
 
 def test_incident_impact_160x50(snap_compare: Any, impact_app: IncidentbookApp) -> None:
     assert snap_compare(impact_app, terminal_size=WIDE, run_before=_then("enter"))
+
+
+# Health at a glance (issue 14): six full runs of a fix rolling out, overdue items.
+def test_health_80x24(snap_compare: Any, health_app: IncidentbookApp) -> None:
+    assert snap_compare(health_app, terminal_size=NARROW, run_before=_then("H"))
+
+
+def test_health_160x50(snap_compare: Any, health_app: IncidentbookApp) -> None:
+    assert snap_compare(health_app, terminal_size=WIDE, run_before=_then("H"))
+
+
+def test_health_never_reconciled_80x24(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=NARROW, run_before=_then("H"))

@@ -18,6 +18,8 @@ class HealthService:
         self.reconciler = reconciler
         self.clock = clock
 
-    def report(self, *, lag: bool = True) -> Health:
-        """The Health figures now; ``lag`` False skips reading the ledger."""
-        return collect_health(self.db, self.reconciler.health(lag=lag), self.clock())
+    def report(self, ledger_url: str | None = None, *, lag: bool = True) -> Health:
+        """The Health figures now, the reconciler's of the given (else the configured)
+        ledger; ``lag`` False skips reading the ledger."""
+        reconciler = self.reconciler.health(ledger_url, lag=lag)
+        return collect_health(self.db, reconciler, self.clock())

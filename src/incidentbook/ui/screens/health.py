@@ -42,8 +42,8 @@ class HealthScreen(DataScreen):
         self.reload()
 
     @on(HealthLoaded)
-    def show(self, message: HealthLoaded) -> None:
+    async def show(self, message: HealthLoaded) -> None:
         grid = self.query_one("#health-grid", Grid)
         with self.app.batch_update():
-            grid.remove_children()
-            grid.mount_all(tile_widget(tile) for tile in message.tiles)
+            await grid.remove_children()  # the tiles' ids are reused: gone before the new
+            await grid.mount_all(tile_widget(tile) for tile in message.tiles)

@@ -2,7 +2,7 @@
 (``ReconcilerHealth``): the last complete run, its age and duration, an unfinished run, runs
 kept as summaries, the complete full runs' discrepancies over time, and the watermark's lag
 behind the ledger (``ledger_lag``). The text is the faces' (``incidentbook.ui.screens.health``,
-``incidentbook.cli.workspace_cmds``)."""
+``incidentbook.cli.stats``)."""
 
 from __future__ import annotations
 
