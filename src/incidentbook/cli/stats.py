@@ -98,7 +98,6 @@ def health_lines(health: Health) -> list[str]:
 @json_option
 @click.pass_context
 def stats_cmd(ctx: click.Context, no_lag: bool, as_json: bool) -> None:
-    """Health: the reconciler's lag and runs, discrepancies over full runs, open alerts by
-    severity, MTTA/MTTR, overdue action items, counters."""
+    """Health: reconciler lag, discrepancies over full runs, open alerts, MTTA/MTTR, overdue."""
     health = cli_state(ctx).services.health.report(lag=not no_lag)
     emit(health.to_dict(), as_json, lambda: click.echo("\n".join(health_lines(health))))
