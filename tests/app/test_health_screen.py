@@ -144,10 +144,18 @@ async def test_the_sparklines_carry_the_full_runs(health_app: IncidentbookApp) -
         await settle(pilot)
         chart = health_app.screen.query_one("#tile-accounts", ChartTileWidget)
         shown = [list(b.data or []) for b in chart.query(RunBars)]
-        assert shown == [[t.get(c, (0, {}))[0] for t in truths] for c in CHECKS]
+        want = [[t.get(c, (0, {}))[0] for t in truths] for c in CHECKS]
+        assert shown == want
+        # accounts: one scale for every check, from 0
+        assert {b.top for b in chart.query(RunBars)} == {max(max(w) for w in want)}
+        # money: each currency on its own scale (minor units of two currencies do not compare)
+        per_run = [_money_per_currency(t) for t in truths]
         money = health_app.screen.query_one("#tile-money", ChartTileWidget)
         currencies = [str(lbl.render()) for lbl in money.query(".chart-label").results(Label)]
-        assert set(currencies) <= set(CURRENCIES) | {"EUR", "JPY"}
+        assert set(currencies) <= set(CURRENCIES) and currencies
+        for currency, bars in zip(currencies, money.query(RunBars), strict=True):
+            assert list(bars.data or []) == [p.get(currency, 0) for p in per_run]
+            assert bars.top == max(p.get(currency, 0) for p in per_run)
 
 
 async def test_refresh_reads_again(health_app: IncidentbookApp, health_services: Services) -> None:

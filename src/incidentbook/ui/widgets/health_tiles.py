@@ -41,17 +41,19 @@ class ChartRow:
 
 @dataclass(frozen=True)
 class ChartTile:
-    """Sparklines on one scale, from 0 to the largest value of any row (so rows compare and
-    a constant series is not drawn as its own minimum)."""
+    """Sparklines drawn from 0 (a constant series is not drawn as its own minimum) to the
+    largest value of any row when the rows share a unit (``shared_scale``: accounts), else to
+    each row's own largest (money: minor units of different currencies do not compare)."""
 
     id: str
     title: str
     rows: list[ChartRow]
     empty: str  # shown instead of the rows when there are none
+    shared_scale: bool = True
 
-    @property
-    def top(self) -> float:
-        return max((v for row in self.rows for v in row.values), default=0.0)
+    def top(self, row: ChartRow) -> float:
+        values = [v for r in self.rows for v in r.values] if self.shared_scale else row.values
+        return max(values, default=0.0)
 
 
 Tile = TextTile | ChartTile
@@ -127,7 +129,8 @@ def accounts_tile(health: Health) -> ChartTile:
         for check in health.reconciler.checks:
             values = [run.discrepancies[check].accounts if run.discrepancies else 0 for run in runs]
             rows.append(ChartRow(check, [float(v) for v in values], f"{values[-1]:,}"))
-    title = f"Accounts per check, last {len(runs)} full runs" if runs else "Accounts per check"
+    last = "last full run" if len(runs) == 1 else f"last {len(runs)} full runs"
+    title = f"Accounts per check, {last}" if runs else "Accounts per check"
     return ChartTile("accounts", title, rows, NO_FULL_RUN)
 
 
@@ -153,7 +156,7 @@ def money_tile(health: Health) -> ChartTile:
         for c in currencies
     ]
     empty = "no money in the findings" if runs else NO_FULL_RUN
-    return ChartTile("money", "|Δ| per currency, full runs", rows, empty)
+    return ChartTile("money", "|Δ| per currency, full runs", rows, empty, shared_scale=False)
 
 
 def days_late(due: str | None, today: str) -> int:
@@ -270,7 +273,7 @@ class ChartTileWidget(Vertical):
                 label = Label(row.label, classes="chart-label", markup=False)
                 label.styles.width = width + 1
                 yield label
-                yield RunBars(row.values, self.tile.top, classes="chart-line")
+                yield RunBars(row.values, self.tile.top(row), classes="chart-line")
                 value = Label(row.latest, classes="chart-latest", markup=False)
                 value.styles.width = latest + 1
                 yield value
