@@ -14,7 +14,8 @@ from sqlalchemy import text
 from incidentbook.context import Context
 from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.core.ledger.checks import CHECKS
-from incidentbook.core.ledger.reconcile.runs import prune_runs
+from incidentbook.core.ledger.reconcile.model import stored_checks
+from incidentbook.core.ledger.reconcile.runs import prune_runs, run_summary
 from incidentbook.services import Services
 from incidentbook.testing.clocks import FakeClock
 from tests.support.accounts import findings_from_rows
@@ -189,3 +190,21 @@ def test_overdue_action_items_are_listed_soonest_first(services: Services) -> No
         ("Add a run key to the fee job", "ana", "2026-10-01"),
     ]
     assert health.action_items == {"open": 3, "done": 1, "dropped": 0, "overdue": 2}
+
+
+def test_the_summary_stays_readable_by_the_old_reader(services: Services) -> None:
+    """A complete run's summary gains its discrepancies under one key: the per-check counts
+    read as before (``stored_checks`` is what releases before this one read), and a run's
+    ``checks`` (``reconcile --json``) carry no new key."""
+    story = tell_story(services)
+    with services.db.read() as session:
+        stored = session.connection().execute(
+            text("SELECT summary FROM reconcile_runs WHERE run_id = :r"),
+            {"r": story.full_run_ids[-1]},
+        ).scalar_one()
+    data = json.loads(stored)
+    assert set(data) == {*CHECKS, "discrepancies"}
+    checks = stored_checks(stored)
+    assert list(checks) == list(CHECKS) and all(set(c) == {"found", "new", "resolved"}
+                                                for c in checks.values())  # fmt: skip
+    assert run_summary(services.db, story.full_run_ids[-1]).checks == checks
