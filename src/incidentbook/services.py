@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from incidentbook.core.documents.service import DocumentService
     from incidentbook.core.evidence.service import EvidenceService
     from incidentbook.core.fixes.service import FixService
+    from incidentbook.core.health.service import HealthService
     from incidentbook.core.incidents.service import IncidentService
     from incidentbook.core.ledger.reconcile.service import ReconcileService
     from incidentbook.core.runbooks.matching import Suggester
@@ -143,6 +144,12 @@ class Services:
             clock=self.settings.clock,
             after_publish=self.evidence.freeze_pending,
         )
+
+    @cached_property
+    def health(self) -> HealthService:
+        from incidentbook.core.health.service import HealthService
+
+        return HealthService(self.db, self.reconciler, self.settings.clock)
 
     def context(
         self,

@@ -13,6 +13,7 @@ from incidentbook.testing.clocks import T0, FakeClock
 from incidentbook.ui.app import IncidentbookApp, make_app
 from incidentbook.workspace import init_workspace
 from tests.support.app_seed import ZONE, seed, seed_impact
+from tests.support.health import tell_recovery, write_actions
 
 
 @pytest.fixture
@@ -59,3 +60,17 @@ def impact_services(impact_settings: Settings) -> Services:
 @pytest.fixture
 def impact_app(impact_settings: Settings, impact_services: Services) -> IncidentbookApp:
     return make_app(impact_settings)
+
+
+@pytest.fixture
+def health_services(seeded_services: Services) -> Services:
+    """``seed``, then six full runs of a fix rolling out (an incremental run between each
+    two) and a postmortem with two overdue action items."""
+    tell_recovery(seeded_services)
+    write_actions(seeded_services)
+    return seeded_services
+
+
+@pytest.fixture
+def health_app(app_settings: Settings, health_services: Services) -> IncidentbookApp:
+    return make_app(app_settings)

@@ -255,18 +255,6 @@ async def test_help_screen_lists_keys(app: IncidentbookApp) -> None:
         assert isinstance(app.screen, TriageScreen)
 
 
-async def test_health_screen_shows_counters(app: IncidentbookApp) -> None:
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("H")
-        await settle(pilot)
-        assert isinstance(app.screen, HealthScreen)
-        panels = {str(p.border_title): str(p.render()) for p in app.screen.query(".health-panel")}
-        assert "critical" in panels["Firing alerts by severity"]
-        assert "12" in panels["Firing alerts by severity"]
-        assert "acknowledged" in panels["Incidents"]
-
-
 async def test_triage_shows_the_runbook_and_past_incidents_for_a_group(
     app: IncidentbookApp, seeded_services: Services
 ) -> None:
@@ -297,12 +285,3 @@ async def test_account_audit_opens_for_the_selected_group(app: IncidentbookApp) 
         await settle(pilot)
         assert isinstance(app.screen, AuditScreen)
         assert app.screen.check == "balance_mismatch"
-
-
-async def test_health_shows_overdue_action_items(app: IncidentbookApp) -> None:
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("H")
-        await settle(pilot)
-        panels = {str(p.border_title): str(p.render()) for p in app.screen.query(".health-panel")}
-        assert "overdue" in panels["Action items"]

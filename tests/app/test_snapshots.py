@@ -113,3 +113,16 @@ def test_audit_empty(snap_compare: Any, app_settings: Settings, size: tuple[int,
         await settle(pilot)
 
     assert snap_compare(make_app(app_settings), terminal_size=size, run_before=run_before)
+
+
+# Health at a glance (issue 14): six full runs of a fix rolling out, overdue items.
+def test_health_80x24(snap_compare: Any, health_app: IncidentbookApp) -> None:
+    assert snap_compare(health_app, terminal_size=NARROW, run_before=_then("H"))
+
+
+def test_health_160x50(snap_compare: Any, health_app: IncidentbookApp) -> None:
+    assert snap_compare(health_app, terminal_size=WIDE, run_before=_then("H"))
+
+
+def test_health_never_reconciled_80x24(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=NARROW, run_before=_then("H"))

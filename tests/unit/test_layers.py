@@ -23,12 +23,15 @@ CORE_MODULES = [
     "incidentbook.core.alerts.formats.files",
     "incidentbook.core.health.verify",
     "incidentbook.core.health.stats",
+    "incidentbook.core.health.service",
     "incidentbook.services",
     "incidentbook.demo.run",
     "incidentbook.core.markdown",
     "incidentbook.cli",
     "incidentbook.cli.incident",
     "incidentbook.cli.workspace_cmds",
+    "incidentbook.cli.stats",
+    "incidentbook.receiver.metrics",
 ]
 
 

@@ -385,32 +385,32 @@ def test_demo_step_builds_once_and_leaves_live_alert_groups(cli: Cli, services: 
     assert 5 <= dup.accounts <= 15  # ~0.5% of 2,000 accounts
 
 
-def test_health_panels_show_last_run_and_trend(
+def test_health_tile_shows_last_run_and_its_findings(
     services: Services, small: tuple[str, Path, set[str]]
 ) -> None:
-    from incidentbook.ui.screens.health import reconciler_panels as health_panels
+    from incidentbook.ui.widgets.health_tiles import reconciler_tile
 
-    assert health_panels(services)[0][1].startswith("never run")
     url, _, expected = small
+    assert reconciler_tile(services.health.report(url)).body.startswith("never run")
     reconcile(services, url)
-    panels = dict(health_panels(services))
-    assert "last run" in panels["Reconciler"] and "(full)" in panels["Reconciler"]
-    trend = next(v for k, v in panels.items() if k.startswith("Findings per run"))
-    assert trend.endswith("full 1 1 1 1 1 1") and len(expected) == 6
+    body = reconciler_tile(services.health.report(url)).body
+    assert "last run" in body and "full, took" in body
+    assert f"{len(expected)} findings" in body and len(expected) == 6
 
 
 def test_reconciler_health_is_data(services: Services, small: tuple[str, Path, set[str]]) -> None:
     """The Health screen's reconciler figures come from the core as data, not text."""
-    assert not services.reconciler.health().ever_run
     url, _, _ = small
+    assert not services.reconciler.health(url).ever_run
     summary = reconcile(services, url)
-    health = services.reconciler.health()
+    health = services.reconciler.health(url)
     assert health.ever_run and health.unfinished is None and health.pruned_runs == 0
     assert health.last_complete is not None
     assert health.last_complete.run_id == summary.run_id  # type: ignore[attr-defined]
-    assert health.last_complete.mode == "full" and health.lag_seconds is not None
-    (run,) = health.trend
+    assert health.last_complete.mode == "full" and health.age_seconds is not None
+    (run,) = health.full_runs
     assert tuple(run.found) == health.checks and set(run.found.values()) == {1}
+    assert health.lag is not None and health.lag.entries_behind == 0
 
 
 def test_one_reconcile_per_workspace_at_a_time(
@@ -595,7 +595,7 @@ def test_old_runs_keep_their_summary_and_let_go_of_their_rows(
     beyond the newest N keep their row and summary (also one never stored, from before
     summaries were), lose their findings, checkpoints and resolutions, and verify agrees."""
     from incidentbook.core.ledger.reconcile.runs import prune_runs, run_summary
-    from incidentbook.ui.screens.health import reconciler_panels as health_panels
+    from incidentbook.ui.widgets.health_tiles import reconciler_tile
 
     url, path, _ = small
     keeping = _with_reconciler_settings(services, "reconciler", keep_runs=2)
@@ -638,8 +638,8 @@ def test_old_runs_keep_their_summary_and_let_go_of_their_rows(
             c["found"] for c in summaries[runs[3]].values()
         )
         assert verify_checkpoints(keeping.settings, keeping.db).ok
-        panel = health_panels(keeping)[0][1]
-        assert "2 older runs kept as summaries" in panel  # seen without asking the user
+        panel = reconciler_tile(keeping.health.report(url)).body
+        assert "2 runs summarised" in panel  # seen without asking the user
         assert prune_runs(keeping.db, ctx, _ledger_of(keeping, runs[3]), 2) == 0
         # runs[2] had its summary removed: pruning it counts one from its rows first
         assert prune_runs(keeping.db, ctx, _ledger_of(keeping, runs[3]), 1) == 1

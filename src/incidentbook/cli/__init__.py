@@ -68,9 +68,9 @@ COMMANDS: list[LazyCommand] = [
     ),
     LazyCommand(
         "stats",
-        "incidentbook.cli.workspace_cmds",
+        "incidentbook.cli.stats",
         "stats_cmd",
-        "Counters: incidents, alerts, events, MTTA/MTTR, pending index work.",
+        "Health: reconciler lag, discrepancies over full runs, open alerts, MTTA/MTTR, overdue.",
     ),
     LazyCommand(
         "incident",

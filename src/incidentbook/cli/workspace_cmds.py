@@ -1,4 +1,4 @@
-"""Workspace-level commands: init, demo, verify, stats."""
+"""Workspace-level commands: init, demo, verify."""
 
 from __future__ import annotations
 
@@ -93,20 +93,3 @@ def verify_cmd(ctx: click.Context, as_json: bool) -> None:
     emit({"ok": ok, "checks": [r.to_dict() for r in results]}, as_json, human)
     if not ok:
         ctx.exit(EXIT_FINDINGS)
-
-
-@click.command("stats")
-@json_option
-@click.pass_context
-def stats_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Counters: incidents, alerts, events, MTTA/MTTR, pending index work."""
-    from incidentbook.core.health.stats import collect_stats
-
-    services = cli_state(ctx).services
-    stats = collect_stats(services.db)
-
-    def human() -> None:
-        for key, value in stats.to_dict().items():
-            click.echo(f"{key:28} {value}")
-
-    emit(stats.to_dict(), as_json, human)

@@ -80,7 +80,8 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> Starlette:
     """The receiver for one workspace. ``token=None`` disables auth (``serve --no-auth``)."""
-    state = ReceiverState(services, token, max_body_bytes, ReceiverMetrics())
+    metrics_ = ReceiverMetrics(health=lambda: services.health.report())
+    state = ReceiverState(services, token, max_body_bytes, metrics_)
 
     async def alertmanager(request: Request) -> Response:
         return await _handle(state, request, ROUTE_ALERTMANAGER, _alertmanager)
@@ -113,7 +114,8 @@ def create_app(
 
     async def metrics(request: Request) -> Response:
         state.metrics.observe_request("/metrics", request.method, 200)
-        payload, content_type = state.metrics.render()
+        # the health gauges read the state database and the ledger: off the event loop
+        payload, content_type = await run_in_threadpool(state.metrics.render)
         return Response(payload, media_type=content_type)
 
     async def http_error(request: Request, exc: Exception) -> Response:

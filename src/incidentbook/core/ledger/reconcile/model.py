@@ -152,25 +152,94 @@ class RunBrief:
 
 
 @dataclass(frozen=True)
-class RunFindings:
-    """A complete run's findings per check (in ``ReconcilerHealth.checks`` order)."""
+class Discrepancy:
+    """One check's findings in one run: the accounts they touch and the money, per currency,
+    of their deltas (the sum of |delta_minor|, so opposite errors do not cancel out)."""
+
+    accounts: int
+    money: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accounts": self.accounts, "money": dict(sorted(self.money.items()))}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Discrepancy:
+        money = data.get("money") or {}
+        return cls(int(data.get("accounts", 0)), {str(c): int(v) for c, v in money.items()})
+
+
+# the key of a complete run's summary holding its discrepancies per check (next to the
+# checks' counts; a release before it ignores the key, and a summary without it is a run
+# completed before it was recorded)
+DISCREPANCIES_KEY = "discrepancies"
+
+
+def summary_json(
+    checks: dict[str, dict[str, int]], discrepancies: dict[str, Discrepancy] | None
+) -> str:
+    """What ``reconcile_runs.summary`` stores: per check its counts, and (under
+    ``DISCREPANCIES_KEY``) its accounts and money per currency."""
+    stored: dict[str, Any] = dict(checks)
+    if discrepancies is not None:
+        stored[DISCREPANCIES_KEY] = {c: d.to_json() for c, d in discrepancies.items()}
+    return json.dumps(stored, sort_keys=True)
+
+
+def stored_discrepancies(summary: str) -> dict[str, Discrepancy] | None:
+    """A stored summary's discrepancies, every check of this release present (None: the run
+    completed before summaries recorded them)."""
+    stored = json.loads(summary).get(DISCREPANCIES_KEY)
+    if stored is None:
+        return None
+    return {c: Discrepancy.from_json(stored.get(c, {})) for c in CHECKS}
+
+
+@dataclass(frozen=True)
+class FullRun:
+    """A complete full run, a point of the discrepancies-over-time charts: per check (in
+    CHECKS order) its findings and, unless the run was pruned before its summary recorded
+    them, its accounts and money per currency."""
 
     run_id: str
-    mode: str
     started_at: str
+    finished_at: str
     found: dict[str, int]
+    discrepancies: dict[str, Discrepancy] | None
+
+
+@dataclass(frozen=True)
+class LedgerLag:
+    """How far the last complete run's watermark is behind the ledger: the newest entry (by
+    entry id) and its ``recorded_at`` against the watermark's entry and its ``recorded_at``,
+    and the entries recorded after the watermark. ``error``: the ledger could not be read
+    (the other figures are then None)."""
+
+    ledger: str
+    newest_entry_id: int | None = None
+    newest_recorded_at: str | None = None
+    watermark_entry_id: int | None = None
+    watermark_recorded_at: str | None = None
+    entries_behind: int | None = None
+    lag_seconds: float | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
 class ReconcilerHealth:
-    """The reconciler's state for the Health screen: the last complete run and how long ago
-    it finished (lag), an unfinished run, runs kept as summaries only, findings per check of
-    the latest complete runs (newest first)."""
+    """The reconciler's state for the Health screen, ``stats`` and ``/metrics``: the last
+    complete run (any mode), how long ago it finished (``age_seconds``) and how long it took
+    (``duration_seconds``), its findings per check; an unfinished run; runs kept as
+    summaries only; the complete full runs, oldest first (incremental runs check only the
+    accounts that changed, so they are not points of the trend); the watermark's lag behind
+    the ledger (None: not asked for, or never reconciled)."""
 
     ever_run: bool
     last_complete: RunBrief | None = None
-    lag_seconds: float | None = None
+    age_seconds: float | None = None
+    duration_seconds: float | None = None
+    last_found: dict[str, int] = field(default_factory=dict)
     unfinished: RunBrief | None = None
     pruned_runs: int = 0
     checks: tuple[str, ...] = CHECKS
-    trend: list[RunFindings] = field(default_factory=list)
+    full_runs: list[FullRun] = field(default_factory=list)
+    lag: LedgerLag | None = None

@@ -14,13 +14,16 @@ from incidentbook.clock import to_iso
 from incidentbook.context import Context
 from incidentbook.core.batches import chunks, marks
 from incidentbook.core.events.model import encode_sorted
-from incidentbook.core.ledger.checks import ACCOUNT_CHECKS, Finding
+from incidentbook.core.ledger.checks import ACCOUNT_CHECKS, CHECKS, Finding
 from incidentbook.core.ledger.reconcile.model import (
+    DISCREPANCIES_KEY,
     SOURCE,
+    Discrepancy,
     Run,
     RunSummary,
     empty_checks,
     stored_checks,
+    summary_json,
 )
 from incidentbook.core.ledger.tasks import Task, TaskResult
 from incidentbook.errors import NotFoundError
@@ -90,7 +93,7 @@ def last_complete_watermark(db: Database, display_url: str) -> dict[str, Any] | 
             .execute(
                 text(
                     "SELECT watermark FROM reconcile_runs WHERE status = 'complete'"
-                    " AND ledger = :ledger ORDER BY finished_at DESC LIMIT 1"
+                    " AND ledger = :ledger ORDER BY finished_at DESC, rowid DESC LIMIT 1"
                 ),
                 {"ledger": display_url},
             )
@@ -168,13 +171,16 @@ def advance(
 def mark_complete(
     conn: Connection, run_id: str, finished_at: str, checks: dict[str, dict[str, int]]
 ) -> None:
+    """The run is complete: its summary (the checks' counts and, counted from its findings
+    in the same transaction, their accounts and money per currency) is kept on its row."""
+    summary = summary_json(checks, counted_discrepancies(conn, run_id))
     conn.execute(
         text(
             "UPDATE reconcile_runs SET status = 'complete', phase = 'complete',"
             " finished_at = :at, summary = :summary"
             " WHERE run_id = :r AND status = 'running'"
         ),
-        {"at": finished_at, "summary": json.dumps(checks), "r": run_id},
+        {"at": finished_at, "summary": summary, "r": run_id},
     )
 
 
@@ -393,6 +399,31 @@ def counted_checks(conn: Connection, run_id: str) -> dict[str, dict[str, int]]:
     return checks
 
 
+def counted_discrepancies(conn: Connection, run_id: str) -> dict[str, Discrepancy]:
+    """Per check (in CHECKS order): the distinct accounts of the run's findings and the sum of
+    their |delta_minor| per currency, counted from the run's rows."""
+    accounts = dict.fromkeys(CHECKS, 0)
+    money: dict[str, dict[str, int]] = {c: {} for c in CHECKS}
+    for check, count in conn.execute(
+        text(
+            "SELECT check_name, COUNT(DISTINCT account_id) FROM reconcile_findings"
+            " WHERE run_id = :r GROUP BY check_name"
+        ),
+        {"r": run_id},
+    ):
+        accounts[str(check)] = int(count)
+    for check, currency, total in conn.execute(
+        text(
+            "SELECT check_name, currency, SUM(ABS(delta_minor)) FROM reconcile_findings"
+            " WHERE run_id = :r AND currency IS NOT NULL GROUP BY check_name, currency"
+        ),
+        {"r": run_id},
+    ):
+        if total:
+            money.setdefault(str(check), {})[str(currency)] = int(total)
+    return {c: Discrepancy(accounts.get(c, 0), money.get(c, {})) for c in accounts}
+
+
 def prune_runs(db: Database, ctx: Context, ledger: str, keep: int) -> int:
     """Let go of the findings, checkpoints, scope and resolutions of a ledger's complete runs
     older than its newest ``keep``: a run's summary stays on its row (counted first for runs
@@ -424,7 +455,10 @@ def prune_runs(db: Database, ctx: Context, ledger: str, keep: int) -> int:
                 continue
             summary = row[0]
             if not summary:
-                summary = json.dumps(counted_checks(conn, run_id))
+                summary = summary_json(counted_checks(conn, run_id), None)
+            if DISCREPANCIES_KEY not in json.loads(summary):
+                # a run completed before summaries recorded them: counted before its findings go
+                summary = summary_json(stored_checks(summary), counted_discrepancies(conn, run_id))
             for table in RUN_TABLES:
                 rows += conn.execute(
                     text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id}

@@ -10,7 +10,8 @@ from typing import Any
 from incidentbook.clock import Clock
 from incidentbook.context import Context
 from incidentbook.core.alerts.service import AlertService
-from incidentbook.core.ledger.reconcile.health import reconciler_health
+from incidentbook.core.ledger.contract import redact
+from incidentbook.core.ledger.reconcile.health import ledger_lag, reconciler_health
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions, ReconcilerHealth, RunSummary
 from incidentbook.core.ledger.reconcile.runner import AfterPublish, RunSetup, run_reconcile
 from incidentbook.core.ledger.reconcile.settings import reconciler_settings, run_options
@@ -68,6 +69,10 @@ class ReconcileService:
         )
         return run_reconcile(setup, ctx, options)
 
-    def health(self) -> ReconcilerHealth:
-        """The reconciler's state for the Health screen."""
-        return reconciler_health(self.db, self.clock())
+    def health(self, ledger_url: str | None = None, *, lag: bool = True) -> ReconcilerHealth:
+        """The reconciler's state for the Health screen, ``stats`` and ``/metrics``: its runs
+        of the given (else the configured) ledger and, with ``lag``, how far the last
+        complete run's watermark is behind that ledger (one short read of it)."""
+        url = ledger_url or self.ledger_url
+        behind = ledger_lag(self.db, url) if lag else None
+        return reconciler_health(self.db, self.clock(), redact(url), behind)
