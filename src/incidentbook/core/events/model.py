@@ -1,14 +1,23 @@
-"""The append-only event log's value types: an event, its id, and the JSON text it stores.
+"""The append-only event log's value types: an event, its id, the JSON text it stores, and
+the hash chain's one canonical form.
 
 Pure: no SQL (``store`` reads and writes events). Every change incidentbook makes to its own
 state is one ``Event``; projections are folds of them.
+
+The hash chain (DESIGN §3): each event's ``hash`` is the SHA-256 of one canonical JSON object
+(sorted keys, compact, UTF-8) holding its stored content (``CHAIN_COLUMNS``: its seq, id,
+stream, type, data as the stored JSON text, actor, reason, correlation id, recorded_at and
+idempotency key) and ``prev_hash``, the previous event's hash (``GENESIS_HASH`` for the
+first). ``link_hash`` is the only place that form is written down.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +26,28 @@ from typing import Any
 # the sorted maps kept in other columns (alert labels and annotations, finding details).
 encode_data = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 encode_sorted = json.JSONEncoder(sort_keys=True).encode
+# The chain's canonical form: one JSON object, sorted keys, no spaces, UTF-8 (not \u escapes).
+_encode_canonical = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False
+).encode
+
+# An event's chained content, in the order the store reads and writes it. The data is the
+# stored JSON text itself (every byte of it counts, and a row whose data is not JSON at all
+# still hashes); the idempotency key is content too: rewriting it changes what a replay does.
+CHAIN_COLUMNS = (
+    "seq",
+    "event_id",
+    "stream",
+    "type",
+    "data",
+    "actor",
+    "reason",
+    "correlation_id",
+    "recorded_at",
+    "idempotency_key",
+)
+# The previous hash of the first event.
+GENESIS_HASH = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -42,6 +73,14 @@ class Event:
             "correlation_id": self.correlation_id,
             "recorded_at": self.recorded_at,
         }
+
+
+def link_hash(prev_hash: str | None, content: Sequence[Any]) -> str:
+    """The hash of one event: ``content`` is its values in ``CHAIN_COLUMNS`` order."""
+    canonical = dict(zip(CHAIN_COLUMNS, content, strict=True))
+    canonical["prev_hash"] = prev_hash
+    # surrogatepass: a tampered row must hash (and fail the check), never crash it
+    return hashlib.sha256(_encode_canonical(canonical).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_event_id() -> str:

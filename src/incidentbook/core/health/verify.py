@@ -17,7 +17,9 @@ from incidentbook.core.alerts import model as alert_model
 from incidentbook.core.alerts import store as alert_store
 from incidentbook.core.changes import model as change_model
 from incidentbook.core.changes import store as change_store
+from incidentbook.core.documents.heads import check_recorded_heads
 from incidentbook.core.documents.verify import check_actions, check_documents
+from incidentbook.core.events.chain import check_chain
 from incidentbook.core.events.projection import CheckResult, check_projection
 from incidentbook.core.fixes.verify import check_fix_plans
 from incidentbook.core.incidents import model as incidents
@@ -90,12 +92,14 @@ def check_changes(_settings: Settings, db: Database) -> CheckResult:
 # Every check ``verify`` runs, in order; each names its result (CheckResult.name).
 CHECKS: list[Check] = [
     check_append_only,
+    check_chain,
     check_incidents,
     check_alerts,
     check_changes,
     check_index,
     check_documents,
     check_actions,
+    check_recorded_heads,
     verify_checkpoints,
     check_fix_plans,
 ]
