@@ -11,10 +11,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from incidentbook.context import Context
 from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.core.events.chain import ChainReport, verify_chain
+from incidentbook.core.events.model import CHAIN_COLUMNS, link_hash
 from incidentbook.core.health.verify import run_verify
 from incidentbook.services import Services
 from incidentbook.settings import Settings
@@ -277,9 +281,7 @@ def test_since_head_refuses_an_unknown_or_malformed_head(cli: Cli) -> None:
 # -- postmortems record the head; a rollback is caught --------------------------------------
 
 
-def test_a_postmortem_records_the_head_it_was_written_at(
-    services: Services, ctx: Context
-) -> None:
+def test_a_postmortem_records_the_head_it_was_written_at(services: Services, ctx: Context) -> None:
     iid = _seed(services, ctx)
     before = independent_chain(services.db.path)
     path = services.postmortems.new(iid)
@@ -384,3 +386,44 @@ def test_two_processes_appending_at_once_make_one_chain(
     report = verify_chain(services.db)
     assert report.broken is None and report.events == len(every)
     assert json.loads(str(every[-1]["data"])) is not None
+
+
+# -- the canonical form ---------------------------------------------------------------------
+
+_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(min_value=1, max_value=2**62),
+    values=st.lists(_text, min_size=7, max_size=7),
+    optional=st.lists(st.none() | _text, min_size=3, max_size=3),
+)
+def test_link_hash_is_the_canonical_json_of_the_spec(
+    seq: int, values: list[str], optional: list[str | None]
+) -> None:
+    """Any text (quotes, backslashes, control characters, non-ASCII) hashes as the spec's
+    sorted, compact, UTF-8 JSON says, computed here with json itself."""
+    event_id, stream, type_, data, actor, correlation_id, recorded_at = values
+    reason, key, prev = optional
+    row = {
+        "seq": seq,
+        "event_id": event_id,
+        "stream": stream,
+        "type": type_,
+        "data": data,
+        "actor": actor,
+        "reason": reason,
+        "correlation_id": correlation_id,
+        "recorded_at": recorded_at,
+        "idempotency_key": key,
+    }
+    assert link_hash(prev, tuple(row[c] for c in CHAIN_COLUMNS)) == expected_hash(prev, row)
+
+
+def test_a_tampered_value_of_another_type_still_hashes() -> None:
+    """SQLite keeps any type in any column: a number where text was hashes (differently)."""
+    content = (1, "e", "s", "t", "{}", 42, None, "c", "r", None)
+    text_content = (1, "e", "s", "t", "{}", "42", None, "c", "r", None)
+    assert link_hash(GENESIS, content) != link_hash(GENESIS, text_content)
+    assert link_hash(GENESIS, (1, "e", "s", "t", b"\x00", "a", None, "c", "r", None))

@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from incidentbook.core.documents.files import document_files, shown
-from incidentbook.core.events.chain import head_against, seq_of, verify_chain
+from incidentbook.core.events.chain import head_proof, verify_chain
 from incidentbook.core.events.projection import CheckResult
 from incidentbook.errors import IncidentbookError
 from incidentbook.frontmatter import split
@@ -51,12 +51,10 @@ def check_recorded_heads(settings: Settings, db: Database) -> CheckResult:
     heads = recorded_heads(settings, db)
     if not heads:
         return result
-    report = verify_chain(db)
-    with db.read() as session:
-        seqs = {head: seq_of(session.connection(), head) for _path, head in heads}
+    report = verify_chain(db, frozenset(head for _path, head in heads))
     for path, head in heads:
         result.checked += 1
-        proof = head_against(report, seqs[head], head)
+        proof = head_proof(report.broken, report.found, head, report.head_seq)
         if not proof.ok:
             result.problems.append(f"{shown(settings, path)}: {proof.reason}")
     return result

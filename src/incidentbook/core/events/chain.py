@@ -50,12 +50,14 @@ class ChainBreak:
 @dataclass(frozen=True)
 class ChainReport:
     """The chain as stored: how many events, its head (the newest event's stored hash;
-    ``GENESIS_HASH`` for an empty log) and the first break, if any."""
+    ``GENESIS_HASH`` for an empty log), the first break, if any, and the seq of each head
+    asked about that is in it."""
 
     events: int
     head_seq: int
     head_hash: str
     broken: ChainBreak | None
+    found: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,30 +84,50 @@ def short(digest: str) -> str:
     return digest[:12]
 
 
-def verify_chain(db: Database) -> ChainReport:
-    """Recompute the whole chain in one read snapshot."""
+@dataclass
+class Scan:
+    """One pass over the chain: its first break, and where the wanted heads are."""
+
+    broken: ChainBreak | None = None
+    found: dict[str, int] = field(default_factory=dict)
+
+
+def verify_chain(db: Database, wanted: frozenset[str] = frozenset()) -> ChainReport:
+    """Recompute the whole chain in one read snapshot, finding the ``wanted`` heads on the way."""
     with db.read() as session:
         conn = session.connection()
-        broken = walk(conn)
+        scan = walk(conn, wanted)
         events, head_seq, head_hash = _head(conn)
-    return ChainReport(events, head_seq, head_hash, broken)
+    return ChainReport(events, head_seq, head_hash, scan.broken, scan.found)
 
 
-def walk(conn: Connection, upto_seq: int | None = None) -> ChainBreak | None:
-    """The first break of the chain (through ``upto_seq``, if given), or None."""
+def walk(conn: Connection, wanted: frozenset[str] = frozenset(), *, stop: bool = False) -> Scan:
+    """Check every link in seq order up to the first break; note the seq of each ``wanted``
+    hash (read on past a break, since a head after it must be named too). ``stop``: end as
+    soon as every wanted hash is found (what comes after it is not asked about)."""
+    scan = Scan()
+    missing = set(wanted) - {GENESIS_HASH}
+    if GENESIS_HASH in wanted:
+        scan.found[GENESIS_HASH] = 0
+    if stop and not missing:
+        return scan
     expected, prev, last = 1, GENESIS_HASH, 0
     while True:
         rows = conn.exec_driver_sql(_ROWS_SQL, (last, BATCH)).fetchall()
         if not rows:
-            return None
+            return scan
         for row in rows:
-            seq = int(row[0])
-            if upto_seq is not None and seq > upto_seq:
-                return None
-            broken = _check(conn, tuple(row), expected, prev)
-            if broken is not None:
-                return broken
-            prev, expected, last = row[-1], seq + 1, seq
+            seq, stored = int(row[0]), row[-1]
+            if scan.broken is None:
+                scan.broken = _check(conn, tuple(row), expected, prev)
+            if stored in missing:
+                scan.found[stored] = seq
+                missing.discard(stored)
+                if stop and not missing:
+                    return scan
+            if scan.broken is not None and not missing:
+                return scan
+            prev, expected, last = stored, seq + 1, seq
 
 
 def _check(conn: Connection, row: tuple[Any, ...], expected: int, prev: str) -> ChainBreak | None:
@@ -138,7 +160,8 @@ def _check(conn: Connection, row: tuple[Any, ...], expected: int, prev: str) -> 
 
 
 def seq_of(conn: Connection, digest: str) -> int | None:
-    """The seq of the event whose stored hash is ``digest`` (0 for the genesis hash)."""
+    """The seq of the event whose stored hash is ``digest`` (0 for the genesis hash); a scan
+    (``hash`` has no index), asked only to name a break."""
     if digest == GENESIS_HASH:
         return 0
     row = conn.exec_driver_sql(
@@ -156,35 +179,30 @@ def _head(conn: Connection) -> tuple[int, int, str]:
 
 
 def prove_head(db: Database, head_hash: str) -> HeadProof:
-    """Is ``head_hash`` still in the chain at its seq, with every link up to it intact?"""
+    """Is ``head_hash`` still in the chain, with every link up to it intact?"""
     with db.read() as session:
         conn = session.connection()
-        seq = seq_of(conn, head_hash)
-        if seq is None:
-            _count, head_seq, _hash = _head(conn)
-            return HeadProof(
-                head_hash,
-                None,
-                False,
-                f"head {short(head_hash)} is not in the chain (rolled back or rewritten); "
-                f"the chain now ends at seq {head_seq}",
-            )
-        broken = walk(conn, upto_seq=seq)
-    return _proof(head_hash, seq, broken)
+        scan = walk(conn, frozenset({head_hash}), stop=True)
+        _count, head_seq, _hash = _head(conn)
+    return head_proof(scan.broken, scan.found, head_hash, head_seq)
 
 
-def head_against(report: ChainReport, seq: int | None, head_hash: str) -> HeadProof:
-    """``prove_head`` from a whole-chain report already made (one walk for many heads)."""
+def head_proof(
+    broken: ChainBreak | None, found: dict[str, int], head_hash: str, head_seq: int
+) -> HeadProof:
+    """What a pass over the chain (its first break, the heads it found) says of a head;
+    ``head_seq``: the chain's newest seq."""
+    seq = found.get(head_hash)
     if seq is None:
         return HeadProof(
             head_hash,
             None,
             False,
             f"head {short(head_hash)} is not in the chain (rolled back or rewritten); "
-            f"the chain now ends at seq {report.head_seq}",
+            f"the chain now ends at seq {head_seq}",
         )
-    broken = report.broken if report.broken is not None and report.broken.seq <= seq else None
-    return _proof(head_hash, seq, broken)
+    before = broken if broken is not None and broken.seq <= seq else None
+    return _proof(head_hash, seq, before)
 
 
 def _proof(head_hash: str, seq: int, broken: ChainBreak | None) -> HeadProof:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session, col, func, select
 
@@ -53,6 +53,7 @@ def event_from_row(row: EventRow) -> Event:
 ROW_COLUMNS = (*CHAIN_COLUMNS, "prev_hash", "hash")
 INSERT_EVENT_SQL = f"INSERT INTO events ({', '.join(ROW_COLUMNS)}) VALUES ({marks(ROW_COLUMNS)})"
 _HEAD_SQL = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+_HEAD_INFO = "incidentbook.chain_head"  # session.info: (the transaction, its ChainHead)
 
 
 @dataclass
@@ -75,11 +76,19 @@ class ChainHead:
 
 def chain_head(session: Session) -> ChainHead:
     """The chain's head as the caller's transaction sees it (in a write transaction: as the
-    next append will link it). An empty log's head is seq 0, ``GENESIS_HASH``."""
+    next append will link it). An empty log's head is seq 0, ``GENESIS_HASH``.
+
+    Read once per transaction and kept on the session: every append of the transaction (the
+    ORM path and the alerts' raw and batch paths alike) links from, and moves on, that one
+    head, and a new transaction (after a commit or a rollback) reads it again."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_HEAD_INFO)
+    if kept is not None and kept[0] is transaction:
+        return cast(ChainHead, kept[1])
     row = session.connection().exec_driver_sql(_HEAD_SQL).first()
-    if row is None:
-        return ChainHead(0, GENESIS_HASH)
-    return ChainHead(int(row[0]), row[1])
+    head = ChainHead(0, GENESIS_HASH) if row is None else ChainHead(int(row[0]), row[1])
+    session.info[_HEAD_INFO] = (session.get_transaction(), head)
+    return head
 
 
 def append(
