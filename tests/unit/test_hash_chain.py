@@ -243,6 +243,26 @@ def test_a_truncated_chain_is_caught_by_a_recorded_head(
     )
 
 
+def test_verify_names_the_first_broken_seq_and_still_prints_the_head(
+    services: Services, ctx: Context, cli: Cli
+) -> None:
+    _seed(services, ctx)
+    head = independent_chain(services.db.path)[-1][2]
+    with tampered(services.db.path) as conn:
+        conn.execute("UPDATE events SET data = 'not json at all' WHERE seq = 3")
+        conn.execute("UPDATE events SET actor = 'user:other' WHERE seq = 5")
+    human = cli("verify")
+    assert human.exit_code == 1
+    assert "FAIL event_chain: 8 checked, 1 problems" in human.output
+    assert (
+        "     first broken event: seq 3: content edited: its content does not match its hash"
+        in (human.output)
+    )
+    assert f"head {head} (seq 8, 8 events)" in human.output
+    report = json.loads(cli("verify", "--json").stdout)
+    assert report["ok"] is False and report["head_hash"] == head and report["events"] == 8
+
+
 # -- verify --since-head --------------------------------------------------------------------
 
 
