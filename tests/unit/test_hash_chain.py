@@ -19,6 +19,7 @@ from incidentbook.context import Context
 from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.core.events.chain import ChainReport, verify_chain
 from incidentbook.core.events.model import CHAIN_COLUMNS, link_hash
+from incidentbook.core.events.store import append
 from incidentbook.core.health.verify import run_verify
 from incidentbook.services import Services
 from incidentbook.settings import Settings
@@ -95,6 +96,23 @@ def test_every_append_path_links_the_chain(services: Services, ctx: Context) -> 
     assert [s for s, _p, _h in stored] == list(range(1, len(stored) + 1))
     assert stored == independent_chain(services.db.path)
     assert stored[0][1] == GENESIS
+
+
+def test_a_rolled_back_savepoint_leaves_no_gap(services: Services, ctx: Context) -> None:
+    with services.db.write() as session:
+        append(session, ctx, "test:a", "test.one")
+        savepoint = session.begin_nested()
+        append(session, ctx, "test:a", "test.dropped")
+        savepoint.rollback()
+        append(session, ctx, "test:a", "test.two")
+    with pytest.raises(RuntimeError), services.db.write() as session:
+        append(session, ctx, "test:a", "test.lost")
+        raise RuntimeError
+    with services.db.write() as session:
+        append(session, ctx, "test:a", "test.three")
+    assert [r["type"] for r in rows(services.db.path)] == ["test.one", "test.two", "test.three"]
+    assert stored_chain(services.db.path) == independent_chain(services.db.path)
+    assert [s for s, _p, _h in stored_chain(services.db.path)] == [1, 2, 3]
 
 
 def test_a_healthy_chain_verifies_and_prints_its_head(

@@ -17,6 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, cast
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, col, func, select
 
 from incidentbook.clock import to_iso
@@ -53,7 +56,7 @@ def event_from_row(row: EventRow) -> Event:
 ROW_COLUMNS = (*CHAIN_COLUMNS, "prev_hash", "hash")
 INSERT_EVENT_SQL = f"INSERT INTO events ({', '.join(ROW_COLUMNS)}) VALUES ({marks(ROW_COLUMNS)})"
 _HEAD_SQL = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-_HEAD_INFO = "incidentbook.chain_head"  # session.info: (the transaction, its ChainHead)
+_HEAD_INFO = "incidentbook.chain_head"  # session.info: the transaction's ChainHead
 
 
 @dataclass
@@ -80,15 +83,22 @@ def chain_head(session: Session) -> ChainHead:
 
     Read once per transaction and kept on the session: every append of the transaction (the
     ORM path and the alerts' raw and batch paths alike) links from, and moves on, that one
-    head, and a new transaction (after a commit or a rollback) reads it again."""
-    transaction = session.get_transaction()
+    head. The end of any transaction (a commit, a rollback, a savepoint's release or rollback)
+    forgets it (``_forget_head``), so the next append reads it again."""
     kept = session.info.get(_HEAD_INFO)
-    if kept is not None and kept[0] is transaction:
-        return cast(ChainHead, kept[1])
+    if kept is not None:
+        return cast(ChainHead, kept)
     row = session.connection().exec_driver_sql(_HEAD_SQL).first()
     head = ChainHead(0, GENESIS_HASH) if row is None else ChainHead(int(row[0]), row[1])
-    session.info[_HEAD_INFO] = (session.get_transaction(), head)
+    session.info[_HEAD_INFO] = head
     return head
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _forget_head(session: OrmSession, transaction: SessionTransaction) -> None:
+    # a flush's own subtransaction (not nested, with a parent) ends on every flush: not that
+    if transaction.nested or transaction.parent is None:
+        session.info.pop(_HEAD_INFO, None)
 
 
 def append(
