@@ -23,7 +23,7 @@ from incidentbook.context import Context
 from incidentbook.core.alerts.model import AlertState
 from incidentbook.core.batches import chunks, marks
 from incidentbook.core.events.model import Event, encode_data, encode_sorted, new_event_id
-from incidentbook.core.events.store import INSERT_EVENT_SQL, ChainHead, chain_head
+from incidentbook.core.events.store import INSERT_EVENT_SQL, chain_head
 from incidentbook.core.incidents.model import GROUP_JOINED
 from incidentbook.core.incidents.model import STREAM_PREFIX as INCIDENT_STREAM_PREFIX
 from incidentbook.obs import log_error
@@ -117,15 +117,9 @@ class Batch:
     updates: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     queued_groups: set[str] = field(default_factory=set)
     new_events: list[tuple[Any, ...]] = field(default_factory=list)
-    head: ChainHead | None = None  # the chain's head, its queued events included
     # each known alert's labels and annotations with their stored JSON: a repeat that keeps
     # the same dicts (most do) writes the same text without encoding it again
     texts: dict[str, Texts] = field(default_factory=dict)
-
-    def chain(self, session: Session) -> ChainHead:
-        if self.head is None:
-            self.head = chain_head(session)
-        return self.head
 
     @classmethod
     def prefetch(
@@ -161,7 +155,6 @@ class Batch:
         conn = session.connection()
         if self.new_events:
             conn.exec_driver_sql(INSERT_EVENT_SQL, self.new_events)
-        self.head = None
         if self.new_receipts:
             conn.exec_driver_sql(
                 "INSERT INTO alert_receipts (receipt_key, fingerprint, received_at) "
@@ -208,11 +201,11 @@ def append_event(
         recorded_at,
         None,  # idempotency_key
     )
+    # the transaction's one head (events.store.chain_head), moved on past queued rows too
+    row = chain_head(session).link(values)
     if batch is not None:
-        row = batch.chain(session).link(values)
         batch.new_events.append(row)
     else:
-        row = chain_head(session).link(values)
         session.connection().exec_driver_sql(INSERT_EVENT_SQL, row)
     seq = int(row[0])
     return Event(
