@@ -9,8 +9,8 @@ batch's hashes, re-creates the trigger from its own stored SQL and moves the che
 last one drops the checkpoint table. So no committed state ever lacks the trigger, and after a
 ``kill -9`` anywhere the chained events are a prefix ending at the checkpoint: running the
 upgrade again resumes there and gives the same chain. The checkpoint table exists exactly
-while the backfill is unfinished. Batches begin IMMEDIATE, so two processes upgrading at once
-take turns, each batch moving on from the checkpoint it reads.
+while the backfill is unfinished. Each batch begins IMMEDIATE and reads the checkpoint under
+that lock, so two backfills at once would take turns rather than chain a batch twice.
 
 The hash is ``core.events.model.link_hash``, the one canonical form the store appends with.
 
