@@ -22,6 +22,9 @@ class EventRow(SQLModel, table=True):
     correlation_id: str
     recorded_at: str
     idempotency_key: str | None = Field(default=None, unique=True)
+    # the hash chain (migration 0009; core.events.model.link_hash)
+    prev_hash: str | None = None
+    hash: str | None = None
 
 
 class IncidentRow(SQLModel, table=True):

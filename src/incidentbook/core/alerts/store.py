@@ -23,6 +23,7 @@ from incidentbook.context import Context
 from incidentbook.core.alerts.model import AlertState
 from incidentbook.core.batches import chunks, marks
 from incidentbook.core.events.model import Event, encode_data, encode_sorted, new_event_id
+from incidentbook.core.events.store import INSERT_EVENT_SQL, chain_head
 from incidentbook.core.incidents.model import GROUP_JOINED
 from incidentbook.core.incidents.model import STREAM_PREFIX as INCIDENT_STREAM_PREFIX
 from incidentbook.obs import log_error
@@ -37,10 +38,6 @@ ANNOTATIONS_AT = ALERT_COLUMNS.index("annotations")
 _INSERT_ALERT = f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({marks(ALERT_COLUMNS)})"
 _UPDATE_ALERT = (
     f"UPDATE alerts SET {', '.join(f'{c} = ?' for c in ALERT_COLUMNS[1:])} WHERE fingerprint = ?"
-)
-_INSERT_EVENT = (
-    "INSERT INTO events (event_id, stream, type, data, actor, reason, correlation_id, "
-    "recorded_at, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)"
 )
 
 
@@ -120,17 +117,9 @@ class Batch:
     updates: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     queued_groups: set[str] = field(default_factory=set)
     new_events: list[tuple[Any, ...]] = field(default_factory=list)
-    last_seq: int | None = None
     # each known alert's labels and annotations with their stored JSON: a repeat that keeps
     # the same dicts (most do) writes the same text without encoding it again
     texts: dict[str, Texts] = field(default_factory=dict)
-
-    def next_seq(self, session: Session) -> int:
-        if self.last_seq is None:
-            row = session.connection().exec_driver_sql("SELECT max(seq) FROM events").first()
-            self.last_seq = int(row[0] or 0) if row is not None else 0
-        self.last_seq += 1
-        return self.last_seq
 
     @classmethod
     def prefetch(
@@ -165,13 +154,7 @@ class Batch:
     def write(self, session: Session) -> None:
         conn = session.connection()
         if self.new_events:
-            conn.exec_driver_sql(
-                "INSERT INTO events (seq, event_id, stream, type, data, actor, reason, "
-                "correlation_id, recorded_at, idempotency_key) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                self.new_events,
-            )
-        self.last_seq = None
+            conn.exec_driver_sql(INSERT_EVENT_SQL, self.new_events)
         if self.new_receipts:
             conn.exec_driver_sql(
                 "INSERT INTO alert_receipts (receipt_key, fingerprint, received_at) "
@@ -203,8 +186,8 @@ def append_event(
     batch) queued with its sequence number for one ``executemany`` at the end of the batch.
 
     Alert batches append thousands of events; the ORM unit of work per event dominated. In a
-    batch the sequence numbers are assigned here: the transaction holds SQLite's write lock
-    (BEGIN IMMEDIATE), so max(seq) + 1 is exactly what the database would assign."""
+    batch the sequence numbers and chain hashes are assigned here from the chain's head: the
+    transaction holds SQLite's write lock (BEGIN IMMEDIATE), so no one else appends meanwhile."""
     text = encode_data(data)
     recorded_at = batch.now if batch is not None else to_iso(ctx.clock())
     values = (
@@ -216,12 +199,15 @@ def append_event(
         ctx.reason,
         ctx.correlation_id,
         recorded_at,
+        None,  # idempotency_key
     )
+    # the transaction's one head (events.store.chain_head), moved on past queued rows too
+    row = chain_head(session).link(values)
     if batch is not None:
-        seq = batch.next_seq(session)
-        batch.new_events.append((seq, *values))
+        batch.new_events.append(row)
     else:
-        seq = int(session.connection().exec_driver_sql(_INSERT_EVENT, values).lastrowid)
+        session.connection().exec_driver_sql(INSERT_EVENT_SQL, row)
+    seq = int(row[0])
     return Event(
         seq=seq,
         stream=stream,

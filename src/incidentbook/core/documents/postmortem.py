@@ -24,8 +24,10 @@ from incidentbook.core.changes.model import DeployContext
 from incidentbook.core.documents import blocks, related, store, templating
 from incidentbook.core.documents.facts import Facts, TimelineEntry, anchor_of, collect
 from incidentbook.core.documents.files import document_files, shown
+from incidentbook.core.documents.heads import HEAD_KEY
 from incidentbook.core.documents.premortem import coverage_for_incident
 from incidentbook.core.documents.service import DocumentService
+from incidentbook.core.events.store import chain_head
 from incidentbook.core.evidence.model import EvidenceComparison
 from incidentbook.core.incidents import model as incidents
 from incidentbook.errors import ConflictError, UsageError
@@ -190,6 +192,7 @@ class PostmortemService:
         doc_id = postmortem_id(canonical)
         result = PostmortemResult(doc_id, canonical, folder, created=existing is None)
         original: str | None = None
+        meta: dict[str, Any] | None = None  # a new file's front matter
         if existing is not None:
             original = read_text(existing)
             old = split(original, source=str(existing))
@@ -216,7 +219,7 @@ class PostmortemService:
                 "services": facts.services,
                 "tags": [],
             }
-            text = join(meta, body)
+            text = ""  # joined in the write transaction, with the chain's head (below)
             path = folder / f"{canonical}-{slugify(state.title)}.md"
             with self.db.read() as session:
                 registered = store.get_document(session, doc_id)
@@ -236,6 +239,12 @@ class PostmortemService:
                 raise ConflictError(
                     f"{shown(settings, path)} changed while it was being refreshed; run it again"
                 )
+            if meta is not None:
+                # The chain's head as this postmortem is written: verify proves later that it
+                # is still a prefix of the chain (core.documents.heads). A refresh keeps the
+                # front matter, and so the head of the first writing.
+                meta[HEAD_KEY] = chain_head(session).hash
+                text = join(meta, body)
             self.documents.sync_file_in(session, ctx, path, text=text)
             if existing is None and not result.regenerated:
                 self.incidents.apply_in(
