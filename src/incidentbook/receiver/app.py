@@ -20,14 +20,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from incidentbook.clock import to_iso
 from incidentbook.context import new_correlation_id
 from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
-from incidentbook.core.alerts.formats.common import PayloadError, decode_json
+from incidentbook.core.alerts.formats.common import PayloadError, decode_json, top_level_text
 from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
 from incidentbook.core.changes.model import parse_change_event
 from incidentbook.errors import IncidentbookError
@@ -66,6 +66,7 @@ class ReceiverState:
     token: str | None
     max_body_bytes: int
     metrics: ReceiverMetrics
+    retry_after_s: int = 1
 
 
 def correlation_id_of(request: Request) -> str:
@@ -78,9 +79,13 @@ def create_app(
     *,
     token: str | None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    retry_after_s: int = 1,
 ) -> Starlette:
-    """The receiver for one workspace. ``token=None`` disables auth (``serve --no-auth``)."""
-    state = ReceiverState(services, token, max_body_bytes, ReceiverMetrics())
+    """The receiver for one workspace. ``token=None`` disables auth (``serve --no-auth``).
+    A write waits for the database lock as long as ``services.db.lock_wait_s`` (build the
+    services with ``lock_wait_s`` for a short bound), then answers 503 with Retry-After
+    ``retry_after_s``."""
+    state = ReceiverState(services, token, max_body_bytes, ReceiverMetrics(), retry_after_s)
 
     async def alertmanager(request: Request) -> Response:
         return await _handle(state, request, ROUTE_ALERTMANAGER, _alertmanager)
@@ -177,6 +182,16 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
         if not bearer_ok and not _routing_key_ok(state, body):
             raise _unauthorized(cid)
         status, payload = await handler(state, request, cid, body)
+    except ClientDisconnect:
+        # The sender went away mid-body: nothing was read whole, nothing written; no one is
+        # left to answer. A refusal (info), not an internal error.
+        log_info(
+            "receiver.client_disconnected",
+            cid,
+            route=route,
+            client=request.client.host if request.client else None,
+        )
+        status, payload = 400, {"status": "error", "message": "client disconnected"}
     except Refusal as refused:
         refusal = _as_pagerduty(refused) if route in PAGERDUTY_ROUTES else refused
         status, payload = refusal.status, refusal.body
@@ -193,7 +208,6 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
                 client=request.client.host if request.client else None,
             )
     except Exception as exc:
-
         logger().exception("receiver.internal_error", extra={"correlation_id": cid, "route": route})
         status = 500
         payload = {
@@ -233,15 +247,14 @@ def _bearer_ok(state: ReceiverState, request: Request) -> bool:
 
 
 def _routing_key_ok(state: ReceiverState, body: bytes) -> bool:
-    """PagerDuty senders authenticate with the event's routing_key: accept the token there."""
+    """PagerDuty senders authenticate with the event's routing_key: accept the token there.
+    Read before the body is validated, so an unauthenticated body is never parsed further."""
     if state.token is None:
         return True
-    try:
-        raw = decode_json(body)
-    except PayloadError:
-        return False
-    key = raw.get("routing_key") if isinstance(raw, dict) else None
-    return isinstance(key, str) and hmac.compare_digest(key.encode(), state.token.encode())
+    key = top_level_text(body, "routing_key")
+    return key is not None and hmac.compare_digest(
+        key.encode("utf-8", "surrogatepass"), state.token.encode()
+    )
 
 
 def _unauthorized(cid: str) -> Refusal:
@@ -287,26 +300,28 @@ async def _read_body(request: Request, limit: int, cid: str) -> bytes:
     return b"".join(chunks)
 
 
-def _unavailable(cid: str, message: str) -> Refusal:
+def _unavailable(cid: str, message: str, retry_after_s: int) -> Refusal:
     """A 503 the sender retries (Alertmanager and PagerDuty clients both retry on 5xx)."""
     return Refusal(
         503,
         {"status": "error", "message": message, "correlation_id": cid},
-        {"Retry-After": "1"},
+        {"Retry-After": str(retry_after_s)},
     )
 
 
-async def _commit(work: Callable[[], Any], cid: str) -> Any:
+async def _commit(state: ReceiverState, work: Callable[[], Any], cid: str) -> Any:
     from sqlalchemy.exc import OperationalError
 
     try:
         return await run_in_threadpool(work)
     except OperationalError as exc:
-        raise _unavailable(cid, f"database unavailable, retry: {exc.orig}") from None
+        raise _unavailable(
+            cid, f"database unavailable, retry: {exc.orig}", state.retry_after_s
+        ) from None
     except PayloadError:
         raise
     except IncidentbookError as exc:
-        raise _unavailable(cid, str(exc)) from None
+        raise _unavailable(cid, str(exc), state.retry_after_s) from None
 
 
 async def _alertmanager(
@@ -328,7 +343,7 @@ async def _alertmanager(
         "Alertmanager notification", correlation_id=cid, actor=ACTOR_ALERTMANAGER
     )
     service = state.services.alerts
-    result = await _commit(lambda: service.ingest_alertmanager(ctx, payload), cid)
+    result = await _commit(state, lambda: service.ingest_alertmanager(ctx, payload), cid)
     state.metrics.observe_ingest("alertmanager", result)
     return 200, {"status": "success", "correlation_id": cid, **result.to_dict()}
 
@@ -346,7 +361,7 @@ async def _pagerduty(
         ) from None
     ctx = ctx.because(f"PagerDuty {event.action}")
     service = state.services.alerts
-    result = await _commit(lambda: service.ingest_pagerduty(ctx, event), cid)
+    result = await _commit(state, lambda: service.ingest_pagerduty(ctx, event), cid)
     state.metrics.observe_ingest("pagerduty", result)
     return 202, {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
 
@@ -366,5 +381,5 @@ async def _pagerduty_change(
         f"PagerDuty change: {event.summary[:80]}", correlation_id=cid, actor=ACTOR_PAGERDUTY
     )
     service = state.services.changes
-    await _commit(lambda: service.record(ctx, event), cid)
+    await _commit(state, lambda: service.record(ctx, event), cid)
     return 202, {"status": "success", "message": "Change event processed"}
