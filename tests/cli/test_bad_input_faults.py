@@ -127,3 +127,53 @@ def test_link_runbook_to_an_unknown_runbook_is_exit_2(cli: Cli, workspace: Path)
     # a runbook that exists, by id, links
     assert cli("incident", "link-runbook", "INC-0001", "balance_mismatch").exit_code == 0
     assert _events(workspace) == before + 1
+
+
+def test_a_log_that_cannot_be_written_never_breaks_a_command(tmp_path: Path) -> None:
+    """The log file cannot be opened (a directory in its place, and a read-only logs folder,
+    which root ignores): the command works, with one warning on stderr."""
+    import subprocess
+
+    from tests.support.cli import venv_bin
+
+    exe = venv_bin("incidentbook")
+    workspace = tmp_path / "ws"
+    subprocess.run([exe, "init", str(workspace)], check=True, capture_output=True)
+    logs = workspace / ".incidentbook" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.iterdir():
+        old.unlink()
+    (logs / "incidentbook.jsonl").mkdir()
+    logs.chmod(0o555)
+    try:
+        opened = subprocess.run(
+            [exe, "-w", str(workspace), "incident", "open", "--title", "t"],
+            capture_output=True,
+            text=True,
+        )
+        noted = subprocess.run(
+            [exe, "-w", str(workspace), "incident", "note", "INC-0001", "a note"],
+            capture_output=True,
+            text=True,
+        )
+        missing = subprocess.run(
+            [exe, "-w", str(workspace), "incident", "show", "INC-9999"],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        logs.chmod(0o755)
+    warning = "incidentbook: warning: cannot write the log "
+    for result in (opened, noted):
+        assert result.returncode == 0, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(warning), result.stderr
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.splitlines()[-1] == f"{PREFIX}no incident INC-9999"
+    # and the note is there
+    shown = subprocess.run(
+        [exe, "-w", str(workspace), "incident", "show", "INC-0001", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert "a note" in shown.stdout

@@ -8,6 +8,7 @@ caller's, or a new one), and so does every event and log line the request caused
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import re
@@ -36,6 +37,7 @@ from incidentbook.receiver.metrics import ReceiverMetrics
 from incidentbook.services import Services
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_BODY_TIMEOUT_S = 10.0
 CORRELATION_HEADER = "X-Correlation-Id"
 ACTOR_ALERTMANAGER = "webhook:alertmanager"
 ACTOR_PAGERDUTY = "webhook:pagerduty"
@@ -67,6 +69,7 @@ class ReceiverState:
     max_body_bytes: int
     metrics: ReceiverMetrics
     retry_after_s: int = 1
+    body_timeout_s: float = 10.0
 
 
 def correlation_id_of(request: Request) -> str:
@@ -80,12 +83,15 @@ def create_app(
     token: str | None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     retry_after_s: int = 1,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
 ) -> Starlette:
     """The receiver for one workspace. ``token=None`` disables auth (``serve --no-auth``).
     A write waits for the database lock as long as ``services.db.lock_wait_s`` (build the
     services with ``lock_wait_s`` for a short bound), then answers 503 with Retry-After
-    ``retry_after_s``."""
-    state = ReceiverState(services, token, max_body_bytes, ReceiverMetrics(), retry_after_s)
+    ``retry_after_s``. A body not received whole within ``body_timeout_s`` is a 408."""
+    state = ReceiverState(
+        services, token, max_body_bytes, ReceiverMetrics(), retry_after_s, body_timeout_s
+    )
 
     async def alertmanager(request: Request) -> Response:
         return await _handle(state, request, ROUTE_ALERTMANAGER, _alertmanager)
@@ -178,7 +184,7 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
         bearer_ok = _bearer_ok(state, request)
         if not bearer_ok and route not in PAGERDUTY_ROUTES:
             raise _unauthorized(cid)
-        body = await _read_body(request, state.max_body_bytes, cid)
+        body = await _read_body(request, state.max_body_bytes, cid, state.body_timeout_s)
         if not bearer_ok and not _routing_key_ok(state, body):
             raise _unauthorized(cid)
         status, payload = await handler(state, request, cid, body)
@@ -265,7 +271,7 @@ def _unauthorized(cid: str) -> Refusal:
     )
 
 
-async def _read_body(request: Request, limit: int, cid: str) -> bytes:
+async def _read_body(request: Request, limit: int, cid: str, timeout_s: float) -> bytes:
     def too_large() -> Refusal:
         return Refusal(
             413,
@@ -292,11 +298,31 @@ async def _read_body(request: Request, limit: int, cid: str) -> bytes:
             raise too_large()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large()
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):  # a sender stalled mid-body is not waited for
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large()
+                chunks.append(chunk)
+    except asyncio.CancelledError:
+        # The server is shutting down and its grace period ran out while this sender was
+        # still sending: answer "retry" rather than die with a traceback in uvicorn's log.
+        raise Refusal(
+            503,
+            {"status": "error", "message": "shutting down, retry", "correlation_id": cid},
+            {"Retry-After": "1", "Connection": "close"},
+        ) from None
+    except TimeoutError:
+        raise Refusal(
+            408,
+            {
+                "status": "error",
+                "message": f"body not received within {timeout_s:g}s",
+                "correlation_id": cid,
+            },
+            {"Connection": "close"},
+        ) from None
     return b"".join(chunks)
 
 
