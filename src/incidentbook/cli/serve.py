@@ -65,6 +65,8 @@ def serve_cmd(
 
     The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.
     With --tls-cert and --tls-key (or [server] tls_cert, tls_key) it serves HTTPS.
+    A request waits at most [server] lock_wait_seconds (2) for another writer, then answers
+    503 with Retry-After: [server] retry_after_seconds (1).
     """
     from incidentbook.receiver.app import DEFAULT_MAX_BODY_BYTES, create_app
     from incidentbook.receiver.server import bind, build_server, load_tls, parse_listen
