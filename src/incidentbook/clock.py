@@ -16,8 +16,8 @@ def to_iso(moment: datetime) -> str:
     """Render an aware datetime as UTC ISO-8601 text that sorts correctly as a string."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime: incidentbook stores UTC only")
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return text + "Z"
+    # isoformat, not strftime: glibc's %Y writes year 1 as "1", which would not sort.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def to_iso_short(moment: datetime) -> str:
@@ -29,14 +29,19 @@ def to_iso_short(moment: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
-    """Parse ISO-8601 text (``Z`` or an offset; naive text is taken as UTC)."""
+    """Parse ISO-8601 text (``Z`` or an offset; naive text is taken as UTC). Anything that is
+    not such a time, or whose UTC moment falls outside years 1-9999 (``0001-01-01T00:00+01:00``),
+    is a ``ValueError``."""
     value = text.strip()
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC (years 1 to 9999)") from None
 
 
 def humanize_age(seconds: float) -> str:

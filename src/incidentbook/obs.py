@@ -7,9 +7,11 @@ the app and the receiver. Logging is configured explicitly by entry points, neve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import sys
 from logging.handlers import WatchedFileHandler
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,41 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(payload, default=str, sort_keys=False)
 
 
+class SafeFileHandler(WatchedFileHandler):
+    """The log file's handler: logging never breaks a command. When the file cannot be opened
+    or written (a read-only or full disk, a directory in its place), it says so once on stderr
+    and goes on without the file."""
+
+    def __init__(self, filename: Path) -> None:
+        super().__init__(filename, encoding="utf-8", delay=True)
+        self.broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.broken:
+            return
+        try:
+            super().emit(record)  # opening the file (delay=True) is outside logging's try
+        except OSError as exc:
+            self._give_up(exc)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]  # a write that failed inside logging's try: a full disk
+        if isinstance(exc, OSError):
+            self._give_up(exc)
+        else:
+            super().handleError(record)
+
+    def _give_up(self, exc: OSError) -> None:
+        self.broken = True
+        reason = exc.strerror or type(exc).__name__
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(
+                f"incidentbook: warning: cannot write the log {self.baseFilename}: {reason}; "
+                "going on without it\n"
+            )
+            sys.stderr.flush()
+
+
 def logger() -> logging.Logger:
     log = logging.getLogger(LOGGER_NAME)
     if not log.handlers:
@@ -52,11 +89,11 @@ def configure_logging(logs_dir: Path, *, level: int = logging.INFO) -> Path | No
     log = logger()
     path = logs_dir / LOG_FILE
     for handler in log.handlers:
-        if isinstance(handler, WatchedFileHandler) and Path(handler.baseFilename) == path:
+        if isinstance(handler, SafeFileHandler) and Path(handler.baseFilename) == path:
             return path
     try:
         logs_dir.mkdir(parents=True, exist_ok=True)
-        handler = WatchedFileHandler(path, encoding="utf-8", delay=True)
+        handler = SafeFileHandler(path)
     except OSError:
         return None  # logging must never stop the operator from working
     handler.setFormatter(JsonLinesFormatter())

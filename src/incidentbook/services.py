@@ -30,12 +30,15 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     settings: Settings
+    # How long a write waits for another writer's lock (None: the default, long wait); the
+    # receiver sets a short one and answers 503 with Retry-After when it runs out.
+    lock_wait_s: float | None = None
 
     @cached_property
     def db(self) -> Database:
         from incidentbook.storage.db import Database
 
-        return Database(self.settings.db_path)
+        return Database(self.settings.db_path, lock_wait_s=self.lock_wait_s)
 
     @cached_property
     def incidents(self) -> IncidentService:
@@ -166,5 +169,5 @@ class Services:
         )
 
 
-def make_services(settings: Settings) -> Services:
-    return Services(settings)
+def make_services(settings: Settings, *, lock_wait_s: float | None = None) -> Services:
+    return Services(settings, lock_wait_s=lock_wait_s)

@@ -118,17 +118,20 @@ def test_alerts_ingest_pagerduty_change_lines(cli: Cli, tmp_path: Path, services
     path = tmp_path / "changes.jsonl"
     path.write_text("\n".join(json.dumps(x) for x in (good, bad, good)) + "\n")
     first = cli("alerts", "ingest", str(path), "--format", "pagerduty-change", "--json")
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 1, first.output  # a skipped line is a finding (issue 16)
     report = json.loads(first.stdout)
     assert (report["lines"], report["new"], report["replayed"]) == (3, 1, 1)
     assert report["skipped"] == [{"line": 2, "errors": ["payload.source: is required"]}]
     assert "line 2: payload.source: is required (skipped)" in first.stderr
-    again = cli.json("alerts", "ingest", str(path), "--format", "pagerduty-change")
+    rerun = cli("alerts", "ingest", str(path), "--format", "pagerduty-change", "--json")
+    assert rerun.exit_code == 1
+    again = json.loads(rerun.stdout)
     assert (again["new"], again["replayed"]) == (0, 2)
     assert _rows(services, "changes") == 1
     aborted = cli("alerts", "ingest", str(path), "--format", "pagerduty-change",
                   "--on-error", "abort")  # fmt: skip
     assert aborted.exit_code == 2
-    assert aborted.stderr.strip().splitlines()[-1] == (
-        f"incidentbook: error: {path}: 1 invalid line(s); nothing ingested (--on-error abort)"
+    assert aborted.stderr == (
+        f"incidentbook: error: {path}: nothing ingested (--on-error abort): "
+        "line 2: payload.source: is required\n"
     )

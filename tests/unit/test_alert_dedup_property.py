@@ -38,9 +38,17 @@ class Model:
 
 
 def reference(payloads: list[list[tuple[str, str, str]]]) -> dict[str, tuple[Any, ...]]:
-    """DESIGN §5 + issue 4, written out plainly: episodes are (fingerprint, startsAt)."""
+    """DESIGN §5 + issue 4, written out plainly: episodes are (fingerprint, startsAt); copies of
+    one episode inside one payload are one occurrence, the last copy's status in the first's
+    place (issue 16)."""
     state: dict[str, Model] = {}
-    for fp, start, status in itertools.chain.from_iterable(payloads):
+    collapsed = []
+    for alerts in payloads:
+        copies: dict[tuple[str, str], str] = {}
+        for fp, start, status in alerts:
+            copies[(fp, start)] = status
+        collapsed.append([(fp, start, status) for (fp, start), status in copies.items()])
+    for fp, start, status in itertools.chain.from_iterable(collapsed):
         current = state.get(fp)
         if current is None:
             state[fp] = Model(status, start)

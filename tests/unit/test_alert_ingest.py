@@ -233,7 +233,7 @@ def test_malformed_lines_are_skipped_with_their_number(cli: Any, tmp_path: Path)
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join([_native("a"), "{not json", _native("b", status="on")]) + "\n")
     result = cli("alerts", "ingest", str(path), "--json")
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # skipped lines are a finding (issue 16)
     assert "line 2: json: not valid JSON" in result.stderr
     assert "line 3: field 'status'" in result.stderr
     summary = json.loads(result.stdout)

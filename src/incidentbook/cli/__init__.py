@@ -187,9 +187,11 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             _fail(ctx, "interrupted", 130)
         except BrokenPipeError:
-            # The reader went away (`incidentbook ... | head`): stop quietly, as cat does.
+            # The reader went away (`incidentbook ... | head`): stop quietly, and with the
+            # status a shell gives a tool that SIGPIPE ended (git's, cat's): 128 + 13, not 1,
+            # which scripts read as "findings".
             _quiet_stdout()
-            ctx.exit(EXIT_FINDINGS)
+            ctx.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             # Deferred: --help must not load SQLAlchemy (nor logging set-up) to start.
             from sqlalchemy.exc import OperationalError
@@ -200,6 +202,9 @@ class LazyGroup(click.Group):
 
             logger().exception("internal_error")
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc}", EXIT_FINDINGS)
+
+
+EXIT_BROKEN_PIPE = 141
 
 
 def _quiet_stdout() -> None:

@@ -21,7 +21,7 @@ from incidentbook.core.alerts.model import (
     sender_context,
 )
 from incidentbook.core.changes.model import CHANGE_FORMAT
-from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
+from incidentbook.errors import CheckFailed, IncidentbookError, NotFoundError, UsageError
 from incidentbook.obs import log_error
 from incidentbook.present import accounts_text, bad_window, money_parts, zone_named
 
@@ -119,11 +119,7 @@ def ingest_cmd(
                 progress=progress,
             )
     except PayloadError as exc:
-        for line in exc.errors:
-            click.echo(f"incidentbook: {label}: {line}", err=True)
-        raise UsageError(
-            f"{label}: {len(exc.errors)} invalid line(s); nothing ingested (--on-error abort)"
-        ) from None
+        raise _aborted(label, exc.errors) from None
     for error in report.skipped:
         click.echo(f"incidentbook: {label}: {error} (skipped)", err=True)
     summary = report.to_dict()
@@ -144,6 +140,20 @@ def ingest_cmd(
             click.echo(f"  Alertmanager truncated {summary['truncated_alerts']} alerts")
 
     emit(summary, as_json, human)
+    _fail_if_skipped(label, len(report.skipped), report.lines)
+
+
+def _aborted(label: str, errors: list[str]) -> UsageError:
+    """``--on-error abort``: one line naming the first invalid lines (``errors`` is the
+    parser's list, each ``line N: ...``), and that nothing was written."""
+    shown = "; ".join(errors[:3]) + (f"; … {len(errors) - 3} more" if len(errors) > 3 else "")
+    return UsageError(f"{label}: nothing ingested (--on-error abort): {shown}")
+
+
+def _fail_if_skipped(label: str, skipped: int, lines: int) -> None:
+    """Skip mode: the good lines are in, but a skipped line is a finding (exit 1)."""
+    if skipped:
+        raise CheckFailed(f"{label}: {skipped} of {lines} lines skipped (invalid)")
 
 
 def _ingest_changes(
@@ -160,11 +170,7 @@ def _ingest_changes(
     try:
         report = services.changes.ingest_lines(context, open_lines(), on_error=on_error)
     except PayloadError as exc:
-        for line in exc.errors:
-            click.echo(f"incidentbook: {label}: {line}", err=True)
-        raise UsageError(
-            f"{label}: {len(exc.errors)} invalid line(s); nothing ingested (--on-error abort)"
-        ) from None
+        raise _aborted(label, exc.errors) from None
     for skipped in report.skipped:
         errors = "; ".join(skipped["errors"])
         click.echo(f"incidentbook: {label}: line {skipped['line']}: {errors} (skipped)", err=True)
@@ -178,6 +184,7 @@ def _ingest_changes(
         )
 
     emit(summary, as_json, human)
+    _fail_if_skipped(label, len(report.skipped), report.lines)
 
 
 @contextmanager

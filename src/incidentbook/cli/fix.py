@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from incidentbook.cli.output import cli_state, emit, json_option
+from incidentbook.cli.output import cli_state, emit, finite, json_option
 from incidentbook.errors import EXIT_FINDINGS, UsageError
 from incidentbook.money import format_minor
 from incidentbook.present import accounts_text, money_text
@@ -280,6 +280,7 @@ def _report(report: ApplyReport, limit: int) -> None:
               help="Accounts per ledger transaction (default 500; a resumed apply keeps the "
               "size it began with).")  # fmt: skip
 @click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="ACCOUNTS_PER_S",
+              callback=finite,
               help="Spare a production database: at most N accounts per second.")  # fmt: skip
 @click.option(
     "--resume",

@@ -15,7 +15,7 @@ from incidentbook.cli.output import cli_state, emit, json_option, reason_option
 from incidentbook.cli.past import echo_past, past_of
 from incidentbook.core.incidents.model import SEVERITIES
 from incidentbook.core.incidents.timeline import describe
-from incidentbook.errors import UsageError
+from incidentbook.errors import NotFoundError, UsageError
 from incidentbook.fs import atomic_write
 from incidentbook.money import format_maybe, format_minor
 from incidentbook.present import account_cells, anchor_words, change_before_text, minutes_words
@@ -175,7 +175,12 @@ def link_runbook_cmd(
     ctx: click.Context, incident_id: str, runbook: str, reason: str | None, as_json: bool
 ) -> None:
     """Link a runbook (id or path) to an incident."""
+    # deferred: the runbook loader reads YAML, not needed for --help
+    from incidentbook.core.runbooks.loader import load_runbooks
+
     state = cli_state(ctx)
+    if runbook.strip() and load_runbooks(state.services.settings).get(runbook) is None:
+        raise NotFoundError(f"no runbook {runbook!r} (see: incidentbook runbooks list)")
     _report(
         state.services.incidents.link_runbook(state.context(reason), incident_id, runbook), as_json
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 
 import click
@@ -35,6 +36,14 @@ json_option = click.option(
     help="Print JSON for scripts.",
 )
 reason_option = click.option("--reason", "-r", metavar="TEXT", help="Why: kept on the event.")
+
+
+def finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A float option's callback: ``nan`` and ``inf`` pass click's FloatRange (every comparison
+    with NaN is false); refuse them as the usage error they are."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number", ctx, param)
+    return value
 
 
 def cli_state(ctx: click.Context) -> CliState:

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import click
 
 from incidentbook.cli import CliState
-from incidentbook.cli.output import emit, json_option
+from incidentbook.cli.output import emit, finite, json_option
 from incidentbook.cli.terminal import progress_console
 from incidentbook.core.ledger.reconcile.model import Progress, ReconcileOptions
 from incidentbook.errors import EXIT_FINDINGS
@@ -53,11 +53,10 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
 )
 @click.option("--ledger", "ledger_url", metavar="URL", help="SQLAlchemy URL of the ledger "
               "(default: the workspace's [ledger] url).")  # fmt: skip
-@click.option("--full", "mode", flag_value="full", help="Check every account (default first time).")
+@click.option("--full", is_flag=True, help="Check every account (default first time).")
 @click.option(
     "--incremental",
-    "mode",
-    flag_value="incremental",
+    is_flag=True,
     help="Only accounts with new entries or a changed updated_at since the last run (default "
     "after the first run).",
 )
@@ -65,6 +64,7 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
 @click.option("--batch", type=click.IntRange(min=1), default=50_000, show_default=True,
               help="Accounts per batch (one checkpoint each).")  # fmt: skip
 @click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="ACCOUNTS_PER_S",
+              callback=finite,
               help="Spare a production database: at most N accounts per second.")  # fmt: skip
 @click.option("--jobs", type=click.IntRange(min=1), metavar="N",
               help="Scan processes for a full run of a SQLite ledger (default: one per core, "
@@ -80,7 +80,8 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
 def reconcile_cmd(
     ctx: click.Context,
     ledger_url: str | None,
-    mode: str | None,
+    full: bool,
+    incremental: bool,
     resume: bool,
     batch: int,
     max_rate: float | None,
@@ -90,6 +91,9 @@ def reconcile_cmd(
 ) -> None:
     """Check the ledger (DESIGN §4): balances, duplicates, currencies, orphans, reversals, clock
     skew. Exit 1 when anything is found."""
+    if full and incremental:
+        raise click.UsageError("--full and --incremental exclude each other", ctx)
+    mode = "full" if full else "incremental" if incremental else None
 
     if show_indexes:
         from incidentbook.core.ledger.contract import RECOMMENDED_INDEXES

@@ -65,15 +65,23 @@ def serve_cmd(
 
     The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.
     With --tls-cert and --tls-key (or [server] tls_cert, tls_key) it serves HTTPS.
+    A request waits at most [server] lock_wait_seconds (2) for another writer, then answers
+    503 with Retry-After: [server] retry_after_seconds (1).
     """
     from incidentbook.receiver.app import DEFAULT_MAX_BODY_BYTES, create_app
-    from incidentbook.receiver.server import build_server, load_tls, parse_listen
+    from incidentbook.receiver.server import bind, build_server, load_tls, parse_listen
+    from incidentbook.services import make_services
 
     state = ctx.find_object(CliState)
     assert state is not None
-    services = state.services
-    settings = services.settings
+    settings = state.services.settings
     server = settings.section("server")
+    limit = max_body or _setting(server, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, 1024, 1 << 30)
+    lock_wait = _setting(server, "lock_wait_seconds", DEFAULT_LOCK_WAIT_S, 0.05, 600.0)
+    retry_after = _setting(server, "retry_after_seconds", 1, 1, 3600)
+    # The receiver's own services: a write waits at most lock_wait for another writer's lock,
+    # then the sender is told 503 and Retry-After (the CLI's commands wait longer).
+    services = make_services(settings, lock_wait_s=float(lock_wait))
     address = parse_listen(listen or str(server.get("listen", DEFAULT_LISTEN)))
     tls = load_tls(
         tls_cert or _configured_path(settings.workspace, server.get("tls_cert")),
@@ -89,17 +97,40 @@ def serve_cmd(
             "no token: set INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml "
             "(or pass --no-auth on a loopback address)"
         )
-    limit = max_body or int(
-        server.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)
-    )
     services.db.engine  # noqa: B018 -- open and migrate the database before accepting requests
-    app = create_app(services, token=token, max_body_bytes=limit)
+    app = create_app(
+        services, token=token, max_body_bytes=int(limit), retry_after_s=int(retry_after)
+    )
+    listening = bind(address)  # a bad or busy address: one line, exit 2, before uvicorn
+    if address.port == 0:
+        address = type(address)(address.host, int(listening.getsockname()[1]))
     receiver = build_server(app, address, tls=tls)
     url = address.url(tls=tls is not None)
     log_info("receiver.start", state.correlation_id, listen=url, auth=token is not None)
     click.echo(f"incidentbook: receiving alerts on {url}", err=True)
-    receiver.run()
+    try:
+        receiver.run(sockets=[listening])
+    finally:
+        listening.close()
+        services.db.dispose()
     log_info("receiver.stop", state.correlation_id)
+
+
+DEFAULT_LOCK_WAIT_S = 2.0
+
+
+def _setting(
+    section: dict[str, object], key: str, default: float, low: float, high: float
+) -> float:
+    """A number from ``[server]`` within [low, high]; anything else is a one-line error."""
+    value = section.get(key, default)
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if number is None or not low <= number <= high:
+        raise UsageError(
+            f"incidentbook.toml: [server] {key} is {value!r}: "
+            f"give a number from {low:g} to {high:g}"
+        )
+    return number
 
 
 def _configured_path(workspace: Path, value: object) -> Path | None:

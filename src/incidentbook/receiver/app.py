@@ -8,6 +8,7 @@ caller's, or a new one), and so does every event and log line the request caused
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import re
@@ -20,14 +21,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from incidentbook.clock import to_iso
 from incidentbook.context import new_correlation_id
 from incidentbook.core.alerts.formats.alertmanager import parse_alertmanager
-from incidentbook.core.alerts.formats.common import PayloadError, decode_json
+from incidentbook.core.alerts.formats.common import PayloadError, decode_json, top_level_text
 from incidentbook.core.alerts.formats.pagerduty import parse_pagerduty
 from incidentbook.core.changes.model import parse_change_event
 from incidentbook.errors import IncidentbookError
@@ -36,6 +37,7 @@ from incidentbook.receiver.metrics import ReceiverMetrics
 from incidentbook.services import Services
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_BODY_TIMEOUT_S = 10.0
 CORRELATION_HEADER = "X-Correlation-Id"
 ACTOR_ALERTMANAGER = "webhook:alertmanager"
 ACTOR_PAGERDUTY = "webhook:pagerduty"
@@ -66,6 +68,8 @@ class ReceiverState:
     token: str | None
     max_body_bytes: int
     metrics: ReceiverMetrics
+    retry_after_s: int = 1
+    body_timeout_s: float = 10.0
 
 
 def correlation_id_of(request: Request) -> str:
@@ -78,10 +82,17 @@ def create_app(
     *,
     token: str | None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    retry_after_s: int = 1,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
 ) -> Starlette:
-    """The receiver for one workspace. ``token=None`` disables auth (``serve --no-auth``)."""
+    """The receiver for one workspace. ``token=None`` disables auth (``serve --no-auth``).
+    A write waits for the database lock as long as ``services.db.lock_wait_s`` (build the
+    services with ``lock_wait_s`` for a short bound), then answers 503 with Retry-After
+    ``retry_after_s``. A body not received whole within ``body_timeout_s`` is a 408."""
     metrics_ = ReceiverMetrics(health=lambda: services.health.report())
-    state = ReceiverState(services, token, max_body_bytes, metrics_)
+    state = ReceiverState(
+        services, token, max_body_bytes, metrics_, retry_after_s, body_timeout_s
+    )
 
     async def alertmanager(request: Request) -> Response:
         return await _handle(state, request, ROUTE_ALERTMANAGER, _alertmanager)
@@ -175,10 +186,20 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
         bearer_ok = _bearer_ok(state, request)
         if not bearer_ok and route not in PAGERDUTY_ROUTES:
             raise _unauthorized(cid)
-        body = await _read_body(request, state.max_body_bytes, cid)
+        body = await _read_body(request, state.max_body_bytes, cid, state.body_timeout_s)
         if not bearer_ok and not _routing_key_ok(state, body):
             raise _unauthorized(cid)
         status, payload = await handler(state, request, cid, body)
+    except ClientDisconnect:
+        # The sender went away mid-body: nothing was read whole, nothing written; no one is
+        # left to answer. A refusal (info), not an internal error.
+        log_info(
+            "receiver.client_disconnected",
+            cid,
+            route=route,
+            client=request.client.host if request.client else None,
+        )
+        status, payload = 400, {"status": "error", "message": "client disconnected"}
     except Refusal as refused:
         refusal = _as_pagerduty(refused) if route in PAGERDUTY_ROUTES else refused
         status, payload = refusal.status, refusal.body
@@ -195,7 +216,6 @@ async def _handle(state: ReceiverState, request: Request, route: str, handler: H
                 client=request.client.host if request.client else None,
             )
     except Exception as exc:
-
         logger().exception("receiver.internal_error", extra={"correlation_id": cid, "route": route})
         status = 500
         payload = {
@@ -235,15 +255,14 @@ def _bearer_ok(state: ReceiverState, request: Request) -> bool:
 
 
 def _routing_key_ok(state: ReceiverState, body: bytes) -> bool:
-    """PagerDuty senders authenticate with the event's routing_key: accept the token there."""
+    """PagerDuty senders authenticate with the event's routing_key: accept the token there.
+    Read before the body is validated, so an unauthenticated body is never parsed further."""
     if state.token is None:
         return True
-    try:
-        raw = decode_json(body)
-    except PayloadError:
-        return False
-    key = raw.get("routing_key") if isinstance(raw, dict) else None
-    return isinstance(key, str) and hmac.compare_digest(key.encode(), state.token.encode())
+    key = top_level_text(body, "routing_key")
+    return key is not None and hmac.compare_digest(
+        key.encode("utf-8", "surrogatepass"), state.token.encode()
+    )
 
 
 def _unauthorized(cid: str) -> Refusal:
@@ -254,7 +273,7 @@ def _unauthorized(cid: str) -> Refusal:
     )
 
 
-async def _read_body(request: Request, limit: int, cid: str) -> bytes:
+async def _read_body(request: Request, limit: int, cid: str, timeout_s: float) -> bytes:
     def too_large() -> Refusal:
         return Refusal(
             413,
@@ -281,34 +300,56 @@ async def _read_body(request: Request, limit: int, cid: str) -> bytes:
             raise too_large()
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large()
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):  # a sender stalled mid-body is not waited for
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise too_large()
+                chunks.append(chunk)
+    except asyncio.CancelledError:
+        # The server is shutting down and its grace period ran out while this sender was
+        # still sending: answer "retry" rather than die with a traceback in uvicorn's log.
+        raise Refusal(
+            503,
+            {"status": "error", "message": "shutting down, retry", "correlation_id": cid},
+            {"Retry-After": "1", "Connection": "close"},
+        ) from None
+    except TimeoutError:
+        raise Refusal(
+            408,
+            {
+                "status": "error",
+                "message": f"body not received within {timeout_s:g}s",
+                "correlation_id": cid,
+            },
+            {"Connection": "close"},
+        ) from None
     return b"".join(chunks)
 
 
-def _unavailable(cid: str, message: str) -> Refusal:
+def _unavailable(cid: str, message: str, retry_after_s: int) -> Refusal:
     """A 503 the sender retries (Alertmanager and PagerDuty clients both retry on 5xx)."""
     return Refusal(
         503,
         {"status": "error", "message": message, "correlation_id": cid},
-        {"Retry-After": "1"},
+        {"Retry-After": str(retry_after_s)},
     )
 
 
-async def _commit(work: Callable[[], Any], cid: str) -> Any:
+async def _commit(state: ReceiverState, work: Callable[[], Any], cid: str) -> Any:
     from sqlalchemy.exc import OperationalError
 
     try:
         return await run_in_threadpool(work)
     except OperationalError as exc:
-        raise _unavailable(cid, f"database unavailable, retry: {exc.orig}") from None
+        raise _unavailable(
+            cid, f"database unavailable, retry: {exc.orig}", state.retry_after_s
+        ) from None
     except PayloadError:
         raise
     except IncidentbookError as exc:
-        raise _unavailable(cid, str(exc)) from None
+        raise _unavailable(cid, str(exc), state.retry_after_s) from None
 
 
 async def _alertmanager(
@@ -330,7 +371,7 @@ async def _alertmanager(
         "Alertmanager notification", correlation_id=cid, actor=ACTOR_ALERTMANAGER
     )
     service = state.services.alerts
-    result = await _commit(lambda: service.ingest_alertmanager(ctx, payload), cid)
+    result = await _commit(state, lambda: service.ingest_alertmanager(ctx, payload), cid)
     state.metrics.observe_ingest("alertmanager", result)
     return 200, {"status": "success", "correlation_id": cid, **result.to_dict()}
 
@@ -348,7 +389,7 @@ async def _pagerduty(
         ) from None
     ctx = ctx.because(f"PagerDuty {event.action}")
     service = state.services.alerts
-    result = await _commit(lambda: service.ingest_pagerduty(ctx, event), cid)
+    result = await _commit(state, lambda: service.ingest_pagerduty(ctx, event), cid)
     state.metrics.observe_ingest("pagerduty", result)
     return 202, {"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}
 
@@ -368,5 +409,5 @@ async def _pagerduty_change(
         f"PagerDuty change: {event.summary[:80]}", correlation_id=cid, actor=ACTOR_PAGERDUTY
     )
     service = state.services.changes
-    await _commit(lambda: service.record(ctx, event), cid)
+    await _commit(state, lambda: service.record(ctx, event), cid)
     return 202, {"status": "success", "message": "Change event processed"}

@@ -1,8 +1,13 @@
-"""Run the receiver with uvicorn (``incidentbook serve``)."""
+"""Run the receiver with uvicorn (``incidentbook serve``): the listening socket, bound before
+uvicorn starts (a bad address is one line), and the time limits that keep a stalled client
+from holding a connection: headers within ``HEADER_TIMEOUT_S`` (uvicorn has no such limit of
+its own: ``HeaderTimeoutH11`` adds it), idle keep-alive, and a bounded graceful shutdown."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +19,9 @@ if TYPE_CHECKING:
     import uvicorn
 
 DEFAULT_LISTEN = "127.0.0.1:9797"
+HEADER_TIMEOUT_S = 10.0  # a request's line and headers, from connect (or the last response)
+KEEP_ALIVE_S = 5  # an idle keep-alive connection
+GRACEFUL_SHUTDOWN_S = 5  # after SIGINT/SIGTERM, in-flight requests get this long, then close
 
 
 @dataclass(frozen=True)
@@ -89,11 +97,45 @@ def parse_listen(text: str) -> ListenAddress:
     return ListenAddress(host, int(port_text))
 
 
+def bind(address: ListenAddress) -> socket.socket:
+    """A listening TCP socket on ``address``; an address that does not resolve, is not this
+    host's, or is in use is a ``UsageError`` (one line), before any server starts."""
+    where = address.url().removeprefix("http://")
+    try:
+        infos = socket.getaddrinfo(
+            address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise UsageError(f"cannot listen on {where}: {reason}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def build_server(
-    app: Any, address: ListenAddress, *, tls: TlsFiles | None = None, log_level: str = "warning"
+    app: Any,
+    address: ListenAddress,
+    *,
+    tls: TlsFiles | None = None,
+    log_level: str = "warning",
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    graceful_shutdown_s: int = GRACEFUL_SHUTDOWN_S,
 ) -> uvicorn.Server:
-    """A uvicorn server for ``app`` (not started): ``.run()`` blocks, ``.should_exit`` stops.
-    With ``tls`` it speaks HTTPS only (uvicorn's own TLS)."""
+    """A uvicorn server for ``app`` (not started): ``.run(sockets=[bind(address)])`` blocks,
+    ``.should_exit`` stops. With ``tls`` it speaks HTTPS only (uvicorn's own TLS). A client
+    that has not sent a request's headers within ``header_timeout_s`` is disconnected; on
+    shutdown, requests still running after ``graceful_shutdown_s`` are cut off."""
     import uvicorn
 
     config = uvicorn.Config(
@@ -106,5 +148,51 @@ def build_server(
         server_header=False,
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,
+        http=header_timeout_protocol(header_timeout_s),
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=graceful_shutdown_s,
     )
     return uvicorn.Server(config)
+
+
+def header_timeout_protocol(seconds: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline for a request's line and headers (a slowloris
+    holds a connection open with a header that never ends; uvicorn itself waits forever)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()  # the next request's headers get the same deadline
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # a request's headers are in: the app reads its body
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_too_slow(self) -> None:
+            self._header_timer = None
+            in_request = self.cycle is not None and not self.cycle.response_complete
+            if not in_request and not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutH11

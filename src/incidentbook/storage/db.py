@@ -18,16 +18,32 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
-from incidentbook.errors import WorkspaceError
+from incidentbook.errors import EXIT_FINDINGS, IncidentbookError, WorkspaceError
 
 BUSY_TIMEOUT_MS = 30_000
+LOCK_ATTEMPTS = 5  # whole transactions retried when the lock outlasted the busy timeout
 
 
-def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+class DatabaseBusy(IncidentbookError):
+    """Another writer held the state database longer than this unit of work may wait."""
+
+    exit_code = EXIT_FINDINGS
+
+
+def _pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: sqlite3.Connection, record: Any) -> None:
+        _on_connect(dbapi_connection, record, busy_timeout_ms)
+
+    return on_connect
+
+
+def _on_connect(
+    dbapi_connection: sqlite3.Connection, _record: Any, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+) -> None:
     # Let SQLAlchemy's "begin" hook, not the driver, decide when transactions start.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
@@ -39,26 +55,44 @@ def _on_begin(connection: Any) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(db_path: Path) -> Engine:
+def make_engine(db_path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """An engine for one state database. NullPool: each unit of work opens its own connection,
-    so no connection ever crosses a thread (the app's workers, the receiver's thread pool)."""
+    so no connection ever crosses a thread (the app's workers, the receiver's thread pool).
+    A write waits at most ``busy_timeout_ms`` for another writer's lock."""
     engine = create_engine(
         f"sqlite:///{db_path}",
         poolclass=NullPool,
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"timeout": busy_timeout_ms / 1000},
     )
-    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", _pragmas(busy_timeout_ms))
     event.listen(engine, "begin", _on_begin)
     return engine
 
 
 class Database:
-    """One workspace's state database. Cheap to build; the engine and schema come on first use."""
+    """One workspace's state database. Cheap to build; the engine and schema come on first use.
 
-    def __init__(self, path: Path) -> None:
+    ``lock_wait_s`` bounds how long one unit of work waits for another writer (the receiver
+    sets a short one and answers 503 when it runs out); with it set, a timed-out transaction
+    is not retried (``lock_attempts`` is 1), so the wait stays within the bound."""
+
+    def __init__(self, path: Path, *, lock_wait_s: float | None = None) -> None:
         self.path = path
+        self.lock_wait_s = lock_wait_s if lock_wait_s is not None else BUSY_TIMEOUT_MS / 1000
+        self.lock_attempts = LOCK_ATTEMPTS if lock_wait_s is None else 1
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+
+    @contextmanager
+    def holding(self, lock: threading.Lock) -> Iterator[None]:
+        """Hold an in-process writer lock (a service's queue for the receiver's threads),
+        waiting at most ``lock_wait_s`` for it: else ``DatabaseBusy``."""
+        if not lock.acquire(timeout=self.lock_wait_s):
+            raise DatabaseBusy(f"the state database stayed busy for {self.lock_wait_s:g}s")
+        try:
+            yield
+        finally:
+            lock.release()
 
     @property
     def engine(self) -> Engine:
@@ -71,7 +105,7 @@ class Database:
                     raise WorkspaceError(
                         f"cannot create state directory {self.path.parent}: {exc.strerror}"
                     ) from None
-                engine = make_engine(self.path)
+                engine = make_engine(self.path, round(self.lock_wait_s * 1000))
                 # Deferred: migrations bring Alembic (~130 ms to import, python -X importtime)
                 # and only the first open of an engine needs it, not every import of db.
                 from incidentbook.storage.migrations import upgrade_to_head

@@ -129,7 +129,7 @@ class AlertService:
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
-        with self._write_lock, self.db.write() as session:
+        with self.db.holding(self._write_lock), self.db.write() as session:
             yield session
 
     def ingest(
@@ -304,7 +304,7 @@ class AlertService:
                     )
             return result
 
-        result = with_lock_retry(work)
+        result = with_lock_retry(work, attempts=self.db.lock_attempts)
         _log_ingest(ctx, result, group_key=payload.group_key)
         return result
 
@@ -337,7 +337,7 @@ class AlertService:
                     )
             return result
 
-        result = with_lock_retry(work)
+        result = with_lock_retry(work, attempts=self.db.lock_attempts)
         _log_ingest(ctx, result, dedup_key=event.dedup_key, action=event.action)
         return result
 
@@ -381,7 +381,9 @@ class AlertService:
         def flush() -> None:
             if alerts:
                 batch, batch_keys = list(alerts), list(keys)
-                result.merge(with_lock_retry(lambda: self.ingest(ctx, batch, batch_keys)))
+                result.merge(with_lock_retry(
+                    lambda: self.ingest(ctx, batch, batch_keys), attempts=self.db.lock_attempts
+                ))
                 alerts.clear()
                 keys.clear()
             if progress is not None:

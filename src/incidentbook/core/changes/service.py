@@ -72,10 +72,10 @@ class ChangeService:
         """Store one change (a replay of a stored one changes nothing): (change, new)."""
 
         def work() -> tuple[Change, bool]:
-            with self._write_lock, self.db.write() as session:
+            with self.db.holding(self._write_lock), self.db.write() as session:
                 return store.record_in(session, ctx, event)
 
-        change, new = with_lock_retry(work)
+        change, new = with_lock_retry(work, attempts=self.db.lock_attempts)
         log_info(
             "changes.recorded", ctx.correlation_id, actor=ctx.actor, change=change.id, new=new
         )

@@ -28,9 +28,11 @@ from incidentbook.core.ledger.contract import (
     Ledger,
     LedgerError,
     Snapshot,
+    is_overflow,
     iso,
     moment,
     open_ledger,
+    overflow_error,
 )
 from incidentbook.errors import NotFoundError, UsageError
 
@@ -108,10 +110,16 @@ def entry_ref(account_id: str, entry_id: int) -> str:
     return f"{account_id}@{entry_id}"
 
 
+ENTRY_ID_MAX = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's bigint
+LIMIT_MAX = 1_000_000
+
+
 def parse_ref(text: str) -> tuple[str, int | None]:
     """``ACCOUNT@ENTRY_ID`` -> (account, entry id); a plain account id -> (account, None)."""
     account, sep, suffix = text.rpartition("@")
     if sep and account and suffix.isdigit():
+        if len(suffix) > 19 or int(suffix) > ENTRY_ID_MAX:
+            raise UsageError(f"{text!r}: entry id {suffix[:24]}… is out of range")
         return account, int(suffix)
     return text, None
 
@@ -131,14 +139,18 @@ def parse_day(text: str) -> date:
 
 
 def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    """The UTC start (inclusive) and end (exclusive) of a local day (DST-aware)."""
+    """The UTC start (inclusive) and end (exclusive) of a local day (DST-aware); a day whose
+    bounds fall outside years 1-9999 in UTC (``9999-12-31``) is a ``UsageError``."""
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"unknown time zone {timezone!r} (workspace.timezone)") from None
-    start = datetime.combine(day, time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    try:
+        start = datetime.combine(day, time(0), tzinfo=zone)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except OverflowError:
+        raise UsageError(f"--on: {day.isoformat()} is out of range") from None
 
 
 def _amount(value: Any, entry_id: Any) -> int:
@@ -147,6 +159,11 @@ def _amount(value: Any, entry_id: Any) -> int:
             f"ledger_entries.amount_minor is not an integer in entry {entry_id}: {value!r}"
         )
     return value
+
+
+def _row(entry_id: Any, account_id: Any, column: str) -> str:
+    """Where a ledger value came from, for its error: the column, entry and account."""
+    return f"ledger_entries.{column} of entry {entry_id} (account {account_id})"
 
 
 def _entry(row: tuple[Any, ...], running: int | None) -> AuditEntry:
@@ -159,8 +176,8 @@ def _entry(row: tuple[Any, ...], running: int | None) -> AuditEntry:
         amount_minor=_amount(amount, entry_id),
         currency=str(currency),
         kind=str(kind),
-        occurred_at=iso(occurred) or "",
-        recorded_at=iso(recorded) or "",
+        occurred_at=iso(occurred, _row(entry_id, account_id, "occurred_at")) or "",
+        recorded_at=iso(recorded, _row(entry_id, account_id, "recorded_at")) or "",
         running_balance_minor=running,
         actor=str(actor),
         reason=reason,
@@ -193,26 +210,43 @@ class Auditor:
         at: datetime | None = None,
         on: date | None = None,
     ) -> AccountAudit:
-        if limit < 1:
-            raise UsageError("--limit must be at least 1")
+        if not 1 <= limit <= LIMIT_MAX:
+            raise UsageError(f"--limit must be from 1 to {LIMIT_MAX:,}")
         account_id, entry_id = parse_ref(account_or_ref)
         with self.ledger.snapshot() as snap:
-            audit = self._header(snap, account_id)
-            if entry_id is not None:
-                audit.ref = entry_ref(account_id, entry_id)
-                audit.entries = self._history(snap, audit, limit, upto=entry_id)
-                if not audit.entries or audit.entries[0].entry_id != entry_id:
-                    raise NotFoundError(f"no entry {entry_id} on account {account_id}")
-            elif on is not None:
-                audit.on = on.isoformat()
-                audit.entries = self._day(snap, audit, on)
-            elif at is not None:
-                audit.entries = self._history(snap, audit, limit, at=at)
-            else:
-                audit.entries = self._history(snap, audit, limit)
-            if at is not None:
-                audit.at = iso(at)
-                audit.balance_at_minor = self._balance_at(snap, account_id, at)
+            try:
+                return self._account(snap, account_id, entry_id, limit, at, on)
+            except Exception as exc:
+                if is_overflow(exc):
+                    raise overflow_error(snap, "account_id = ?", (account_id,)) from None
+                raise
+
+    def _account(
+        self,
+        snap: Snapshot,
+        account_id: str,
+        entry_id: int | None,
+        limit: int,
+        at: datetime | None,
+        on: date | None,
+    ) -> AccountAudit:
+        """The audit of one account, every read in the caller's one snapshot."""
+        audit = self._header(snap, account_id)
+        if entry_id is not None:
+            audit.ref = entry_ref(account_id, entry_id)
+            audit.entries = self._history(snap, audit, limit, upto=entry_id)
+            if not audit.entries or audit.entries[0].entry_id != entry_id:
+                raise NotFoundError(f"no entry {entry_id} on account {account_id}")
+        elif on is not None:
+            audit.on = on.isoformat()
+            audit.entries = self._day(snap, audit, on)
+        elif at is not None:
+            audit.entries = self._history(snap, audit, limit, at=at)
+        else:
+            audit.entries = self._history(snap, audit, limit)
+        if at is not None:
+            audit.at = iso(at)
+            audit.balance_at_minor = self._balance_at(snap, account_id, at)
         return audit
 
     def _header(self, snap: Snapshot, account_id: str) -> AccountAudit:
@@ -242,6 +276,7 @@ class Auditor:
                 + (f" in entry {bad[0]}: {bad[1]!r}" if bad else f" for account {account_id}")
             )
         stored = None if row is None else row[1]
+        where = f"account {account_id}: ledger_accounts"
         if stored is not None and type(stored) is not int:
             raise LedgerError(
                 f"ledger_accounts.balance_minor is not an integer for account {account_id}"
@@ -254,8 +289,8 @@ class Auditor:
             derived_minor=derived,
             difference_minor=None if stored is None else stored - derived,
             entry_count=count,
-            updated_at=None if row is None else iso(row[2]),
-            opened_at=None if row is None else iso(row[3]),
+            updated_at=None if row is None else iso(row[2], f"{where}.updated_at"),
+            opened_at=None if row is None else iso(row[3], f"{where}.opened_at"),
             timezone=self.timezone,
         )
 
@@ -279,7 +314,7 @@ class Auditor:
                     " WHERE account_id = ?",
                     (audit.account_id,),
                 )
-                if moment(r[2]) > at
+                if moment(r[2], _row(r[0], audit.account_id, "recorded_at")) > at
             ]
             skip = {int(r[0]) for r in newer}
             running -= sum(_amount(r[1], r[0]) for r in newer)
@@ -327,7 +362,7 @@ class Auditor:
         out = []
         for row in rows:
             amount = _amount(row[2], row[0])
-            if start <= moment(row[5]) < end:
+            if start <= moment(row[5], _row(row[0], row[1], "occurred_at")) < end:
                 out.append(_entry(row, running))
             running -= amount
         return out
@@ -338,7 +373,7 @@ class Auditor:
             "SELECT entry_id, amount_minor, recorded_at FROM ledger_entries WHERE account_id = ?",
             (account_id,),
         ):
-            if moment(recorded) <= at:
+            if moment(recorded, _row(entry_id, account_id, "recorded_at")) <= at:
                 total += _amount(amount, entry_id)
         return total
 

@@ -42,7 +42,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from incidentbook.core.batches import chunks, marks
-from incidentbook.core.ledger.contract import LedgerError, Snapshot, iso, moment
+from incidentbook.core.ledger.contract import (
+    LedgerError,
+    Snapshot,
+    is_overflow,
+    iso,
+    moment,
+    overflow_error,
+)
 
 CHECKS = (
     "balance_mismatch",
@@ -167,6 +174,19 @@ def _bad_balance(account_id: str, balance: Any) -> LedgerError:
 
 
 def account_findings(snap: Snapshot, where: str, params: list[Any]) -> tuple[int, list[Finding]]:
+    """``_account_findings``; entries that sum beyond 64 bits are a ``LedgerError`` naming
+    their account, not the database's bare "integer overflow"."""
+    try:
+        return _account_findings(snap, where, params)
+    except Exception as exc:
+        if is_overflow(exc):
+            raise overflow_error(snap, where, params) from None
+        raise
+
+
+def _account_findings(
+    snap: Snapshot, where: str, params: list[Any]
+) -> tuple[int, list[Finding]]:
     """balance_mismatch, currency_mismatch and orphan_entry for the accounts (and entries)
     whose ``account_id`` matches ``where``. Returns (accounts in range, findings).
 
@@ -470,7 +490,10 @@ def clock_findings(
     for entry_id, recorded, prev_id, prev_at in candidates:
         if lo is not None and entry_id <= lo:
             continue
-        skew = (moment(prev_at) - moment(recorded)).total_seconds()
+        skew = (
+            moment(prev_at, f"ledger_entries.recorded_at of entry {prev_id}")
+            - moment(recorded, f"ledger_entries.recorded_at of entry {entry_id}")
+        ).total_seconds()
         if skew <= tolerance_s:
             continue
         row = snap.one(

@@ -11,6 +11,7 @@ streams millions of them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -86,23 +87,51 @@ def redact(url: str) -> str:
         return url
 
 
-def iso(value: Any) -> str | None:
-    """A ledger timestamp (SQLite text or PostgreSQL timestamptz) as incidentbook's UTC text."""
+def iso(value: Any, where: str = "") -> str | None:
+    """A ledger timestamp (SQLite text or PostgreSQL timestamptz) as incidentbook's UTC text;
+    one that is not ISO-8601 is a ``LedgerError`` naming ``where`` (the row it came from)."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return to_iso(moment)
-    try:
-        return to_iso(parse_iso(str(value)))
-    except ValueError:
-        raise LedgerError(f"ledger timestamp {value!r} is not ISO-8601") from None
+    return to_iso(moment(value, where))
 
 
-def moment(value: Any) -> datetime:
+def moment(value: Any, where: str = "") -> datetime:
+    """A ledger timestamp as an aware UTC datetime (``LedgerError`` if it is not one)."""
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return parse_iso(str(value))
+    try:
+        return parse_iso(str(value))
+    except ValueError:
+        place = f" in {where}" if where else ""
+        raise LedgerError(f"ledger timestamp {value!r}{place} is not ISO-8601") from None
+
+
+INT64_MAX = 2**63 - 1
+
+
+def is_overflow(exc: BaseException) -> bool:
+    """Whether a ledger query failed because a sum left 64-bit integers: SQLite's "integer
+    overflow", PostgreSQL's numeric_value_out_of_range (SQLSTATE 22003)."""
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return code == "22003" or "integer overflow" in str(exc)
+
+
+def overflow_error(snap: Snapshot, where: str, params: Sequence[Any]) -> LedgerError:
+    """The one-line error for sums that overflowed, naming the accounts (of ledger_entries
+    rows matching ``where``) whose entries sum beyond 64 bits, found with a sum that cannot
+    overflow (SQLite's TOTAL, PostgreSQL's numeric SUM)."""
+    total = "TOTAL(amount_minor)" if snap.sqlite else "SUM(amount_minor)"
+    try:
+        rows = snap.all(
+            f"SELECT account_id FROM ledger_entries WHERE {where} GROUP BY account_id"
+            f" HAVING abs({total}) > {INT64_MAX} ORDER BY account_id LIMIT 6",
+            params,
+        )
+    except Exception:  # e.g. PostgreSQL's transaction is aborted: say what we know
+        rows = []
+    names = ", ".join(str(r[0]) for r in rows[:5]) + (", …" if len(rows) > 5 else "")
+    which = f"account {names}" if len(rows) == 1 else f"accounts {names}" if rows else "an account"
+    return LedgerError(f"{which}: ledger_entries.amount_minor sums beyond 64-bit integers")
 
 
 @dataclass
@@ -195,7 +224,10 @@ class Snapshot:
                     break
                 yield from chunk
         finally:
-            cursor.close()
+            # A caller that stopped early (an error in its loop) may close this generator
+            # after the connection: closing the cursor of a closed connection is moot.
+            with contextlib.suppress(Exception):
+                cursor.close()
 
     def all(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self.rows(text, params))

@@ -62,10 +62,14 @@ def parse_alertmanager(raw: Any) -> AlertmanagerPayload:
     elif not isinstance(items, list):
         c.fail("alerts", f"must be an array, not {kind_of(items)}")
     else:
+        # Copies of one alert (fingerprint and startsAt) in one notification are one
+        # occurrence: the last copy wins, in the place of the first.
+        by_key: dict[tuple[str, str], NativeAlert] = {}
         for index, item in enumerate(items):
             alert = _alertmanager_alert(c, item, f"alerts[{index}]")
             if alert is not None:
-                alerts.append(alert)
+                by_key[(alert.fingerprint, alert.starts_at)] = alert
+        alerts = list(by_key.values())
     if c.errors:
         raise PayloadError(c.errors)
     return AlertmanagerPayload(
