@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -41,6 +42,16 @@ class IncidentbookApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         *(entry.binding() for entry in SCREENS),
+        # In the palette and the help, not the footer (so the screens' footers stay as they are).
+        Binding(
+            "R",
+            "reconcile",
+            "Reconcile now",
+            id="app.reconcile",
+            show=False,
+            tooltip="Run the ledger checks now; findings become alerts",
+        ),
+        Binding("P", "new_premortem", "New pre-mortem", id="app.premortem", show=False),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
@@ -118,6 +129,25 @@ class IncidentbookApp(App[None]):
     def action_refresh(self) -> None:
         self._broadcast("refresh")
 
+    def action_reconcile(self) -> None:
+        # Deferred: the Reconcile screen's module is only needed when a run is asked for.
+        from incidentbook.ui.screens.reconcile import reconcile_now
+
+        reconcile_now(self)
+
+    def action_new_premortem(self) -> None:
+        # Deferred: the dialog is only needed when asked for.
+        from incidentbook.ui.screens.premortem_dialog import NewPremortemDialog
+
+        def started(path: Path | None) -> None:
+            if path is not None:
+                # Deferred: the editor pulls in the documents core (SQLAlchemy).
+                from incidentbook.ui.screens.editor import EditorScreen
+
+                self.push_screen(EditorScreen(path))
+
+        self.push_screen(NewPremortemDialog(), started)
+
     def action_open_screen(self, name: str) -> None:
         entry = SCREENS_BY_NAME.get(name)
         if entry is None:
@@ -128,13 +158,21 @@ class IncidentbookApp(App[None]):
     # -- command palette: every binding with an id is also a command -------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Textual's own commands, then each binding with an id once; a binding named like a
+        command already listed (Quit) is not listed again."""
+        names: set[str] = set()
+        for command in super().get_system_commands(screen):
+            names.add(command.title)
+            yield command
         seen: set[str] = set()
         for key, active in screen.active_bindings.items():
             binding = active.binding
             if not binding.id or binding.id in seen or not binding.description:
                 continue
+            if binding.description in names:
+                continue
             seen.add(binding.id)
+            names.add(binding.description)
             shown = binding.key_display or key
             yield SystemCommand(
                 binding.description,

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from incidentbook.core.documents import templating
 from incidentbook.core.documents.blocks import without_comments
 from incidentbook.core.markdown import make_markdown
+from incidentbook.errors import UsageError
 from incidentbook.frontmatter import split
 from incidentbook.fs import atomic_write, read_text
 
@@ -40,7 +41,16 @@ def render_html(settings: Settings, text: str, *, source: str = "document") -> s
     )
 
 
+def default_html_path(source: Path) -> Path:
+    """Where a document's page goes when no output is named: beside it, ``.html``."""
+    return source.with_suffix(".html")
+
+
 def export_html(settings: Settings, source: Path, out: Path) -> Path:
+    """Write ``source``'s page to ``out``; an ``out`` that is the source itself is refused
+    (it would overwrite the document)."""
+    if out.resolve() == source.resolve():
+        raise UsageError(f"{out} is the document itself; export the page to another file")
     html = render_html(settings, read_text(source), source=str(source))
     atomic_write(out, html)
     return out
