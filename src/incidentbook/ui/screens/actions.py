@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -41,9 +42,11 @@ class ActionTicked(Message):
     changed: bool
 
 
-def item_row(item: ActionState, today: date) -> tuple[str, ...]:
+def item_row(item: ActionState, today: date) -> tuple[str | Text, ...]:
+    """The item's cells; what people wrote is shown as written (not read as markup)."""
     status = "OVERDUE" if item.overdue(today) else item.status
-    return (item.key, status, item.type or "—", item.due or "—", item.owner or "—", item.text)
+    owner = Text(item.owner) if item.owner else "—"
+    return (item.key, status, item.type or "—", item.due or "—", owner, Text(item.text))
 
 
 def empty_text(overdue_only: bool) -> str:
@@ -65,7 +68,7 @@ class ActionsScreen(DataScreen):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="actions.back"),
-        Binding("enter", "open_document", "Open document", id="actions.open"),
+        Binding("enter,e", "open_document", "Open document", id="actions.open"),
         Binding("o", "toggle_overdue", "Overdue only", id="actions.overdue",
                 tooltip="Show only open items past their due date, or all items again"),
         Binding("x", "tick_done", "Done", id="actions.done",

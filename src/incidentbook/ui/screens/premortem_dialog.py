@@ -44,7 +44,7 @@ class NewPremortemDialog(ModalScreen[Path | None]):
                 placeholder="Services it touches: payments, ledger", id="premortem-services"
             )
             yield Input(placeholder="Tags: retries, migration", id="premortem-tags")
-            yield Static("", id="premortem-error")
+            yield Static("", id="premortem-error", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start", variant="primary", id="premortem-start")
                 yield Button("Cancel", id="premortem-cancel")

@@ -77,9 +77,9 @@ class ReconcileScreen(DataScreen):
         yield Header()
         with Vertical(id="reconcile-body"):
             yield Label("Reconcile the ledger", classes="section-title")
-            yield Static("", id="reconcile-phase")
+            yield Static("", id="reconcile-phase", markup=False)
             yield ProgressBar(id="reconcile-bar", show_eta=False)
-            yield Static("", id="reconcile-log")
+            yield Static("", id="reconcile-log", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -48,7 +49,7 @@ class ResolvedScreen(DataScreen):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="resolved.back"),
-        Binding("enter", "open_selected", "Open", id="resolved.open"),
+        Binding("enter,o", "open_selected", "Open", id="resolved.open"),
     ]
 
     def __init__(self) -> None:
@@ -86,7 +87,8 @@ class ResolvedScreen(DataScreen):
         table.clear()
         for incident in message.incidents:
             iid, resolved, took, title = resolved_row(incident)
-            table.add_row(iid, severity_text(incident.severity), resolved, took, title, key=iid)
+            row = (iid, severity_text(incident.severity), resolved, took, Text(title))
+            table.add_row(*row, key=iid)
         self.query_one("#resolved-title", Label).update(
             f"Resolved incidents ({len(message.incidents)})"
         )
