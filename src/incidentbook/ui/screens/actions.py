@@ -68,8 +68,9 @@ class ActionsScreen(DataScreen):
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="actions.back"),
-        Binding("enter,e", "open_document", "Open document", id="actions.open"),
-        Binding("o", "toggle_overdue", "Overdue only", id="actions.overdue",
+        # Not in the footer (at 80 columns it would push Quit off): the status line says it.
+        Binding("enter,e", "open_document", "Open document", id="actions.open", show=False),
+        Binding("o", "toggle_overdue", "Overdue", id="actions.overdue",
                 tooltip="Show only open items past their due date, or all items again"),
         Binding("x", "tick_done", "Done", id="actions.done",
                 tooltip="Tick the selected item done in its document (attributed to you)"),
@@ -122,16 +123,35 @@ class ActionsScreen(DataScreen):
         if message.items:
             table.move_cursor(row=min(max(cursor, 0), len(message.items) - 1))
         which = "Overdue action items" if self.overdue_only else "Action items"
-        self.query_one("#actions-title", Label).update(f"{which} ({len(message.items)})")
+        overdue = sum(1 for i in message.items if i.overdue(message.today))
+        late = f", {overdue} overdue" if overdue and not self.overdue_only else ""
+        self.query_one("#actions-title", Label).update(f"{which} ({len(message.items)}{late})")
         status = self.query_one("#actions-status", Static)
         if not message.items:
             status.update(empty_text(self.overdue_only))
         else:
-            overdue = sum(1 for i in message.items if i.overdue(message.today))
-            status.update(
-                f"{overdue} overdue · enter: open its document · x: done · o: "
-                + ("all items" if self.overdue_only else "overdue only")
-            )
+            self._show_selected()
+
+    @on(DataTable.RowHighlighted, "#actions-table")
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """The selected item in full (the table cuts long texts at narrow widths)."""
+        item = self.selected()
+        if item is None or self.today is None:
+            return
+        path = self.files.get(item.doc_id)
+        where = path.name if path is not None else item.doc_id
+        who = ", ".join(
+            part for part in (item.owner, f"due {item.due}" if item.due else None) if part
+        )
+        late = " · OVERDUE" if item.overdue(self.today) else ""
+        line = Text(f"{item.key} · {item.status}{late} · {where}\n")
+        line.append(item.text + (f" ({who})" if who else ""), style="bold")
+        line.append("\nenter: open its document · x: done · o: ")
+        line.append("all items" if self.overdue_only else "overdue only")
+        self.query_one("#actions-status", Static).update(line)
 
     def selected(self) -> ActionState | None:
         table = self.query_one("#actions-table", DataTable)

@@ -50,6 +50,13 @@ class NewPremortemDialog(ModalScreen[Path | None]):
                 yield Button("Cancel", id="premortem-cancel")
 
     def on_mount(self) -> None:
+        # Named in their borders: the placeholders go once something is typed.
+        for widget_id, name in (
+            ("premortem-title", "Title"),
+            ("premortem-services", "Services"),
+            ("premortem-tags", "Tags"),
+        ):
+            self.query_one(f"#{widget_id}", Input).border_title = name
         self.query_one("#premortem-title", Input).focus()
 
     def _value(self, widget_id: str) -> str:

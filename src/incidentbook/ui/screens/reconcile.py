@@ -25,6 +25,7 @@ from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
     from incidentbook.core.ledger.reconcile.model import RunSummary
+    from incidentbook.settings import Settings
 
 SCREEN_NAME = "reconcile-now"
 
@@ -84,8 +85,8 @@ class ReconcileScreen(DataScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        ledger = self.services.settings.ledger_url
-        self.query_one("#reconcile-phase", Static).update(f"ledger: {_shown_url(ledger)}")
+        ledger = _shown_url(self.services.settings)
+        self.query_one("#reconcile-phase", Static).update(f"ledger: {ledger} · R: run now")
 
     # -- the run -------------------------------------------------------------------------
 
@@ -160,11 +161,15 @@ class ReconcileScreen(DataScreen):
         self.app.notify(message.error, title="Reconcile failed", severity="error", timeout=10)
 
 
-def _shown_url(url: str) -> str:
+def _shown_url(settings: Settings) -> str:
+    """The ledger's URL without its password; a SQLite file in the workspace by its path
+    there, as the configuration names it."""
     # Deferred: the ledger contract pulls in SQLAlchemy, which the first paint does not need.
     from incidentbook.core.ledger.contract import redact
 
-    return redact(url)
+    url = redact(settings.ledger_url)
+    inside = f"sqlite:///{settings.workspace}/"
+    return "sqlite:///" + url.removeprefix(inside) if url.startswith(inside) else url
 
 
 def reconcile_screen(app: App[Any]) -> ReconcileScreen:
