@@ -13,7 +13,9 @@ from incidentbook.services import Services
 from incidentbook.settings import Settings
 from incidentbook.ui.app import IncidentbookApp, make_app
 from incidentbook.ui.screens.audit import AuditScreen
+from incidentbook.ui.screens.reconcile import ReconcileProgress, reconcile_screen
 from tests.support.app import settle
+from tests.support.app_seed import seed_postmortem
 
 SIZE = (130, 36)
 
@@ -126,3 +128,67 @@ def test_health_160x50(snap_compare: Any, health_app: IncidentbookApp) -> None:
 
 def test_health_never_reconciled_80x24(snap_compare: Any, app: IncidentbookApp) -> None:
     assert snap_compare(app, terminal_size=NARROW, run_before=_then("H"))
+
+
+# The CLI's jobs in the app (issue 14): the new screens and the pre-mortem dialog.
+
+
+def _with_postmortem(app: IncidentbookApp, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        seed_postmortem(app.services)
+        await _then(*keys)(pilot)
+
+    return run_before
+
+
+def _resolved_then(app: IncidentbookApp, *keys: str) -> Callable[[Pilot[None]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        services = app.services
+        second = services.incidents.list_incidents()[1].id
+        services.incidents.resolve(services.context("rolled back"), second, force=True)
+        await _then(*keys)(pilot)
+
+    return run_before
+
+
+async def _reconcile_mid_run(pilot: Pilot[None]) -> None:
+    """The Reconcile screen part-way through a run (progress as the worker reports it)."""
+    await settle(pilot)
+    screen = reconcile_screen(pilot.app)
+    await pilot.app.push_screen(screen)
+    await settle(pilot)
+    for phase, done, total in (("plan", 1, 1), ("scan", 3, 8)):
+        screen.post_message(ReconcileProgress(phase, done, total))
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_action_items_screen(
+    snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_with_postmortem(app, "I"))
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_action_items_empty(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("I"))
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_resolved_screen(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_resolved_then(app, "L"))
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_resolved_empty(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("L"))
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_premortem_dialog(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("P", *"Webhooks v2"))
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
+def test_reconcile_screen(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_reconcile_mid_run)

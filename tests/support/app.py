@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled, WorkerState
@@ -21,3 +23,16 @@ async def settle(pilot: Pilot[None], rounds: int = 50) -> None:
         if not busy:
             return
     raise AssertionError("the app did not settle")
+
+
+def record_notifications(app: App[None]) -> list[str]:
+    """Every notification the app shows from now on, in order (they are shown as well)."""
+    messages: list[str] = []
+    original = app.notify
+
+    def notify(message: str, *args: Any, **kwargs: Any) -> None:
+        messages.append(str(message))
+        original(message, *args, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return messages

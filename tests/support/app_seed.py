@@ -4,6 +4,8 @@ postings on a few accounts; and the formulas the tests use as their independent 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from incidentbook.context import Context
 from incidentbook.core.alerts.model import NativeAlert
 from incidentbook.services import Services
@@ -127,3 +129,19 @@ def seed(services: Services) -> None:
 
 
 ZONE = "Europe/Berlin"  # the impact workspace's time zone
+
+
+# The action items ``seed_postmortem`` writes: one overdue on the frozen clock's day
+# (2026-10-17), one not.
+OVERDUE_ITEM = "prevent: Idempotency key on the retry path (ana, 2026-10-01)"
+LATER_ITEM = "process: Page the ledger team on duplicates (bo, 2026-12-01)"
+
+
+def seed_postmortem(services: Services) -> Path:
+    """The first incident's postmortem, with the two action items above."""
+    incident = services.incidents.list_incidents()[0]
+    path = services.postmortems.new(incident.id)
+    text = path.read_text(encoding="utf-8")
+    items = f"## Action items\n\n- [ ] {OVERDUE_ITEM}\n- [ ] {LATER_ITEM}\n"
+    path.write_text(text.replace("## Action items\n", items), encoding="utf-8")
+    return path

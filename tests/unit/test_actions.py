@@ -269,3 +269,55 @@ def test_two_files_with_one_id_do_not_fight(services: Services, workspace: Path,
         assert len(events_by_prefix(session, "")) == first  # no flip-flopping
     with pytest.raises(Exception, match="already used by postmortems/INC-0007"):
         services.documents.sync_file(ctx, twin)
+
+
+def test_set_action_done_ticks_the_line_and_records_one_attributed_event(
+    services: Services, workspace: Path
+) -> None:
+    """The app's "done" goes through the file: only that line changes, the event is the
+    operator's, a second tick records nothing, an untick reopens."""
+    path = _write(workspace, DOC)
+    services.documents.sync_file(services.context("synced"), path)
+    key = "PM-0007:A1"  # "- [ ] Add a run key to the fee job (ana, 2026-11-01)", line 19
+    ctx = services.context("done in the app", actor="user:ravi", correlation_id="corr-9")
+    report = services.documents.set_action_done(ctx, key)
+    assert report.events == [{"key": key, "type": "action.done", "status": "done"}]
+    lines, ticked = DOC.split("\n"), path.read_text(encoding="utf-8").split("\n")
+    assert [i for i, (a, b) in enumerate(zip(lines, ticked, strict=True)) if a != b] == [18]
+    assert ticked[18] == "- [x] Add a run key to the fee job (ana, 2026-11-01)"
+    done = [e for e in _action_events(services) if e.stream == ACTION_PREFIX + key][-1]
+    assert (done.type, done.actor, done.reason, done.correlation_id) == (
+        "action.done",
+        "user:ravi",
+        "done in the app",
+        "corr-9",
+    )
+    assert not services.documents.set_action_done(ctx, key).changed
+    assert services.documents.set_action_done(ctx, key, done=False).events[0]["type"] == (
+        "action.reopened"
+    )
+    assert path.read_text(encoding="utf-8") == DOC
+    assert all(r.ok for r in run_verify(services.settings, services.db))
+
+
+def test_set_action_done_refuses_unknown_dropped_and_removed_items(
+    services: Services, workspace: Path
+) -> None:
+    from incidentbook.errors import ConflictError, NotFoundError, UsageError
+
+    path = _write(workspace, DOC)
+    ctx = services.context("synced")
+    services.documents.sync_file(ctx, path)
+    dropped = next(i.key for i in list_actions(services.db) if i.status == "dropped")
+    with pytest.raises(NotFoundError):
+        services.documents.set_action_done(ctx, "PM-0007:A99")
+    with pytest.raises(UsageError, match="dropped"):
+        services.documents.set_action_done(ctx, dropped)
+    # The line was deleted in an editor and not yet synced: nothing is written or recorded.
+    without = DOC.replace("- [ ] Add a run key to the fee job (ana, 2026-11-01)\n", "")
+    path.write_text(without, encoding="utf-8")
+    before = len(_action_events(services))
+    with pytest.raises(ConflictError, match="no longer in"):
+        services.documents.set_action_done(ctx, "PM-0007:A1")
+    assert path.read_text(encoding="utf-8") == without
+    assert len(_action_events(services)) == before

@@ -98,6 +98,16 @@ def test_export_to_a_missing_folder_is_exit_2(cli, tmp_path: Path) -> None:
     assert "does not exist" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_export_onto_the_document_itself_is_exit_2_and_leaves_it(cli, tmp_path: Path) -> None:
+    doc = tmp_path / "pm.md"
+    doc.write_text(DOC, encoding="utf-8")
+    result = cli("postmortem", "export", str(doc), "--html", str(tmp_path / "." / "pm.md"))
+    assert result.exit_code == 2
+    assert "over itself" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert doc.read_text(encoding="utf-8") == DOC
+
+
 def test_golden_export(settings: Settings) -> None:
     html = render_html(settings, DOC)
     golden = GOLDEN / "export_refunds.html"

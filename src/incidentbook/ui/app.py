@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from textual import work
@@ -43,6 +44,16 @@ class IncidentbookApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         *(entry.binding() for entry in SCREENS),
+        # In the palette and the help, not the footer (so the screens' footers stay as they are).
+        Binding(
+            "R",
+            "reconcile",
+            "Reconcile now",
+            id="app.reconcile",
+            show=False,
+            tooltip="Run the ledger checks now; findings become alerts",
+        ),
+        Binding("P", "new_premortem", "New pre-mortem", id="app.premortem", show=False),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
         *NAVIGATION_BINDINGS,
@@ -135,6 +146,25 @@ class IncidentbookApp(App[None]):
     def action_refresh(self) -> None:
         self._broadcast("refresh")
 
+    def action_reconcile(self) -> None:
+        # Deferred: the Reconcile screen's module is only needed when a run is asked for.
+        from incidentbook.ui.screens.reconcile import reconcile_now
+
+        reconcile_now(self)
+
+    def action_new_premortem(self) -> None:
+        # Deferred: the dialog is only needed when asked for.
+        from incidentbook.ui.screens.premortem_dialog import NewPremortemDialog
+
+        def started(path: Path | None) -> None:
+            if path is not None:
+                # Deferred: the editor pulls in the documents core (SQLAlchemy).
+                from incidentbook.ui.screens.editor import EditorScreen
+
+                self.push_screen(EditorScreen(path))
+
+        self.push_screen(NewPremortemDialog(), started)
+
     def action_open_screen(self, name: str) -> None:
         entry = SCREENS_BY_NAME.get(name)
         if entry is None:
@@ -145,18 +175,17 @@ class IncidentbookApp(App[None]):
     # -- command palette: every binding with an id is also a command -------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        # Each command once: Textual's own (Quit among them) first, then each binding whose
-        # title is not listed yet (the app's q is Textual's Quit; two screens' bindings of
-        # one action share a title).
-        titles: set[str] = set()
+        """Textual's own commands, then each binding with an id once; a binding named like a
+        command already listed (Quit) is not listed again."""
+        names: set[str] = set()
         for command in super().get_system_commands(screen):
-            titles.add(command.title)
+            names.add(command.title)
             yield command
         for key, active in screen.active_bindings.items():
             binding = active.binding
-            if not binding.id or not binding.description or binding.description in titles:
+            if not binding.id or not binding.description or binding.description in names:
                 continue
-            titles.add(binding.description)
+            names.add(binding.description)
             shown = binding.key_display or key
             yield SystemCommand(
                 binding.description,

@@ -37,6 +37,18 @@ def _audit() -> type[Screen[Any]]:
     return AuditScreen
 
 
+def _actions() -> type[Screen[Any]]:
+    from incidentbook.ui.screens.actions import ActionsScreen  # deferred: see above
+
+    return ActionsScreen
+
+
+def _resolved() -> type[Screen[Any]]:
+    from incidentbook.ui.screens.resolved import ResolvedScreen  # deferred: see above
+
+    return ResolvedScreen
+
+
 @dataclass(frozen=True)
 class ScreenEntry:
     name: str  # what ``action_open_screen(name)`` takes
@@ -62,5 +74,7 @@ SCREENS: tuple[ScreenEntry, ...] = (
     # Hidden from the footer (so the screens' snapshots stay as they are); in the palette.
     ScreenEntry("search", "slash", "Search", _search, key_display="/", show=False),
     ScreenEntry("audit", "A", "Account audit", _audit, show=False),
+    ScreenEntry("actions", "I", "Action items", _actions, show=False),
+    ScreenEntry("resolved", "L", "Resolved incidents", _resolved, show=False),
 )
 SCREENS_BY_NAME: dict[str, ScreenEntry] = {entry.name: entry for entry in SCREENS}

@@ -41,6 +41,11 @@ def render_html(settings: Settings, text: str, *, source: str = "document") -> s
     )
 
 
+def default_html_path(source: Path) -> Path:
+    """Where a document's page goes when no output is named: beside it, ``.html``."""
+    return source.with_suffix(".html")
+
+
 def export_html(settings: Settings, source: Path, out: Path) -> Path:
     """Write ``source`` as one HTML page at ``out``; an ``out`` that is the source itself
     (the same file by any path) is refused before anything is read or written."""

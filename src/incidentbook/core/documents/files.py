@@ -31,3 +31,9 @@ def shown(settings: Settings, path: Path) -> str:
         return path.resolve().relative_to(settings.workspace.resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+def registered_file(settings: Settings, registered: str) -> Path:
+    """The file a document's recorded path names (relative paths are in the workspace)."""
+    path = Path(registered)
+    return path if path.is_absolute() else settings.workspace / path

@@ -17,7 +17,7 @@ from sqlmodel import Session
 from incidentbook.context import Context
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents import store
-from incidentbook.core.documents.files import document_files, relative_path
+from incidentbook.core.documents.files import document_files, registered_file, relative_path
 from incidentbook.core.documents.model import (
     ACTION_DROPPED,
     ACTION_OPENED,
@@ -39,9 +39,9 @@ from incidentbook.core.documents.model import (
     snapshot_of,
 )
 from incidentbook.core.events.store import append
-from incidentbook.errors import IncidentbookError, NotFoundError, UsageError
+from incidentbook.errors import ConflictError, IncidentbookError, NotFoundError, UsageError
 from incidentbook.frontmatter import split
-from incidentbook.fs import read_text
+from incidentbook.fs import atomic_write, read_text
 from incidentbook.obs import log_error, log_info
 from incidentbook.settings import Settings
 from incidentbook.storage.db import Database
@@ -192,6 +192,59 @@ class DocumentService:
             if d.status != ARCHIVED and not (self.settings.workspace / d.path).exists()
         ]
 
+    def list_actions(
+        self, *, status: str | None = None, overdue_on: dt.date | None = None
+    ) -> list[ActionState]:
+        """Tracked action items (open first, by due date); ``overdue_on``: only open items
+        due before that day."""
+        return store.list_actions(self.db, status=status, overdue_on=overdue_on)
+
+    def list_documents(self, kind: str | None = None) -> list[DocumentState]:
+        return store.list_documents(self.db, kind)
+
+    def file_of(self, document: DocumentState) -> Path:
+        """The file a registered document lives in."""
+        return registered_file(self.settings, document.path)
+
+    def set_action_done(self, ctx: Context, key: str, done: bool = True) -> SyncReport:
+        """Tick (or untick) action item ``key``'s checkbox in its document and record it, as
+        saving the ticked file would: the event is attributed to ``ctx``. The file is written
+        in the same unit of work as the event; an item already in that state changes
+        nothing (an empty report)."""
+        with self.db.write() as session:
+            state = store.get_action(session, key)
+            if state is None:
+                raise NotFoundError(f"no action item {key}")
+            doc = store.get_document(session, state.doc_id)
+            if doc is None:
+                raise NotFoundError(f"no document {state.doc_id} for action item {key}")
+            if state.status == "dropped":
+                raise UsageError(f"{key} was dropped; edit {doc.path} to bring it back")
+            path = registered_file(self.settings, doc.path)
+            text = read_text(path)
+            parsed = split(text, source=str(path))
+            pairs = match_items(
+                act.parse_items(parsed.body, parsed.body_offset), store.actions_of(session, doc.id)
+            )
+            item = next((i for i, s in pairs if s is not None and s.key == key), None)
+            if item is None:
+                raise ConflictError(f"{key} is no longer in {doc.path}; sync the documents")
+            new_text = act.set_checked(text, item.line, done)
+            report = self.sync_file_in(session, ctx, path, text=new_text)
+            if report is None:
+                raise ConflictError(f"{doc.path} is no longer a document")
+            if new_text != text:
+                atomic_write(path, new_text)
+        if report.changed:
+            log_info(
+                "action_ticked" if done else "action_unticked",
+                ctx.correlation_id,
+                actor=ctx.actor,
+                key=key,
+                path=report.path,
+            )
+        return report
+
     def action_counts(self, today: dt.date | None = None) -> dict[str, int]:
         """Action items by status plus ``overdue`` (as of ``today``, by default the
         settings' clock's date)."""
@@ -199,8 +252,7 @@ class DocumentService:
 
     def _refuse_duplicate_id(self, path: Path, doc_id: str, registered: str) -> None:
         """Two files claiming one id would overwrite each other's record on every sync."""
-        other = Path(registered)
-        other = other if other.is_absolute() else self.settings.workspace / other
+        other = registered_file(self.settings, registered)
         if not other.is_file() or other.resolve() == path.resolve():
             return  # a rename or a move: the record follows the file
         try:

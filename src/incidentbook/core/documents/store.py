@@ -71,6 +71,11 @@ def actions_of(session: Session, doc_id: str) -> list[ActionState]:
     ]
 
 
+def get_action(session: Session, key: str) -> ActionState | None:
+    row = session.get(ActionItemRow, key)
+    return action_from_row(row) if row else None
+
+
 def save_action(session: Session, state: ActionState) -> None:
     session.merge(action_to_row(state))
 

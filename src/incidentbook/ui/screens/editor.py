@@ -4,7 +4,9 @@ Left, the Markdown source (TextArea with tree-sitter Markdown highlighting); rig
 preview rendered by the one parser factory (``make_markdown``) and the lint findings, each of
 which jumps to its line. ``ctrl+s`` saves (temp file + rename) and records what changed
 (ticked action items close with an attributed event); ``ctrl+o`` opens ``$EDITOR`` via
-``app.suspend()``; a file changed on disk outside the app is picked up.
+``app.suspend()``; a file changed on disk outside the app is picked up. ``f9`` exports the
+saved file to a standalone HTML page beside it (``postmortem export --html``); ``f5``
+re-renders a postmortem's generated blocks (``postmortem new ID --refresh``).
 
 ``start_postmortem(screen, incident_id)`` is the one-key entry from an incident: it opens the
 incident's postmortem, creating it from the template first when there is none.
@@ -29,6 +31,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static, TextArea
 
 from incidentbook.core.documents.blocks import without_comments
+from incidentbook.core.documents.export import default_html_path, export_html
+from incidentbook.core.documents.files import shown
 from incidentbook.core.documents.lint import Finding, lint_text
 from incidentbook.core.documents.model import SyncReport
 from incidentbook.core.documents.postmortem import find_postmortem
@@ -69,6 +73,11 @@ class Saved(Message):
 
 
 @dataclass
+class Exported(Message):
+    summary: str  # what was written, for the notification
+
+
+@dataclass
 class ChangesRecorded(Message):
     summary: str  # what the sync recorded, "" for nothing
 
@@ -94,6 +103,21 @@ class EditorScreen(DataScreen):
         Binding("f8", "next_finding", "Next finding", id="editor.next_finding"),
         Binding("ctrl+t", "toggle_preview", "Preview", id="editor.preview"),
         Binding("ctrl+r", "reload_from_disk", "Reload file", id="editor.reload"),
+        Binding(
+            "f9",
+            "export_html",
+            "Export HTML",
+            id="editor.export_html",
+            tooltip="Write the saved document as a standalone HTML page beside it",
+        ),
+        Binding(
+            "f5",
+            "refresh_blocks",
+            "Refresh blocks",
+            id="editor.refresh_blocks",
+            tooltip="Re-render the postmortem's generated blocks from the incident; hand edits "
+            "are kept",
+        ),
         # Priority: in a code editor the TextArea would otherwise take escape to move focus.
         Binding("escape", "close", "Back", id="editor.back", priority=True),
     ]
@@ -376,6 +400,61 @@ class EditorScreen(DataScreen):
     def action_reload_from_disk(self) -> None:
         self.saved_text = None
         self.load_file()
+
+    def action_export_html(self) -> None:
+        """Export the file as saved (unsaved edits are not in the page: save first)."""
+        if self.dirty:
+            self.notify("unsaved edits: ctrl+s to save, then export", severity="warning")
+            return
+        settings = self.services.settings
+        source = self.path
+
+        def export() -> Exported:
+            written = export_html(settings, source, default_html_path(source))
+            return Exported(f"exported {shown(settings, written)}")
+
+        run_in_worker(self, export, group="editor-export", catch=(IncidentbookError, OSError))
+
+    def action_refresh_blocks(self) -> None:
+        """``postmortem new ID --refresh``: only the generated blocks change, the file is
+        loaded again."""
+        if self.dirty:
+            self.notify("unsaved edits: ctrl+s to save, then refresh", severity="warning")
+            return
+        try:
+            doc = split(self.text, source=self.path.name)
+        except IncidentbookError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        incident = doc.meta.get("incident")
+        if doc.kind != "postmortem" or not incident:
+            self.notify(
+                "only a postmortem of an incident has generated blocks to refresh",
+                severity="warning",
+            )
+            return
+        services = self.services
+        path = self.path
+
+        def refresh() -> Exported:
+            ctx = services.context("postmortem refreshed in the app")
+            result = services.postmortems.create(str(incident), refresh=True, ctx=ctx)
+            kept = (
+                f"; kept hand-edited: {', '.join(result.kept_edited)}" if result.kept_edited else ""
+            )
+            text = path.read_text(encoding="utf-8")
+            loaded = FileLoaded(text, path.stat().st_mtime_ns, external=True)
+            self.post_message(loaded)
+            names = ", ".join(result.refreshed) or "nothing"
+            return Exported(f"refreshed {names} in {shown(services.settings, result.path)}{kept}")
+
+        run_in_worker(self, refresh, group="editor-refresh", catch=(IncidentbookError, OSError))
+
+    @on(Exported)
+    def _exported(self, message: Exported) -> None:
+        self._status(message.summary)
+        self.notify(message.summary, timeout=6)
+        self.app.post_message(DataChanged("editor"))
 
     def action_close(self) -> None:
         if self.dirty and not self._confirm_close:
