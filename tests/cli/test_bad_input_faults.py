@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from incidentbook.testing.synth import write_ledger
-from tests.support.cli import Cli
+from tests.support.cli import Cli, event_count
 from tests.support.ledgers import rows
 
 PREFIX = "incidentbook: error: "
@@ -30,15 +30,6 @@ def _one_line(result: object, code: int = 2) -> str:
     return stderr.removeprefix(PREFIX).rstrip("\n")
 
 
-def _events(workspace: Path) -> int:
-    db = workspace / ".incidentbook" / "state.sqlite"
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(db)
-    try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-    finally:
-        conn.close()
 
 
 @pytest.mark.parametrize(
@@ -87,9 +78,9 @@ def test_sums_beyond_64_bits_are_a_ledger_error_naming_the_account(
     url = f"sqlite:///{ledger}"
     expected = "account acc_1: ledger_entries.amount_minor sums beyond 64-bit integers"
     assert _one_line(cli("audit", "acc_1", "--ledger", url)) == expected
-    before = _events(workspace)
+    before = event_count(workspace)
     assert _one_line(cli("reconcile", "--ledger", url, "--full", "--jobs", jobs)) == expected
-    assert _events(workspace) == before
+    assert event_count(workspace) == before
 
 
 @pytest.mark.parametrize(
@@ -108,7 +99,7 @@ def test_conflicting_or_non_finite_options_are_usage_errors(
 ) -> None:
     message = _one_line(cli(*args))
     assert message.endswith("(see --help)")
-    assert _events(workspace) == 0
+    assert event_count(workspace) == 0
 
 
 def test_an_incident_id_of_30_digits(cli: Cli) -> None:
@@ -120,13 +111,13 @@ def test_an_incident_id_of_30_digits(cli: Cli) -> None:
 
 def test_link_runbook_to_an_unknown_runbook_is_exit_2(cli: Cli, workspace: Path) -> None:
     assert cli("incident", "open", "--title", "t").exit_code == 0
-    before = _events(workspace)
+    before = event_count(workspace)
     message = _one_line(cli("incident", "link-runbook", "INC-0001", "unknown"))
     assert message == "no runbook 'unknown' (see: incidentbook runbooks list)"
-    assert _events(workspace) == before
+    assert event_count(workspace) == before
     # a runbook that exists, by id, links
     assert cli("incident", "link-runbook", "INC-0001", "balance_mismatch").exit_code == 0
-    assert _events(workspace) == before + 1
+    assert event_count(workspace) == before + 1
 
 
 def test_a_log_that_cannot_be_written_never_breaks_a_command(tmp_path: Path) -> None:

@@ -10,18 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Cli, venv_bin
-
-
-def _events(workspace: Path) -> int:
-    db = workspace / ".incidentbook" / "state.sqlite"
-    if not db.exists():
-        return 0
-    conn = sqlite3.connect(db)
-    try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-    finally:
-        conn.close()
+from tests.support.cli import Cli, event_count, venv_bin
 
 
 def test_incident_commands_round_trip(cli: Cli) -> None:
@@ -99,12 +88,12 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     cli: Cli, workspace: Path, argv: list[str], message: str
 ) -> None:
     cli("incident", "open", "--title", "existing")
-    before = _events(workspace)
+    before = event_count(workspace)
     result = cli(*argv)
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
-    assert _events(workspace) == before
+    assert event_count(workspace) == before
 
 
 def test_failed_check_exits_1(cli: Cli, workspace: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import Cli
+from tests.support.cli import Cli, event_count
 from tests.support.payloads import am_alert, am_payload, pd_event
 
 PREFIX = "incidentbook: error: "
@@ -48,12 +48,6 @@ def _fingerprints(workspace: Path) -> list[str]:
         conn.close()
 
 
-def _events(workspace: Path) -> int:
-    conn = sqlite3.connect(workspace / ".incidentbook" / "state.sqlite")
-    try:
-        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def test_poison_lines_are_skipped_counted_and_the_rest_goes_in(
@@ -102,12 +96,12 @@ def test_on_error_abort_is_one_line_and_writes_nothing(
     source = tmp_path / "alerts.jsonl"
     source.write_text(_native("ok") + "\n" + POISON_NATIVE[case] + "\n")
     assert cli("alerts", "list").exit_code == 0  # the state database exists
-    before = _events(workspace)
+    before = event_count(workspace)
     result = cli("alerts", "ingest", str(source), "--on-error", "abort")
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(PREFIX), result.stderr
     assert "line 2: " in result.stderr and "nothing ingested" in result.stderr
-    assert _events(workspace) == before and _fingerprints(workspace) == []
+    assert event_count(workspace) == before and _fingerprints(workspace) == []
 
 
 HOSTILE_TIMES = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-05:00")

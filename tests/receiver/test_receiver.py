@@ -13,7 +13,7 @@ import pytest
 from incidentbook.receiver.app import create_app
 from incidentbook.services import Services
 from tests.support.payloads import am_alert, am_payload, pd_event
-from tests.support.receiver import AM, AUTH, PD, PD_NATIVE, TOKEN, LiveServer
+from tests.support.receiver import AM, AUTH, PD, PD_NATIVE, TOKEN, LiveServer, write_counts
 
 
 @pytest.fixture
@@ -23,15 +23,6 @@ def client(services: Services) -> Iterator[httpx.Client]:
         yield test_client
 
 
-def _writes(services: Services) -> tuple[int, int]:
-    services.db.engine  # noqa: B018 - make sure the schema exists
-    conn = sqlite3.connect(services.db.path)
-    try:
-        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        requests = conn.execute("SELECT count(*) FROM alert_ingest_requests").fetchone()[0]
-        return int(events), int(requests)
-    finally:
-        conn.close()
 
 
 def test_alertmanager_accepts_and_commits_before_answering(
@@ -80,7 +71,7 @@ def test_unauthorized_is_401_and_writes_nothing(
     response = client.post(PD, json=pd_event(), headers=headers)
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0].startswith("routing_key: ")
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
 
 
 def test_pagerduty_routing_key_may_carry_the_token(client: httpx.Client) -> None:
@@ -102,7 +93,7 @@ def test_body_limit_is_413_and_writes_nothing(client: httpx.Client, services: Se
 
     streamed = client.post(AM, content=chunks(), headers=AUTH)
     assert streamed.status_code == 413
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
 
 
 @pytest.mark.parametrize(
@@ -123,13 +114,13 @@ def test_malformed_alertmanager_is_400_naming_the_field(
     data = response.json()
     assert data["status"] == "error" and any(e.startswith(f"{field}:") for e in data["errors"])
     assert data["correlation_id"] == response.headers["X-Correlation-Id"]
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
 
 
 def test_one_bad_alert_refuses_the_whole_payload(client: httpx.Client, services: Services) -> None:
     payload = am_payload(am_alert("good"), am_alert("bad", status="pending"))
     assert client.post(AM, json=payload, headers=AUTH).status_code == 400
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
 
 
 def test_pagerduty_202_shape_and_generated_key(client: httpx.Client, services: Services) -> None:
@@ -166,7 +157,7 @@ def test_pagerduty_400_lists_errors(client: httpx.Client, services: Services) ->
     data = response.json()
     assert data["status"] == "invalid event" and data["message"] == "Event object is invalid"
     assert sorted(e.split(":")[0] for e in data["errors"]) == ["dedup_key", "payload.summary"]
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
 
 
 def test_database_lock_is_a_retryable_503(

@@ -20,7 +20,16 @@ from incidentbook.receiver.app import create_app
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
 from tests.support.payloads import am_alert, am_payload, pd_event
-from tests.support.receiver import AM, AUTH, PD, PD_CHANGE, PD_NATIVE, TOKEN, LiveServer
+from tests.support.receiver import (
+    AM,
+    AUTH,
+    PD,
+    PD_CHANGE,
+    PD_NATIVE,
+    TOKEN,
+    LiveServer,
+    write_counts,
+)
 
 
 @pytest.fixture
@@ -49,14 +58,6 @@ def _assert_clean_log(path: Path) -> None:
     assert not [r for r in records if "exception" in r or r["level"] == "error"], records
 
 
-def _writes(services: Services) -> tuple[int, int]:
-    conn = sqlite3.connect(services.db.path)
-    try:
-        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        requests = conn.execute("SELECT count(*) FROM alert_ingest_requests").fetchone()[0]
-        return int(events), int(requests)
-    finally:
-        conn.close()
 
 
 def _raw(text: str) -> bytes:
@@ -117,7 +118,7 @@ def test_alertmanager_poison_is_a_400_naming_the_field(
     assert response.status_code == 400, (case, response.text)
     errors = response.json()["errors"]
     assert any(e.startswith((f"{field}:", f"{field}[")) for e in errors), errors
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
     _assert_clean_log(log_file)
 
 
@@ -170,7 +171,7 @@ def test_pagerduty_poison_is_a_400_naming_the_field(
     assert response.status_code == 400, (case, response.text)
     errors = response.json()["errors"]
     assert any(e.startswith((f"{field}:", f"{field}[")) for e in errors), errors
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
     _assert_clean_log(log_file)
 
 
@@ -189,7 +190,7 @@ def test_pagerduty_paths_authenticate_before_parsing(
     assert response.json()["errors"] == [
         "routing_key: not accepted here (give the receiver's token as routing_key)"
     ]
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
     _assert_clean_log(log_file)
 
 
@@ -235,7 +236,7 @@ def test_a_client_gone_mid_body_is_an_info_refusal(
         "info"
     ]
     _assert_clean_log(log_file)
-    assert _writes(services) == (0, 0)
+    assert write_counts(services) == (0, 0)
 
 
 def test_a_held_write_lock_is_a_503_with_retry_after_after_a_bounded_wait(

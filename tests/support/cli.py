@@ -1,9 +1,11 @@
 """Driving the CLI from tests: ``Cli`` (the real click command, in process, against one
-workspace), ``venv_bin`` (a console script of the running environment) and ``REPO_ROOT``."""
+workspace), ``venv_bin`` (a console script of the running environment), ``REPO_ROOT`` and
+``event_count`` (the workspace's events: proof that a refusal wrote nothing)."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,3 +45,15 @@ def venv_bin(name: str) -> str:
     """Path of a console script in the running interpreter's environment."""
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
+
+
+def event_count(workspace: Path) -> int:
+    """How many events the workspace's state database holds (0 before it exists)."""
+    db = workspace / ".incidentbook" / "state.sqlite"
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()

@@ -4,6 +4,7 @@ server for an ASGI app, in a thread, on a free loopback port) and TLS files from
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import trustme
 
 from incidentbook.receiver.server import ListenAddress, TlsFiles, build_server
+from incidentbook.services import Services
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -66,3 +68,15 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(10)
         self.sock.close()
+
+
+def write_counts(services: Services) -> tuple[int, int]:
+    """(events, ingest requests) in the state database: proof that a refusal wrote nothing."""
+    services.db.engine  # noqa: B018 - make sure the schema exists
+    conn = sqlite3.connect(services.db.path)
+    try:
+        events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+        requests = conn.execute("SELECT count(*) FROM alert_ingest_requests").fetchone()[0]
+        return int(events), int(requests)
+    finally:
+        conn.close()
