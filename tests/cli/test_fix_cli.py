@@ -181,3 +181,17 @@ def test_a_ledger_without_the_contract_or_read_only_is_refused_before_writing(
     assert result.exit_code == 2 and "no column currency" in result.stderr
     result = cli("fix", "apply", "FIX-0001", "--ledger", f"sqlite:///{bare}", "--json", "--yes")
     assert json.loads(result.stderr.strip().splitlines()[-1])["exit_code"] == 2
+
+
+def test_export_json_names_what_it_wrote(
+    cli: Cli, ledger: Path, incident: str, tmp_path: Path
+) -> None:
+    plan = cli.json("fix", "plan", incident, "--ledger", f"sqlite:///{ledger}")
+    out = tmp_path / "fix.csv"
+    written = cli.json("fix", "export", "FIX-0001", "--csv", str(out))
+    assert written == {"plan_id": "FIX-0001", "sha256": plan["sha256"], "format": "csv",
+                       "path": str(out), "accounts": len(TRUTH)}  # fmt: skip
+    assert out.read_text().splitlines()[0].startswith("plan_id,account_id")
+    missing = cli("fix", "export", "FIX-0001", "--json")
+    assert missing.exit_code == 2
+    assert json.loads(missing.stderr.strip().splitlines()[-1])["exit_code"] == 2

@@ -167,9 +167,15 @@ def show_cmd(ctx: click.Context, plan_id: str, as_json: bool) -> None:
               help="Write CSV: one row per reversal and per balance change.")  # fmt: skip
 @click.option("--batch", type=click.IntRange(min=1, max=10_000), default=500, show_default=True,
               help="Accounts per transaction in the SQL.")  # fmt: skip
+@json_option
 @click.pass_context
 def export_cmd(
-    ctx: click.Context, plan_id: str, sql_out: Path | None, csv_out: Path | None, batch: int
+    ctx: click.Context,
+    plan_id: str,
+    sql_out: Path | None,
+    csv_out: Path | None,
+    batch: int,
+    as_json: bool,
 ) -> None:
     """Export a plan for a ledger owner who applies changes with their own tools. The SQL
     checks the same preconditions as ``fix apply`` and replays harmlessly."""
@@ -181,12 +187,18 @@ def export_cmd(
         raise UsageError("fix export needs exactly one of --sql OUT or --csv OUT")
     services = cli_state(ctx).services
     plan, header = services.fixes.load(plan_id)
-    if sql_out is not None:
-        atomic_write(sql_out, plan_sql(plan, header.sha256, batch))
-        click.echo(f"wrote {sql_out}: {plan.plan_id}, {len(plan.accounts):,} accounts")
-    elif csv_out is not None:
-        atomic_write(csv_out, plan_csv(plan))
-        click.echo(f"wrote {csv_out}: {plan.plan_id}, {len(plan.accounts):,} accounts")
+    out = sql_out if sql_out is not None else csv_out
+    assert out is not None
+    atomic_write(out, plan_sql(plan, header.sha256, batch) if sql_out else plan_csv(plan))
+    written = {
+        "plan_id": plan.plan_id,
+        "sha256": header.sha256,
+        "format": "sql" if sql_out else "csv",
+        "path": str(out),
+        "accounts": len(plan.accounts),
+    }
+    line = f"wrote {out}: {plan.plan_id}, {accounts_text(len(plan.accounts))}"
+    emit(written, as_json, lambda: click.echo(line))
 
 
 @contextmanager
