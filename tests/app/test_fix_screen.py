@@ -40,7 +40,7 @@ async def test_fix_from_the_incident_screen(services: Services) -> None:
         screen = app.screen
         assert isinstance(screen, FixScreen)
         summary = str(screen.query_one("#fix-summary", Static).render())
-        assert "FIX-0001" in summary and "4 accounts, 4 reversals" in summary
+        assert "FIX-0001" in summary and "4 accounts, 4 reversals on" in summary
         table = screen.query_one("#fix-accounts", DataTable)
         assert sorted(str(table.get_row_at(i)[0]) for i in range(table.row_count)) == sorted(TRUTH)
         before = path.read_bytes()
@@ -59,7 +59,7 @@ async def test_fix_from_the_incident_screen(services: Services) -> None:
         status = str(screen.query_one("#fix-status", Static).render())
         assert "applied: 4 of 4 accounts corrected" in status
         assert {a: stored(path)[a] for a in TRUTH} == {a: t[1] for a, t in TRUTH.items()}
-        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[5])
+        rows = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[4])
                 for i in range(table.row_count)}  # fmt: skip
         assert set(rows.values()) == {"corrected"}
         await pilot.press("v")

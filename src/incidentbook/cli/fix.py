@@ -15,6 +15,7 @@ from incidentbook.cli.output import cli_state, emit, finite, json_option
 from incidentbook.errors import EXIT_FINDINGS, UsageError
 from incidentbook.money import format_minor
 from incidentbook.present import accounts_text, money_text
+from incidentbook.text import plural
 
 if TYPE_CHECKING:
     from incidentbook.core.fixes.model import AccountOutcome, BatchTotals, Plan, PlanHeader
@@ -46,20 +47,20 @@ def _plan_lines(plan: Plan, header: PlanHeader) -> None:
         f"  ledger {plan.ledger}, planned {plan.created_at} by {plan.created_by}"
     )
     click.echo(
-        f"  {accounts_text(len(plan.accounts))}, {_count(plan.reversal_count, 'reversal')},"
-        f" {_count(len(plan.needs_human), 'finding')} left for a human"
+        f"  {accounts_text(len(plan.accounts))}, {plural(plan.reversal_count, 'reversal')},"
+        f" {plural(len(plan.needs_human), 'finding')} left for a human"
     )
     for currency, t in plan.totals_by_currency.items():
         click.echo(
-            f"  {currency}: {accounts_text(t.accounts)}, {_count(t.reversals, 'reversal')}"
+            f"  {currency}: {accounts_text(t.accounts)}, {plural(t.reversals, 'reversal')}"
             f" ({format_minor(t.reversals_minor, currency)}), balances"
             f" {format_minor(t.balance_change_minor, currency)}"
         )
     for check, c in plan.totals_by_check.items():
         if c.findings:
             click.echo(
-                f"  {check}: {_count(c.findings, 'finding')}, {accounts_text(c.accounts)},"
-                f" {_count(c.reversals, 'reversal')}, Δ {money_text(c.delta_minor_by_currency)}"
+                f"  {check}: {plural(c.findings, 'finding')}, {accounts_text(c.accounts)},"
+                f" {plural(c.reversals, 'reversal')}, Δ {money_text(c.delta_minor_by_currency)}"
             )
 
 
@@ -226,17 +227,13 @@ def _bar(enabled: bool, label: str) -> Iterator[Progress | None]:
         yield update
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun if n == 1 else noun + 's'}"
-
-
 def _totals_lines(t: BatchTotals, dry: bool, written_now: int) -> None:
     verb = "would be corrected" if dry else "corrected"
     done = "" if dry else f", {written_now:,} written by this run"
     click.echo(
         f"  {t.corrected:,} of {accounts_text(t.accounts)} {verb}, {t.already_correct:,}"
-        f" already correct, {_count(t.conflicts, 'conflict')};"
-        f" {_count(t.reversals, 'reversal')}{done}"
+        f" already correct, {plural(t.conflicts, 'conflict')};"
+        f" {plural(t.reversals, 'reversal')}{done}"
     )
     click.echo(
         f"  reversals Δ {money_text(t.reversals_minor_by_currency)}; stored balances Δ"
@@ -252,7 +249,7 @@ def _outcome_line(o: AccountOutcome, dry: bool) -> str:
     text = f"  {o.account_id:<16} {status:<15} {money(o.stored_before_minor)} → "
     text += money(o.stored_after_minor)
     if o.reversals:
-        text += f"  {_count(o.reversals, 'reversal')}"
+        text += f"  {plural(o.reversals, 'reversal')}"
     if o.reasons:
         text += "  " + "; ".join(o.reasons)
     return text

@@ -19,6 +19,7 @@ from incidentbook.core.ledger.contract import open_ledger
 from incidentbook.errors import IncidentbookError
 from incidentbook.money import format_minor
 from incidentbook.present import accounts_text, money_text
+from incidentbook.text import plural
 from incidentbook.ui.messages import DataChanged, WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.confirm_dialog import ConfirmDialog
@@ -80,8 +81,9 @@ class FixScreen(DataScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#fix-accounts", DataTable)
-        table.add_columns("Account", "Stored", "After", "Reversals", "Checks")
+        table.add_columns("Account", "Stored", "After", "Reversals")
         table.add_column("Status", key="status")
+        table.add_column("Checks")
         table.focus()
         self.query_one("#fix-progress", ProgressBar).display = False
         super().on_mount()
@@ -108,7 +110,7 @@ class FixScreen(DataScreen):
         plan = self.plan = message.plan
         self.header = message.header
         totals = " · ".join(
-            f"{c}: {accounts_text(t.accounts)}, {t.reversals} reversals"
+            f"{c}: {accounts_text(t.accounts)}, {plural(t.reversals, 'reversal')}"
             f" ({format_minor(t.reversals_minor, c)})"
             for c, t in plan.totals_by_currency.items()
         )
@@ -122,7 +124,7 @@ class FixScreen(DataScreen):
         self.query_one("#fix-summary", Static).update(
             f"[b]{plan.plan_id}[/b] for {plan.incident_id}"
             f"{'' if message.created else ' (unchanged)'}  sha256 {message.header.sha256[:16]}…\n"
-            f"{accounts_text(len(plan.accounts))}, {plan.reversal_count} reversals on"
+            f"{accounts_text(len(plan.accounts))}, {plural(plan.reversal_count, 'reversal')} on"
             f" {plan.ledger}\n{totals or 'nothing to correct'}{human}"
         )
         table = self.query_one("#fix-accounts", DataTable)
@@ -133,8 +135,8 @@ class FixScreen(DataScreen):
                 format_minor(a.stored_before_minor, a.currency),
                 format_minor(a.derived_after_minor, a.currency),
                 str(len(a.reversals)),
-                ", ".join(a.checks),
                 "planned",
+                ", ".join(a.checks),
                 key=a.account_id,
             )
         self._status("d: dry run · x: apply (asks first) · v: verify")
@@ -230,9 +232,10 @@ class FixScreen(DataScreen):
                 table.update_cell(o.account_id, "status", status_words(o, report.dry_run))
         t = report.totals
         what = "dry run, nothing written" if report.dry_run else "applied"
+        verb = "would be corrected" if report.dry_run else "corrected"
         self._status(
-            f"{report.plan_id} {what}: {t.corrected} of {accounts_text(t.accounts)} corrected,"
-            f" {t.already_correct} already correct, {t.conflicts} conflicts;"
+            f"{report.plan_id} {what}: {t.corrected} of {accounts_text(t.accounts)} {verb},"
+            f" {t.already_correct} already correct, {plural(t.conflicts, 'conflict')};"
             f" reversals Δ {money_text(t.reversals_minor_by_currency, '0')}"
             + ("" if report.dry_run else " · run reconcile to prove it (v verifies now)")
         )
