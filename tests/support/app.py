@@ -21,6 +21,10 @@ async def settle(pilot: Pilot[None], rounds: int = 50) -> None:
         await pilot.pause()
         busy = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
         if not busy:
+            # what the last worker's message changed is laid out (scrollbars included) on
+            # the next refresh, not this one
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
             return
     raise AssertionError("the app did not settle")
 
