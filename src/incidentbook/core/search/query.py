@@ -17,6 +17,8 @@ from typing import Any
 import incidentbook.core.search.backend as W
 from incidentbook.errors import UsageError
 
+# parentheses and NOTs nested deeper than this are refused (the parser recurses per level)
+MAX_DEPTH = 50
 FILTERS = ("kind", "service", "tag", "severity", "status", "alert", "after", "before")
 FILTER_FIELDS = {
     "kind": "kind",
@@ -217,7 +219,10 @@ def parse_date(value: str, name: str, now: datetime | None) -> datetime:
         amount = int(relative.group(1))
         unit = {"h": "hours", "d": "days", "w": "weeks"}[relative.group(2)]
         base = now or datetime.now(UTC)
-        return base - timedelta(**{unit: amount})
+        try:
+            return base - timedelta(**{unit: amount})
+        except OverflowError:
+            raise QuerySyntaxError(f"{name}:{value} reaches back before the year 1") from None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
@@ -225,7 +230,12 @@ def parse_date(value: str, name: str, now: datetime | None) -> datetime:
             f"{name}:{value} is not a date; use {name}:2026-10-01, {name}:2026-10-01T14:00 or "
             f"{name}:7d"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise QuerySyntaxError(f"{name}:{value} is outside the years 1 to 9999 in UTC") from None
+    return moment
 
 
 def _word_node(word: str) -> Node | None:
@@ -262,6 +272,12 @@ class _Parser:
     def __init__(self, tokens: list[tuple[str, Any]]) -> None:
         self.tokens = tokens
         self.pos = 0
+        self.depth = 0  # open parentheses and NOTs around the current position
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QuerySyntaxError(f"the query nests deeper than {MAX_DEPTH} levels")
 
     def peek(self) -> str | None:
         return self.tokens[self.pos][0] if self.pos < len(self.tokens) else None
@@ -317,7 +333,9 @@ class _Parser:
             self.take()
             if self.peek() in (None, ")", "OR", "AND"):
                 raise QuerySyntaxError("NOT needs a word after it")
+            self.deeper()
             inner = self.unary()
+            self.depth -= 1
             return Node("not", children=[inner]) if inner is not None else None
         return self.atom()
 
@@ -331,7 +349,9 @@ class _Parser:
                 raise QuerySyntaxError("unbalanced parenthesis: add a closing ')'")
             if self.peek() == ")":
                 raise QuerySyntaxError("empty parentheses in query")
+            self.deeper()
             node = self.or_expr()
+            self.depth -= 1
             if self.peek() != ")":
                 raise QuerySyntaxError("unbalanced parenthesis: add a closing ')'")
             self.take()
