@@ -4,14 +4,14 @@ idempotently and resumably, exported for a ledger owner's own tools, and verifie
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from incidentbook.cli.output import cli_state, emit, finite, json_option
+from incidentbook.cli.terminal import phase_bars
 from incidentbook.errors import EXIT_FINDINGS, UsageError
 from incidentbook.money import format_minor
 from incidentbook.present import accounts_text, money_text
@@ -19,7 +19,7 @@ from incidentbook.text import plural
 
 if TYPE_CHECKING:
     from incidentbook.core.fixes.model import AccountOutcome, BatchTotals, Plan, PlanHeader
-    from incidentbook.core.fixes.service import ApplyReport, Progress
+    from incidentbook.core.fixes.service import ApplyReport
     from incidentbook.core.ledger.contract import Ledger
     from incidentbook.services import Services
 
@@ -202,31 +202,6 @@ def export_cmd(
     emit(written, as_json, lambda: click.echo(line))
 
 
-@contextmanager
-def _bar(enabled: bool, label: str) -> Iterator[Progress | None]:
-    """A rich progress bar on a TTY (stderr); nothing otherwise."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    bars = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-    task = bars.add_task(label, total=None)
-
-    def update(done: int, total: int) -> None:
-        bars.update(task, completed=done, total=max(total, 1))
-
-    with bars:
-        yield update
-
-
 def _totals_lines(t: BatchTotals, dry: bool, written_now: int) -> None:
     verb = "would be corrected" if dry else "corrected"
     done = "" if dry else f", {written_now:,} written by this run"
@@ -333,14 +308,14 @@ def apply_cmd(
             return
     ledger = _open(services, ledger_url, writable=True)
     try:
-        with _bar(sys.stderr.isatty() and not as_json, "applying") as progress:
+        with phase_bars(not as_json) as bars:
             report = services.fixes.apply(
                 services.context("fix apply", correlation_id=state.correlation_id),
                 plan_id,
                 ledger,
                 batch_size=batch,
                 max_rate=max_rate,
-                progress=progress,
+                progress=None if bars is None else partial(bars, "applying"),
             )
     finally:
         ledger.dispose()

@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import click
 
 from incidentbook.cli import CliState
 from incidentbook.cli.output import emit, finite, json_option
-from incidentbook.cli.terminal import progress_console
-from incidentbook.core.ledger.reconcile.model import Progress, ReconcileOptions
+from incidentbook.cli.terminal import phase_bars
+from incidentbook.core.ledger.reconcile.model import ReconcileOptions
 from incidentbook.errors import EXIT_FINDINGS
-
-
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
-    """A rich progress bar per phase on a TTY (stderr); nothing otherwise."""
-    console = progress_console() if enabled else None
-    if console is None:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TaskID,
-        TimeRemainingColumn,
-    )
-
-    bars = Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    tasks: dict[str, TaskID] = {}
-
-    def update(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bars.add_task(phase, total=max(total, done, 1))
-        bars.update(tasks[phase], completed=done, total=max(total, done, 1))
-
-    with bars:
-        yield update
 
 
 @click.command(
@@ -106,7 +69,7 @@ def reconcile_cmd(
     assert state is not None
     services = state.services
     run_ctx = services.context("reconcile", correlation_id=state.correlation_id, actor="reconciler")
-    with _progress(not as_json) as progress:
+    with phase_bars(not as_json) as progress:
         summary = services.reconciler.run(
             run_ctx,
             ReconcileOptions(

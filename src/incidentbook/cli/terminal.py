@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -45,3 +47,41 @@ def progress_console() -> Console | None:
     from rich.console import Console  # deferred: rich is only needed for a bar
 
     return Console(stderr=True)
+
+
+PhaseProgress = Callable[[str, int, int], None]
+
+
+@contextmanager
+def phase_bars(enabled: bool = True) -> Iterator[PhaseProgress | None]:
+    """Rich progress bars on stderr, one per phase (``update(phase, done, total)``), when
+    ``enabled`` and stderr is ``fancy``; None otherwise (a pipe, ``NO_COLOR``, ``--json``)."""
+    console = progress_console() if enabled else None
+    if console is None:
+        yield None
+        return
+    from rich.progress import (  # deferred: rich is only needed for a bar
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TimeRemainingColumn,
+    )
+
+    bars = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(phase, total=max(total, done, 1))
+        bars.update(tasks[phase], completed=done, total=max(total, done, 1))
+
+    with bars:
+        yield update
