@@ -448,6 +448,12 @@ def impact_text(key: str, impact: GroupImpact, zone: ZoneInfo, incident_id: str 
     metavar="URL",
     help="SQLAlchemy URL of the ledger the evidence is frozen from (default: the configured).",
 )
+@click.option(
+    "--reopen",
+    is_flag=True,
+    help="The group's incident was resolved while its alerts still fire: reopen it and "
+    "acknowledge it (without this, ack-group refuses rather than open a second incident).",
+)
 @reason_option
 @json_option
 @click.pass_context
@@ -457,6 +463,7 @@ def ack_group_cmd(
     severity: str | None,
     incident_id: str | None,
     ledger_url: str | None,
+    reopen: bool,
     reason: str | None,
     as_json: bool,
 ) -> None:
@@ -471,6 +478,7 @@ def ack_group_cmd(
         severity=severity,
         incident_id=incident_id,
         ledger_url=ledger_url,
+        reopen=reopen,
     )
     for warning in outcome.warnings:
         click.echo(f"incidentbook: warning: {warning}", err=True)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from incidentbook.clock import to_iso
+from incidentbook.clock import parse_iso, to_iso
 from incidentbook.context import Context
 from incidentbook.core.alerts import grouping
 from incidentbook.core.alerts.formats.alertmanager import AlertmanagerPayload
@@ -88,7 +88,7 @@ from incidentbook.core.incidents.model import (
     parse_id,
 )
 from incidentbook.core.incidents.service import IncidentService
-from incidentbook.errors import NotFoundError
+from incidentbook.errors import ConflictError, NotFoundError
 from incidentbook.obs import log_info
 from incidentbook.storage.db import Database
 
@@ -496,6 +496,7 @@ class AlertService:
         severity: str | None = None,
         incident_id: str | None = None,
         ledger_url: str | None = None,
+        reopen: bool = False,
     ) -> Outcome:
         """Acknowledge an alert group: open (or join) its incident, link its firing alerts and
         the runbook its alerts match (``runbook_for``), then run ``after_ack`` (the evidence
@@ -507,6 +508,10 @@ class AlertService:
         alerts join it too. Without it, an unresolved incident the group opened or joined is
         reused. Idempotent: linked alerts and runbooks stay linked, and the incident's timeline
         gets one batch link event however large the group.
+
+        A group whose firing alerts belong to a resolved incident (resolved while they still
+        fire) never silently opens a second incident: it is refused (``ConflictError``) unless
+        ``reopen``, which reopens that incident and acknowledges it.
         """
         with self.db.read() as session:
             firing = firing_in_group(session, group_key)
@@ -515,7 +520,18 @@ class AlertService:
         if not firing:
             raise NotFoundError(f"no firing alerts in group {group_key!r}")
         incidents = self.incidents
-        opened_changed = False
+        opened_changed = reopened = False
+        if incident_id is None and current is None:
+            resolved = self.resolved_incident_of(firing)
+            if resolved is not None and not reopen:
+                raise ConflictError(
+                    f"group {group_key}'s {len(firing)} firing alerts belong to {resolved}, "
+                    f"which is resolved: reopen it (ack-group --reopen) rather than open a "
+                    f"second incident"
+                )
+            if resolved is not None:
+                reopened = incidents.reopen(ctx, resolved).changed
+                current = resolved
         if incident_id is not None:
             target = incidents.get(incident_id)  # NotFoundError for an unknown incident
         elif current is not None:
@@ -543,13 +559,30 @@ class AlertService:
             linked = incidents.link_runbook(ctx, target.id, runbook).changed
         warning = self.after_ack(ctx, target.id, ledger_url) if self.after_ack else None
         final = incidents.get(target.id)
-        changed = opened_changed or acked.changed or added > 0 or joined or linked or retitled
+        changed = (
+            opened_changed or reopened or acked.changed or added > 0 or joined or linked
+            or retitled
+        )
         return Outcome(
             final,
             changed,
             message=f"group {group_key} → {target.id}",
             warnings=(warning,) if warning else (),
         )
+
+    def resolved_incident_of(self, firing: list[AlertState]) -> str | None:
+        """The newest resolved incident that some of the firing alerts were linked to and
+        kept firing through: an alert whose episode began after that resolve is a recurrence,
+        which rightly opens a new incident."""
+        for alert in sorted(firing, key=lambda a: a.incident_id or "", reverse=True):
+            if not alert.incident_id:
+                continue
+            incident = self.incidents.get(alert.incident_id)
+            if incident.status != "resolved" or incident.resolved_at is None:
+                continue
+            if parse_iso(alert.starts_at or alert.first_seen) <= parse_iso(incident.resolved_at):
+                return incident.id
+        return None
 
     def retitle_group_incidents(self, ctx: Context) -> list[str]:
         """Keep the titles of the unresolved incidents opened from impact groups (the

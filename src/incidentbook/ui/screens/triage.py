@@ -31,7 +31,7 @@ from incidentbook.ui.words import outcome_text
 
 if TYPE_CHECKING:
     from incidentbook.core.alerts.model import AlertGroup
-    from incidentbook.core.incidents.model import IncidentState, Outcome
+    from incidentbook.core.incidents.model import IncidentState
 
 
 @dataclass
@@ -363,21 +363,17 @@ class TriageScreen(DataScreen):
         key, iid = group.key, group.incident_id
         firing = plural(group.firing, "alert")
         ctx = self.services.context("acknowledged from triage")
-        alerts, incidents = self.services.alerts, self.services.incidents
+        alerts = self.services.alerts
         current = next((i for i in self.incidents if i.id == iid), None)
         if iid is not None and current is None:
             # Its incident is resolved (the open list lacks it) while its alerts still fire:
             # acknowledging anew would open a second incident for the same alerts.
 
-            def reopen_and_ack() -> Outcome:
-                incidents.reopen(ctx, iid)
-                return alerts.acknowledge_group(ctx, key, incident_id=iid)
-
             self.confirm_command(
                 f"Reopen {iid}?",
                 f"Group {key}'s incident {iid} is resolved, with {firing} still firing.\n"
                 f"Reopen {iid} and acknowledge it (no second incident is opened)?",
-                reopen_and_ack,
+                lambda: alerts.acknowledge_group(ctx, key, reopen=True),
                 lambda o: f"{o.incident.id} reopened and acknowledged (group {key})",
                 cancelled=f"{iid} stays resolved",
             )
