@@ -95,3 +95,30 @@ def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, every symlink resolved, stays inside ``root`` (also resolved)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (3.11)
+        return False
+    return True
+
+
+def markdown_files(folder: Path, workspace: Path | None) -> tuple[list[Path], list[Path]]:
+    """``folder/**/*.md`` (hidden files aside), sorted, as (readable, outside): files whose
+    symlinks lead out of ``workspace`` are never read, only listed so they can be reported.
+    ``workspace=None`` reads everything (the shipped files)."""
+    if not folder.is_dir():
+        return [], []
+    readable: list[Path] = []
+    outside: list[Path] = []
+    for path in sorted(folder.rglob("*.md")):
+        if path.name.startswith("."):
+            continue
+        if workspace is not None and not inside(path, workspace):
+            outside.append(path)
+        elif path.is_file():
+            readable.append(path)
+    return readable, outside
