@@ -255,6 +255,7 @@ def exclusive_lock(
             fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
+
 def inside(path: Path, root: Path) -> bool:
     """Whether ``path``, every symlink resolved, stays inside ``root`` (also resolved)."""
     try:

@@ -70,7 +70,8 @@ LOCK_TIMEOUT_S = 30.0
 DRAIN_BATCH = 500
 Progress = Callable[[int, int], None]
 
-# Test hook: called with a stage name ("index_written", "index_committed") so a test can
+# Test hook: called with a stage name ("index_written", "index_committed", every 50 documents
+# of a rebuild "rebuild_progress") so a test can
 # kill the writer at exactly that point. Never set in production.
 stage_hook: Callable[[str], None] | None = None
 
@@ -148,7 +149,9 @@ def index_exists(path: Path) -> bool:
         raise IndexDamaged(f"the index folder cannot be listed: {exc.strerror}") from None
     if not tocs:
         empty = not any(n for n in os.listdir(path) if not n.endswith("WRITELOCK"))
-        raise IndexDamaged("the index folder is empty" if empty else "its table of contents is gone")
+        raise IndexDamaged(
+            "the index folder is empty" if empty else "its table of contents is gone"
+        )
     key = (str(path), os.stat(path).st_ino, tuple(sorted(tocs)))
     known = _SCHEMA_OK.get(key)
     if known is None:
@@ -248,6 +251,7 @@ def _write(ix: Any, docs: list[Doc], deletes: list[str]) -> None:
 
 
 P = ParamSpec("P")
+HEAL_ATTEMPTS = 3  # the index may be damaged again while it heals (deleted, say)
 R = TypeVar("R")
 _DEPTH = threading.local()
 
@@ -293,25 +297,28 @@ def healing(
             if depth:
                 return fn(*args, **kwargs)  # the outermost reader heals
             _DEPTH.n = 1
+            suspect = False
             try:
-                try:
-                    return fn(*args, **kwargs)
-                except Exception as exc:
-                    damage = _damage_of(settings, exc)
-                if reset is not None:
-                    reset(settings)
-                if damage is None:
-                    # Whoosh failed on an index that looks sound: the index may have been
-                    # swapped under the reader. Read again; failing again, it is damage.
+                for attempt in range(HEAL_ATTEMPTS + 1):
                     try:
                         return fn(*args, **kwargs)
                     except Exception as exc:
-                        damage = _damage_of(settings, exc) or f"unreadable ({_why(exc)})"
+                        if attempt == HEAL_ATTEMPTS:
+                            raise
+                        damage = _damage_of(settings, exc)
+                        why = _why(exc)
                     if reset is not None:
                         reset(settings)
-                db = kwargs.get("db")
-                heal(settings, db if isinstance(db, Database) else None, damage)
-                return fn(*args, **kwargs)
+                    if damage is None:
+                        # Whoosh failed on an index that looks sound: it may have been
+                        # swapped under the reader. Read again; failing again, it is damage.
+                        if not suspect:
+                            suspect = True
+                            continue
+                        damage = f"unreadable ({why})"
+                    db = kwargs.get("db")
+                    heal(settings, db if isinstance(db, Database) else None, damage)
+                raise AssertionError("unreachable")  # the last attempt returns or raises
             finally:
                 _DEPTH.n = 0
 
@@ -622,29 +629,9 @@ def _rebuild_locked(
     expected = total if total is not None else (source_count(settings, db) if docs is None else 0)
     if procs is None:
         procs = 2 if expected > 2000 and (os.cpu_count() or 1) >= 2 else 1
-    if procs > 1:
-        with _children_die_with_us():
-            writer = ix.writer(procs=procs, limitmb=128, multisegment=True)
-    else:
-        writer = ix.writer(limitmb=256)
-    counts: dict[str, int] = {}
-    by_path: dict[str | None, str] = {}
-    done = 0
-    try:
-        for doc in docs if docs is not None else all_source_docs(settings, db):
-            writer.add_document(**doc.fields())
-            counts[doc.kind] = counts.get(doc.kind, 0) + 1
-            if doc.path:
-                by_path[doc.path] = doc.uid
-            done += 1
-            if progress is not None and (done % 50 == 0):
-                progress(done, max(expected, done))
-                _stage("rebuild_progress")
-    except BaseException:
-        writer.cancel()
-        shutil.rmtree(fresh, ignore_errors=True)
-        raise
-    writer.commit(optimize=procs <= 1)
+    # Indexing children (procs > 1) die with this process: a kill -9 leaves none behind.
+    with _children_die_with_us() if procs > 1 else contextlib.nullcontext():
+        done, counts, by_path = _build(settings, db, ix, fresh, procs, docs, progress, expected)
     _swap_in(fresh, target)
     with db.write() as session:
         if watermark is not None:
@@ -657,6 +644,43 @@ def _rebuild_locked(
     seconds = time.perf_counter() - started
     log_info("index_rebuilt", None, documents=done, seconds=round(seconds, 3), by_kind=counts)
     return RebuildResult(done, seconds, counts)
+
+
+def _build(
+    settings: Settings,
+    db: Database,
+    ix: Any,
+    fresh: Path,
+    procs: int,
+    docs: Iterator[Doc] | None,
+    progress: Progress | None,
+    expected: int,
+) -> tuple[int, dict[str, int], dict[str | None, str]]:
+    """Every source document into the fresh index ``ix``: (documents, per kind, by path)."""
+    if procs > 1:
+        writer = ix.writer(procs=procs, limitmb=128, multisegment=True)
+    else:
+        writer = ix.writer(limitmb=256)
+    counts: dict[str, int] = {}
+    by_path: dict[str | None, str] = {}
+    done = 0
+    try:
+        for doc in docs if docs is not None else all_source_docs(settings, db):
+            writer.add_document(**doc.fields())
+            counts[doc.kind] = counts.get(doc.kind, 0) + 1
+            if doc.path:
+                by_path[doc.path] = doc.uid
+            done += 1
+            if done % 50 == 0:
+                _stage("rebuild_progress")
+                if progress is not None:
+                    progress(done, max(expected, done))
+    except BaseException:
+        writer.cancel()
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    writer.commit(optimize=procs <= 1)
+    return done, counts, by_path
 
 
 def _swap_in(fresh: Path, target: Path) -> None:
@@ -697,9 +721,7 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
     renameat2.argtypes.append(ctypes.c_uint)
-    result = renameat2(
-        _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE
-    )
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     return bool(result == 0)
 
 
