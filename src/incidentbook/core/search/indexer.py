@@ -22,7 +22,8 @@ segment, a missing segment, the folder emptied or replaced by a file, a write lo
 writer that is gone) is found where it bites: every reader and writer here and in ``engine``
 runs under ``healing``, which diagnoses what failed, rebuilds the index from its sources
 (``heal``: into a sibling folder, swapped in atomically) and tries once more. Each heal is
-logged and handed to the ``reporting_heals`` listeners, which the faces render as one line.
+logged (``index_healed``, with ``damage`` and ``documents``) and handed to the
+``reporting_heals`` listeners; the CLI renders it as one line, the app as a notification.
 """
 
 from __future__ import annotations
@@ -275,7 +276,13 @@ def heal(settings: Settings, db: Database | None, damage: str) -> Healed | None:
             return None  # healed meanwhile
         result = _rebuild_locked(settings, database, None)
     healed = Healed(damage, result.documents)
-    log_error("index_healed", f"search index damaged ({damage}); rebuilt from sources", None)
+    log_error(
+        "index_healed",
+        f"search index damaged ({damage}); rebuilt from sources",
+        None,
+        damage=damage,
+        documents=result.documents,
+    )
     for listener in list(_LISTENERS):
         listener(healed)
     return healed
