@@ -5,6 +5,7 @@ lock that a dead holder's children kept is taken over)."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -161,10 +162,10 @@ def _guard(directory: Path) -> Iterator[None]:
 
 
 def _clear_non_file(path: Path) -> None:
-    """A lock path is disposable: a directory (or a link to one) in its place is removed."""
+    """A lock path is disposable: a directory or a symlink in its place is removed (a lock
+    never writes through a link into some other file)."""
     if path.is_symlink():
-        if not path.is_file():
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
     elif path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
         with suppress(FileNotFoundError, NotADirectoryError):
@@ -180,9 +181,11 @@ def _try_lock(path: Path) -> int | None:
         with _guard(directory):
             _clear_non_file(path)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except IsADirectoryError:
-            continue  # made a directory again meanwhile: clear it again
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+        except (IsADirectoryError, OSError) as exc:
+            if isinstance(exc, IsADirectoryError) or exc.errno == errno.ELOOP:
+                continue  # a directory or a link put there meanwhile: clear it again
+            raise UsageError(f"cannot lock {path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
