@@ -153,7 +153,7 @@ def index_exists(path: Path) -> bool:
         raise IndexDamaged(
             "the index folder is empty" if empty else "its table of contents is gone"
         )
-    key = (str(path), os.stat(path).st_ino, tuple(sorted(tocs)))
+    key = (str(path), os.stat(path).st_ino)
     known = _SCHEMA_OK.get(key)
     if known is None:
         try:
@@ -164,7 +164,7 @@ def index_exists(path: Path) -> bool:
     return known
 
 
-_SCHEMA_OK: dict[tuple[str, int, tuple[str, ...]], bool] = {}
+_SCHEMA_OK: dict[tuple[str, int], bool] = {}
 
 
 def _why(exc: BaseException) -> str:
@@ -898,6 +898,9 @@ def check_index(settings: Settings, db: Database) -> CheckResult:
         return result
     try:
         status = _status_of(settings, db)
+    except IndexDamaged as exc:
+        result.problems.append(f"search index damaged ({exc.damage}){hint}")
+        return result
     except (IncidentbookError, SQLAlchemyError):
         raise
     except Exception as exc:
