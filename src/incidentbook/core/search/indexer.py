@@ -223,7 +223,9 @@ def open_index(settings: Settings, *, create: bool = True) -> Any:
         except Exception as exc:
             raise IndexDamaged(f"its table of contents is unreadable ({_why(exc)})") from None
     if not create:
-        raise IndexDamaged("the index folder is missing")
+        raise IndexDamaged(
+            "it was built for an older schema" if path.exists() else "the index folder is missing"
+        )
     path.mkdir(parents=True, exist_ok=True)
     return W.index.create_in(str(path), W.schema())
 
