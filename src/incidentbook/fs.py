@@ -95,6 +95,8 @@ _HELD_GUARD = threading.Lock()
 
 
 def _forget_locks_in_child() -> None:
+    global _HELD_GUARD
+    _HELD_GUARD = threading.Lock()  # another thread may have held it at the fork
     for fd in _HELD.values():
         with suppress(OSError):
             os.close(fd)  # never flock(LOCK_UN): that would release the parent's lock too

@@ -59,7 +59,7 @@ from incidentbook.core.search.documents import (
     watched_files,
 )
 from incidentbook.errors import IncidentbookError
-from incidentbook.fs import exclusive_lock
+from incidentbook.fs import exclusive_lock, process_alive
 from incidentbook.obs import log_error, log_info
 from incidentbook.storage.db import Database
 from incidentbook.storage.search_models import SearchFileRow, SearchStateRow
@@ -710,7 +710,7 @@ def _swap_in(fresh: Path, target: Path) -> None:
     for stale in target.parent.glob(target.name + ".new-*"):
         with contextlib.suppress(ValueError):
             pid = int(stale.name.rsplit("-", 1)[1])
-            if not _alive(pid):
+            if not process_alive(pid):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -760,16 +760,6 @@ def _children_die_with_us() -> Iterator[None]:
         yield
     finally:
         _REBUILDER.clear()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _set_state(settings: Settings, db: Database, key: str, value: str) -> None:
