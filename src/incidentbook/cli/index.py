@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import click
@@ -11,7 +12,21 @@ from incidentbook.cli.output import cli_state, emit, json_option
 from incidentbook.cli.terminal import fancy
 
 if TYPE_CHECKING:
-    pass
+    from incidentbook.core.search.indexer import Healed
+
+
+def heal_warnings() -> AbstractContextManager[None]:
+    """Within the block, each damaged search index found and rebuilt is one line on stderr."""
+    from incidentbook.core.search.indexer import reporting_heals  # deferred: loads Whoosh
+
+    def say(healed: Healed) -> None:
+        click.echo(
+            f"incidentbook: warning: search index damaged ({healed.damage}); rebuilt from "
+            f"sources ({healed.documents} documents)",
+            err=True,
+        )
+
+    return reporting_heals(say)
 
 
 @click.group("index", short_help="Rebuild or inspect the search index.")
@@ -60,7 +75,8 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     from incidentbook.core.search import index_status
 
     services = cli_state(ctx).services
-    status = index_status(services.settings, services.db)
+    with heal_warnings():
+        status = index_status(services.settings, services.db)
 
     def human() -> None:
         click.echo(f"index: {status.path}{'' if status.exists else ' (not built yet)'}")

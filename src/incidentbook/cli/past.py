@@ -23,19 +23,19 @@ def past_of(
     foreseen only for an incident. A search or document that cannot be read leaves its list
     empty (logged), never failing the command."""
     # deferred: the search engine and the documents load Whoosh/SQLAlchemy, not for --help
+    from incidentbook.cli.index import heal_warnings
     from incidentbook.core.documents.premortem import foreseen_for_incident
     from incidentbook.core.search.seen import seen_before
 
     seen: list[dict[str, Any]] = []
     foreseen: list[dict[str, Any]] = []
     try:
-        seen = [
-            s.to_dict()
-            for s in seen_before(
+        with heal_warnings():
+            found = seen_before(
                 services.settings, alert_name=alert_name, text=text, exclude=exclude,
                 db=services.db,
-            )
-        ]  # fmt: skip
+            )  # fmt: skip
+        seen = [s.to_dict() for s in found]
     except (IncidentbookError, OSError) as exc:
         log_error("cli.seen_before_failed", str(exc), None, incident=incident_id)
     if incident_id is not None:

@@ -53,7 +53,7 @@ def lint_cmd(ctx: click.Context, as_json: bool) -> None:
         if not findings:
             click.echo("runbooks: no findings")
         for f in findings:
-            where = f.runbook or "-"
+            where = f.runbook or f.path or "-"
             click.echo(f"{f.code:<16} {where}: {f.message}")
 
     emit({"findings": [f.to_dict() for f in findings], "count": len(findings)}, as_json, human)

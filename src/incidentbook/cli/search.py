@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from incidentbook.cli.index import heal_warnings
 from incidentbook.cli.output import cli_state, emit, json_option
 from incidentbook.cli.terminal import bold_marks, styled
 
@@ -42,7 +43,8 @@ def search_cmd(
     state = cli_state(ctx)
     services = state.services
     text = " ".join(query)
-    hits = search(services.settings, text, kind=kind, limit=limit, db=services.db)
+    with heal_warnings():
+        hits = search(services.settings, text, kind=kind, limit=limit, db=services.db)
 
     marks = bold_marks()
 

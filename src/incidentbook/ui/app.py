@@ -7,6 +7,8 @@ screens opened by name (a key, the palette) are the entries of ``ui.registry``.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -18,6 +20,7 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.screen import Screen
 
+from incidentbook.obs import logger
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
 from incidentbook.ui.keys import NAVIGATION_BINDINGS, move, typing_blocks
@@ -34,6 +37,29 @@ from incidentbook.ui.screens.triage import TriageScreen
 from incidentbook.ui.workers import run_in_worker
 
 REFRESH_SECONDS = 5.0
+
+
+class HealNotices(logging.Handler):
+    """A damaged search index found and rebuilt (the search package logs ``index_healed``,
+    from whichever worker searched) as one notification. A log handler, so the app need not
+    import Whoosh to hear of it."""
+
+    def __init__(self, app: App[None]) -> None:
+        super().__init__(logging.ERROR)
+        self.app = app
+        self.owner = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() != "index_healed":
+            return
+        damage = getattr(record, "damage", "unknown damage")
+        documents = getattr(record, "documents", 0)
+        text = f"search index damaged ({damage}); rebuilt from sources ({documents} documents)"
+        show = partial(self.app.notify, text, title="Search index", severity="warning", timeout=30)
+        if threading.get_ident() == self.owner:
+            show()
+        else:
+            self.app.call_from_thread(show)
 
 
 class IncidentbookApp(App[None]):
@@ -69,10 +95,15 @@ class IncidentbookApp(App[None]):
         self.sub_title = settings.workspace.name
 
     def on_mount(self) -> None:
+        self.heal_notices = HealNotices(self)
+        logger().addHandler(self.heal_notices)
         self.push_screen(TriageScreen())
         # Open the database after the first frame is on screen, so it never delays it.
         self.call_after_refresh(self.open_database)
         self.set_interval(REFRESH_SECONDS, self._poll_changes)
+
+    def on_unmount(self) -> None:
+        logger().removeHandler(self.heal_notices)
 
     def open_database(self) -> None:
         """Open (and migrate) the database in a thread worker; a failure is shown, the app

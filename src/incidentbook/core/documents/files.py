@@ -5,16 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from incidentbook.fs import markdown_files
+
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
 
 
 def document_files(settings: Settings) -> list[Path]:
-    """Every Markdown file under ``postmortems/`` (hidden files aside), sorted."""
-    folder = settings.postmortems_dir
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*.md") if p.is_file() and not p.name.startswith("."))
+    """Every Markdown file under ``postmortems/`` (hidden files aside), sorted; symlinks that
+    lead out of the workspace are never read (``outside_documents`` lists them)."""
+    return markdown_files(settings.postmortems_dir, settings.workspace)[0]
+
+
+def outside_documents(settings: Settings) -> list[Path]:
+    """Files under ``postmortems/`` that are symlinks out of the workspace: unread, reported."""
+    return markdown_files(settings.postmortems_dir, settings.workspace)[1]
 
 
 def relative_path(settings: Settings, path: Path) -> str:

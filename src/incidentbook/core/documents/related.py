@@ -21,7 +21,7 @@ from incidentbook.core.documents.actions import sections
 from incidentbook.core.documents.store import documents_for_incident, list_actions
 from incidentbook.core.incidents import model as incidents
 from incidentbook.frontmatter import split
-from incidentbook.fs import read_text
+from incidentbook.fs import markdown_files, read_text
 from incidentbook.obs import log_error
 from incidentbook.storage.models import EventRow, IncidentRow
 
@@ -190,8 +190,7 @@ def _fallback(
         (settings.postmortems_dir, ""),
         (settings.runbooks_dir, "runbook"),
     ):
-        if folder.is_dir():
-            files.extend((default_kind, p) for p in sorted(folder.rglob("*.md")))
+        files.extend((default_kind, p) for p in markdown_files(folder, settings.workspace)[0])
     for default_kind, path in files:
         try:
             doc = split(read_text(path), source=str(path))

@@ -17,6 +17,7 @@ from incidentbook.core.alerts import model as alert_model
 from incidentbook.core.alerts import store as alert_store
 from incidentbook.core.changes import model as change_model
 from incidentbook.core.changes import store as change_store
+from incidentbook.core.documents.files import document_files, outside_documents
 from incidentbook.core.documents.heads import check_recorded_heads
 from incidentbook.core.documents.verify import (
     check_actions,
@@ -30,6 +31,7 @@ from incidentbook.core.fixes.verify import check_fix_plans
 from incidentbook.core.incidents import model as incidents
 from incidentbook.core.incidents.store import state_from_row as incident_from_row
 from incidentbook.core.ledger.reconcile.verify import verify_checkpoints
+from incidentbook.core.runbooks.loader import outside_runbooks, runbook_files
 from incidentbook.core.search.indexer import check_index
 from incidentbook.settings import Settings
 from incidentbook.storage.changes_models import ChangeRow
@@ -92,6 +94,23 @@ def check_changes(_settings: Settings, db: Database) -> CheckResult:
         change_model.derive,
         change_store.change_from_row,
     )
+
+
+def check_files_inside(settings: Settings, _db: Database) -> CheckResult:
+    """Runbooks and documents are read only inside the workspace: a symlink that leads out of
+    it (to ``/etc/passwd``, a secret in ``/tmp``) is skipped everywhere and fails here."""
+    result = CheckResult("files_inside_workspace")
+    outside = outside_runbooks(settings) + outside_documents(settings)
+    ours = [p for p, _root, source in runbook_files(settings) if source == "workspace"]
+    result.checked = len(ours) + len(document_files(settings)) + len(outside)
+    result.problems.extend(
+        f"{path}: a symlink that leads out of the workspace; it is not read "
+        "(copy the file into the workspace or remove the link)"
+        for path in outside
+    )
+    return result
+
+
 def check_evidence(_settings: Settings, db: Database) -> CheckResult:
     """Every frozen evidence body and set re-hashed (``core.evidence.verify``)."""
     return verify_evidence(db)
@@ -108,6 +127,7 @@ CHECKS: list[Check] = [
     check_documents,
     check_actions,
     check_document_files,
+    check_files_inside,
     check_recorded_heads,
     verify_checkpoints,
     check_fix_plans,

@@ -40,6 +40,15 @@ def lint_runbooks(
     moment = now or settings.clock()
     max_age = int(settings.section("runbooks").get("review_max_age_days", 90))
     findings: list[LintFinding] = []
+    for path in rbs.outside:
+        findings.append(
+            LintFinding(
+                "outside_workspace",
+                "a symlink that leads out of the workspace: not read, not indexed",
+                None,
+                str(path),
+            )
+        )
     for first, second in rbs.duplicates:
         findings.append(
             LintFinding(

@@ -6,11 +6,12 @@ same id twice within one source keeps the first file and reports the other as a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from incidentbook.core.runbooks.model import Runbook, parse_runbook
+from incidentbook.fs import markdown_files
 from incidentbook.resources import shipped_dir
 
 if TYPE_CHECKING:
@@ -31,12 +32,20 @@ def runbook_roots(settings: Settings) -> list[tuple[Path, str]]:
 
 
 def runbook_files(settings: Settings) -> list[tuple[Path, Path, str]]:
-    """(file, root, source) for every runbook file, workspace first, sorted within a root."""
+    """(file, root, source) for every runbook file, workspace first, sorted within a root.
+    Workspace files whose symlinks lead out of the workspace are not among them
+    (``outside_runbooks``)."""
     out: list[tuple[Path, Path, str]] = []
     for root, source in runbook_roots(settings):
-        if root.is_dir():
-            out.extend((p, root, source) for p in sorted(root.rglob("*.md")) if p.is_file())
+        workspace = settings.workspace if source == "workspace" else None
+        files, _outside = markdown_files(root, workspace)
+        out.extend((p, root, source) for p in files)
     return out
+
+
+def outside_runbooks(settings: Settings) -> list[Path]:
+    """Runbook files in the workspace that are symlinks out of it: never read, reported."""
+    return markdown_files(settings.runbooks_dir, settings.workspace)[1]
 
 
 @dataclass
@@ -44,6 +53,7 @@ class RunbookSet:
     runbooks: list[Runbook]
     shadowed: list[Runbook]  # shipped runbooks replaced by a workspace one with the same id
     duplicates: list[tuple[Runbook, Runbook]]  # same id twice within one source
+    outside: list[Path] = field(default_factory=list)  # symlinks out of the workspace: unread
 
     def get(self, ref: str) -> Runbook | None:
         """By id, relative path, file name or slug (case-insensitive)."""
@@ -80,4 +90,4 @@ def load_runbooks(settings: Settings) -> RunbookSet:
         else:
             shadowed.append(rb)
     runbooks = sorted(by_id.values(), key=lambda r: (r.id.lower(), r.rel_path))
-    return RunbookSet(runbooks, shadowed, duplicates)
+    return RunbookSet(runbooks, shadowed, duplicates, outside_runbooks(settings))

@@ -28,6 +28,7 @@ from incidentbook.core.events.store import stream_events
 from incidentbook.core.runbooks.loader import load_runbooks, runbook_files
 from incidentbook.core.runbooks.model import section_text, sections
 from incidentbook.frontmatter import split_lenient
+from incidentbook.fs import markdown_files
 from incidentbook.storage.models import AlertRow, IncidentRow
 from incidentbook.text import as_str_list
 
@@ -306,10 +307,8 @@ def runbook_docs(settings: Settings) -> list[Doc]:
 
 
 def postmortem_files(settings: Settings) -> list[Path]:
-    root = settings.postmortems_dir
-    if not root.is_dir():
-        return []
-    return [p for p in sorted(root.rglob("*.md")) if p.is_file() and not p.name.startswith(".")]
+    """The documents under ``postmortems/``; symlinks out of the workspace are never read."""
+    return markdown_files(settings.postmortems_dir, settings.workspace)[0]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ Speed comes from three things Whoosh does not do by default:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ def _searcher(entry: _Cached, settings: Settings) -> Any:
     if entry.searcher is not None:
         entry.searcher.close()
         entry.searcher = None
-    entry.ix = indexer.open_index(settings, create=True)
+    entry.ix = indexer.open_index(settings, create=False)  # only a rebuild creates one
     entry.ino = os.stat(path).st_ino
     entry.searcher = entry.ix.searcher(weighting=W.weighting())
     return entry.searcher
@@ -170,6 +171,21 @@ def _refreshed(ix: Any, old: Any) -> Any:
     return W.searching.Searcher(combined, fromindex=ix, weighting=W.weighting())
 
 
+def _forget(settings: Settings) -> None:
+    """Drop the cached searcher of this index (``healing`` calls it before reading again)."""
+    entry = _entry(settings)
+    with entry.lock:
+        if entry.searcher is not None:
+            with contextlib.suppress(Exception):
+                entry.searcher.close()
+        entry.searcher = None
+        entry.ix = None
+        entry.ino = None
+
+
+healing = indexer.healing(reset=_forget)
+
+
 def close_searchers() -> None:
     with _CACHE_LOCK:
         for entry in _CACHE.values():
@@ -184,6 +200,7 @@ def close_searchers() -> None:
 # -- search --------------------------------------------------------------------------------
 
 
+@healing
 def search(
     settings: Settings,
     query: str,
@@ -207,6 +224,7 @@ def prepare(settings: Settings, db: Database | None, fresh: bool) -> None:
         indexer.ensure_fresh(settings, db)
 
 
+@healing
 def run_query(
     settings: Settings, parsed: ParsedQuery, *, kind: str | None = None, limit: int = 10
 ) -> list[Hit]:
@@ -465,6 +483,7 @@ def make_snippet(
 # -- more like this ------------------------------------------------------------------------
 
 
+@healing
 def more_like_this(
     settings: Settings,
     kind: str,
@@ -489,6 +508,7 @@ def more_like_this(
         return _similar(searcher, text, kinds, limit, exclude=uid)
 
 
+@healing
 def similar_to_text(
     settings: Settings,
     text: str,
@@ -530,6 +550,7 @@ def _similar(
     return out
 
 
+@healing
 def search_terms(
     settings: Settings,
     terms: list[str],
@@ -557,6 +578,7 @@ def search_terms(
         ]
 
 
+@healing
 def document(settings: Settings, kind: str, doc_id: str) -> dict[str, Any] | None:
     """The stored fields of one indexed document (for opening a hit)."""
     entry = _entry(settings)

@@ -13,23 +13,38 @@ Sources of truth are the SQLite database and the Markdown files. Changes reach t
   first, bookkeeping second.
 * ``rebuild``: recreates the index from all sources in a fresh directory and swaps it in.
 
-One writer at a time, across processes: an ``fcntl`` lock on ``.incidentbook/index.lock``.
+One writer at a time, across processes: an ``fcntl`` lock on ``.incidentbook/index.lock``
+(``incidentbook.fs.exclusive_lock``: it records its holder, so a lock kept by the children of
+a killed writer is taken over; the indexing children of a rebuild die with their parent).
+
+The index is derived and disposable. Damage (a truncated or garbage table of contents or
+segment, a missing segment, the folder emptied or replaced by a file, a write lock held by a
+writer that is gone) is found where it bites: every reader and writer here and in ``engine``
+runs under ``healing``, which diagnoses what failed, rebuilds the index from its sources
+(``heal``: into a sibling folder, swapped in atomically) and tries once more. Each heal is
+logged (``index_healed``, with ``damage`` and ``documents``) and handed to the
+``reporting_heals`` listeners; the CLI renders it as one line, the app as a notification.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import ctypes
+import functools
 import hashlib
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import delete, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 
 import incidentbook.core.search.backend as W
@@ -44,7 +59,8 @@ from incidentbook.core.search.documents import (
     watched_files,
 )
 from incidentbook.errors import IncidentbookError
-from incidentbook.obs import log_info
+from incidentbook.fs import exclusive_lock, process_alive
+from incidentbook.obs import log_error, log_info
 from incidentbook.storage.db import Database
 from incidentbook.storage.search_models import SearchFileRow, SearchStateRow
 
@@ -55,7 +71,8 @@ LOCK_TIMEOUT_S = 30.0
 DRAIN_BATCH = 500
 Progress = Callable[[int, int], None]
 
-# Test hook: called with a stage name ("index_written", "index_committed") so a test can
+# Test hook: called with a stage name ("index_written", "index_committed", every 50 documents
+# of a rebuild "rebuild_progress") so a test can
 # kill the writer at exactly that point. Never set in production.
 stage_hook: Callable[[str], None] | None = None
 
@@ -64,6 +81,38 @@ class IndexBusy(IncidentbookError):
     """Another process holds the index writer lock for too long."""
 
     exit_code = 1
+
+
+class IndexDamaged(IncidentbookError):
+    """The index on disk cannot be read; ``damage`` says what is wrong, in a few words."""
+
+    exit_code = 1
+
+    def __init__(self, damage: str) -> None:
+        super().__init__(f"search index damaged ({damage}); run: incidentbook index rebuild")
+        self.damage = damage
+
+
+@dataclass(frozen=True)
+class Healed:
+    """A damaged index found and rebuilt from its sources."""
+
+    damage: str
+    documents: int
+
+
+HealListener = Callable[[Healed], None]
+_LISTENERS: list[HealListener] = []
+
+
+@contextlib.contextmanager
+def reporting_heals(listener: HealListener) -> Iterator[None]:
+    """Hand every heal inside the block (any thread) to ``listener``."""
+    _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(listener)
 
 
 def _stage(name: str) -> None:
@@ -75,41 +124,42 @@ def lock_path(settings: Settings) -> Path:
     return settings.state_dir / "index.lock"
 
 
-@contextlib.contextmanager
-def writer_lock(settings: Settings, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(lock_path(settings), "a+")  # noqa: SIM115 - held for the with-block
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise IndexBusy(
-                        "the search index is busy (another incidentbook is writing it); "
-                        "try again in a moment"
-                    ) from None
-                time.sleep(0.02)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-        handle.close()
+BUSY = "the search index is busy (another incidentbook is writing it); try again in a moment"
+
+
+def writer_lock(settings: Settings, timeout: float = LOCK_TIMEOUT_S) -> Any:
+    """The one-writer lock (re-entrant within a thread)."""
+    return exclusive_lock(lock_path(settings), BUSY, wait=timeout, error=IndexBusy)
+
+
+def _toc_files(path: Path) -> list[str]:
+    return [n for n in os.listdir(path) if n.startswith("_MAIN_") and n.endswith(".toc")]
 
 
 def index_exists(path: Path) -> bool:
-    """An index of the current schema exists (an older one counts as absent: rebuilt)."""
-    if not (path.is_dir() and W.index.exists_in(str(path))):
+    """An index of the current schema exists (an older one counts as absent: rebuilt).
+    Raises ``IndexDamaged`` for a folder that is a file, empty, or has no readable table of
+    contents."""
+    if not path.exists():
         return False
+    if not path.is_dir():
+        raise IndexDamaged("a file is where its folder belongs")
+    try:
+        tocs = _toc_files(path)
+    except OSError as exc:
+        raise IndexDamaged(f"the index folder cannot be listed: {exc.strerror}") from None
+    if not tocs:
+        empty = not any(n for n in os.listdir(path) if not n.endswith("WRITELOCK"))
+        raise IndexDamaged(
+            "the index folder is empty" if empty else "its table of contents is gone"
+        )
     key = (str(path), os.stat(path).st_ino)
     known = _SCHEMA_OK.get(key)
     if known is None:
         try:
             names = set(W.index.open_dir(str(path)).schema.names())
-        except Exception:
-            return False
+        except Exception as exc:
+            raise IndexDamaged(f"its table of contents is unreadable ({_why(exc)})") from None
         known = _SCHEMA_OK[key] = names == set(W.schema().names())
     return known
 
@@ -117,18 +167,76 @@ def index_exists(path: Path) -> bool:
 _SCHEMA_OK: dict[tuple[str, int], bool] = {}
 
 
+def _why(exc: BaseException) -> str:
+    """An exception in a word: its type (Whoosh's messages are not for people)."""
+    return type(exc).__name__
+
+
+def diagnose(path: Path, *, deep: bool = False) -> str | None:
+    """What is wrong with the index at ``path``, or ``None`` (sound, or simply not built):
+    the folder and its table of contents, every segment's files, every segment opened; with
+    ``deep`` also every stored document and every term read (for ``verify``)."""
+    try:
+        if not index_exists(path):
+            return None
+    except IndexDamaged as exc:
+        return exc.damage
+    try:
+        ix = W.index.open_dir(str(path))
+        toc = ix._read_toc()
+    except Exception as exc:
+        return f"its table of contents is unreadable ({_why(exc)})"
+    for segment in toc.segments:
+        name = segment.segment_id()
+        if segment.is_compound():
+            if not ix.storage.file_exists(segment.make_filename(".seg")):
+                return f"segment {name} missing"
+        elif not segment.list_files(ix.storage):
+            return f"segment {name} missing"
+        try:
+            reader = W.reading.SegmentReader(
+                ix.storage, toc.schema, segment, generation=toc.generation
+            )
+        except Exception as exc:
+            return f"segment {name} unreadable ({_why(exc)})"
+        try:
+            if deep:
+                for _fields in reader.all_stored_fields():
+                    pass
+                for _term in reader.all_terms():
+                    pass
+        except Exception as exc:
+            return f"segment {name} unreadable ({_why(exc)})"
+        finally:
+            with contextlib.suppress(Exception):
+                reader.close()
+    return None
+
+
 def open_index(settings: Settings, *, create: bool = True) -> Any:
+    """The index. A reader passes ``create=False``: it never makes one (only a rebuild, under
+    the lock, does); a missing index is then ``IndexDamaged``, which ``healing`` rebuilds."""
     path = settings.index_dir
     if index_exists(path):
-        return W.index.open_dir(str(path))
+        try:
+            return W.index.open_dir(str(path))
+        except Exception as exc:
+            raise IndexDamaged(f"its table of contents is unreadable ({_why(exc)})") from None
     if not create:
-        raise IncidentbookError("no search index yet; run: incidentbook index rebuild")
+        raise IndexDamaged(
+            "it was built for an older schema" if path.exists() else "the index folder is missing"
+        )
     path.mkdir(parents=True, exist_ok=True)
     return W.index.create_in(str(path), W.schema())
 
 
 def _write(ix: Any, docs: list[Doc], deletes: list[str]) -> None:
-    writer = ix.writer(timeout=LOCK_TIMEOUT_S)
+    # The caller holds index.lock, so nobody else may write: a held Whoosh lock belongs to a
+    # writer that is gone (a killed rebuild's child). Do not wait 30 s for it.
+    try:
+        writer = ix.writer(timeout=0.0)
+    except W.index.LockError:
+        raise IndexDamaged("its write lock is held by a writer that is gone") from None
     try:
         for uid in deletes:
             writer.delete_by_term("uid", uid)
@@ -140,6 +248,114 @@ def _write(ix: Any, docs: list[Doc], deletes: list[str]) -> None:
         raise
     writer.commit()
     _stage("index_committed")
+
+
+# -- healing -------------------------------------------------------------------------------
+
+
+P = ParamSpec("P")
+HEAL_ATTEMPTS = 3  # the index may be damaged again while it heals (deleted, say)
+R = TypeVar("R")
+_DEPTH = threading.local()
+
+
+def _identity(path: Path) -> tuple[int, tuple[str, ...]] | None:
+    """Which index is at ``path`` (its folder's inode and generation files)."""
+    try:
+        return os.stat(path).st_ino, tuple(sorted(_toc_files(path)))
+    except OSError:
+        return None
+
+
+def heal(settings: Settings, db: Database | None, damage: str) -> Healed | None:
+    """Rebuild a damaged index from its sources, unless another process swapped a sound one
+    in while this one waited for the lock."""
+    database = _db(settings, db)
+    seen = _identity(settings.index_dir)
+    with writer_lock(settings, timeout=120.0):
+        now = _identity(settings.index_dir)
+        if now is not None and now != seen and diagnose(settings.index_dir, deep=True) is None:
+            return None  # healed meanwhile
+        result = _rebuild_locked(settings, database, None)
+    healed = Healed(damage, result.documents)
+    log_error(
+        "index_healed",
+        f"search index damaged ({damage}); rebuilt from sources",
+        None,
+        damage=damage,
+        documents=result.documents,
+    )
+    for listener in list(_LISTENERS):
+        listener(healed)
+    return healed
+
+
+def healing(
+    reset: Callable[[Settings], None] | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Run a reader or writer of the index (first argument: the settings; ``db=`` if given);
+    when the index fails under it, find out why, rebuild it if it is damaged, and run once
+    more. A failure the index does not explain (a damaged database, a bug) goes on up.
+    ``reset`` drops what the caller caches of the old index (the engine's searchers)."""
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            settings: Settings = args[0]  # type: ignore[assignment]
+            depth = getattr(_DEPTH, "n", 0)
+            if depth:
+                return fn(*args, **kwargs)  # the outermost reader heals
+            _DEPTH.n = 1
+            suspect = False
+            try:
+                for attempt in range(HEAL_ATTEMPTS + 1):
+                    try:
+                        return fn(*args, **kwargs)
+                    except Exception as exc:
+                        if attempt == HEAL_ATTEMPTS:
+                            raise
+                        damage = _damage_of(settings, exc)
+                        why = _why(exc)
+                    if reset is not None:
+                        reset(settings)
+                    if damage is None:
+                        # Whoosh failed on an index that looks sound: it may have been
+                        # swapped under the reader. Read again; failing again, it is damage.
+                        if not suspect:
+                            suspect = True
+                            continue
+                        damage = f"unreadable ({why})"
+                    db = kwargs.get("db")
+                    heal(settings, db if isinstance(db, Database) else None, damage)
+                raise AssertionError("unreachable")  # the last attempt returns or raises
+            finally:
+                _DEPTH.n = 0
+
+        return run
+
+    return decorate
+
+
+def _damage_of(settings: Settings, exc: Exception) -> str | None:
+    """What damage ``exc`` shows; ``None`` for a failure of the index that the index on disk
+    does not explain (yet); re-raises a failure that is not the index's."""
+    if isinstance(exc, IndexDamaged):
+        return exc.damage
+    if isinstance(exc, (IncidentbookError, SQLAlchemyError)) or not _is_index_error(exc):
+        raise exc
+    return diagnose(settings.index_dir, deep=True)
+
+
+def _is_index_error(exc: BaseException) -> bool:
+    """Raised from inside Whoosh, or by a file of the index vanishing under a reader."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if "whoosh" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _db(settings: Settings, db: Database | None) -> Database:
@@ -166,6 +382,7 @@ def pending_outbox(db: Database) -> int:
         return int(session.execute(text("SELECT count(*) FROM index_outbox")).scalar_one())
 
 
+@healing()
 def drain_outbox(
     settings: Settings, db: Database | None = None, *, batch: int = DRAIN_BATCH
 ) -> DrainResult:
@@ -260,6 +477,7 @@ def scan_files(settings: Settings, db: Database) -> tuple[FileScan, dict[str, An
     return scan, known
 
 
+@healing()
 def sync_files(settings: Settings, db: Database | None = None) -> int:
     """Reindex runbooks and postmortems changed, added or removed outside the app."""
     database = _db(settings, db)
@@ -321,6 +539,7 @@ def _record_files(
             session.execute(delete(SearchFileRow).where(col(SearchFileRow.path).in_(scan.removed)))
 
 
+@healing()
 def ensure_fresh(settings: Settings, db: Database | None = None) -> None:
     """Drain the outbox and pick up changed files: what every reader calls first."""
     database = _db(settings, db)
@@ -333,15 +552,17 @@ def ensure_fresh(settings: Settings, db: Database | None = None) -> None:
     sync_files(settings, database)
 
 
+@healing()
 def index_document(settings: Settings, doc: Doc) -> None:
     """Index one document now (e.g. a generated document); sources still win on rebuild."""
     with writer_lock(settings):
-        _write(open_index(settings), [doc], [])
+        _write(_open_or_rebuild(settings, _db(settings, None)), [doc], [])
 
 
+@healing()
 def remove_document(settings: Settings, kind: str, doc_id: str) -> None:
     with writer_lock(settings):
-        _write(open_index(settings), [], [f"{kind}:{doc_id}"])
+        _write(_open_or_rebuild(settings, _db(settings, None)), [], [f"{kind}:{doc_id}"])
 
 
 # -- rebuild -------------------------------------------------------------------------------
@@ -417,27 +638,9 @@ def _rebuild_locked(
     expected = total if total is not None else (source_count(settings, db) if docs is None else 0)
     if procs is None:
         procs = 2 if expected > 2000 and (os.cpu_count() or 1) >= 2 else 1
-    if procs > 1:
-        writer = ix.writer(procs=procs, limitmb=128, multisegment=True)
-    else:
-        writer = ix.writer(limitmb=256)
-    counts: dict[str, int] = {}
-    by_path: dict[str | None, str] = {}
-    done = 0
-    try:
-        for doc in docs if docs is not None else all_source_docs(settings, db):
-            writer.add_document(**doc.fields())
-            counts[doc.kind] = counts.get(doc.kind, 0) + 1
-            if doc.path:
-                by_path[doc.path] = doc.uid
-            done += 1
-            if progress is not None and (done % 50 == 0):
-                progress(done, max(expected, done))
-    except BaseException:
-        writer.cancel()
-        shutil.rmtree(fresh, ignore_errors=True)
-        raise
-    writer.commit(optimize=procs <= 1)
+    # Indexing children (procs > 1) die with this process: a kill -9 leaves none behind.
+    with _children_die_with_us() if procs > 1 else contextlib.nullcontext():
+        done, counts, by_path = _build(settings, db, ix, fresh, procs, docs, progress, expected)
     _swap_in(fresh, target)
     with db.write() as session:
         if watermark is not None:
@@ -452,29 +655,111 @@ def _rebuild_locked(
     return RebuildResult(done, seconds, counts)
 
 
+def _build(
+    settings: Settings,
+    db: Database,
+    ix: Any,
+    fresh: Path,
+    procs: int,
+    docs: Iterator[Doc] | None,
+    progress: Progress | None,
+    expected: int,
+) -> tuple[int, dict[str, int], dict[str | None, str]]:
+    """Every source document into the fresh index ``ix``: (documents, per kind, by path)."""
+    if procs > 1:
+        writer = ix.writer(procs=procs, limitmb=128, multisegment=True)
+    else:
+        writer = ix.writer(limitmb=256)
+    counts: dict[str, int] = {}
+    by_path: dict[str | None, str] = {}
+    done = 0
+    try:
+        for doc in docs if docs is not None else all_source_docs(settings, db):
+            writer.add_document(**doc.fields())
+            counts[doc.kind] = counts.get(doc.kind, 0) + 1
+            if doc.path:
+                by_path[doc.path] = doc.uid
+            done += 1
+            if done % 50 == 0:
+                _stage("rebuild_progress")
+                if progress is not None:
+                    progress(done, max(expected, done))
+    except BaseException:
+        writer.cancel()
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    writer.commit(optimize=procs <= 1)
+    return done, counts, by_path
+
+
 def _swap_in(fresh: Path, target: Path) -> None:
+    """Put the finished index in place: readers see the old one or the new, never half of
+    one, nor (where the kernel can exchange two folders in one step) none at all."""
     old = target.with_name(target.name + f".old-{os.getpid()}")
     shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(fresh, target)
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        target.unlink()  # damage: a file where the folder belongs
+    if not (target.is_dir() and _exchange(fresh, target)):
+        if target.exists():
+            os.replace(target, old)
+        os.replace(fresh, target)
+    else:
+        os.replace(fresh, old)  # after the exchange, ``fresh`` holds the old index
     shutil.rmtree(old, ignore_errors=True)
     # Leftovers of rebuilds killed halfway.
     for stale in target.parent.glob(target.name + ".new-*"):
         with contextlib.suppress(ValueError):
             pid = int(stale.name.rsplit("-", 1)[1])
-            if not _alive(pid):
+            if not process_alive(pid):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where the
+    system cannot, and the caller renames twice."""
+    if not sys.platform.startswith("linux"):
         return False
-    except PermissionError:
-        return True
-    return True
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes.append(ctypes.c_uint)
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return bool(result == 0)
+
+
+_PR_SET_PDEATHSIG = 1
+_REBUILDER: list[int] = []  # the pid whose forked children must die with it, while it forks
+
+
+def _die_with_parent() -> None:
+    """In a forked indexing child: be killed when the rebuild that forked it dies (so a
+    ``kill -9`` of ``index rebuild`` leaves no child writing, nor holding a lock)."""
+    if not _REBUILDER or not sys.platform.startswith("linux"):
+        return
+    parent = _REBUILDER[0]
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+os.register_at_fork(after_in_child=_die_with_parent)
+
+
+@contextlib.contextmanager
+def _children_die_with_us() -> Iterator[None]:
+    _REBUILDER[:] = [os.getpid()]
+    try:
+        yield
+    finally:
+        _REBUILDER.clear()
 
 
 def _set_state(settings: Settings, db: Database, key: str, value: str) -> None:
@@ -532,14 +817,20 @@ class IndexStatus:
 def indexed_digests(settings: Settings) -> dict[str, str]:
     if not index_exists(settings.index_dir):
         return {}
-    ix = W.index.open_dir(str(settings.index_dir))
+    ix = open_index(settings, create=False)
     with ix.searcher() as searcher:
         return {str(f["uid"]): str(f.get("digest", "")) for f in searcher.all_stored_fields()}
 
 
+@healing()
 def index_status(settings: Settings, db: Database | None = None) -> IndexStatus:
     """Compare the index with its sources. Changes still queued (outbox rows, files edited
-    since the last scan) are reported as pending, not as drift: the next reader drains them."""
+    since the last scan) are reported as pending, not as drift: the next reader drains them.
+    A damaged index is healed first (``healing``)."""
+    return _status_of(settings, db)
+
+
+def _status_of(settings: Settings, db: Database | None) -> IndexStatus:
     database = _db(settings, db)
     exists = index_exists(settings.index_dir)
     indexed = indexed_digests(settings)
@@ -586,14 +877,30 @@ def index_status(settings: Settings, db: Database | None = None) -> IndexStatus:
 
 
 def check_index(settings: Settings, db: Database) -> CheckResult:
-    """``incidentbook verify``: the search index holds exactly what its sources say."""
+    """``incidentbook verify``: the search index is sound and holds exactly what its sources
+    say. Verify only reports: a damaged index is a problem here (the next search heals it)."""
     result = CheckResult("search_index")
+    hint = " (fix: incidentbook index rebuild)"
+    damage = diagnose(settings.index_dir, deep=True)
+    if damage is not None:
+        result.problems.append(f"search index damaged ({damage}){hint}")
+        return result
     if not index_exists(settings.index_dir):
         # No index yet is not drift: the first search builds it.
         return result
-    status = index_status(settings, db)
+    try:
+        status = _status_of(settings, db)
+    except IndexDamaged as exc:
+        result.problems.append(f"search index damaged ({exc.damage}){hint}")
+        return result
+    except (IncidentbookError, SQLAlchemyError):
+        raise
+    except Exception as exc:
+        if not _is_index_error(exc):
+            raise
+        result.problems.append(f"search index damaged (unreadable ({_why(exc)})){hint}")
+        return result
     result.checked = status.documents + len(status.missing)
-    hint = " (fix: incidentbook index rebuild)"
     result.problems.extend(f"{uid}: not in the search index{hint}" for uid in status.missing)
     result.problems.extend(f"{uid}: indexed copy is out of date{hint}" for uid in status.stale)
     result.problems.extend(f"{uid}: indexed but its source is gone{hint}" for uid in status.extra)

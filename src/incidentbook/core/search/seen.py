@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from incidentbook.clock import to_iso_short
 from incidentbook.core.search.documents import lessons_for_incident
-from incidentbook.core.search.engine import Hit, document, prepare, run_query, similar_to_text
+from incidentbook.core.search.engine import (
+    Hit,
+    document,
+    healing,
+    prepare,
+    run_query,
+    similar_to_text,
+)
 from incidentbook.core.search.query import ParsedQuery
 
 if TYPE_CHECKING:
@@ -47,6 +54,7 @@ class SeenBefore:
         }
 
 
+@healing
 def seen_before(
     settings: Settings,
     *,
