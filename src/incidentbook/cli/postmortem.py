@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
-from incidentbook.errors import CheckFailed, IncidentbookError, UsageError
+from incidentbook.errors import CheckFailed, IncidentbookError, NotFoundError, UsageError
 from incidentbook.fs import read_text
 
 
@@ -77,6 +77,8 @@ def lint_cmd(ctx: click.Context, files: tuple[str, ...], strict: bool, as_json: 
         name = str(path)
         try:
             findings = lint_text(read_text(path), source=name)
+        except NotFoundError:
+            raise  # a FILE named that is not there is a usage error (exit 2)
         except IncidentbookError as exc:
             findings = [Finding(1, 1, ERROR, "unreadable", without_path(str(exc), path))]
         errors = [f for f in findings if f.severity == ERROR or strict]
