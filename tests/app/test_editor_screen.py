@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Markdown, TextArea
+from textual.widgets import DataTable, TextArea
 
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents.model import ACTION_PREFIX
@@ -16,7 +16,9 @@ from incidentbook.core.events.store import events_by_prefix
 from incidentbook.services import Services
 from incidentbook.ui.app import IncidentbookApp
 from incidentbook.ui.screens.editor import EditorScreen, start_postmortem
+from incidentbook.ui.widgets.document_view import DocumentView
 from tests.support.app import settle
+from tests.support.painted import painted_text
 
 SIZE = (140, 40)
 
@@ -60,9 +62,11 @@ async def test_loads_previews_lints_and_jumps_to_the_line(
         area = screen.query_one("#editor-source", TextArea)
         assert area.text == text
         assert area.language == "markdown"
-        preview = screen.query_one("#editor-preview", Markdown)
+        preview = screen.query_one("#editor-preview", DocumentView)
         assert "# Postmortem: Duplicate postings" in preview.source
-        assert "incidentbook:begin" not in preview.source  # comments are not previewed
+        shown = painted_text(preview)
+        assert "Postmortem: Duplicate postings" in shown
+        assert "incidentbook:begin" not in shown  # comments are not previewed
         assert (blame_line, "person-as-cause") in _findings(screen)
         table = screen.query_one("#findings", DataTable)
         assert table.row_count == len(screen.findings)
@@ -100,7 +104,8 @@ async def test_typing_updates_preview_and_lint_live(
         line = area.text.split("\n").index("We should have paged sooner.") + 1
         assert (line, "hindsight") in _findings(screen)
         assert (
-            "We should have paged sooner." in screen.query_one("#editor-preview", Markdown).source
+            "We should have paged sooner."
+            in screen.query_one("#editor-preview", DocumentView).source
         )
         assert screen.dirty
         assert path.read_text(encoding="utf-8") != area.text  # not saved yet

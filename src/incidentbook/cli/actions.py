@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option
+from incidentbook.cli.problems import fail_unreadable, report_unreadable
+from incidentbook.text import plural
 
 if TYPE_CHECKING:
     pass
@@ -69,9 +71,10 @@ def list_cmd(ctx: click.Context, overdue: bool, status: str, no_sync: bool, as_j
 @json_option
 @click.pass_context
 def sync_cmd(ctx: click.Context, as_json: bool) -> None:
-    """Re-read every document and record changed action items as events."""
+    """Re-read every document and record changed action items as events (a file that cannot
+    be read is named on stderr and the rest are read; exit 1)."""
     state = cli_state(ctx)
-    reports = state.services.documents.sync_all(state.context("documents re-read"))
+    reports, problems = state.services.documents.sync_workspace(state.context("documents re-read"))
     changed = [r for r in reports if r.changed]
 
     def human() -> None:
@@ -81,3 +84,5 @@ def sync_cmd(ctx: click.Context, as_json: bool) -> None:
                 click.echo(f"  {event['key']}: {event['type']} -> {event['status']}")
 
     emit([r.to_dict() for r in reports], as_json, human)
+    report_unreadable(problems, "skipped")
+    fail_unreadable("actions sync", problems, f"{plural(len(reports), 'document')} read")

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option
+from incidentbook.cli.problems import fail_unreadable, indexed_unreadable, report_unreadable
 from incidentbook.cli.terminal import fancy
+from incidentbook.text import plural
 
 if TYPE_CHECKING:
     from incidentbook.core.search.indexer import Healed
@@ -65,6 +67,9 @@ def rebuild_cmd(ctx: click.Context, procs: int | None, as_json: bool) -> None:
         click.echo(f"indexed {result.documents} documents ({kinds}) in {result.seconds:.1f}s")
 
     emit(result.to_dict(), as_json, human)
+    problems = indexed_unreadable(services.settings)
+    report_unreadable(problems, "indexed without its front matter")
+    fail_unreadable("index rebuild", problems, f"{plural(result.documents, 'document')} indexed")
 
 
 @index.command("status")

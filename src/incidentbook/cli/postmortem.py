@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from incidentbook.cli.output import cli_state, emit, json_option, reason_option
-from incidentbook.errors import CheckFailed
+from incidentbook.errors import CheckFailed, IncidentbookError, NotFoundError, UsageError
 from incidentbook.fs import read_text
 
 
@@ -53,18 +53,34 @@ def new_cmd(
 
 
 @postmortem.command("lint")
-@click.argument("files", metavar="FILE...", nargs=-1, required=True)
+@click.argument("files", metavar="[FILE...]", nargs=-1)
 @click.option("--strict", is_flag=True, help="Warnings fail too.")
 @json_option
 @click.pass_context
 def lint_cmd(ctx: click.Context, files: tuple[str, ...], strict: bool, as_json: bool) -> None:
-    """Check sections, action items and blameless language; exit 1 on errors."""
-    from incidentbook.core.documents.lint import ERROR, lint_text
+    """Check sections, action items and blameless language; exit 1 on errors. With no FILE,
+    every document under postmortems/. A file that cannot be read (bad front matter) is an
+    error finding of its own, and the rest are still linted."""
+    from incidentbook.core.documents.files import document_files, without_path
+    from incidentbook.core.documents.lint import ERROR, Finding, lint_text
 
+    if files:
+        paths = [Path(name) for name in files]
+    else:
+        settings = cli_state(ctx).services.settings
+        paths = document_files(settings)
+        if not paths:
+            raise UsageError(f"no documents under {settings.postmortems_dir} to lint")
     report = []
     failed = False
-    for name in files:
-        findings = lint_text(read_text(Path(name)), source=name)
+    for path in paths:
+        name = str(path)
+        try:
+            findings = lint_text(read_text(path), source=name)
+        except NotFoundError:
+            raise  # a FILE named that is not there is a usage error (exit 2)
+        except IncidentbookError as exc:
+            findings = [Finding(1, 1, ERROR, "unreadable", without_path(str(exc), path))]
         errors = [f for f in findings if f.severity == ERROR or strict]
         failed = failed or bool(errors)
         report.append((name, findings))

@@ -6,6 +6,7 @@ import click
 
 from incidentbook.cli.index import heal_warnings
 from incidentbook.cli.output import cli_state, emit, json_option
+from incidentbook.cli.problems import indexed_unreadable, report_unreadable
 from incidentbook.cli.terminal import bold_marks, styled
 
 KIND_CHOICES = ("incident", "alert_group", "change", "runbook", "postmortem", "premortem")
@@ -59,3 +60,5 @@ def search_cmd(
             click.echo("    " + hit.marked(*marks))
 
     emit({"query": text, "hits": [h.to_dict() for h in hits]}, as_json, human)
+    # Found what it could; a file read without its front matter is named, not a failure.
+    report_unreadable(indexed_unreadable(services.settings), "searched without its front matter")

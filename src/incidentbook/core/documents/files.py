@@ -1,9 +1,16 @@
-"""Where documents live on disk: the files under ``postmortems/`` and their workspace paths."""
+"""Where documents live on disk: the files under ``postmortems/``, their workspace paths, and
+which of them cannot be read (``unreadable``: bad or refused front matter, not UTF-8)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from incidentbook.errors import IncidentbookError
+from incidentbook.frontmatter import split_lenient
+from incidentbook.fs import read_text
 
 from incidentbook.fs import markdown_files
 
@@ -42,3 +49,35 @@ def registered_file(settings: Settings, registered: str) -> Path:
     """The file a document's recorded path names (relative paths are in the workspace)."""
     path = Path(registered)
     return path if path.is_absolute() else settings.workspace / path
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A Markdown file a whole-workspace command could not read in full: ``path`` as shown
+    (workspace-relative), ``problem`` why (without the path)."""
+
+    path: str
+    problem: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "problem": self.problem}
+
+
+def unreadable(settings: Settings, paths: Iterable[Path]) -> list[FileProblem]:
+    """The files among ``paths`` whose text or front matter cannot be read (a YAML bomb,
+    nesting past the limit, invalid YAML, not UTF-8), each with why."""
+    problems: list[FileProblem] = []
+    for path in paths:
+        try:
+            _doc, error = split_lenient(read_text(path))
+        except IncidentbookError as exc:
+            problems.append(FileProblem(shown(settings, path), without_path(str(exc), path)))
+            continue
+        if error is not None:
+            problems.append(FileProblem(shown(settings, path), error))
+    return problems
+
+
+def without_path(message: str, path: Path) -> str:
+    """An error's text without the file's path at its front (the caller shows the path)."""
+    return message.removeprefix(f"{path}:").strip().replace(str(path), "the file")

@@ -17,7 +17,14 @@ from sqlmodel import Session
 from incidentbook.context import Context
 from incidentbook.core.documents import actions as act
 from incidentbook.core.documents import store
-from incidentbook.core.documents.files import document_files, registered_file, relative_path
+from incidentbook.core.documents.files import (
+    FileProblem,
+    document_files,
+    registered_file,
+    relative_path,
+    shown,
+    without_path,
+)
 from incidentbook.core.documents.model import (
     ACTION_DROPPED,
     ACTION_OPENED,
@@ -154,16 +161,26 @@ class DocumentService:
 
     def sync_all(self, ctx: Context) -> list[SyncReport]:
         """Sync every document under ``postmortems/``; a broken file is skipped, not fatal."""
+        return self.sync_workspace(ctx)[0]
+
+    def sync_workspace(self, ctx: Context) -> tuple[list[SyncReport], list[FileProblem]]:
+        """Sync every document under ``postmortems/``: the reports of those read, and each
+        file that could not be read (bad front matter, a duplicate id) with why; one bad file
+        never stops the rest."""
         reports: list[SyncReport] = []
+        problems: list[FileProblem] = []
         for path in document_files(self.settings):
             try:
                 report = self.sync_file(ctx, path)
             except IncidentbookError as exc:
                 log_error("document_sync_failed", str(exc), ctx.correlation_id, path=str(path))
+                problems.append(
+                    FileProblem(shown(self.settings, path), without_path(str(exc), path))
+                )
                 continue
             if report is not None:
                 reports.append(report)
-        return reports
+        return reports, problems
 
     def archive(self, ctx: Context, doc_id: str) -> DocumentState:
         """Mark a document whose file is gone as archived (an event; the row stays). A

@@ -1,10 +1,11 @@
 """``verify``'s checks for the documents feature: re-derive the ``documents`` and
-``action_items`` projections from their events and compare, and find documents whose file is
-gone."""
+``action_items`` projections from their events and compare, find documents whose file is gone,
+and files under ``postmortems/`` that cannot be read."""
 
 from __future__ import annotations
 
 from incidentbook.core.documents import store
+from incidentbook.core.documents.files import document_files, unreadable
 from incidentbook.core.documents.model import (
     ACTION_PREFIX,
     ARCHIVED,
@@ -47,8 +48,13 @@ def check_actions(_settings: Settings, db: Database) -> CheckResult:
 
 def check_document_files(settings: Settings, db: Database) -> CheckResult:
     """Every recorded document still has its file (a moved-away postmortem is reported with
-    its path; ``postmortem archive ID`` marks one that is gone for good)."""
+    its path; ``postmortem archive ID`` marks one that is gone for good), and every file under
+    ``postmortems/`` can be read (bad or refused front matter is reported with its path)."""
     result = CheckResult("document_files")
+    files = document_files(settings)
+    result.checked += len(files)
+    for bad in unreadable(settings, files):
+        result.problems.append(f"{bad.path}: {bad.problem}")
     for doc in store.list_documents(db):
         result.checked += 1
         if doc.status != ARCHIVED and not (settings.workspace / doc.path).exists():

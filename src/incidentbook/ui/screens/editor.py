@@ -1,7 +1,8 @@
 """Document editor: a postmortem or pre-mortem with live preview and blameless lint.
 
 Left, the Markdown source (TextArea with tree-sitter Markdown highlighting); right, the live
-preview rendered by the one parser factory (``make_markdown``) and the lint findings, each of
+preview (``DocumentView``: the one parser factory's tokens, as the HTML export renders them,
+laid out once) and the lint findings, each of
 which jumps to its line. ``ctrl+s`` saves (temp file + rename) and records what changed
 (ticked action items close with an attributed event); ``ctrl+o`` opens ``$EDITOR`` via
 ``app.suspend()``; a file changed on disk outside the app is picked up. ``f9`` exports the
@@ -28,20 +29,19 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static, TextArea
+from textual.widgets import DataTable, Footer, Header, Label, Static, TextArea
 
-from incidentbook.core.documents.blocks import without_comments
 from incidentbook.core.documents.export import default_html_path, export_html
 from incidentbook.core.documents.files import shown
 from incidentbook.core.documents.lint import Finding, lint_text
 from incidentbook.core.documents.model import SyncReport
 from incidentbook.core.documents.postmortem import find_postmortem
-from incidentbook.core.markdown import make_markdown
 from incidentbook.errors import IncidentbookError
 from incidentbook.frontmatter import split
 from incidentbook.fs import atomic_write
 from incidentbook.ui.messages import DataChanged, ScreenRequested, WorkFailed
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.document_view import DocumentView
 from incidentbook.ui.workers import run_in_worker
 
 PREVIEW_DELAY_S = 0.25
@@ -139,7 +139,7 @@ class EditorScreen(DataScreen):
             yield self._text_area()
             with Vertical(id="editor-side"):
                 with VerticalScroll(id="editor-preview-scroll"):
-                    yield Markdown("", id="editor-preview", parser_factory=make_markdown)
+                    yield DocumentView("", id="editor-preview")
                 with Vertical(id="editor-findings"):
                     yield Label("Lint", classes="section-title")
                     yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
@@ -261,7 +261,7 @@ class EditorScreen(DataScreen):
             body = split(text, source=self.path.name).body
         except IncidentbookError:
             body = text
-        self.query_one("#editor-preview", Markdown).update(without_comments(body))
+        self.query_one("#editor-preview", DocumentView).update_source(body)
         self.run_lint(text)
 
     @work(thread=True, exclusive=True, group="editor-lint")

@@ -21,16 +21,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Markdown, OptionList, Static
+from textual.widgets import Button, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from incidentbook.core.markdown import make_markdown
 from incidentbook.core.search import search as search_everything
 from incidentbook.frontmatter import split_lenient
 from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.editor import EditorScreen
 from incidentbook.ui.screens.incident import IncidentScreen
+from incidentbook.ui.widgets.document_view import DocumentView
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
@@ -275,7 +275,8 @@ class SearchScreen(DataScreen):
 
 
 class DocumentViewScreen(Screen[None]):
-    """A runbook, postmortem or pre-mortem rendered as Markdown; ``e`` edits a workspace file."""
+    """A runbook, postmortem or pre-mortem rendered as the HTML export renders it (comments
+    hidden, task boxes shown; ``DocumentView``); ``e`` edits a workspace file."""
 
     DEFAULT_CSS = """
     DocumentViewScreen #doc-scroll { height: 1fr; padding: 0 1; }
@@ -301,7 +302,7 @@ class DocumentViewScreen(Screen[None]):
         yield Header()
         yield Static(Text(f"{self.doc_title} — {self.path}", style="bold"), id="doc-title")
         with VerticalScroll(id="doc-scroll"):
-            yield Markdown(body, parser_factory=make_markdown, id="doc-body")
+            yield DocumentView(body, id="doc-body")
         yield Footer()
 
     def action_edit(self) -> None:
