@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from incidentbook.errors import IncidentbookError
 from incidentbook.frontmatter import split_lenient
-from incidentbook.fs import read_text
-
-from incidentbook.fs import markdown_files
+from incidentbook.fs import markdown_files, read_text
 
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
