@@ -12,8 +12,10 @@ Speed comes from three things Whoosh does not do by default:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import incidentbook.core.search.backend as W
 from incidentbook.clock import to_iso_short
 from incidentbook.core.search import indexer
+from incidentbook.core.search.plain import snippet_source
 from incidentbook.core.search.query import (
     TEXT_FIELDS,
     ParsedQuery,
@@ -60,16 +63,24 @@ class Hit:
     def uid(self) -> str:
         return f"{self.kind}:{self.doc_id}"
 
-    def marked(self, open_mark: str = "**", close_mark: str = "**") -> str:
-        """The snippet with every highlighted span wrapped in the given marks."""
-        out: list[str] = []
+    def segments(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, matched) runs in order: what a face styles."""
+        out: list[tuple[str, bool]] = []
         last = 0
         for start, end in self.highlights:
-            out.append(self.snippet[last:start])
-            out.append(open_mark + self.snippet[start:end] + close_mark)
+            if start > last:
+                out.append((self.snippet[last:start], False))
+            out.append((self.snippet[start:end], True))
             last = end
-        out.append(self.snippet[last:])
-        return "".join(out)
+        if last < len(self.snippet):
+            out.append((self.snippet[last:], False))
+        return out
+
+    def marked(self, open_mark: str = "**", close_mark: str = "**") -> str:
+        """The snippet with every highlighted span wrapped in the given marks."""
+        return "".join(
+            open_mark + text + close_mark if matched else text for text, matched in self.segments()
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -168,6 +179,14 @@ def _refreshed(ix: Any, old: Any) -> Any:
     if len(readers) == 1:
         combined._gen = toc.generation  # a reused leaf still carries its old generation
     return W.searching.Searcher(combined, fromindex=ix, weighting=W.weighting())
+
+
+@contextlib.contextmanager
+def current_searcher(settings: Settings) -> Iterator[Any]:
+    """The cached, current searcher of the workspace's index, held for the with-block."""
+    entry = _entry(settings)
+    with entry.lock:
+        yield _searcher(entry, settings)
 
 
 def close_searchers() -> None:
@@ -376,7 +395,9 @@ def _hit(
     stored = hit.fields()
     if terms is None:
         terms = parsed.match_terms() if parsed is not None else (set(), [])
-    snippet, spans = make_snippet(str(stored.get("body", "")), terms[0], terms[1])
+    kind = str(stored.get("kind", ""))
+    source = snippet_source(kind, str(stored.get("body", "")))
+    snippet, spans = make_snippet(source, terms[0], terms[1])
     created = stored.get("created")
     if isinstance(created, datetime) and created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
@@ -385,7 +406,7 @@ def _hit(
         return tuple(v for v in str(stored.get(name, "")).split(",") if v)
 
     return Hit(
-        kind=str(stored.get("kind", "")),
+        kind=kind,
         doc_id=str(stored.get("doc_id", "")),
         title=str(stored.get("display", "")),
         score=float(hit.score or 0.0),
