@@ -1,0 +1,120 @@
+"""'Did you mean': a query's unknown words corrected from the index's own vocabulary.
+
+A plain word of the query whose stem no document holds is replaced by the nearest stem the
+index does hold (Whoosh's ``ReaderCorrector``: within two edits, the first letter kept, of the
+word as typed or of its stem; the candidate most like the typed word), the corrected query is
+run, and it is suggested only when it finds something. The word shown is how the hits spell
+that stem (the index holds stems: ``webhook`` for "webhooks" too), the spelling most like what
+was typed first.
+
+The index holds stems only, so a typo more than two edits from the right word's stem
+("idempotncy" against ``idempot``) gets no suggestion rather than a far-fetched one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from datetime import datetime
+from difflib import SequenceMatcher
+from typing import TYPE_CHECKING, Any
+
+import incidentbook.core.search.backend as W
+from incidentbook.core.search.engine import current_searcher, document, run_query
+from incidentbook.core.search.query import TEXT_FIELDS, QuerySyntaxError, parse
+
+if TYPE_CHECKING:
+    from incidentbook.settings import Settings
+
+# words this short get one edit at most (two edits turn "fix" into almost anything)
+SHORT_WORD = 4
+SURFACE_HITS = 5
+CANDIDATES = 20  # per field and probe, from Whoosh's corrector
+MIN_LIKENESS = 0.7  # difflib ratio: below it a "correction" is another word ("quiet")
+
+
+def did_you_mean(
+    settings: Settings, query: str, *, kind: str | None = None, now: datetime | None = None
+) -> str | None:
+    """The query with its unknown words corrected, if that query has hits; else ``None``.
+    Reads the index as it is (the caller's search brought it up to date)."""
+    try:
+        parsed = parse(query, now=now or settings.clock())
+    except QuerySyntaxError:
+        return None
+    if not parsed.words:
+        return None
+    corrected = copy.deepcopy(parsed)  # its words point at its own (copied) nodes
+    changed: dict[int, str] = {}
+    with current_searcher(settings) as searcher:
+        reader = searcher.reader()
+        for index, word in enumerate(corrected.words):
+            if any(reader.doc_frequency(f, word.stem) for f in TEXT_FIELDS):
+                continue
+            typed = query[word.start : word.end].lower()
+            better = _nearest(searcher, typed, word.stem)
+            if better is None:
+                return None  # a word nothing is near: no suggestion can find it
+            word.node.words = [better]
+            changed[index] = better
+    if not changed:
+        return None
+    hits = run_query(settings, corrected, kind=kind, limit=SURFACE_HITS)
+    if not hits:
+        return None
+    spelled = _spellings(settings, hits, set(changed.values()))
+    out: list[str] = []
+    last = 0
+    for index, word in enumerate(parsed.words):
+        if index not in changed:
+            continue
+        surface = _closest(query[word.start : word.end].lower(), spelled.get(changed[index]))
+        if surface is None:
+            return None
+        out.append(query[last : word.start])
+        out.append(surface)
+        last = word.end
+    out.append(query[last:])
+    return "".join(out)
+
+
+def _nearest(searcher: Any, typed: str, stem: str) -> str | None:
+    """The index's stem most like the typed word: Whoosh's candidates within the edit
+    distance of the word as typed and of its stem (the index holds stems, and a typo can
+    change how a word stems: "quartely" stems to ``quart``, "quarterly" to ``quarterli``),
+    the one most like the typed word chosen, if it is like enough."""
+    distance = 1 if len(typed) <= SHORT_WORD else 2
+    candidates: set[str] = set()
+    for probe in dict.fromkeys([typed, stem]):
+        for fieldname in TEXT_FIELDS:
+            corrector = searcher.corrector(fieldname)
+            candidates.update(
+                corrector.suggest(probe, limit=CANDIDATES, maxdist=distance, prefix=1)
+            )
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda c: (-_likeness(typed, c), c))
+    return best if _likeness(typed, best) >= MIN_LIKENESS else None
+
+
+def _likeness(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b).ratio()
+
+
+def _spellings(settings: Settings, hits: list[Any], stems: set[str]) -> dict[str, Counter[str]]:
+    """How often the hits' text spells each stem each way (lowercased)."""
+    seen: dict[str, Counter[str]] = {s: Counter() for s in stems}
+    for hit in hits:
+        stored = document(settings, hit.kind, hit.doc_id) or {}
+        text = f"{stored.get('display', '')}\n{stored.get('body', '')}"
+        for start, end, stem in W.token_spans(text):
+            if stem in seen:
+                seen[stem][text[start:end].lower()] += 1
+    return seen
+
+
+def _closest(typed: str, spellings: Counter[str] | None) -> str | None:
+    """The spelling most like the typed word, then the most frequent, then the first."""
+    if not spellings:
+        return None
+    return min(spellings, key=lambda s: (-_likeness(typed, s), -spellings[s], s))
