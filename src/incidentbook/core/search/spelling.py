@@ -14,6 +14,7 @@ The index holds stems only, so a typo more than two edits from the right word's 
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 from datetime import datetime
 from difflib import SequenceMatcher
@@ -59,7 +60,7 @@ def did_you_mean(
             changed[index] = better
     if not changed:
         return None
-    hits = run_query(settings, corrected, kind=kind, limit=SURFACE_HITS)
+    hits = run_query(settings, corrected, kind=kind, limit=SURFACE_HITS, snippets=False)
     if not hits:
         return None
     spelled = _spellings(settings, hits, set(changed.values()))
@@ -79,22 +80,24 @@ def did_you_mean(
 
 
 def _nearest(searcher: Any, typed: str, stem: str) -> str | None:
-    """The index's stem most like the typed word: Whoosh's candidates within the edit
-    distance of the word as typed and of its stem (the index holds stems, and a typo can
-    change how a word stems: "quartely" stems to ``quart``, "quarterly" to ``quarterli``),
-    the one most like the typed word chosen, if it is like enough."""
-    distance = 1 if len(typed) <= SHORT_WORD else 2
+    """The index's stem most like the typed word: Whoosh's candidates within one edit, then
+    two, of the word as typed and of its stem (the index holds stems, and a typo can change
+    how a word stems: "quartely" stems to ``quart``, "quarterly" to ``quarterli``), the one
+    most like the typed word chosen once one is like enough."""
+    most = 1 if len(typed) <= SHORT_WORD else 2
     candidates: set[str] = set()
-    for probe in dict.fromkeys([typed, stem]):
+    for distance in range(1, most + 1):  # one edit is far cheaper to look for than two
         for fieldname in TEXT_FIELDS:
             corrector = searcher.corrector(fieldname)
-            candidates.update(
-                corrector.suggest(probe, limit=CANDIDATES, maxdist=distance, prefix=1)
-            )
-    if not candidates:
-        return None
-    best = min(candidates, key=lambda c: (-_likeness(typed, c), c))
-    return best if _likeness(typed, best) >= MIN_LIKENESS else None
+            for probe in dict.fromkeys([typed, stem]):
+                candidates.update(
+                    corrector.suggest(probe, limit=CANDIDATES, maxdist=distance, prefix=1)
+                )
+        if candidates:
+            best = min(candidates, key=lambda c: (-_likeness(typed, c), c))
+            if _likeness(typed, best) >= MIN_LIKENESS:
+                return best
+    return None
 
 
 def _likeness(a: str, b: str) -> float:
@@ -104,12 +107,20 @@ def _likeness(a: str, b: str) -> float:
 def _spellings(settings: Settings, hits: list[Any], stems: set[str]) -> dict[str, Counter[str]]:
     """How often the hits' text spells each stem each way (lowercased)."""
     seen: dict[str, Counter[str]] = {s: Counter() for s in stems}
+    # a word stems to a prefix of itself but for its last letter ("happy" -> "happi"): look
+    # only at the words that start so, not at every word of the text
+    heads = sorted({s[:-1] if len(s) > W.MINSIZE else s for s in stems}, key=len, reverse=True)
+    words = re.compile(
+        r"(?<![^\W_])(?:" + "|".join(re.escape(h) for h in heads) + r")[^\W_]*", re.IGNORECASE
+    )
     for hit in hits:
         stored = document(settings, hit.kind, hit.doc_id) or {}
         text = f"{stored.get('display', '')}\n{stored.get('body', '')}"
-        for start, end, stem in W.token_spans(text):
+        for found in words.finditer(text):
+            word = found.group().lower()
+            stem = W.stem(word)
             if stem in seen:
-                seen[stem][text[start:end].lower()] += 1
+                seen[stem][word] += 1
     return seen
 
 

@@ -68,7 +68,14 @@ class SearchDone(Message):
     hits: list[Hit]
     millis: float
     fresh: bool = False
-    suggestion: str | None = None
+
+
+@dataclass
+class Suggested(Message):
+    """The "did you mean" for a query (``None``: none), looked for after its hits are shown."""
+
+    query: str
+    suggestion: str | None
 
 
 def hit_label(hit: Hit) -> Text:
@@ -197,8 +204,7 @@ class SearchScreen(DataScreen):
                 services.settings, value, limit=LIMIT, db=services.db, fresh=fresh
             )
             millis = (time.perf_counter() - started) * 1000
-            suggestion = did_you_mean(services.settings, value)
-            return SearchDone(value, hits, millis, fresh, suggestion)
+            return SearchDone(value, hits, millis, fresh)
 
         # A failure is shown in the status line, never a crash.
         run_in_worker(self, find, group="search", subject=value)
@@ -213,7 +219,6 @@ class SearchScreen(DataScreen):
         if not self._current(message.query):
             return  # a later keystroke's search is on its way
         self.hits = message.hits
-        self.suggestion = message.suggestion
         self.last_query = message.query
         self.last_millis = message.millis
         results = self.query_one("#search-results", OptionList)
@@ -221,21 +226,43 @@ class SearchScreen(DataScreen):
         results.add_options([Option(hit_label(h), id=h.uid) for h in message.hits])
         if message.hits:
             results.highlighted = 0
-        count = len(message.hits)
+        self._show_status()
+        self._look_for_suggestion(message.query)
+
+    def _look_for_suggestion(self, value: str) -> None:
+        """The "did you mean" in its own worker, once the hits are shown: the spelling
+        corrector never delays the results of a keystroke."""
+        settings = self.services.settings
+
+        def find() -> Suggested:
+            return Suggested(value, did_you_mean(settings, value))
+
+        # no subject: a failure here is no query error to show (it means no suggestion)
+        run_in_worker(self, find, group="spelling")
+
+    @on(Suggested)
+    def _suggested(self, message: Suggested) -> None:
+        if self._current(message.query) and message.query == self.last_query:
+            self.suggestion = message.suggestion
+            self._show_status()
+
+    def _show_status(self) -> None:
+        count = len(self.hits)
         more = "+" if count >= LIMIT else ""
-        status = Text(f"{count}{more} result{'s' if count != 1 else ''} ({message.millis:.0f} ms)")
-        if message.suggestion is not None:
+        plural = "s" if count != 1 else ""
+        status = Text(f"{count}{more} result{plural} ({self.last_millis:.0f} ms)")
+        if self.suggestion is not None:
             keys = "F7" if count else "enter or F7"
             status.append(" — did you mean: ")
-            status.append(message.suggestion, style="bold")
+            status.append(self.suggestion, style="bold")
             status.append(f"? ({keys})")
         elif not count:
             status.append(" — try fewer words, a prefix*, or remove a filter")
         self.query_one("#search-status", Static).update(status)
 
     def work_failed(self, message: WorkFailed) -> None:
-        if not self._current(message.subject):
-            return
+        if not message.subject or not self._current(message.subject):
+            return  # a later query's, or the spelling worker's (no suggestion, then)
         self.hits = []
         self.suggestion = None
         self.last_query = message.subject
