@@ -12,10 +12,8 @@ Speed comes from three things Whoosh does not do by default:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -179,14 +177,6 @@ def _refreshed(ix: Any, old: Any) -> Any:
     if len(readers) == 1:
         combined._gen = toc.generation  # a reused leaf still carries its old generation
     return W.searching.Searcher(combined, fromindex=ix, weighting=W.weighting())
-
-
-@contextlib.contextmanager
-def current_searcher(settings: Settings) -> Iterator[Any]:
-    """The cached, current searcher of the workspace's index, held for the with-block."""
-    entry = _entry(settings)
-    with entry.lock:
-        yield _searcher(entry, settings)
 
 
 def close_searchers() -> None:

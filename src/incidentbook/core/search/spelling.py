@@ -21,7 +21,8 @@ from difflib import SequenceMatcher
 from typing import TYPE_CHECKING, Any
 
 import incidentbook.core.search.backend as W
-from incidentbook.core.search.engine import current_searcher, document, run_query
+from incidentbook.core.search import indexer
+from incidentbook.core.search.engine import document, run_query
 from incidentbook.core.search.query import TEXT_FIELDS, QuerySyntaxError, parse
 
 if TYPE_CHECKING:
@@ -38,7 +39,10 @@ def did_you_mean(
     settings: Settings, query: str, *, kind: str | None = None, now: datetime | None = None
 ) -> str | None:
     """The query with its unknown words corrected, if that query has hits; else ``None``.
-    Reads the index as it is (the caller's search brought it up to date)."""
+    Reads the index as it is (the caller's search brought it up to date), through a reader of
+    its own: the corrector's walk over the vocabulary never holds up the next search."""
+    if not indexer.index_exists(settings.index_dir):
+        return None
     try:
         parsed = parse(query, now=now or settings.clock())
     except QuerySyntaxError:
@@ -47,13 +51,12 @@ def did_you_mean(
         return None
     corrected = copy.deepcopy(parsed)  # its words point at its own (copied) nodes
     changed: dict[int, str] = {}
-    with current_searcher(settings) as searcher:
-        reader = searcher.reader()
+    with indexer.open_index(settings, create=False).reader() as reader:
         for index, word in enumerate(corrected.words):
             if any(reader.doc_frequency(f, word.stem) for f in TEXT_FIELDS):
                 continue
             typed = query[word.start : word.end].lower()
-            better = _nearest(searcher, typed, word.stem)
+            better = _nearest(reader, typed, word.stem)
             if better is None:
                 return None  # a word nothing is near: no suggestion can find it
             word.node.words = [better]
@@ -79,7 +82,7 @@ def did_you_mean(
     return "".join(out)
 
 
-def _nearest(searcher: Any, typed: str, stem: str) -> str | None:
+def _nearest(reader: Any, typed: str, stem: str) -> str | None:
     """The index's stem most like the typed word: Whoosh's candidates within one edit, then
     two, of the word as typed and of its stem (the index holds stems, and a typo can change
     how a word stems: "quartely" stems to ``quart``, "quarterly" to ``quarterli``), the one
@@ -88,7 +91,7 @@ def _nearest(searcher: Any, typed: str, stem: str) -> str | None:
     candidates: set[str] = set()
     for distance in range(1, most + 1):  # one edit is far cheaper to look for than two
         for fieldname in TEXT_FIELDS:
-            corrector = searcher.corrector(fieldname)
+            corrector = reader.corrector(fieldname)
             for probe in dict.fromkeys([typed, stem]):
                 candidates.update(
                     corrector.suggest(probe, limit=CANDIDATES, maxdist=distance, prefix=1)
