@@ -36,6 +36,11 @@ def status(screen: SearchScreen) -> str:
     return str(screen.query_one("#search-status", Static).render())
 
 
+def footer_keys(screen: SearchScreen) -> set[str]:
+    """The keys the footer shows now (a binding its screen refuses is not active)."""
+    return {key for key, active in screen.active_bindings.items() if active.binding.show}
+
+
 def prompts(screen: SearchScreen) -> list[str]:
     options = screen.query_one("#search-results", OptionList)
     return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
@@ -97,11 +102,13 @@ async def test_a_typo_gets_did_you_mean_and_enter_takes_it(app: IncidentbookApp)
         assert screen.hits == []
         assert screen.suggestion == "processor"
         assert "did you mean: processor?" in status(screen)
+        assert footer_keys(screen) >= {"f7"}
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, SearchScreen)  # nothing was opened
         assert query_text(screen) == "processor"
         assert screen.suggestion is None and "did you mean" not in status(screen)
+        assert "f7" not in footer_keys(screen)
         assert [h.title for h in screen.hits if h.kind == "incident"] == [
             "Duplicate postings from processor webhooks"
         ]

@@ -115,7 +115,11 @@ class SearchScreen(DataScreen):
             for kind, label, key in KINDS
         ],
         Binding(
-            "f7", "accept_suggestion", "Did you mean", show=False, id="search.did_you_mean"
+            "f7",
+            "accept_suggestion",
+            "Did you mean",
+            id="search.did_you_mean",
+            tooltip="Search the suggested spelling instead",
         ),
     ]
 
@@ -150,6 +154,12 @@ class SearchScreen(DataScreen):
         self._light_chips(self.initial)
         super().on_mount()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """F7 is in the footer only while there is a "did you mean" to take."""
+        if action == "accept_suggestion" and self.suggestion is None:
+            return False
+        return super().check_action(action, parameters)
+
     @property
     def kinds(self) -> set[str]:
         """The kinds the query's ``kind:`` filters name (what the lit chips show)."""
@@ -181,7 +191,7 @@ class SearchScreen(DataScreen):
             self.open_hit(self.hits[index])
 
     def _start(self, value: str) -> None:
-        self.suggestion = None
+        self._suggest(None)
         if not value.strip():
             self.hits = []
             self.query_one("#search-results", OptionList).clear_options()
@@ -243,8 +253,13 @@ class SearchScreen(DataScreen):
     @on(Suggested)
     def _suggested(self, message: Suggested) -> None:
         if self._current(message.query) and message.query == self.last_query:
-            self.suggestion = message.suggestion
+            self._suggest(message.suggestion)
             self._show_status()
+
+    def _suggest(self, suggestion: str | None) -> None:
+        if suggestion != self.suggestion:
+            self.suggestion = suggestion
+            self.refresh_bindings()
 
     def _show_status(self) -> None:
         count = len(self.hits)
@@ -264,7 +279,7 @@ class SearchScreen(DataScreen):
         if not message.subject or not self._current(message.subject):
             return  # a later query's, or the spelling worker's (no suggestion, then)
         self.hits = []
-        self.suggestion = None
+        self._suggest(None)
         self.last_query = message.subject
         self.query_one("#search-results", OptionList).clear_options()
         self.query_one("#search-status", Static).update(Text(message.error, style="bold red"))
