@@ -39,26 +39,32 @@ def search_cmd(
       incidentbook search '"idempotency key" kind:postmortem'
       incidentbook search 'refund* severity:critical after:30d'
     """
-    from incidentbook.core.search import search
+    from incidentbook.core.search import did_you_mean, search
 
     state = cli_state(ctx)
     services = state.services
     text = " ".join(query)
     with heal_warnings():
         hits = search(services.settings, text, kind=kind, limit=limit, db=services.db)
+        suggestion = did_you_mean(services.settings, text, kind=kind)
 
     marks = bold_marks()
 
     def human() -> None:
         if not hits:
             click.echo("no matches")
-            return
         for hit in hits:
             when = hit.created.strftime("%Y-%m-%d") if hit.created else "          "
             head = styled(f"{hit.kind:<11}", fg="cyan")
             click.echo(f"{head} {hit.doc_id}  {when}  {styled(hit.title, bold=True)}")
             click.echo("    " + hit.marked(*marks))
+        if suggestion is not None:
+            click.echo(f"did you mean: {suggestion}")
 
-    emit({"query": text, "hits": [h.to_dict() for h in hits]}, as_json, human)
+    emit(
+        {"query": text, "hits": [h.to_dict() for h in hits], "did_you_mean": suggestion},
+        as_json,
+        human,
+    )
     # Found what it could; a file read without its front matter is named, not a failure.
     report_unreadable(indexed_unreadable(services.settings), "searched without its front matter")

@@ -2,7 +2,8 @@
 
 Modules: ``backend`` (Whoosh, the schema, stems), ``query`` (the query language),
 ``documents`` (sources as index documents), ``indexer`` (the one writer), ``engine`` (ranked
-hits), ``seen`` (past incidents like this one), ``suggest`` (runbook suggestions for
+hits), ``plain`` (Markdown as the plain text snippets are cut from), ``spelling`` ("did you
+mean"), ``seen`` (past incidents like this one), ``suggest`` (runbook suggestions for
 ``core.runbooks.matching``). This package only re-exports; its modules import each other,
 never this facade.
 
@@ -10,6 +11,10 @@ The API other parts call (importing this package imports Whoosh: do it lazily):
 
 * ``search(settings, query, kind=None, limit=10, db=None) -> list[Hit]`` — the query language
   of ``query.parse``; raises ``QuerySyntaxError`` (a ``UsageError``) on a malformed query.
+* ``did_you_mean(settings, query, kind=None) -> str | None`` — the query with its unknown
+  words corrected from the index's vocabulary, when that finds something (``spelling``).
+* ``filter_values(text, name)``, ``toggle_filter(text, name, value)`` — a typed query's
+  filters, read leniently, and one added or removed (the app's chips).
 * ``more_like_this(settings, kind, doc_id, kinds=None, limit=5) -> list[Hit]``
 * ``similar_to_text(settings, text, kinds=None, limit=5, exclude=None) -> list[Hit]``
 * ``search_terms(settings, terms, kind=None, limit=5) -> list[Hit]`` — any-of plain words.
@@ -60,8 +65,15 @@ from incidentbook.core.search.indexer import (
     remove_document,
     sync_files,
 )
-from incidentbook.core.search.query import ParsedQuery, QuerySyntaxError, parse
+from incidentbook.core.search.query import (
+    ParsedQuery,
+    QuerySyntaxError,
+    filter_values,
+    parse,
+    toggle_filter,
+)
 from incidentbook.core.search.seen import SeenBefore, seen_before
+from incidentbook.core.search.spelling import did_you_mean
 
 __all__ = [
     "DOC_KINDS",
@@ -77,9 +89,11 @@ __all__ = [
     "SeenBefore",
     "check_index",
     "close_searchers",
+    "did_you_mean",
     "document",
     "drain_outbox",
     "ensure_fresh",
+    "filter_values",
     "index_document",
     "index_status",
     "lessons_for_incident",
@@ -96,4 +110,5 @@ __all__ = [
     "seen_before",
     "similar_to_text",
     "sync_files",
+    "toggle_filter",
 ]

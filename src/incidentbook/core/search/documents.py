@@ -29,6 +29,7 @@ from incidentbook.core.runbooks.loader import load_runbooks, runbook_files
 from incidentbook.core.runbooks.model import section_text, sections
 from incidentbook.frontmatter import split_lenient
 from incidentbook.fs import markdown_files
+from incidentbook.money import format_minor
 from incidentbook.storage.models import AlertRow, IncidentRow
 from incidentbook.text import as_str_list
 
@@ -185,6 +186,24 @@ def incident_doc(session: Session, incident_id: str) -> Doc | None:
     )
 
 
+MINOR_SUFFIX = "_minor"
+
+
+def money_text(key: str, value: Any, currency: Any) -> str | None:
+    """An annotation or detail that is an amount in minor units (a ``*_minor`` key with an
+    integer value, and a currency) as indexed text, ``delta: −1,234.56 EUR``, through
+    ``incidentbook.money``; ``None`` for anything else. The index never holds the raw number
+    a snippet would show."""
+    if not key.endswith(MINOR_SUFFIX) or not currency:
+        return None
+    try:
+        amount = int(str(value).strip().replace("\u2212", "-"))
+    except ValueError:
+        return None
+    name = key.removesuffix(MINOR_SUFFIX).replace("_", " ") or "amount"
+    return f"{name}: {format_minor(amount, str(currency))}"
+
+
 def _services_of(labels: dict[str, Any]) -> set[str]:
     return {str(labels[k]).lower() for k in ("service", "app", "job") if labels.get(k)}
 
@@ -205,10 +224,13 @@ def alert_group_doc(session: Session, group_key: str) -> Doc | None:
         labels = json.loads(alert.labels or "{}")
         annotations = json.loads(alert.annotations or "{}")
         services.update(_services_of(labels))
+        currency = labels.get("currency") or annotations.get("currency")
         for line in (
             alert.summary,
-            *(str(v) for v in annotations.values()),
-            " ".join(f"{k}={v}" for k, v in sorted(labels.items())),
+            *(money_text(k, v, currency) or str(v) for k, v in annotations.items()),
+            " ".join(
+                money_text(k, v, currency) or f"{k}={v}" for k, v in sorted(labels.items())
+            ),
         ):
             if line and line not in seen_lines and len(seen_lines) < 200:
                 seen_lines.add(line)
@@ -241,7 +263,11 @@ def change_doc(session: Session, change_id: str) -> Doc | None:
     if change is None:
         return None
     lines = [change.summary, f"source {change.source}"]
-    lines += [f"{k}: {v}" for k, v in sorted(change.custom_details.items())]
+    currency = change.custom_details.get("currency")
+    lines += [
+        money_text(k, v, currency) or f"{k}: {v}"
+        for k, v in sorted(change.custom_details.items())
+    ]
     lines += [" ".join(x for x in (link.text, link.href) if x) for link in change.links]
     return Doc(
         kind="change",

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import incidentbook.core.search.backend as W
 from incidentbook.clock import to_iso_short
 from incidentbook.core.search import indexer
+from incidentbook.core.search.plain import snippet_source
 from incidentbook.core.search.query import (
     TEXT_FIELDS,
     ParsedQuery,
@@ -61,16 +62,24 @@ class Hit:
     def uid(self) -> str:
         return f"{self.kind}:{self.doc_id}"
 
-    def marked(self, open_mark: str = "**", close_mark: str = "**") -> str:
-        """The snippet with every highlighted span wrapped in the given marks."""
-        out: list[str] = []
+    def segments(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, matched) runs in order: what a face styles."""
+        out: list[tuple[str, bool]] = []
         last = 0
         for start, end in self.highlights:
-            out.append(self.snippet[last:start])
-            out.append(open_mark + self.snippet[start:end] + close_mark)
+            if start > last:
+                out.append((self.snippet[last:start], False))
+            out.append((self.snippet[start:end], True))
             last = end
-        out.append(self.snippet[last:])
-        return "".join(out)
+        if last < len(self.snippet):
+            out.append((self.snippet[last:], False))
+        return out
+
+    def marked(self, open_mark: str = "**", close_mark: str = "**") -> str:
+        """The snippet with every highlighted span wrapped in the given marks."""
+        return "".join(
+            open_mark + text + close_mark if matched else text for text, matched in self.segments()
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -226,8 +235,14 @@ def prepare(settings: Settings, db: Database | None, fresh: bool) -> None:
 
 @healing
 def run_query(
-    settings: Settings, parsed: ParsedQuery, *, kind: str | None = None, limit: int = 10
+    settings: Settings,
+    parsed: ParsedQuery,
+    *,
+    kind: str | None = None,
+    limit: int = 10,
+    snippets: bool = True,
 ) -> list[Hit]:
+    """The ranked hits of a parsed query (without their snippets: ``snippets=False``)."""
     limit = max(1, min(int(limit), 1000))
     flt = filter_query(parsed, kind)
     entry = _entry(settings)
@@ -237,14 +252,14 @@ def run_query(
             results = searcher.search(
                 W.query.Every(), filter=flt, limit=limit, sortedby="created", reverse=True
             )
-            return _hits(searcher, results, parsed, limit, None)
+            return _hits(searcher, results, parsed, limit, None, snippets)
         phrases = parsed.top_phrases()
         if phrases:
-            return _phrase_search(searcher, parsed, flt, limit, phrases)
+            return _phrase_search(searcher, parsed, flt, limit, phrases, snippets)
         results = searcher.search(to_whoosh(parsed.root), filter=flt, limit=limit)
         if results.scored_length() == 0 and _is_implicit_and(parsed):
             results = searcher.search(to_whoosh(parsed.root, any_of=True), filter=flt, limit=limit)
-        return _hits(searcher, results, parsed, limit, None)
+        return _hits(searcher, results, parsed, limit, None, snippets)
 
 
 def _is_implicit_and(parsed: ParsedQuery) -> bool:
@@ -253,7 +268,12 @@ def _is_implicit_and(parsed: ParsedQuery) -> bool:
 
 
 def _phrase_search(
-    searcher: Any, parsed: ParsedQuery, flt: Any, limit: int, phrases: list[list[str]]
+    searcher: Any,
+    parsed: ParsedQuery,
+    flt: Any,
+    limit: int,
+    phrases: list[list[str]],
+    snippets: bool = True,
 ) -> list[Hit]:
     """Phrases without Whoosh's positional matcher over every candidate.
 
@@ -270,7 +290,9 @@ def _phrase_search(
     ranked = list(results)
     kept = [h for h in ranked if _holds(h.fields(), checks)]
     if len(kept) >= limit or len(ranked) < window:
-        return [_hit(searcher, h, parsed, i + 1) for i, h in enumerate(kept[:limit])]
+        return [
+            _hit(searcher, h, parsed, i + 1, snippet=snippets) for i, h in enumerate(kept[:limit])
+        ]
     reader = searcher.reader()
     candidates: set[int] | None = None
     for word in dict.fromkeys(w for p in phrases for w in p):
@@ -293,7 +315,7 @@ def _phrase_search(
             matched.append(docnum)
     scored = _score_docs(searcher, q, matched)[:limit]
     return [
-        _hit(searcher, _Scored(searcher.stored_fields(d), score), parsed, i + 1)
+        _hit(searcher, _Scored(searcher.stored_fields(d), score), parsed, i + 1, snippet=snippets)
         for i, (score, d) in enumerate(scored)
     ]
 
@@ -372,13 +394,18 @@ def _holds(stored: dict[str, Any], checks: list[tuple[Any, list[str]]]) -> bool:
 
 
 def _hits(
-    searcher: Any, results: Any, parsed: ParsedQuery | None, limit: int, exclude: str | None
+    searcher: Any,
+    results: Any,
+    parsed: ParsedQuery | None,
+    limit: int,
+    exclude: str | None,
+    snippets: bool = True,
 ) -> list[Hit]:
     out: list[Hit] = []
     for hit in results:
         if exclude is not None and hit["uid"] == exclude:
             continue
-        out.append(_hit(searcher, hit, parsed, len(out) + 1))
+        out.append(_hit(searcher, hit, parsed, len(out) + 1, snippet=snippets))
         if len(out) >= limit:
             break
     return out
@@ -390,11 +417,18 @@ def _hit(
     parsed: ParsedQuery | None,
     rank: int,
     terms: tuple[set[str], list[str]] | None = None,
+    *,
+    snippet: bool = True,
 ) -> Hit:
     stored = hit.fields()
     if terms is None:
         terms = parsed.match_terms() if parsed is not None else (set(), [])
-    snippet, spans = make_snippet(str(stored.get("body", "")), terms[0], terms[1])
+    kind = str(stored.get("kind", ""))
+    text = ""
+    spans: list[tuple[int, int]] = []
+    if snippet:
+        source = snippet_source(kind, str(stored.get("body", "")))
+        text, spans = make_snippet(source, terms[0], terms[1])
     created = stored.get("created")
     if isinstance(created, datetime) and created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
@@ -403,12 +437,12 @@ def _hit(
         return tuple(v for v in str(stored.get(name, "")).split(",") if v)
 
     return Hit(
-        kind=str(stored.get("kind", "")),
+        kind=kind,
         doc_id=str(stored.get("doc_id", "")),
         title=str(stored.get("display", "")),
         score=float(hit.score or 0.0),
         rank=rank,
-        snippet=snippet,
+        snippet=text,
         highlights=tuple(spans),
         created=created if isinstance(created, datetime) else None,
         severity=str(stored.get("severity") or "") or None,

@@ -62,12 +62,24 @@ class Node:
 
 
 @dataclass
+class QueryWord:
+    """A plain word of the query (not negated, not a prefix, one stem): where it is in the
+    text and its node, for a spelling correction to replace."""
+
+    start: int
+    end: int
+    stem: str
+    node: Node
+
+
+@dataclass
 class ParsedQuery:
     text: str
     root: Node | None
     filters: dict[str, list[str]]
     after: datetime | None = None
     before: datetime | None = None
+    words: list[QueryWord] = field(default_factory=list)
 
     def match_terms(self) -> tuple[set[str], list[str]]:
         """(stems, prefixes) to highlight: everything positive in the query."""
@@ -114,6 +126,7 @@ def parse(text: str, *, now: datetime | None = None) -> ParsedQuery:
     after: datetime | None = None
     before: datetime | None = None
     tokens: list[tuple[str, Any]] = []
+    plain_words: list[QueryWord] = []
     pos = 0
     stripped = text.strip()
     if not stripped:
@@ -175,6 +188,9 @@ def parse(text: str, *, now: datetime | None = None) -> ParsedQuery:
             node = _word_node(word)
             if negate and node is not None:
                 tokens.append(("-", None))
+            elif node is not None and node.op == "term":
+                start, end = found.start("word"), found.end("word")
+                plain_words.append(QueryWord(start, end, node.words[0], node))
             if node is not None:
                 tokens.append(("node", node))
     if after and before and after >= before:
@@ -186,7 +202,92 @@ def parse(text: str, *, now: datetime | None = None) -> ParsedQuery:
         raise QuerySyntaxError(
             "nothing to search for: every word is too common (like 'the', 'and'); add another"
         )
-    return ParsedQuery(text=text, root=root, filters=filters, after=after, before=before)
+    return ParsedQuery(
+        text=text, root=root, filters=filters, after=after, before=before, words=plain_words
+    )
+
+
+# -- the filters of a query as typed (for the app's chips) ----------------------------------
+
+
+@dataclass(frozen=True)
+class FilterSpan:
+    """One ``name:value[,value]`` of a query as typed: where it is and its raw values."""
+
+    name: str
+    start: int
+    end: int
+    values: tuple[str, ...]
+
+
+def filter_spans(text: str) -> list[FilterSpan]:
+    """Every filter in ``text``, read by the same tokenizer as ``parse`` but never raising
+    (a query being typed is often malformed): what the query's filters are while typing."""
+    spans: list[FilterSpan] = []
+    pos = 0
+    while pos < len(text):
+        found = TOKEN_RE.match(text, pos)
+        if not found or found.end() == pos:
+            pos += 1
+            continue
+        pos = found.end()
+        if found.group("field") is not None:
+            raw = found.group("fvalue").strip('"')
+            values = tuple(v.strip() for v in raw.split(",") if v.strip())
+            name = found.group("field").lower()
+            spans.append(FilterSpan(name, found.start("field"), found.end("fvalue"), values))
+    return spans
+
+
+def _normal(name: str, value: str) -> str | None:
+    try:
+        return _check_filter(name, value)
+    except QuerySyntaxError:
+        return None
+
+
+def filter_values(text: str, name: str) -> set[str]:
+    """The valid values of filter ``name`` in ``text`` as ``parse`` reads them (aliases
+    resolved: ``kind:postmortems`` is ``postmortem``); an invalid value is left out."""
+    return {
+        low
+        for span in filter_spans(text)
+        if span.name == name
+        for value in span.values
+        if (low := _normal(name, value)) is not None
+    }
+
+
+def toggle_filter(text: str, name: str, value: str) -> str:
+    """``text`` with ``name:value`` removed if the query has it (every spelling of it), else
+    added (to the last ``name:`` filter as another value, or at the end)."""
+    wanted = _check_filter(name, value)
+    spans = [s for s in filter_spans(text) if s.name == name]
+    if wanted in filter_values(text, name):
+        out: list[str] = []
+        last = 0
+        for span in spans:
+            kept = [v for v in span.values if _normal(name, v) != wanted]
+            start, end = span.start, span.end
+            if not kept:  # the whole filter goes, with the space on one side of it
+                after_space = start == 0 or text[start - 1].isspace()
+                while end < len(text) and text[end].isspace() and after_space:
+                    end += 1
+                while start > last and text[start - 1].isspace() and end == len(text):
+                    start -= 1
+            out.append(text[last:start])
+            if kept:
+                out.append(f"{name}:{','.join(kept)}")
+            last = end
+        out.append(text[last:])
+        return "".join(out)
+    if spans:
+        span = spans[-1]
+        valid = [v for v in span.values if _normal(name, v) is not None]  # "kind:post" half typed
+        merged = f"{name}:{','.join([*valid, wanted])}"
+        return text[: span.start] + merged + text[span.end :]
+    head = text.rstrip()
+    return f"{head} {name}:{wanted}" if head else f"{name}:{wanted}"
 
 
 def _example(name: str) -> str:

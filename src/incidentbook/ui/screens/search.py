@@ -2,9 +2,13 @@
 
 Every keystroke starts an exclusive thread worker (the previous one's result is dropped), the
 worker posts the hits, and the list shows each with its kind badge, date, title and the snippet
-with the matched words highlighted. Filter chips (F2–F6, or click) restrict the kinds; the query
-language (``kind:`` ``service:`` ``tag:`` ``severity:`` ``status:`` ``after:`` ``before:``,
-"phrases", prefix*) works in the box. Enter opens the incident, runbook or document.
+(clean text, money formatted, by the core) with the matched words highlighted. The query text
+is the one state of the filters: the kind chips light for the ``kind:`` filters the query has
+(read by ``core.search.query``, as the search reads them), and a chip (F2–F6, or click) adds
+or removes its ``kind:`` in the text. The rest of the query language (``service:`` ``tag:``
+``severity:`` ``status:`` ``after:`` ``before:``, "phrases", prefix*) works in the box. A word
+the index does not know gets a "did you mean" from the index's vocabulary (F7 takes it, or
+enter when nothing was found). Enter opens the incident, runbook or document.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from incidentbook.core.search import did_you_mean, filter_values, toggle_filter
 from incidentbook.core.search import search as search_everything
 from incidentbook.frontmatter import split_lenient
 from incidentbook.ui.messages import WorkFailed
@@ -60,10 +65,17 @@ FRESH_EVERY_S = 2.0
 @dataclass
 class SearchDone(Message):
     query: str
-    kinds: tuple[str, ...]
     hits: list[Hit]
     millis: float
     fresh: bool = False
+
+
+@dataclass
+class Suggested(Message):
+    """The "did you mean" for a query (``None``: none), looked for after its hits are shown."""
+
+    query: str
+    suggestion: str | None
 
 
 def hit_label(hit: Hit) -> Text:
@@ -78,12 +90,8 @@ def hit_label(hit: Hit) -> Text:
         text.append(f"  {hit.severity}", style="dim")
     text.append(f"  {hit.title}\n", style="bold")
     snippet = Text("   ")
-    last = 0
-    for start, end in hit.highlights:
-        snippet.append(hit.snippet[last:start])
-        snippet.append(hit.snippet[start:end], style="bold reverse")
-        last = end
-    snippet.append(hit.snippet[last:])
+    for run, matched in hit.segments():
+        snippet.append(run, style="bold reverse" if matched else "")
     text.append_text(snippet)
     return text
 
@@ -106,13 +114,20 @@ class SearchScreen(DataScreen):
             Binding(key, f"toggle_kind('{kind}')", f"Filter {label}", id=f"search.kind.{kind}")
             for kind, label, key in KINDS
         ],
+        Binding(
+            "f7",
+            "accept_suggestion",
+            "Did you mean",
+            id="search.did_you_mean",
+            tooltip="Search the suggested spelling instead",
+        ),
     ]
 
     def __init__(self, query: str = "") -> None:
         super().__init__()
         self.initial = query
-        self.kinds: set[str] = set()
         self.hits: list[Hit] = []
+        self.suggestion: str | None = None  # "did you mean" for the query shown
         self.last_query: str | None = None
         self.last_millis = 0.0
         self.searches = 0
@@ -136,7 +151,19 @@ class SearchScreen(DataScreen):
 
     def on_mount(self) -> None:
         self.query_one("#search-input", Input).focus()
+        self._light_chips(self.initial)
         super().on_mount()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """F7 is in the footer only while there is a "did you mean" to take."""
+        if action == "accept_suggestion" and self.suggestion is None:
+            return False
+        return super().check_action(action, parameters)
+
+    @property
+    def kinds(self) -> set[str]:
+        """The kinds the query's ``kind:`` filters name (what the lit chips show)."""
+        return filter_values(self.query_one("#search-input", Input).value, "kind")
 
     def reload(self) -> None:
         # New data (a command, an outside writer): run the current query again, fresh.
@@ -149,16 +176,22 @@ class SearchScreen(DataScreen):
 
     @on(Input.Changed, "#search-input")
     def _changed(self, event: Input.Changed) -> None:
+        self._light_chips(event.value)
         self._start(event.value)
 
     @on(Input.Submitted, "#search-input")
     def _submitted(self, _event: Input.Submitted) -> None:
-        """Enter in the query box opens the highlighted (at first the best) hit."""
+        """Enter in the query box opens the highlighted (at first the best) hit; with no hit,
+        it takes the "did you mean"."""
+        if not self.hits and self.suggestion is not None:
+            self.action_accept_suggestion()
+            return
         index = self.query_one("#search-results", OptionList).highlighted or 0
         if 0 <= index < len(self.hits):
             self.open_hit(self.hits[index])
 
     def _start(self, value: str) -> None:
+        self._suggest(None)
         if not value.strip():
             self.hits = []
             self.query_one("#search-results", OptionList).clear_options()
@@ -169,38 +202,31 @@ class SearchScreen(DataScreen):
         fresh = not self._fresh_ok or now - self._fresh_at >= FRESH_EVERY_S
         if fresh:
             self._fresh_at = now
-        self.search(value, tuple(sorted(self.kinds)), fresh)
+        self.search(value, fresh)
 
-    def search(self, value: str, kinds: tuple[str, ...], fresh: bool = True) -> None:
+    def search(self, value: str, fresh: bool = True) -> None:
         """Search in a thread worker (the previous search's result is dropped)."""
         services = self.services
 
         def find() -> SearchDone:
             started = time.perf_counter()
             hits = search_everything(
-                services.settings,
-                value,
-                kind=",".join(kinds) or None,
-                limit=LIMIT,
-                db=services.db,
-                fresh=fresh,
+                services.settings, value, limit=LIMIT, db=services.db, fresh=fresh
             )
             millis = (time.perf_counter() - started) * 1000
-            return SearchDone(value, kinds, hits, millis, fresh)
+            return SearchDone(value, hits, millis, fresh)
 
         # A failure is shown in the status line, never a crash.
         run_in_worker(self, find, group="search", subject=value)
 
-    def _current(self, value: str, kinds: tuple[str, ...] | None = None) -> bool:
-        if value != self.query_one("#search-input", Input).value:
-            return False
-        return kinds is None or kinds == tuple(sorted(self.kinds))
+    def _current(self, value: str) -> bool:
+        return value == self.query_one("#search-input", Input).value
 
     @on(SearchDone)
     def _done(self, message: SearchDone) -> None:
         if message.fresh:
             self._fresh_ok = True
-        if not self._current(message.query, message.kinds):
+        if not self._current(message.query):
             return  # a later keystroke's search is on its way
         self.hits = message.hits
         self.last_query = message.query
@@ -210,17 +236,50 @@ class SearchScreen(DataScreen):
         results.add_options([Option(hit_label(h), id=h.uid) for h in message.hits])
         if message.hits:
             results.highlighted = 0
-        count = len(message.hits)
+        self._show_status()
+        self._look_for_suggestion(message.query)
+
+    def _look_for_suggestion(self, value: str) -> None:
+        """The "did you mean" in its own worker, once the hits are shown: the spelling
+        corrector never delays the results of a keystroke."""
+        settings = self.services.settings
+
+        def find() -> Suggested:
+            return Suggested(value, did_you_mean(settings, value))
+
+        # no subject: a failure here is no query error to show (it means no suggestion)
+        run_in_worker(self, find, group="spelling")
+
+    @on(Suggested)
+    def _suggested(self, message: Suggested) -> None:
+        if self._current(message.query) and message.query == self.last_query:
+            self._suggest(message.suggestion)
+            self._show_status()
+
+    def _suggest(self, suggestion: str | None) -> None:
+        if suggestion != self.suggestion:
+            self.suggestion = suggestion
+            self.refresh_bindings()
+
+    def _show_status(self) -> None:
+        count = len(self.hits)
         more = "+" if count >= LIMIT else ""
-        self.query_one("#search-status", Static).update(
-            f"{count}{more} result{'s' if count != 1 else ''} ({message.millis:.0f} ms)"
-            + ("" if count else " — try fewer words, a prefix*, or remove a filter")
-        )
+        plural = "s" if count != 1 else ""
+        status = Text(f"{count}{more} result{plural} ({self.last_millis:.0f} ms)")
+        if self.suggestion is not None:
+            keys = "F7" if count else "enter or F7"
+            status.append(" — did you mean: ")
+            status.append(self.suggestion, style="bold")
+            status.append(f"? ({keys})")
+        elif not count:
+            status.append(" — try fewer words, a prefix*, or remove a filter")
+        self.query_one("#search-status", Static).update(status)
 
     def work_failed(self, message: WorkFailed) -> None:
-        if not self._current(message.subject):
-            return
+        if not message.subject or not self._current(message.subject):
+            return  # a later query's, or the spelling worker's (no suggestion, then)
         self.hits = []
+        self._suggest(None)
         self.last_query = message.subject
         self.query_one("#search-results", OptionList).clear_options()
         self.query_one("#search-status", Static).update(Text(message.error, style="bold red"))
@@ -228,12 +287,23 @@ class SearchScreen(DataScreen):
     # -- filters -------------------------------------------------------------------------
 
     def action_toggle_kind(self, kind: str) -> None:
-        if kind in self.kinds:
-            self.kinds.discard(kind)
-        else:
-            self.kinds.add(kind)
-        self.query_one(f"#chip-{kind}", Button).set_class(kind in self.kinds, "-on")
-        self._start(self.query_one("#search-input", Input).value)
+        """Add or remove ``kind:KIND`` in the query text; the chips follow the text."""
+        box = self.query_one("#search-input", Input)
+        self._set_query(toggle_filter(box.value, "kind", kind))
+
+    def action_accept_suggestion(self) -> None:
+        if self.suggestion is not None:
+            self._set_query(self.suggestion)
+
+    def _set_query(self, value: str) -> None:
+        box = self.query_one("#search-input", Input)
+        box.value = value  # Input.Changed lights the chips and searches
+        box.cursor_position = len(value)
+
+    def _light_chips(self, value: str) -> None:
+        on = filter_values(value, "kind")
+        for kind, _label, _key in KINDS:
+            self.query_one(f"#chip-{kind}", Button).set_class(kind in on, "-on")
 
     @on(Button.Pressed)
     def _chip(self, event: Button.Pressed) -> None:
