@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from incidentbook.clock import Clock, utc_now
+from incidentbook.config import Config, load_config, validate_config
 from incidentbook.errors import WorkspaceError
 from incidentbook.workspace import CONFIG_NAME, STATE_DIR_NAME, resolve_workspace
 
@@ -70,18 +71,24 @@ class Settings:
     def templates_dir(self) -> Path:
         return self.workspace / "templates"
 
+    @cached_property
+    def values(self) -> Config:
+        """The checked settings (``incidentbook.config``): every section's model."""
+        return validate_config(self.config)
+
     def section(self, name: str) -> dict[str, Any]:
+        """A section's keys as the file (and the environment) gave them, without defaults."""
         value = self.config.get(name, {})
         return value if isinstance(value, dict) else {}
 
     @property
     def timezone(self) -> str:
-        return str(self.section("workspace").get("timezone", "UTC"))
+        return self.values.workspace.timezone
 
     @property
     def ledger_url(self) -> str:
         """The ledger's SQLAlchemy URL; a relative SQLite path is relative to the workspace."""
-        url = str(self.section("ledger").get("url", "sqlite:///.incidentbook/ledger.sqlite"))
+        url = self.values.ledger.url
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/"):
             return prefix + str(self.workspace / url[len(prefix) :])
@@ -89,47 +96,17 @@ class Settings:
 
     @property
     def token(self) -> str | None:
-        env_token = os.environ.get(ENV_TOKEN)
-        if env_token:
-            return env_token
-        configured = self.section("server").get("token")
-        return str(configured) if configured else None
+        return self.values.server.token or None
 
     @property
     def alert_group_by(self) -> list[str]:
-        value = self.section("alerts").get("group_by", ["alertname"])
-        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
-
+        return self.values.alerts.group_labels
 
     @property
     def change_window_s(self) -> int:
         """``[alerts] change_window``: how far before an incident's first bad entry (or first
         alert) its deploy context reaches: seconds, or text like "90m", "2h", "1h30m"."""
-        return parse_window(self.section("alerts").get("change_window", "2h"))
-
-
-_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-WINDOW_MAX_S = 7 * 86400
-
-
-def parse_window(value: Any, where: str = "[alerts] change_window") -> int:
-    """A duration of at least 1 s and at most 7 days: an integer of seconds, or text of
-    number-unit parts ("2h", "90m", "1h30m", "45s"); anything else is a WorkspaceError."""
-    seconds: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, str):
-        text = value.strip().lower()
-        parts = re.findall(r"(\d+)\s*([smhd])", text)
-        if parts and re.fullmatch(r"(\s*\d+\s*[smhd])+\s*", text):
-            seconds = sum(int(n) * _WINDOW_UNITS[u] for n, u in parts)
-        elif text.isdigit():
-            seconds = int(text)
-    if seconds is None or not 1 <= seconds <= WINDOW_MAX_S:
-        raise WorkspaceError(
-            f"{where} is {value!r}: give a duration from 1s to 7d, like \"2h\" or \"90m\""
-        )
-    return seconds
+        return self.values.alerts.change_window_s
 
 
 def read_config(workspace: Path) -> dict[str, Any]:
@@ -151,9 +128,10 @@ def load_settings(
     cwd: Path | None = None,
 ) -> Settings:
     root = resolve_workspace(workspace, cwd=cwd)
+    config, _ = load_config(read_config(root), os.environ)  # one line naming a bad setting
     return Settings(
         workspace=root,
-        config=read_config(root),
+        config=config,
         actor=actor or default_actor(),
         clock=clock or utc_now,
     )
