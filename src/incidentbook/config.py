@@ -307,9 +307,11 @@ def overlay_env(
 
 def load_config(
     raw: Mapping[str, Any], environ: Mapping[str, str]
-) -> tuple[dict[str, Any], Config]:
-    """The file's mapping with the environment over it, and its checked model: the file is
-    checked first (an error names it), then the variables over it (an error names them)."""
+) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """The file's mapping with the environment over it, checked, and which variable set
+    which (section, key): the file is checked first (an error names it), then the variables
+    over it (an error names them)."""
     validate_config(raw)
     merged, origins = overlay_env(raw, environ)
-    return merged, validate_config(merged, origins=origins)
+    validate_config(merged, origins=origins)
+    return merged, origins

@@ -9,13 +9,14 @@ from __future__ import annotations
 import getpass
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from incidentbook.clock import Clock, utc_now
-from incidentbook.config import Config, load_config, validate_config
+from incidentbook.config import CONFIG_FILE, Config, load_config, validate_config
 from incidentbook.errors import WorkspaceError
 from incidentbook.workspace import CONFIG_NAME, STATE_DIR_NAME, resolve_workspace
 
@@ -42,6 +43,8 @@ class Settings:
     config: dict[str, Any] = field(default_factory=dict)
     actor: str = field(default_factory=default_actor)
     clock: Clock = utc_now
+    # (section, key) -> the variable that set it (the rest came from the file or defaults)
+    sources: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def state_dir(self) -> Path:
@@ -75,6 +78,10 @@ class Settings:
     def values(self) -> Config:
         """The checked settings (``incidentbook.config``): every section's model."""
         return validate_config(self.config)
+
+    def origin(self, section: str, key: str) -> str:
+        """Where a setting came from, to name in an error: its variable, or the file."""
+        return self.sources.get((section, key), CONFIG_FILE)
 
     def section(self, name: str) -> dict[str, Any]:
         """A section's keys as the file (and the environment) gave them, without defaults."""
@@ -128,10 +135,11 @@ def load_settings(
     cwd: Path | None = None,
 ) -> Settings:
     root = resolve_workspace(workspace, cwd=cwd)
-    config, _ = load_config(read_config(root), os.environ)  # one line naming a bad setting
+    config, sources = load_config(read_config(root), os.environ)  # a bad one: one line
     return Settings(
         workspace=root,
         config=config,
+        sources=sources,
         actor=actor or default_actor(),
         clock=clock or utc_now,
     )
