@@ -18,7 +18,7 @@ from typing import Any
 from incidentbook.clock import Clock, utc_now
 from incidentbook.config import CONFIG_FILE, Config, load_config, validate_config
 from incidentbook.errors import WorkspaceError
-from incidentbook.workspace import CONFIG_NAME, STATE_DIR_NAME, resolve_workspace
+from incidentbook.workspace import CONFIG_NAME, STATE_DB_NAME, STATE_DIR_NAME, resolve_workspace
 
 ENV_ACTOR = "INCIDENTBOOK_ACTOR"
 ENV_TOKEN = "INCIDENTBOOK_TOKEN"
@@ -52,7 +52,7 @@ class Settings:
 
     @property
     def db_path(self) -> Path:
-        return self.state_dir / "state.sqlite"
+        return self.state_dir / STATE_DB_NAME
 
     @property
     def index_dir(self) -> Path:

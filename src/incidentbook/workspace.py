@@ -47,6 +47,7 @@ review_max_age_days = 90
 GITIGNORE = ".incidentbook/\n"
 CONFIG_NAME = "incidentbook.toml"
 STATE_DIR_NAME = ".incidentbook"
+STATE_DB_NAME = "state.sqlite"  # in STATE_DIR_NAME
 ENV_WORKSPACE = "INCIDENTBOOK_WORKSPACE"
 
 

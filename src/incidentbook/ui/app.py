@@ -20,6 +20,7 @@ from textual.screen import Screen
 
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
+from incidentbook.storage.integrity import check_state_file, missing
 from incidentbook.ui.keymap import binding_ids, checked_keymap, checked_theme, ui_classes
 from incidentbook.ui.keys import NAVIGATION_BINDINGS, move, typing_blocks
 from incidentbook.ui.messages import (
@@ -199,6 +200,13 @@ def make_app(settings: Settings, services: Services | None = None) -> Incidentbo
     """Build the app for a workspace, with its theme and keymap (``[app]``; an unknown theme,
     binding id or key is a one-line UsageError). Nothing is opened until the app runs."""
     app = IncidentbookApp(settings, services)
+    # A damaged state database is one line before the app opens, not a notice after it has:
+    # its header and the event log's pages (sqlite3 alone: no SQLAlchemy before first paint).
+    check_state_file(settings.db_path)
+    if not settings.db_path.exists():
+        reason = app.services.missing_state_reason()  # only for a new or lost database
+        if reason is not None:
+            raise missing(settings.db_path, reason)
     configured = settings.values.app
     if configured.theme is not None:
         where = settings.origin("app", "theme")
