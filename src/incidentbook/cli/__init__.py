@@ -271,7 +271,10 @@ class CliState:
             from incidentbook.settings import load_settings
 
             settings = load_settings(self.workspace, actor=self.actor)
-            configure_logging(settings.logs_dir)
+            log = settings.values.log  # [log], or INCIDENTBOOK_LOG_LEVEL and the like
+            configure_logging(
+                settings.logs_dir, level=log.level, max_bytes=log.max_bytes, backups=log.backups
+            )
             self._services = make_services(settings)
         return self._services
 
