@@ -46,8 +46,8 @@ class Services:
 
     def missing_state_reason(self) -> str | None:
         """Why a missing state database must not be made anew: documents refer to it."""
-        from incidentbook.core.documents.files import shown
-        from incidentbook.core.documents.heads import files_recording_heads
+        # Deferred like the rest; files alone (no SQLAlchemy), as the app asks before it paints.
+        from incidentbook.core.documents.files import files_recording_heads, shown
 
         found = files_recording_heads(self.settings)
         if not found:

@@ -82,8 +82,8 @@ def quick_check(path: Path, tables: tuple[str, ...] = CHECKED_TABLES) -> None:
         return
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error as exc:
-        raise damaged(path, f"cannot be opened ({exc})") from None
+    except sqlite3.Error:
+        return  # the open itself will report it
     try:
         existing = {
             name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -95,8 +95,8 @@ def quick_check(path: Path, tables: tuple[str, ...] = CHECKED_TABLES) -> None:
             if rows != [("ok",)]:
                 raise damaged(path, f"is damaged ({rows[0][0]})")
     except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and not is_damage(exc):
-            raise  # busy or locked: not damage
+        if not is_damage(exc):
+            return  # busy, locked or not openable read-only: not damage; the open will say
         raise damaged(path, f"is damaged ({exc})") from None
     finally:
         with contextlib.suppress(sqlite3.Error):

@@ -11,7 +11,12 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from incidentbook.core.documents.files import document_files, shown
+from incidentbook.core.documents.files import (
+    document_files,
+    files_recording_heads,
+    recorded_head,
+    shown,
+)
 from incidentbook.core.documents.model import DOC_PREFIX
 from incidentbook.core.events.chain import head_proof, verify_chain
 from incidentbook.core.events.projection import CheckResult
@@ -23,8 +28,6 @@ from incidentbook.fs import read_text
 from incidentbook.settings import Settings
 from incidentbook.storage.db import Database
 from incidentbook.storage.documents_models import DocumentRow
-
-HEAD_KEY = "head_hash"
 
 
 def recorded_heads(settings: Settings, db: Database) -> list[tuple[Path, str]]:
@@ -43,24 +46,6 @@ def recorded_heads(settings: Settings, db: Database) -> list[tuple[Path, str]]:
         if head:
             heads.append((path, head))
     return heads
-
-
-def recorded_head(path: Path) -> str | None:
-    """The head a document's front matter records, if any (unreadable documents are the
-    documents checks' to report)."""
-    try:
-        doc = split(read_text(path), source=str(path))
-    except (IncidentbookError, OSError, UnicodeDecodeError):
-        return None
-    head = doc.meta.get(HEAD_KEY)
-    return str(head) if head else None
-
-
-def files_recording_heads(settings: Settings) -> list[Path]:
-    """The documents under ``postmortems/`` that record a head of the state's chain: a
-    workspace holding one refers to events, so a missing state database is an error, not a
-    new workspace (the files alone, without the database)."""
-    return [path for path in document_files(settings) if recorded_head(path)]
 
 
 def check_document_references(settings: Settings, db: Database) -> CheckResult:
