@@ -16,6 +16,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,15 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # [log] max_bytes
 DEFAULT_BACKUPS = 5  # [log] backups: incidentbook.jsonl.1 ... .5
 
 
+@dataclass(frozen=True)
+class LogOptions:
+    """``[log]``: the level ("debug" ... "critical") and the rotation."""
+
+    level: str = "info"
+    max_bytes: int = DEFAULT_MAX_BYTES
+    backups: int = DEFAULT_BACKUPS
+
+
 @functools.cache
 def _rotating_handler() -> type[ConcurrentRotatingFileHandler]:
     """concurrent-log-handler's ConcurrentRotatingFileHandler (a lock file beside the log
@@ -73,14 +84,39 @@ class SafeFileHandler(logging.Handler):
     directory in its place), it says so once on stderr and goes on without the file."""
 
     def __init__(
-        self, filename: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, backups: int = DEFAULT_BACKUPS
+        self, filename: Path, options: LogOptions | Callable[[], LogOptions] = LogOptions()
     ) -> None:
         super().__init__()
         self.baseFilename = str(filename)
-        self.max_bytes = max_bytes
-        self.backups = backups
+        # Options may come late (a callable, asked on the first record): reading them may
+        # need the checked settings, which the app's first paint does not wait for.
+        self._options = options
+        self.max_bytes = DEFAULT_MAX_BYTES
+        self.backups = DEFAULT_BACKUPS
         self.broken = False
         self._file: ConcurrentRotatingFileHandler | None = None
+        self.reconfigure(options)
+
+    def reconfigure(self, options: LogOptions | Callable[[], LogOptions]) -> None:
+        """New options (for the rotation, those the file is next opened with)."""
+        if isinstance(options, LogOptions):
+            self._apply(options)
+        else:
+            self._options = options
+            self.setLevel(logging.NOTSET)
+            logger().setLevel(logging.DEBUG)  # until the options are known: filter() decides
+
+    def _apply(self, options: LogOptions) -> None:
+        self._options = options
+        self.max_bytes, self.backups = options.max_bytes, options.backups
+        level = logging.getLevelNamesMapping()[options.level.upper()]
+        self.setLevel(level)
+        logger().setLevel(level)  # records below it are not even made
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(self._options, LogOptions):
+            self._apply(self._options())
+        return record.levelno >= self.level and bool(super().filter(record))
 
     def _opened(self) -> ConcurrentRotatingFileHandler:
         if self._file is None:
@@ -141,30 +177,23 @@ def logger() -> logging.Logger:
 
 
 def configure_logging(
-    logs_dir: Path,
-    *,
-    level: int | str = logging.INFO,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    backups: int = DEFAULT_BACKUPS,
+    logs_dir: Path, options: LogOptions | Callable[[], LogOptions] = LogOptions()
 ) -> Path | None:
-    """Send incidentbook's log records at ``level`` ("debug" ... "critical", ``[log] level``
-    or INCIDENTBOOK_LOG_LEVEL) and above to ``logs_dir/incidentbook.jsonl``, rotated at
-    ``max_bytes`` (idempotent)."""
+    """Send incidentbook's log records at the options' level (``[log] level`` or
+    INCIDENTBOOK_LOG_LEVEL) and above to ``logs_dir/incidentbook.jsonl``, rotated at their
+    ``max_bytes`` (idempotent). A callable is asked for the options on the first record."""
     log = logger()
     path = logs_dir / LOG_FILE
-    if isinstance(level, str):
-        level = logging.getLevelNamesMapping()[level.upper()]
     for handler in log.handlers:
         if isinstance(handler, SafeFileHandler) and Path(handler.baseFilename) == path:
-            log.setLevel(level)
+            handler.reconfigure(options)
             return path
     # When it cannot be made, the handler says so once on the first record; the command goes on.
     with contextlib.suppress(OSError):
         logs_dir.mkdir(parents=True, exist_ok=True)
-    handler = SafeFileHandler(path, max_bytes=max_bytes, backups=backups)
+    handler = SafeFileHandler(path, options)
     handler.setFormatter(JsonLinesFormatter())
     log.addHandler(handler)
-    log.setLevel(level)
     log.propagate = False
     return path
 

@@ -1,27 +1,42 @@
 """Settings: one immutable object, read from a workspace's ``incidentbook.toml``, that the CLI,
 the app and the tests share. Where the workspace is comes from ``workspace``.
 
-Nothing here touches the disk at import time; ``load_settings`` reads ``incidentbook.toml``.
+Nothing here touches the disk at import time; ``load_settings`` reads ``incidentbook.toml`` and
+checks it (``incidentbook.config``'s pydantic models), once per content: a file checked before,
+with no setting in the environment, is taken as checked (``.incidentbook/config.checked``
+holds the digest of the file and of the models), so the app's first paint does not wait on
+pydantic (~100 ms of CPU to import and build the models).
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incidentbook.clock import Clock, utc_now
-from incidentbook.config import CONFIG_FILE, Config, load_config, validate_config
-from incidentbook.errors import WorkspaceError
+from incidentbook.errors import IncidentbookError, WorkspaceError
+from incidentbook.fs import atomic_write
 from incidentbook.workspace import CONFIG_NAME, STATE_DB_NAME, STATE_DIR_NAME, resolve_workspace
+
+# Types only: pydantic is imported when a setting is first checked or read, not on import.
+if TYPE_CHECKING:
+    from incidentbook.config import Config
 
 ENV_ACTOR = "INCIDENTBOOK_ACTOR"
 ENV_TOKEN = "INCIDENTBOOK_TOKEN"
+# INCIDENTBOOK_ variables that are not settings (every other one may be: INCIDENTBOOK_LOG_LEVEL)
+NOT_SETTINGS = frozenset(
+    {"INCIDENTBOOK_WORKSPACE", ENV_ACTOR, "INCIDENTBOOK_CORRELATION_ID", "INCIDENTBOOK_PG_BIN"}
+)
+CHECKED_STAMP = "config.checked"  # in the state directory
 
 
 def default_actor() -> str:
@@ -77,11 +92,14 @@ class Settings:
     @cached_property
     def values(self) -> Config:
         """The checked settings (``incidentbook.config``): every section's model."""
+        # Deferred: pydantic, on the first setting read (after the app's first paint).
+        from incidentbook.config import validate_config
+
         return validate_config(self.config)
 
     def origin(self, section: str, key: str) -> str:
         """Where a setting came from, to name in an error: its variable, or the file."""
-        return self.sources.get((section, key), CONFIG_FILE)
+        return self.sources.get((section, key), CONFIG_NAME)
 
     def section(self, name: str) -> dict[str, Any]:
         """A section's keys as the file (and the environment) gave them, without defaults."""
@@ -117,14 +135,52 @@ class Settings:
 
 
 def read_config(workspace: Path) -> dict[str, Any]:
+    return _parsed(workspace, _config_bytes(workspace))
+
+
+def _config_bytes(workspace: Path) -> bytes:
     path = workspace / CONFIG_NAME
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise WorkspaceError(f"{path}: invalid TOML: {exc}") from None
+        return path.read_bytes()
     except OSError as exc:
         raise WorkspaceError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _parsed(workspace: Path, data: bytes) -> dict[str, Any]:
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise WorkspaceError(f"{workspace / CONFIG_NAME}: invalid TOML: {exc}") from None
+
+
+def _digest(data: bytes) -> str:
+    """What a check of ``data`` depends on: the file and the models that check it."""
+    models = Path(__file__).with_name("config.py").read_bytes()
+    return hashlib.sha256(len(data).to_bytes(8, "big") + data + models).hexdigest()
+
+
+def checked_config(
+    workspace: Path, environ: Mapping[str, str] = os.environ
+) -> tuple[dict[str, Any], dict[tuple[str, str], str]]:
+    """The workspace's settings, checked (the environment over the file), and which variable
+    set which: a bad one is a one-line UsageError. Checked once per content of the file."""
+    data = _config_bytes(workspace)
+    raw = _parsed(workspace, data)
+    stamp = workspace / STATE_DIR_NAME / CHECKED_STAMP
+    from_env = any(n.startswith("INCIDENTBOOK_") and n not in NOT_SETTINGS for n in environ)
+    if not from_env:
+        digest = _digest(data)
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            if stamp.read_text(encoding="utf-8") == digest:
+                return raw, {}
+    # Deferred: pydantic and the models (see the module's docstring).
+    from incidentbook.config import load_config
+
+    config, sources = load_config(raw, environ)
+    if not from_env and stamp.parent.is_dir():
+        with contextlib.suppress(OSError, IncidentbookError):
+            atomic_write(stamp, digest)
+    return config, sources
 
 
 def load_settings(
@@ -135,7 +191,7 @@ def load_settings(
     cwd: Path | None = None,
 ) -> Settings:
     root = resolve_workspace(workspace, cwd=cwd)
-    config, sources = load_config(read_config(root), os.environ)  # a bad one: one line
+    config, sources = checked_config(root)  # a bad setting: one line
     return Settings(
         workspace=root,
         config=config,

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from incidentbook.config import SECTIONS, validate_config
+from incidentbook.errors import UsageError
 from incidentbook.settings import load_settings
 from incidentbook.workspace import DEFAULT_CONFIG
 from tests.support.cli import REPO_ROOT, Cli, event_count
@@ -22,10 +23,11 @@ def _set(workspace: Path, section: str, line: str) -> None:
     config = workspace / "incidentbook.toml"
     key = line.split(" = ")[0]
     text = re.sub(rf"(?m)^{re.escape(key)} = .*\n", "", config.read_text())  # init's own line
-    header = f"[{section}]\n"
-    text = text.replace(header, header + line + "\n", 1) if header in text else (
-        text + f"\n{header}{line}\n"
-    )
+    header = re.compile(rf"(?m)^\[{re.escape(section)}\]\n")
+    if header.search(text):
+        text = header.sub(lambda m: m.group(0) + line + "\n", text, count=1)
+    else:
+        text += f"\n[{section}]\n{line}\n"
     config.write_text(text)
 
 
@@ -195,3 +197,42 @@ def test_variables_that_are_not_settings_are_left_alone(cli: Cli) -> None:
     result = cli("incident", "list", env={"INCIDENTBOOK_ACTOR": "user:x",
                                           "INCIDENTBOOK_PG_BIN": "/nowhere"})
     assert result.exit_code == 0, result.output
+
+
+# -- checked once per content: the app's first paint does not wait on pydantic ---------------
+
+FIRST_PAINT_IMPORTS = """
+import sys
+from incidentbook.settings import load_settings
+from incidentbook.ui.app import make_app
+make_app(load_settings(sys.argv[1]))
+print(sorted(m for m in ("pydantic", "sqlalchemy", "concurrent_log_handler") if m in sys.modules))
+"""
+
+
+def test_a_file_checked_before_is_not_checked_again_but_any_change_is(
+    workspace: Path, subprocess_env: dict[str, str]
+) -> None:
+    import subprocess
+    import sys
+
+    def imported() -> str:
+        return subprocess.run(
+            [sys.executable, "-c", FIRST_PAINT_IMPORTS, str(workspace)],
+            capture_output=True, text=True, check=True, env=subprocess_env,
+        ).stdout.strip()
+
+    assert imported() == "['pydantic']"  # the first start checks the file ...
+    assert imported() == "[]"  # ... later ones, of the same file, need not
+    config = workspace / "incidentbook.toml"
+    config.write_text(config.read_text().replace("keep_runs = 20", "keep_run = 20"))
+    with pytest.raises(UsageError, match="unknown key 'keep_run'"):
+        load_settings(workspace)  # a change is checked
+    config.write_text(config.read_text().replace("keep_run = 20", "keep_runs = 21"))
+    assert load_settings(workspace).values.reconciler.keep_runs == 21
+    env = {**subprocess_env, "INCIDENTBOOK_RECONCILER_KEEP_RUNS": "0"}
+    failed = subprocess.run(
+        [sys.executable, "-c", FIRST_PAINT_IMPORTS, str(workspace)],
+        capture_output=True, text=True, env=env,
+    )
+    assert "INCIDENTBOOK_RECONCILER_KEEP_RUNS: [reconciler] keep_runs is 0" in failed.stderr

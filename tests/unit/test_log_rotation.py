@@ -14,10 +14,10 @@ from tests.support.cli import Cli
 WRITER = r"""
 import sys
 from pathlib import Path
-from incidentbook.obs import configure_logging, log_info
+from incidentbook.obs import LogOptions, configure_logging, log_info
 
 logs, who, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-configure_logging(logs, max_bytes=8192, backups=1000)
+configure_logging(logs, LogOptions(max_bytes=8192, backups=1000))
 sys.stdin.readline()  # every writer starts on the same word
 for n in range(count):
     log_info("test.line", who=who, n=n, pad="x" * 200)
@@ -65,10 +65,10 @@ def test_writers_in_several_processes_across_rotations_lose_and_corrupt_no_line(
 
 
 def test_old_files_beyond_backups_are_deleted(tmp_path: Path) -> None:
-    from incidentbook.obs import configure_logging, log_info, reset_logging
+    from incidentbook.obs import LogOptions, configure_logging, log_info, reset_logging
 
     logs = tmp_path / "logs"
-    configure_logging(logs, max_bytes=4096, backups=2)
+    configure_logging(logs, LogOptions(max_bytes=4096, backups=2))
     try:
         for n in range(200):
             log_info("test.line", n=n, pad="y" * 100)
@@ -97,7 +97,9 @@ def test_the_level_comes_from_the_environment(cli: Cli) -> None:
 
 def test_the_level_comes_from_the_file_too(cli: Cli) -> None:
     config = cli.workspace / "incidentbook.toml"
-    config.write_text(config.read_text() + '\n[log]\nlevel = "warning"\n')
+    text = config.read_text()
+    assert '\n[log]\n' in text and '\nlevel = "info"\n' in text  # as init writes it
+    config.write_text(text.replace('\nlevel = "info"\n', '\nlevel = "warning"\n'))
     assert cli("incident", "open", "--title", "t").exit_code == 0
     assert _log_records(cli.workspace) == []
 

@@ -207,6 +207,8 @@ def make_app(settings: Settings, services: Services | None = None) -> Incidentbo
         reason = app.services.missing_state_reason()  # only for a new or lost database
         if reason is not None:
             raise missing(settings.db_path, reason)
+    if "app" not in settings.config:
+        return app  # (settings.values would import pydantic before the first paint)
     configured = settings.values.app
     if configured.theme is not None:
         where = settings.origin("app", "theme")
