@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from incidentbook.config import Config
 
 ENV_ACTOR = "INCIDENTBOOK_ACTOR"
-ENV_TOKEN = "INCIDENTBOOK_TOKEN"
 # INCIDENTBOOK_ variables that are not settings (every other one may be: INCIDENTBOOK_LOG_LEVEL)
 NOT_SETTINGS = frozenset(
     {"INCIDENTBOOK_WORKSPACE", ENV_ACTOR, "INCIDENTBOOK_CORRELATION_ID", "INCIDENTBOOK_PG_BIN"}

@@ -63,7 +63,8 @@ def serve_cmd(
     POST /v2/enqueue            the same, at PagerDuty's own path (host-only base URLs)
     GET  /healthz, GET /metrics (Prometheus text format)
 
-    The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.
+    The bearer token comes from INCIDENTBOOK_SERVER_TOKEN (or INCIDENTBOOK_TOKEN) or [server]
+    token in incidentbook.toml.
     With --tls-cert and --tls-key (or [server] tls_cert, tls_key) it serves HTTPS.
     A request waits at most [server] lock_wait_seconds (2) for another writer, then answers
     503 with Retry-After: [server] retry_after_seconds (1).
