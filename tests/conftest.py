@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from incidentbook.config import SECTIONS
 from incidentbook.context import Context
 from incidentbook.obs import reset_logging
 from incidentbook.services import Services, make_services
@@ -29,6 +30,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
         "INCIDENTBOOK_CORRELATION_ID",
     ):
         monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):  # nor a setting (INCIDENTBOOK_<SECTION>_<KEY>)
+        if name.startswith("INCIDENTBOOK_") and name.split("_")[1].lower() in SECTIONS:
+            monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     yield
     reset_logging()

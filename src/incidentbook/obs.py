@@ -2,21 +2,29 @@
 
 Each line is one JSON object with ``ts``, ``level``, ``event`` and, for changes, the actor and
 correlation id, so ``jq 'select(.correlation_id=="…")'`` follows one request across the CLI,
-the app and the receiver. Logging is configured explicitly by entry points, never on import.
+the app and the receiver. Logging is configured explicitly by entry points, never on import,
+at the level of ``[log] level`` (or INCIDENTBOOK_LOG_LEVEL); the file rotates by size
+(``[log] max_bytes``, ``backups``) through concurrent-log-handler, whose lock file makes the
+writes and rotations of several processes at once safe.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import sys
-from logging.handlers import WatchedFileHandler
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from incidentbook.clock import to_iso, utc_now
+
+if TYPE_CHECKING:  # the library itself is imported on the first record (see _rotating_handler)
+    from concurrent_log_handler import ConcurrentRotatingFileHandler
 
 LOGGER_NAME = "incidentbook"
 LOG_FILE = "incidentbook.jsonl"
@@ -39,29 +47,113 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(payload, default=str, sort_keys=False)
 
 
-class SafeFileHandler(WatchedFileHandler):
-    """The log file's handler: logging never breaks a command. When the file cannot be opened
-    or written (a read-only or full disk, a directory in its place), it says so once on stderr
-    and goes on without the file."""
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024  # [log] max_bytes
+DEFAULT_BACKUPS = 5  # [log] backups: incidentbook.jsonl.1 ... .5
 
-    def __init__(self, filename: Path) -> None:
-        super().__init__(filename, encoding="utf-8", delay=True)
+
+@dataclass(frozen=True)
+class LogOptions:
+    """``[log]``: the level ("debug" ... "critical") and the rotation."""
+
+    level: str = "info"
+    max_bytes: int = DEFAULT_MAX_BYTES
+    backups: int = DEFAULT_BACKUPS
+
+
+@functools.cache
+def _rotating_handler() -> type[ConcurrentRotatingFileHandler]:
+    """concurrent-log-handler's ConcurrentRotatingFileHandler (a lock file beside the log
+    serialises every process's writes and rotations), reporting its failures to its owner."""
+    # Deferred: the library and portalocker take ~50 ms to import (python -X importtime), and
+    # only the first record written needs them, not every command that might log.
+    from concurrent_log_handler import ConcurrentRotatingFileHandler
+
+    class Rotating(ConcurrentRotatingFileHandler):
+        reporter: SafeFileHandler  # (not ``owner``: the library's name for the file's owner)
+
+        def handleError(self, record: logging.LogRecord) -> None:
+            self.reporter.handleError(record)
+
+    return Rotating
+
+
+class SafeFileHandler(logging.Handler):
+    """The log file's handler: it rotates by size (``max_bytes``, keeping ``backups`` old
+    files), safely when the receiver, the CLI and the app write at once; and logging never
+    breaks a command: when the file cannot be opened or written (a read-only or full disk, a
+    directory in its place), it says so once on stderr and goes on without the file."""
+
+    def __init__(
+        self, filename: Path, options: LogOptions | Callable[[], LogOptions] = LogOptions()
+    ) -> None:
+        super().__init__()
+        self.baseFilename = str(filename)
+        # Options may come late (a callable, asked on the first record): reading them may
+        # need the checked settings, which the app's first paint does not wait for.
+        self._options = options
+        self.max_bytes = DEFAULT_MAX_BYTES
+        self.backups = DEFAULT_BACKUPS
         self.broken = False
+        self._file: ConcurrentRotatingFileHandler | None = None
+        self.reconfigure(options)
+
+    def reconfigure(self, options: LogOptions | Callable[[], LogOptions]) -> None:
+        """New options (for the rotation, those the file is next opened with)."""
+        if isinstance(options, LogOptions):
+            self._apply(options)
+        else:
+            self._options = options
+            self.setLevel(logging.NOTSET)
+            logger().setLevel(logging.DEBUG)  # until the options are known: filter() decides
+
+    def _apply(self, options: LogOptions) -> None:
+        self._options = options
+        self.max_bytes, self.backups = options.max_bytes, options.backups
+        level = logging.getLevelNamesMapping()[options.level.upper()]
+        self.setLevel(level)
+        logger().setLevel(level)  # records below it are not even made
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(self._options, LogOptions):
+            self._apply(self._options())
+        return record.levelno >= self.level and bool(super().filter(record))
+
+    def _opened(self) -> ConcurrentRotatingFileHandler:
+        if self._file is None:
+            handler = _rotating_handler()(
+                self.baseFilename,
+                maxBytes=self.max_bytes,
+                backupCount=self.backups,
+                encoding="utf-8",
+            )
+            handler.reporter = self  # type: ignore[attr-defined]
+            handler.setFormatter(self.formatter)
+            self._file = handler
+        return self._file
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.broken:
             return
         try:
-            super().emit(record)  # opening the file (delay=True) is outside logging's try
+            handler = self._opened()
         except OSError as exc:
             self._give_up(exc)
+            return
+        handler.emit(record)  # its failures come back to handleError
 
     def handleError(self, record: logging.LogRecord) -> None:
-        exc = sys.exc_info()[1]  # a write that failed inside logging's try: a full disk
+        exc = sys.exc_info()[1]  # a file that cannot be opened, locked or written
         if isinstance(exc, OSError):
             self._give_up(exc)
         else:
             super().handleError(record)
+
+    def close(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
+        super().close()
 
     def _give_up(self, exc: OSError) -> None:
         self.broken = True
@@ -84,21 +176,24 @@ def logger() -> logging.Logger:
     return log
 
 
-def configure_logging(logs_dir: Path, *, level: int = logging.INFO) -> Path | None:
-    """Send incidentbook's log records to ``logs_dir/incidentbook.jsonl`` (idempotent)."""
+def configure_logging(
+    logs_dir: Path, options: LogOptions | Callable[[], LogOptions] = LogOptions()
+) -> Path | None:
+    """Send incidentbook's log records at the options' level (``[log] level`` or
+    INCIDENTBOOK_LOG_LEVEL) and above to ``logs_dir/incidentbook.jsonl``, rotated at their
+    ``max_bytes`` (idempotent). A callable is asked for the options on the first record."""
     log = logger()
     path = logs_dir / LOG_FILE
     for handler in log.handlers:
         if isinstance(handler, SafeFileHandler) and Path(handler.baseFilename) == path:
+            handler.reconfigure(options)
             return path
-    try:
+    # When it cannot be made, the handler says so once on the first record; the command goes on.
+    with contextlib.suppress(OSError):
         logs_dir.mkdir(parents=True, exist_ok=True)
-        handler = SafeFileHandler(path)
-    except OSError:
-        return None  # logging must never stop the operator from working
+    handler = SafeFileHandler(path, options)
     handler.setFormatter(JsonLinesFormatter())
     log.addHandler(handler)
-    log.setLevel(level)
     log.propagate = False
     return path
 

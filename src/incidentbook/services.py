@@ -38,7 +38,22 @@ class Services:
     def db(self) -> Database:
         from incidentbook.storage.db import Database
 
-        return Database(self.settings.db_path, lock_wait_s=self.lock_wait_s)
+        return Database(
+            self.settings.db_path,
+            lock_wait_s=self.lock_wait_s,
+            refuse_create=self.missing_state_reason,
+        )
+
+    def missing_state_reason(self) -> str | None:
+        """Why a missing state database must not be made anew: documents refer to it."""
+        # Deferred like the rest; files alone (no SQLAlchemy), as the app asks before it paints.
+        from incidentbook.core.documents.files import files_recording_heads, shown
+
+        found = files_recording_heads(self.settings)
+        if not found:
+            return None
+        many = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        return f"{shown(self.settings, found[0])}{many} record events it held"
 
     @cached_property
     def incidents(self) -> IncidentService:

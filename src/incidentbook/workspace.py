@@ -42,11 +42,27 @@ token = ""
 
 [runbooks]
 review_max_age_days = 90
+
+[log]
+# The JSON-lines log in .incidentbook/logs/ (INCIDENTBOOK_LOG_LEVEL overrides the level); it
+# rotates at max_bytes and keeps this many old files.
+level = "info"
+max_bytes = 10485760
+backups = 5
+
+# Every setting can come from the environment: INCIDENTBOOK_<SECTION>_<KEY>, e.g.
+# INCIDENTBOOK_LEDGER_URL, so a password need not sit in this file.
+#
+# [app]
+# theme = "nord"                  # a Textual theme
+# [app.keys]
+# "incident.resolve" = "ctrl+r"   # binding id = key(s), comma-separated
 """
 
 GITIGNORE = ".incidentbook/\n"
 CONFIG_NAME = "incidentbook.toml"
 STATE_DIR_NAME = ".incidentbook"
+STATE_DB_NAME = "state.sqlite"  # in STATE_DIR_NAME
 ENV_WORKSPACE = "INCIDENTBOOK_WORKSPACE"
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from incidentbook.clock import to_iso
+from incidentbook.config import parse_window
 from incidentbook.core.changes.model import parse_change_event
 from incidentbook.core.ledger.reconcile.model import ReconcileOptions
-from incidentbook.errors import WorkspaceError
+from incidentbook.errors import UsageError
 from incidentbook.services import Services
-from incidentbook.settings import Settings, parse_window
+from incidentbook.settings import Settings
 from incidentbook.testing.clocks import FakeClock
 from incidentbook.testing.synth import write_ledger
 from tests.support.cli import Cli
@@ -139,7 +140,7 @@ def test_change_window_values(value: object, seconds: int) -> None:
 
 @pytest.mark.parametrize("value", ["soon", "0m", "-5m", "8d", True, 2.5, ""])
 def test_bad_change_window_is_a_one_line_error(value: object, settings: Settings) -> None:
-    with pytest.raises(WorkspaceError) as raised:
+    with pytest.raises(UsageError) as raised:
         parse_window(value)
     assert str(raised.value).startswith("[alerts] change_window is ")
     assert "\n" not in str(raised.value)
@@ -151,6 +152,6 @@ def test_bad_change_window_in_the_config_is_exit_2(workspace: Path, cli: Cli) ->
     result = cli("changes", "list")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "incidentbook: error: [alerts] change_window is 'x': give a duration from 1s to 7d, "
-        'like "2h" or "90m"'
+        "incidentbook: error: incidentbook.toml: [alerts] change_window is 'x': "
+        'give a duration from 1s to 7d, like "2h" or "90m"'
     ]

@@ -266,12 +266,18 @@ class CliState:
     @property
     def services(self) -> Services:
         if self._services is None:
-            from incidentbook.obs import configure_logging
+            from incidentbook.obs import LogOptions, configure_logging
             from incidentbook.services import make_services
             from incidentbook.settings import load_settings
 
             settings = load_settings(self.workspace, actor=self.actor)
-            configure_logging(settings.logs_dir)
+
+            def log_options() -> LogOptions:
+                # [log], or INCIDENTBOOK_LOG_LEVEL and the like, checked already; read on the
+                # first record (the app's first paint does not wait for pydantic)
+                return LogOptions(**settings.values.log.model_dump())
+
+            configure_logging(settings.logs_dir, log_options)
             self._services = make_services(settings)
         return self._services
 

@@ -63,29 +63,30 @@ def serve_cmd(
     POST /v2/enqueue            the same, at PagerDuty's own path (host-only base URLs)
     GET  /healthz, GET /metrics (Prometheus text format)
 
-    The bearer token comes from INCIDENTBOOK_TOKEN or [server] token in incidentbook.toml.
+    The bearer token comes from INCIDENTBOOK_SERVER_TOKEN (or INCIDENTBOOK_TOKEN) or [server]
+    token in incidentbook.toml.
     With --tls-cert and --tls-key (or [server] tls_cert, tls_key) it serves HTTPS.
     A request waits at most [server] lock_wait_seconds (2) for another writer, then answers
     503 with Retry-After: [server] retry_after_seconds (1).
     """
-    from incidentbook.receiver.app import DEFAULT_MAX_BODY_BYTES, create_app
+    from incidentbook.receiver.app import create_app
     from incidentbook.receiver.server import bind, build_server, load_tls, parse_listen
     from incidentbook.services import make_services
 
     state = ctx.find_object(CliState)
     assert state is not None
     settings = state.services.settings
-    server = settings.section("server")
-    limit = max_body or _setting(server, "max_body_bytes", DEFAULT_MAX_BODY_BYTES, 1024, 1 << 30)
-    lock_wait = _setting(server, "lock_wait_seconds", DEFAULT_LOCK_WAIT_S, 0.05, 600.0)
-    retry_after = _setting(server, "retry_after_seconds", 1, 1, 3600)
+    server = settings.values.server  # checked when the settings were loaded
+    limit = max_body or server.max_body_bytes
+    lock_wait = server.lock_wait_seconds
+    retry_after = server.retry_after_seconds
     # The receiver's own services: a write waits at most lock_wait for another writer's lock,
     # then the sender is told 503 and Retry-After (the CLI's commands wait longer).
     services = make_services(settings, lock_wait_s=float(lock_wait))
-    address = parse_listen(listen or str(server.get("listen", DEFAULT_LISTEN)))
+    address = parse_listen(listen or server.listen)
     tls = load_tls(
-        tls_cert or _configured_path(settings.workspace, server.get("tls_cert")),
-        tls_key or _configured_path(settings.workspace, server.get("tls_key")),
+        tls_cert or _configured_path(settings.workspace, server.tls_cert),
+        tls_key or _configured_path(settings.workspace, server.tls_key),
     )
     token = settings.token
     if no_auth:
@@ -116,25 +117,8 @@ def serve_cmd(
     log_info("receiver.stop", state.correlation_id)
 
 
-DEFAULT_LOCK_WAIT_S = 2.0
-
-
-def _setting(
-    section: dict[str, object], key: str, default: float, low: float, high: float
-) -> float:
-    """A number from ``[server]`` within [low, high]; anything else is a one-line error."""
-    value = section.get(key, default)
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if number is None or not low <= number <= high:
-        raise UsageError(
-            f"incidentbook.toml: [server] {key} is {value!r}: "
-            f"give a number from {low:g} to {high:g}"
-        )
-    return number
-
-
-def _configured_path(workspace: Path, value: object) -> Path | None:
+def _configured_path(workspace: Path, value: str) -> Path | None:
     """A path from incidentbook.toml, relative to the workspace; ``None`` when unset."""
-    if value is None or value == "":
+    if not value:
         return None
-    return workspace / Path(str(value)).expanduser()
+    return workspace / Path(value).expanduser()

@@ -8,7 +8,7 @@ import click
 
 from incidentbook.cli.output import cli_state, emit, json_option
 from incidentbook.errors import EXIT_FINDINGS, UsageError
-from incidentbook.workspace import init_workspace
+from incidentbook.workspace import STATE_DB_NAME, STATE_DIR_NAME, init_workspace
 
 
 @click.command("init")
@@ -18,6 +18,16 @@ def init_cmd(directory: Path, as_json: bool) -> None:
     """Create a workspace in DIRECTORY (existing files are kept)."""
 
     result = init_workspace(directory)
+    state_db = result.workspace / STATE_DIR_NAME / STATE_DB_NAME
+    if not state_db.exists():
+        # Deferred: SQLAlchemy and the migrations, only when there is a database to make.
+        # Only init makes one where the workspace's documents refer to a lost one.
+        from incidentbook.storage.db import Database
+
+        db = Database(state_db)
+        db.engine  # noqa: B018 -- create and migrate
+        db.dispose()
+        result.created.append(f"{STATE_DIR_NAME}/{STATE_DB_NAME}")
 
     def human() -> None:
         if result.already_existed:

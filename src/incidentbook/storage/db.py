@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from incidentbook.errors import EXIT_FINDINGS, IncidentbookError, WorkspaceError
+from incidentbook.storage.integrity import check_header, damaged, is_damage, missing, quick_check
 
 BUSY_TIMEOUT_MS = 30_000
 LOCK_ATTEMPTS = 5  # whole transactions retried when the lock outlasted the busy timeout
@@ -76,8 +78,17 @@ class Database:
     sets a short one and answers 503 when it runs out); with it set, a timed-out transaction
     is not retried (``lock_attempts`` is 1), so the wait stays within the bound."""
 
-    def __init__(self, path: Path, *, lock_wait_s: float | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        lock_wait_s: float | None = None,
+        refuse_create: Callable[[], str | None] | None = None,
+    ) -> None:
         self.path = path
+        # Asked when the file is missing: why a new, empty database must not be made in its
+        # place (the workspace's documents refer to its events), or None to make one.
+        self.refuse_create = refuse_create
         self.lock_wait_s = lock_wait_s if lock_wait_s is not None else BUSY_TIMEOUT_MS / 1000
         self.lock_attempts = LOCK_ATTEMPTS if lock_wait_s is None else 1
         self._engine: Engine | None = None
@@ -105,26 +116,58 @@ class Database:
                     raise WorkspaceError(
                         f"cannot create state directory {self.path.parent}: {exc.strerror}"
                     ) from None
+                self._check_before_open()
                 engine = make_engine(self.path, round(self.lock_wait_s * 1000))
                 # Deferred: migrations bring Alembic (~130 ms to import, python -X importtime)
                 # and only the first open of an engine needs it, not every import of db.
                 from incidentbook.storage.migrations import upgrade_to_head
 
-                upgrade_to_head(engine)
+                with self.damage_as_error():
+                    upgrade_to_head(engine)
+                quick_check(self.path)  # the event log's pages, once per open
                 self._engine = engine
             return self._engine
+
+    def _check_before_open(self) -> None:
+        """A damaged file is one line (``StateDamaged``); a missing one is made anew only
+        when nothing in the workspace refers to the events it held."""
+        if self.path.exists():
+            check_header(self.path)
+            return
+        reason = self.refuse_create() if self.refuse_create is not None else None
+        if reason is not None:
+            raise missing(self.path, reason)
+
+    @contextmanager
+    def damage_as_error(self) -> Iterator[None]:
+        """SQLite's report of a damaged file (SQLAlchemy's, many lines) as one line."""
+        try:
+            yield
+        except DBAPIError as exc:
+            if is_damage(exc.orig):
+                raise damaged(self.path, f"is damaged ({exc.orig})") from None
+            raise
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A read-only unit of work: one consistent snapshot, never blocks writers."""
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+        engine = self.engine
+        with (
+            self.damage_as_error(),
+            Session(engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A read-write unit of work, committed on success and rolled back on any error."""
         engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        with Session(engine, expire_on_commit=False) as session, session.begin():
+        with (
+            self.damage_as_error(),
+            Session(engine, expire_on_commit=False) as session,
+            session.begin(),
+        ):
             yield session
 
     def keep_open(self) -> sqlite3.Connection:

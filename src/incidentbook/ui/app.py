@@ -23,6 +23,8 @@ from textual.screen import Screen
 from incidentbook.obs import logger
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
+from incidentbook.storage.integrity import check_state_file, missing
+from incidentbook.ui.keymap import binding_ids, checked_keymap, checked_theme, ui_classes
 from incidentbook.ui.keys import NAVIGATION_BINDINGS, move, typing_blocks
 from incidentbook.ui.messages import (
     DatabaseReady,
@@ -226,5 +228,24 @@ class IncidentbookApp(App[None]):
 
 
 def make_app(settings: Settings, services: Services | None = None) -> IncidentbookApp:
-    """Build the app for a workspace. Nothing is opened until the app runs."""
-    return IncidentbookApp(settings, services)
+    """Build the app for a workspace, with its theme and keymap (``[app]``; an unknown theme,
+    binding id or key is a one-line UsageError). Nothing is opened until the app runs."""
+    app = IncidentbookApp(settings, services)
+    # A damaged state database is one line before the app opens, not a notice after it has:
+    # its header and the event log's pages (sqlite3 alone: no SQLAlchemy before first paint).
+    check_state_file(settings.db_path)
+    if not settings.db_path.exists():
+        reason = app.services.missing_state_reason()  # only for a new or lost database
+        if reason is not None:
+            raise missing(settings.db_path, reason)
+    if "app" not in settings.config:
+        return app  # (settings.values would import pydantic before the first paint)
+    configured = settings.values.app
+    if configured.theme is not None:
+        where = settings.origin("app", "theme")
+        app.theme = checked_theme(configured.theme, app.available_themes, where)
+    if configured.keys:
+        # Every screen's module is imported to know their binding ids: only with a keymap.
+        known = binding_ids([IncidentbookApp, *ui_classes()])
+        app.set_keymap(checked_keymap(configured.keys, known, settings.origin("app", "keys")))
+    return app

@@ -1,5 +1,6 @@
 """Where documents live on disk: the files under ``postmortems/``, their workspace paths, and
-which of them cannot be read (``unreadable``: bad or refused front matter, not UTF-8)."""
+which of them cannot be read (``unreadable``: bad or refused front matter, not UTF-8), and
+which record a head of the state's chain (read without the database)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from incidentbook.errors import IncidentbookError
-from incidentbook.frontmatter import split_lenient
+from incidentbook.frontmatter import split, split_lenient
 from incidentbook.fs import markdown_files, read_text
 
 if TYPE_CHECKING:
     from incidentbook.settings import Settings
+
+HEAD_KEY = "head_hash"  # the front matter's record of the chain's head when it was written
 
 
 def document_files(settings: Settings) -> list[Path]:
@@ -79,3 +82,21 @@ def unreadable(settings: Settings, paths: Iterable[Path]) -> list[FileProblem]:
 def without_path(message: str, path: Path) -> str:
     """An error's text without the file's path at its front (the caller shows the path)."""
     return message.removeprefix(f"{path}:").strip().replace(str(path), "the file")
+
+
+def recorded_head(path: Path) -> str | None:
+    """The head a document's front matter records, if any (unreadable documents are the
+    documents checks' to report)."""
+    try:
+        doc = split(read_text(path), source=str(path))
+    except (IncidentbookError, OSError, UnicodeDecodeError):
+        return None
+    head = doc.meta.get(HEAD_KEY)
+    return str(head) if head else None
+
+
+def files_recording_heads(settings: Settings) -> list[Path]:
+    """The documents under ``postmortems/`` that record a head of the state's chain: a
+    workspace holding one refers to events, so a missing state database is an error, not a
+    new workspace (the files alone, without the database)."""
+    return [path for path in document_files(settings) if recorded_head(path)]

@@ -11,17 +11,23 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from incidentbook.core.documents.files import document_files, shown
+from incidentbook.core.documents.files import (
+    document_files,
+    files_recording_heads,
+    recorded_head,
+    shown,
+)
+from incidentbook.core.documents.model import DOC_PREFIX
 from incidentbook.core.events.chain import head_proof, verify_chain
 from incidentbook.core.events.projection import CheckResult
+from incidentbook.core.events.store import stream_events
+from incidentbook.core.incidents import model as incidents
 from incidentbook.errors import IncidentbookError
 from incidentbook.frontmatter import split
 from incidentbook.fs import read_text
 from incidentbook.settings import Settings
 from incidentbook.storage.db import Database
 from incidentbook.storage.documents_models import DocumentRow
-
-HEAD_KEY = "head_hash"
 
 
 def recorded_heads(settings: Settings, db: Database) -> list[tuple[Path, str]]:
@@ -36,14 +42,37 @@ def recorded_heads(settings: Settings, db: Database) -> list[tuple[Path, str]]:
             paths.setdefault(full.resolve(), full)
     heads: list[tuple[Path, str]] = []
     for path in sorted(paths.values()):
-        try:
-            doc = split(read_text(path), source=str(path))
-        except (IncidentbookError, OSError, UnicodeDecodeError):
-            continue  # unreadable documents are the documents checks' to report
-        head = doc.meta.get(HEAD_KEY)
+        head = recorded_head(path)
         if head:
-            heads.append((path, str(head)))
+            heads.append((path, head))
     return heads
+
+
+def check_document_references(settings: Settings, db: Database) -> CheckResult:
+    """Every document this state wrote (one that records a head) still refers to events the
+    database has: its own document events, and its incident's. An older copy of the state
+    database put back (a rollback), or a new one made where documents were, fails here even
+    when the recorded head is still in the chain."""
+    result = CheckResult("document_references")
+    for path in files_recording_heads(settings):
+        try:
+            meta = split(read_text(path), source=str(path)).meta
+        except (IncidentbookError, OSError, UnicodeDecodeError):
+            continue  # the documents checks report an unreadable file
+        result.checked += 1
+        where = shown(settings, path)
+        with db.read() as session:
+            for field, prefix, what in (
+                ("id", DOC_PREFIX, "document"),
+                ("incident", incidents.STREAM_PREFIX, "incident"),
+            ):
+                named = meta.get(field)
+                if named and not stream_events(session, f"{prefix}{named}"):
+                    result.problems.append(
+                        f"{where}: {what} {named} has no events in the state database"
+                        " (an older copy put back, or a new one; restore the newest backup)"
+                    )
+    return result
 
 
 def check_recorded_heads(settings: Settings, db: Database) -> CheckResult:

@@ -23,8 +23,7 @@ from incidentbook.context import Context
 from incidentbook.core.changes.model import DeployContext
 from incidentbook.core.documents import blocks, related, store, templating
 from incidentbook.core.documents.facts import Facts, TimelineEntry, anchor_of, collect
-from incidentbook.core.documents.files import document_files, shown
-from incidentbook.core.documents.heads import HEAD_KEY
+from incidentbook.core.documents.files import HEAD_KEY, document_files, shown
 from incidentbook.core.documents.premortem import coverage_for_incident
 from incidentbook.core.documents.service import DocumentService
 from incidentbook.core.events.store import chain_head

@@ -18,7 +18,7 @@ from incidentbook.core.alerts import store as alert_store
 from incidentbook.core.changes import model as change_model
 from incidentbook.core.changes import store as change_store
 from incidentbook.core.documents.files import document_files, outside_documents
-from incidentbook.core.documents.heads import check_recorded_heads
+from incidentbook.core.documents.heads import check_document_references, check_recorded_heads
 from incidentbook.core.documents.verify import (
     check_actions,
     check_document_files,
@@ -129,6 +129,7 @@ CHECKS: list[Check] = [
     check_document_files,
     check_files_inside,
     check_recorded_heads,
+    check_document_references,
     verify_checkpoints,
     check_fix_plans,
     check_evidence,

@@ -38,7 +38,7 @@ def lint_runbooks(
 ) -> list[LintFinding]:
     rbs = load_runbooks(settings)
     moment = now or settings.clock()
-    max_age = int(settings.section("runbooks").get("review_max_age_days", 90))
+    max_age = settings.values.runbooks.review_max_age_days
     findings: list[LintFinding] = []
     for path in rbs.outside:
         findings.append(
