@@ -30,7 +30,10 @@ class Tmux:
     def _tmux(self, *args: str) -> str:
         env = {k: v for k, v in os.environ.items() if k not in SIZE_VARIABLES}
         done = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True,
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=True,
             env=env,
         )
         return done.stdout
@@ -60,9 +63,7 @@ class Tmux:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", self.session)
 
-    def wait_until(
-        self, ready: Callable[[str], bool], what: str, timeout: float = 60.0
-    ) -> str:
+    def wait_until(self, ready: Callable[[str], bool], what: str, timeout: float = 60.0) -> str:
         """Read the pane until ``ready(screen)``; fail with the last screen at the deadline."""
         deadline = time.monotonic() + timeout
         screen = self.screen()
@@ -73,9 +74,7 @@ class Tmux:
             screen = self.screen()
         return screen
 
-    def wait_for(
-        self, *needles: str, absent: Sequence[str] = (), timeout: float = 60.0
-    ) -> str:
+    def wait_for(self, *needles: str, absent: Sequence[str] = (), timeout: float = 60.0) -> str:
         """Read the pane until every needle is on it and none of ``absent`` is."""
         return self.wait_until(
             lambda s: all(n in s for n in needles) and not any(a in s for a in absent),
