@@ -35,11 +35,11 @@ from incidentbook.ui.screens.triage import TriageScreen
 from incidentbook.ui.workers import run_in_worker
 
 REFRESH_SECONDS = 5.0
-# The garbage collector's thresholds while the app runs. With Python's (700, 10, 10) a full
-# collection over the app's long-lived heap (Textual's render caches, the services: ~160,000
-# objects, ~110 ms of CPU) ran on the UI thread every other key press at 20,000 accounts; with
-# these, none in a run of ``python -m bench repaint`` (the previous thresholds come back on exit).
-GC_THRESHOLDS = (50_000, 20, 100)
+# The garbage collector's thresholds while the app runs (the previous ones come back on exit).
+# With Python's (700, 10, 10) a full collection over the app's long-lived heap (Textual's render
+# caches, the services: ~160,000 objects, ~110 ms of CPU) ran on the UI thread about every other
+# key press at 20,000 accounts (``python -m bench repaint``); with these, none in 80 presses.
+GC_THRESHOLDS = (10_000, 10, 100)
 
 
 class IncidentbookApp(App[None]):
