@@ -93,6 +93,14 @@ def cells(screen: str) -> set[str]:
     return {part.strip() for line in screen.splitlines() for part in re.split(r"[│┃▊▎▏▌]", line)}
 
 
+def group_row(screen: str, group: str) -> int:
+    """Where ``group`` is in the pane's alert-group table (0 for its first row)."""
+    lines = screen.splitlines()
+    header = next(i for i, line in enumerate(lines) if "Group" in line and "Δ" in line)
+    rows = [re.split(r"[│┃]", line)[0].strip("▊ ") for line in lines[header + 1 :]]
+    return next(i for i, row in enumerate(rows) if row.startswith(group + " "))
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([venv_bin("incidentbook"), *args], capture_output=True, text=True)
 
@@ -128,14 +136,8 @@ def test_the_2am_path_by_keys_alone(demo_workspace: Path, tmux: Tmux) -> None:
     tmux.start(f"{app}; echo APP-EXITED-$?; sleep 120", cwd=REPO_ROOT)
 
     # Triage: the reconciler's duplicate_posting group, selected with g/j alone.
-    tmux.wait_for("Alert groups (firing)", GROUP, "Open incidents")
-    tmux.keys("g")
-    screen = tmux.screen()
-    for _ in range(12):
-        if GROUP in cells(screen):  # the detail beside the table names the selection alone
-            break
-        tmux.keys("j")
-        screen = tmux.wait_until(lambda s, before=screen: s != before, "the cursor moving")
+    screen = tmux.wait_for("Alert groups (firing)", GROUP, "Open incidents")
+    tmux.keys("g", *["j"] * group_row(screen, GROUP))
     screen = tmux.wait_until(lambda s: GROUP in cells(s), f"{GROUP} selected")
     assert "none yet" in screen  # no incident for it before the acknowledgement
 
