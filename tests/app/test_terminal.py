@@ -2,61 +2,39 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import REPO_ROOT
+from tests.support.terminal import Tmux
 
 pytestmark = pytest.mark.slow
 
 
-def _pane(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
-                          text=True, check=True).stdout
-
-
-def _wait_for(session: str, *needles: str, timeout: float = 180.0) -> str:
-    """Poll the real terminal until every needle is on screen (bounded)."""
-    deadline = time.monotonic() + timeout
-    screen = ""
-    while time.monotonic() < deadline:
-        screen = _pane(session)
-        if all(n in screen for n in needles):
-            return screen
-        time.sleep(0.25)
-    raise AssertionError(f"never saw {needles!r}; the screen was:\n{screen}")
-
-
 @pytest.fixture
-def tmux_session() -> Iterator[str]:
-    assert shutil.which("tmux"), "tmux is required (scripts/ensure-system-packages installs it)"
-    name = f"ib-{uuid.uuid4().hex[:8]}"
-    yield name
-    subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+def tmux() -> Iterator[Tmux]:
+    terminal = Tmux(140, 40)
+    yield terminal
+    terminal.close()
 
 
-def test_make_run_reaches_triage_in_a_real_terminal(tmp_path: Path, tmux_session: str) -> None:
+def test_make_run_reaches_triage_in_a_real_terminal(tmp_path: Path, tmux: Tmux) -> None:
     workspace = tmp_path / "demo"
-    command = (f"make -s run WORKSPACE={workspace} DEMO_ARGS='--accounts 500 --days 3'; "
-               "echo APP-EXITED-$?; sleep 60")
-    subprocess.run(
-        ["tmux", "new-session", "-d", "-s", tmux_session, "-x", "140", "-y", "40", "-c",
-         str(REPO_ROOT), command],
-        check=True,
+    tmux.start(
+        f"make -s run WORKSPACE={workspace} DEMO_ARGS='--accounts 500 --days 3'; "
+        "echo APP-EXITED-$?; sleep 60",
+        REPO_ROOT,
     )
-    screen = _wait_for(tmux_session, "Alert groups (firing)", "Open incidents", "Help")
+    screen = tmux.wait_for("Alert groups (firing)", "Open incidents", "Help", timeout=180)
     assert "incidentbook" in screen
-    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "?"], check=True)
-    _wait_for(tmux_session, "This screen", "opens the command palette")
-    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "Escape"], check=True)
-    _wait_for(tmux_session, "Open incidents")
-    subprocess.run(["tmux", "send-keys", "-t", tmux_session, "q"], check=True)
-    _wait_for(tmux_session, "APP-EXITED-0", timeout=60)
+    tmux.keys("?")
+    tmux.wait_for("This screen", "opens the command palette")
+    tmux.keys("Escape")
+    # Triage shows around the help dialog too: wait until the dialog itself is gone
+    tmux.wait_for("Open incidents", absent=["opens the command palette"])
+    tmux.keys("q")
+    tmux.wait_for("APP-EXITED-0")
     assert (workspace / "incidentbook.toml").is_file()
     assert (workspace / ".incidentbook" / "demo-built").is_file()
