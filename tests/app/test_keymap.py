@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from incidentbook.services import Services, make_services
 from incidentbook.settings import load_settings
@@ -49,9 +50,9 @@ async def test_a_rebound_key_fires_its_binding_and_the_old_key_no_longer_does(
         await pilot.press("question_mark")  # Help's own key, rebound away
         await settle(pilot)
         assert isinstance(app.screen, TriageScreen)
-        await pilot.press("f2")
+        await pilot.press("ctrl+y")
         await settle(pilot)
-        assert isinstance(app.screen, HelpScreen)
+        assert isinstance(app.screen, HealthScreen)
         await pilot.press("escape")
         await settle(pilot)
         await pilot.press("H")  # Health's own key, rebound to two others
@@ -115,3 +116,23 @@ def test_a_theme_from_the_environment_is_named_by_its_variable(tmp_path: Path) -
     assert result.stderr.startswith(
         "incidentbook: error: INCIDENTBOOK_APP_THEME: [app] theme 'solarised' is not a theme"
     )
+
+
+
+async def test_a_binding_rebound_onto_a_letter_never_acts_while_typing(tmp_path: Path) -> None:
+    """The safe-keys rule judges a binding by the keys the keymap gives it: Refresh, declared
+    on ctrl+r and rebound to ``x``, is refused while a text field has focus, and ``x`` types."""
+    root = init_workspace(tmp_path / "ws").workspace
+    _configure(root, '[app.keys]\n"app.refresh" = "x"\n')
+    app = make_app(load_settings(root))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.check_action("refresh", ()) is True  # nothing typed into yet
+        await pilot.press("slash")
+        await settle(pilot)
+        field = app.focused
+        assert isinstance(field, Input)
+        assert app.check_action("refresh", ()) is False
+        await pilot.press("x")
+        await settle(pilot)
+        assert field.value.endswith("x")

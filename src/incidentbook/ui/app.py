@@ -99,6 +99,7 @@ class IncidentbookApp(App[None]):
         self.services = services or make_services(settings)
         self.db_ready = False
         self.db_error: str | None = None
+        self.keymap_in_use: dict[str, str] = {}  # ui.keys.KEYMAP_ATTRIBUTE
         self._gc_thresholds = gc.get_threshold()
         self.last_event_seq = 0
         self.sub_title = settings.workspace.name
@@ -257,5 +258,6 @@ def make_app(settings: Settings, services: Services | None = None) -> Incidentbo
     if configured.keys:
         # Every screen's module is imported to know their binding ids: only with a keymap.
         known = binding_ids([IncidentbookApp, *ui_classes()])
-        app.set_keymap(checked_keymap(configured.keys, known, settings.origin("app", "keys")))
+        app.keymap_in_use = checked_keymap(configured.keys, known, settings.origin("app", "keys"))
+        app.set_keymap(app.keymap_in_use)
     return app

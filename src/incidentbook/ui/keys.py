@@ -41,17 +41,23 @@ def typing_in(screen: Screen[Any] | None) -> bool:
     return screen is not None and isinstance(screen.focused, TEXT_FIELDS)
 
 
+# The attribute on the app holding the workspace's keymap (binding id -> keys) as applied:
+# a rebound binding is judged by the keys it has now, not those it was declared with.
+KEYMAP_ATTRIBUTE = "keymap_in_use"
+
+
 def typing_blocks(bindings: Iterable[BindingType], action: str, screen: Screen[Any]) -> bool:
     """Whether ``action`` must not run now: a text field has the focus and every key bound
-    to the action in ``bindings`` is a printable one (an action with another key, enter or
-    escape or ctrl+…, stays live)."""
+    to the action in ``bindings`` (as the workspace's keymap binds it) is a printable one (an
+    action with another key, enter or escape or ctrl+…, stays live)."""
     if not typing_in(screen):
         return False
+    keymap: dict[str, str] = getattr(screen.app, KEYMAP_ATTRIBUTE, {})
     keys = [
         key.strip()
         for binding in bindings
         if isinstance(binding, Binding) and _action_name(binding.action) == action
-        for key in binding.key.split(",")
+        for key in keymap.get(binding.id or "", binding.key).split(",")
     ]
     return bool(keys) and all(printable(key) for key in keys)
 
