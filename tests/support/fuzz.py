@@ -23,10 +23,16 @@ from incidentbook.settings import Settings, read_config
 from incidentbook.testing.clocks import FakeClock
 from incidentbook.workspace import init_workspace
 
+LONG_RUN_FACTOR = 20
+
 
 def fuzz_settings(**over: Any) -> settings:
-    """The settings of one fuzz test: the chosen profile, with ``over`` on top."""
-    profile = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "fuzz"))
+    """The settings of one fuzz test: the chosen profile, with ``over`` on top; a profile other
+    than the default ``fuzz`` runs ``LONG_RUN_FACTOR`` times the test's ``max_examples``."""
+    name = os.environ.get("HYPOTHESIS_PROFILE", "fuzz")
+    profile = settings.get_profile(name)
+    if name != "fuzz" and "max_examples" in over:
+        over["max_examples"] = max(profile.max_examples, over["max_examples"] * LONG_RUN_FACTOR)
     return settings(profile, **over)
 
 
