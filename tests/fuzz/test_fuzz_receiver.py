@@ -299,7 +299,7 @@ def _run(cases: list[Case]) -> None:
                     for fingerprint, types in events.items():
                         assert types[0] in ("alert.fired", "alert.resolved"), types
                         assert types.count("alert.fired") <= 1, (fingerprint, types)
-            assert log_problems(services.settings.logs_dir) == []
+            assert log_problems(services.settings.logs_dir, errors_too=True) == []
             assert verify_problems(services) == []
         finally:
             reset_logging()

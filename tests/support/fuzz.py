@@ -18,6 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from incidentbook.core.health.verify import run_verify
+from incidentbook.obs import reset_logging
 from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings, read_config
 from incidentbook.testing.clocks import FakeClock
@@ -90,7 +91,8 @@ HOSTILE_TEXT = st.one_of(
 
 @contextmanager
 def fresh_services(clock: FakeClock | None = None, **kwargs: Any) -> Iterator[Services]:
-    """Services on a new real workspace (its own folder and SQLite file), removed after."""
+    """Services on a new real workspace (its own folder and SQLite file), removed after with
+    the log handlers that pointed into it."""
     root = Path(tempfile.mkdtemp(prefix="ib-fuzz-"))
     try:
         workspace = init_workspace(root / "ws").workspace
@@ -105,13 +107,14 @@ def fresh_services(clock: FakeClock | None = None, **kwargs: Any) -> Iterator[Se
             yield services
         finally:
             services.db.dispose()
+            reset_logging()  # the CLI and the receiver log into this workspace: detach
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def log_problems(logs_dir: Path) -> list[dict[str, Any]]:
-    """Records of the JSON-lines logs under ``logs_dir`` that carry a traceback, an error
-    level or an internal error."""
+def log_problems(logs_dir: Path, *, errors_too: bool = False) -> list[dict[str, Any]]:
+    """Records of the JSON-lines logs under ``logs_dir`` that carry a traceback or an internal
+    error (``errors_too``: or any error level; a command that exits 1 logs one)."""
     bad = []
     for path in sorted(logs_dir.glob("*.jsonl*")) if logs_dir.is_dir() else []:
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -120,7 +123,7 @@ def log_problems(logs_dir: Path) -> list[dict[str, Any]]:
             record = json.loads(line)
             if (
                 "exception" in record
-                or record.get("level") in ("error", "critical")
+                or (errors_too and record.get("level") in ("error", "critical"))
                 or "internal_error" in str(record.get("event"))
                 or "Traceback" in line
             ):
