@@ -129,7 +129,7 @@ def _stored(workspace: Path, fmt: str) -> set[str]:
         conn.close()
 
 
-@fuzz_settings(max_examples=40)
+@fuzz_settings(max_examples=30, deadline=30_000)
 @given(case=ingest_file(), abort=st.booleans())
 @example(case=("native", [Line('{"x": ' + "9" * 5000 + "}", (), True)]), abort=False)
 @example(case=("alertmanager", [Line("[]", (), False)]), abort=False)  # an empty API listing

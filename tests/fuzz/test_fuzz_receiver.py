@@ -320,7 +320,7 @@ def _known_poison() -> list[Case]:
     ]
 
 
-@fuzz_settings(max_examples=60)
+@fuzz_settings(max_examples=40, deadline=30_000)
 @given(cases=st.lists(st.one_of(am_case(), pd_case()), min_size=1, max_size=4))
 @example(cases=_known_poison())
 def test_receiver_answers_as_designed_and_stores_what_it_accepted(cases: list[Case]) -> None:
