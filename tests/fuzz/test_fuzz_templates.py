@@ -146,3 +146,47 @@ def test_the_outline_reader_sees_the_templates() -> None:
     heads, regions = _template_outline("premortem.md.j2")
     assert (2, "Failure modes") in heads and regions == ["bitten"]
     assert Path(shipped_dir("templates")).is_dir()
+
+
+# Jinja pieces a workspace template author may write, broken ones among them (no loops or
+# multiplications that blow up: render limits are the templating module's own tests).
+JINJA = st.sampled_from(
+    ["{{ incident.title }}", "{{ incident.title | md_inline }}", "{{ incident.nope }}",
+     "{{ facts.alerts[99] }}", "{{ facts.alerts | length }}", "{{ 1/0 }}", "{{ 1 + 'a' }}",
+     "{{ incident.title | int }}", "{{ ''.__class__.__mro__ }}", "{{ incident.__dict__ }}",
+     "{{ cycler.__init__.__globals__ }}", "{% include incident.title %}",
+     "{% include 'postmortem.md.j2' %}", "{% include '../../etc/passwd' %}",
+     "{% extends 'nope.j2' %}", "{% import 'x' as y %}", "{% if incident.title %}", "{% endif %}",
+     "{% for t in timeline %}{{ t.text }}{% endfor %}", "{% for x in range(3) %}",
+     "{% endfor %}", "{% raw %}", "{% endraw %}", "{#", "#}", "{{", "}}", "{%", "%}",
+     "{{ incident.title | money('EUR') }}", "{{ 7 | money('XXX') }}", "{{ None | duration }}",
+     "{{ 'x' | hhmm }}", "{{ incident | change_line(None) }}", "{% set x = 1 %}{{ x.y.z }}",
+     "{{ incident.title.format(incident) }}", "{{ lipsum(1) }}", "{{ range(10**9) | list }}",
+     "---", "## Section\n", "\n", "\x00", "{{ '\\n' }}"]
+)  # fmt: skip
+WORKSPACE_TEMPLATE = st.lists(st.one_of(JINJA, TEXT), min_size=1, max_size=8).map("".join)
+
+
+@fuzz_settings(max_examples=30, deadline=30_000)
+@given(template=WORKSPACE_TEMPLATE, title=TEXT)
+@example(template="{% include incident.title %}", title="no\nsuch template")
+@example(template="{{ 1/0 }}", title="x")
+@example(template="{% include timeline[1].text %}", title="x")  # the note's "a\nb": 2 lines
+def test_a_workspace_template_renders_or_is_one_line(template: str, title: str) -> None:
+    with fresh_services() as services:
+        ctx = services.context(correlation_id="corr-fuzz")
+        incident = services.incidents.open(ctx, title.strip() or "t", "error").incident.id
+        services.incidents.add_note(ctx, incident, "a\nb")
+        folder = services.settings.templates_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "postmortem.md.j2").write_text(template, encoding="utf-8")
+        try:
+            path = services.postmortems.new(incident)
+        except UsageError as exc:
+            message = str(exc)
+            assert message.startswith("template ") and "\n" not in message, message
+            assert list(services.settings.postmortems_dir.glob("*.md")) == []
+        else:
+            meta = split(path.read_text(encoding="utf-8")).meta
+            assert meta["incident"] == incident
+        assert verify_problems(services) == []

@@ -144,8 +144,9 @@ def render(settings: Settings, name: str, context: dict[str, Any]) -> str:
         raise UsageError(f"template {label} line {exc.lineno}: {exc.message}") from None
     except Exception as exc:
         line = _template_line(exc, template.filename)
+        detail = " ".join(str(exc).split())  # one line: a message may quote a value's text
         raise UsageError(
-            f"template {template.filename}{line}: {type(exc).__name__}: {exc}"
+            f"template {template.filename}{line}: {type(exc).__name__}: {detail}"
         ) from None
 
 
