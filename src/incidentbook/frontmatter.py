@@ -101,9 +101,10 @@ def _parse(text: str, source: str) -> tuple[Document, str | None]:
                 meta = _plain(meta)
             except _Unsupported as exc:
                 return broken, f"{source}: front matter: {exc}".lstrip(": ")
-            except (ValueError, TypeError, AttributeError) as exc:
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
                 # PyYAML's constructors raise these for a value its resolver accepted
-                # (``2001-13-01``, ``!!int z``, ``!!timestamp x``, a 5,000-digit integer).
+                # (``2001-13-01``, ``!!int z``, ``!!timestamp x``, ``!!bool maybe``, a
+                # 5,000-digit integer).
                 line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 return broken, f"{source}: front matter: invalid value ({line})".lstrip(": ")
             except yaml.YAMLError as exc:

@@ -60,6 +60,7 @@ def _assert_plain(meta: object) -> None:
 @example(text="---\nx: 2001-13-01\n---\n")  # was ValueError from PyYAML's date constructor
 @example(text="---\nx: !!timestamp x\n---\n")  # was AttributeError
 @example(text="---\nx: !!int z\n---\n")  # was ValueError
+@example(text="---\nid: !!bool maybe\n---\n")  # was KeyError
 @example(text="---\nx: " + "9" * 5000 + "\n---\n")  # was ValueError (int digits limit)
 @example(text="---\nx: !!binary aGk=\n---\n")  # bytes: not JSON
 @example(text="---\nx: !!set {a}\nwhen: {2026-01-01: x}\n---\n")  # a set, a date key

@@ -94,6 +94,7 @@ def _assert_one_line(exc: UsageError) -> None:
 @given(query=QUERIES)
 @example(query="after:" + "9" * 5000 + "d")  # was ValueError: int() of more than 4,300 digits
 @example(query="before:١d")
+@example(query='AFTER:" \n "')  # the message quoted the value's line break: two lines
 @example(query="webhook OR " * 2000 + "refund")
 def test_parse_gives_a_query_or_one_line(query: str) -> None:
     try:

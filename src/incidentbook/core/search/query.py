@@ -50,7 +50,11 @@ MIN_PREFIX = 2
 
 
 class QuerySyntaxError(UsageError):
-    """A query the user must fix; the message says how, in one line."""
+    """A query the user must fix; the message says how, in one line (a quoted value's line
+    breaks are spaces in it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
 
 
 @dataclass
