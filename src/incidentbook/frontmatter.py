@@ -87,7 +87,9 @@ def _parse(text: str, source: str) -> tuple[Document, str | None]:
     if not lines or lines[0].strip() != FENCE:
         return Document({}, text, 1), None
     for index in range(1, len(lines)):
-        if lines[index].strip() in (FENCE, "..."):
+        # The closing fence starts its line, as YAML's document markers do: an indented
+        # ``---`` or ``...`` is inside a value (a block scalar, a multi-line quoted string).
+        if lines[index].rstrip() in (FENCE, "..."):
             raw = "\n".join(lines[1:index])
             body = "\n".join(lines[index + 1 :])
             broken = Document({}, body, index + 2)
@@ -96,6 +98,15 @@ def _parse(text: str, source: str) -> tuple[Document, str | None]:
                 if refused is not None:
                     return broken, f"{source}: {refused}".lstrip(": ")
                 meta = yaml.safe_load(raw) if raw.strip() else {}
+                meta = _plain(meta)
+            except _Unsupported as exc:
+                return broken, f"{source}: front matter: {exc}".lstrip(": ")
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+                # PyYAML's constructors raise these for a value its resolver accepted
+                # (``2001-13-01``, ``!!int z``, ``!!timestamp x``, ``!!bool maybe``, a
+                # 5,000-digit integer).
+                line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                return broken, f"{source}: front matter: invalid value ({line})".lstrip(": ")
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" line {mark.line + 2}" if mark is not None else ""
@@ -107,26 +118,53 @@ def _parse(text: str, source: str) -> tuple[Document, str | None]:
                 meta = {}
             if not isinstance(meta, dict):
                 return broken, f"{source}: front matter must be a YAML mapping".lstrip(": ")
-            return Document({str(k): _plain(v) for k, v in meta.items()}, body, index + 2), None
+            return Document({str(k): v for k, v in meta.items()}, body, index + 2), None
     return Document({}, text, 1), f"{source}: front matter starts with --- but never ends".lstrip(
         ": "
     )
 
 
+class _Unsupported(ValueError):
+    """A YAML value front matter does not hold (binary data)."""
+
+
 def _plain(value: Any) -> Any:
-    """YAML dates become ISO text, so documents compare and serialise predictably."""
+    """YAML dates become ISO text, sets and ordered pairs lists, nested keys text, at any depth
+    (``MAX_DEPTH`` bounds it), so documents compare and serialise predictably as JSON."""
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, list):
+    if isinstance(value, dict):
+        return {_key(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v) for v in value), key=str)
+    if isinstance(value, bytes):
+        raise _Unsupported("binary values (!!binary) are not supported")
     return value
+
+
+def _key(key: Any) -> str:
+    plain = _plain(key)
+    return plain if isinstance(plain, str) else str(plain)
 
 
 def dump(meta: dict[str, Any]) -> str:
     import yaml
 
-    text = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, default_flow_style=None)
-    return f"{FENCE}\n{text}{FENCE}\n"
+    class Dumper(yaml.SafeDumper):
+        """PyYAML writes a NEL (U+0085) raw inside a single-quoted string, and reads it back
+        as a line break: such strings go double-quoted, where it is escaped (``\\N``)."""
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = '"' if "\x85" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    text_ = yaml.dump(
+        meta, Dumper=Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None
+    )
+    return f"{FENCE}\n{text_}{FENCE}\n"
 
 
 def join(meta: dict[str, Any], body: str) -> str:

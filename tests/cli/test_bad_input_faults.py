@@ -168,3 +168,25 @@ def test_a_log_that_cannot_be_written_never_breaks_a_command(tmp_path: Path) -> 
         text=True,
     )
     assert "a note" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("incident", "open", "--title", "bad \udcff title"),
+        ("premortem", "new", "launch \udcff"),
+        ("incident", "list", "--status", "\udcff"),
+    ],
+    ids=["incident-title", "premortem-title", "option-value"],
+)
+def test_an_argument_that_is_not_utf8_is_one_line_exit_2(
+    cli: Cli, workspace: Path, args: tuple[str, ...]
+) -> None:
+    """Bytes that are not UTF-8 on the command line (Python keeps them as lone surrogates)
+    were an internal error when a note or title was hashed or written (found by the fuzz
+    suite): refused before any work."""
+    assert cli("incident", "list").exit_code == 0  # the state database exists
+    before = event_count(workspace)
+    message = _one_line(cli(*args))
+    assert message == f"argument {args[-1]!r} is not valid UTF-8 text"
+    assert event_count(workspace) == before

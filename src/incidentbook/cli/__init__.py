@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from incidentbook import __version__
-from incidentbook.errors import EXIT_FINDINGS, EXIT_USAGE, IncidentbookError
+from incidentbook.errors import EXIT_FINDINGS, EXIT_USAGE, IncidentbookError, UsageError
 
 # Types only: importing them for real would load settings and the services on ``--help``.
 if TYPE_CHECKING:
@@ -174,6 +174,7 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:  # click.Group.invoke's own return type
         try:
+            _refuse_undecodable(ctx.meta.get(COMMAND_LINE, ()))
             return super().invoke(ctx)
         except IncidentbookError as exc:
             _fail(ctx, str(exc), exc.exit_code)
@@ -205,6 +206,16 @@ class LazyGroup(click.Group):
 
 
 EXIT_BROKEN_PIPE = 141
+
+
+def _refuse_undecodable(words: tuple[str, ...]) -> None:
+    """An argument whose bytes are not UTF-8 (Python keeps them as lone surrogates, such as
+    ``\\udcff``) can be neither stored nor written to a file: a usage error, before any work."""
+    for word in words:
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"argument {word!r} is not valid UTF-8 text") from None
 
 
 def _quiet_stdout() -> None:

@@ -389,7 +389,15 @@ class AlertService:
             if progress is not None:
                 progress(report.lines)
 
-        for line in parse_lines(open_lines, fmt, now):
+        read = 0  # every line of the input, blank ones too (as change events count them)
+
+        def counted() -> Iterator[str]:
+            nonlocal read
+            for text in open_lines():
+                read += 1
+                yield text
+
+        for line in parse_lines(counted, fmt, now):
             report.lines = line.number
             if line.error is not None:
                 report.skipped.append(line.error)
@@ -407,6 +415,7 @@ class AlertService:
                 result.merge(self.ingest_pagerduty(ctx, value, receipt))
             if fmt != "native" and progress is not None and line.number % 100 == 0:
                 progress(line.number)
+        report.lines = read
         flush()
         return report
 

@@ -260,7 +260,8 @@ def render(settings: Settings, name: str, context: dict[str, Any]) -> str:
         raise UsageError(f"template {label} line {exc.lineno}: {exc.message}") from None
     except Exception as exc:
         line = _template_line(exc, template.filename)
-        raise UsageError(f"template {label}{line}: {type(exc).__name__}: {exc}") from None
+        detail = " ".join(str(exc).split())  # one line: a message may quote a value's text
+        raise UsageError(f"template {label}{line}: {type(exc).__name__}: {detail}") from None
 
 
 def _render_limited(template: Template, context: dict[str, Any], name: str) -> str:

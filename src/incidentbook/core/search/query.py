@@ -50,7 +50,11 @@ MIN_PREFIX = 2
 
 
 class QuerySyntaxError(UsageError):
-    """A query the user must fix; the message says how, in one line."""
+    """A query the user must fix; the message says how, in one line (a quoted value's line
+    breaks are spaces in it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
 
 
 @dataclass
@@ -317,6 +321,8 @@ def _check_filter(name: str, value: str) -> str:
 def parse_date(value: str, name: str, now: datetime | None) -> datetime:
     relative = re.fullmatch(r"(\d+)([hdw])", value.lower())
     if relative:
+        if len(relative.group(1)) > 9:  # past any date (and past int()'s 4,300-digit limit)
+            raise QuerySyntaxError(f"{name}:{value} reaches back before the year 1")
         amount = int(relative.group(1))
         unit = {"h": "hours", "d": "days", "w": "weeks"}[relative.group(2)]
         base = now or datetime.now(UTC)
