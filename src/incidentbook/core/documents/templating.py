@@ -218,7 +218,15 @@ def make_environment(settings: Settings) -> SandboxedEnvironment:
 
 
 def render(settings: Settings, name: str, context: dict[str, Any]) -> str:
-    """Render template ``name`` with ``context``; any failure is one line naming the template."""
+    """Render template ``name`` with ``context``; any failure is one line naming the template
+    (whitespace folded: a message may quote a name or value with line breaks)."""
+    try:
+        return _render(settings, name, context)
+    except UsageError as exc:
+        raise UsageError(" ".join(str(exc).split())) from None
+
+
+def _render(settings: Settings, name: str, context: dict[str, Any]) -> str:
     env = make_environment(settings)
     try:
         template = env.get_template(name)
@@ -260,8 +268,7 @@ def render(settings: Settings, name: str, context: dict[str, Any]) -> str:
         raise UsageError(f"template {label} line {exc.lineno}: {exc.message}") from None
     except Exception as exc:
         line = _template_line(exc, template.filename)
-        detail = " ".join(str(exc).split())  # one line: a message may quote a value's text
-        raise UsageError(f"template {label}{line}: {type(exc).__name__}: {detail}") from None
+        raise UsageError(f"template {label}{line}: {type(exc).__name__}: {exc}") from None
 
 
 def _render_limited(template: Template, context: dict[str, Any], name: str) -> str:
