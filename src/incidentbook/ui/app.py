@@ -40,9 +40,15 @@ class IncidentbookApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "incidentbook"
     ENABLE_COMMAND_PALETTE = True
+    # Classes the stylesheet adapts the layouts by (app.tcss): -narrow below 120 columns,
+    # -short below 36 lines.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     BINDINGS = [
-        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        # Quit and Help have a second key that is not a character (f1, ctrl+q), so the footer
+        # shows them while a text field has the focus too (it takes ? and q as text).
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
         *(entry.binding() for entry in SCREENS),
         # In the palette and the help, not the footer (so the screens' footers stay as they are).
         Binding(
@@ -55,7 +61,7 @@ class IncidentbookApp(App[None]):
         ),
         Binding("P", "new_premortem", "New pre-mortem", id="app.premortem", show=False),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
-        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("q,ctrl+q", "quit", "Quit", id="app.quit"),
         *NAVIGATION_BINDINGS,
     ]
 

@@ -28,7 +28,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Label, Markdown, Static, TextArea
+from textual.widgets import DataTable, Header, Label, Markdown, Static, TextArea
 
 from incidentbook.core.documents.blocks import without_comments
 from incidentbook.core.documents.export import default_html_path, export_html
@@ -42,6 +42,7 @@ from incidentbook.frontmatter import split
 from incidentbook.fs import atomic_write
 from incidentbook.ui.messages import DataChanged, ScreenRequested, WorkFailed
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 PREVIEW_DELAY_S = 0.25
@@ -144,7 +145,7 @@ class EditorScreen(DataScreen):
                     yield Label("Lint", classes="section-title")
                     yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
         yield Static(f"{self.path.name} — loading…", id="editor-status")
-        yield Footer()
+        yield KeyFooter()
 
     def _text_area(self) -> TextArea:
         try:

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Markdown, OptionList, Static
+from textual.widgets import Button, Header, Input, Markdown, OptionList, Static
 from textual.widgets.option_list import Option
 
 from incidentbook.core.markdown import make_markdown
@@ -31,6 +31,7 @@ from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.editor import EditorScreen
 from incidentbook.ui.screens.incident import IncidentScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class SearchScreen(DataScreen):
                 yield Button(f"{label} ({key.upper()})", id=f"chip-{kind}", compact=True)
         yield Static("Type to search everything incidentbook knows.", id="search-status")
         yield OptionList(id="search-results")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search-input", Input).focus()
@@ -302,7 +303,7 @@ class DocumentViewScreen(Screen[None]):
         yield Static(Text(f"{self.doc_title} — {self.path}", style="bold"), id="doc-title")
         with VerticalScroll(id="doc-scroll"):
             yield Markdown(body, parser_factory=make_markdown, id="doc-body")
-        yield Footer()
+        yield KeyFooter()
 
     def action_edit(self) -> None:
         if not self.path.resolve().is_relative_to(self.workspace.resolve()):
