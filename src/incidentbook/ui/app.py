@@ -46,9 +46,7 @@ class IncidentbookApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     BINDINGS = [
-        # Quit and Help have a second key that is not a character (f1, ctrl+q), so the footer
-        # shows them while a text field has the focus too (it takes ? and q as text).
-        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         *(entry.binding() for entry in SCREENS),
         # In the palette and the help, not the footer (so the screens' footers stay as they are).
         Binding(
@@ -61,7 +59,14 @@ class IncidentbookApp(App[None]):
         ),
         Binding("P", "new_premortem", "New pre-mortem", id="app.premortem", show=False),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
-        Binding("q,ctrl+q", "quit", "Quit", id="app.quit"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        # Help and Quit on keys that type no character, so they stay live (and in the footer)
+        # while a text field has the focus and takes ? and q as text; the footer shows one
+        # key per name, the character while it is live.
+        Binding("f1", "help_anywhere", "Help", id="app.help_f1", tooltip="Help (also in a field)"),
+        Binding(
+            "ctrl+q", "quit_anywhere", "Quit", id="app.quit_ctrl", tooltip="Quit (also in a field)"
+        ),
         *NAVIGATION_BINDINGS,
     ]
 
@@ -148,6 +153,12 @@ class IncidentbookApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
+
+    def action_help_anywhere(self) -> None:
+        self.action_help()
+
+    async def action_quit_anywhere(self) -> None:
+        await self.action_quit()
 
     def action_refresh(self) -> None:
         self._broadcast("refresh")

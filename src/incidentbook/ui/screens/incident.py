@@ -141,6 +141,7 @@ class IncidentScreen(DataScreen):
         self.incident_id = incident_id
         self.incident: IncidentState | None = None
         self.timeline: list[Event] = []
+        self.timeline_columns: tuple[str, ...] = TIMELINE_COLUMNS
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -230,8 +231,11 @@ class IncidentScreen(DataScreen):
         table = self.query_one("#timeline", DataTable)
         width = room(table, self.app.size.width * 2 // 3 - 3)
         columns, rows = timeline_rows(self.timeline, width)
-        table.clear(columns=True)
-        table.add_columns(*columns)
+        changed = columns != self.timeline_columns
+        table.clear(columns=changed)
+        if changed:
+            table.add_columns(*columns)
+            self.timeline_columns = columns
         for event, row in zip(self.timeline, rows, strict=True):
             table.add_row(*row, key=str(event.seq))
         if table.row_count:

@@ -1,5 +1,6 @@
 """The footer every screen shows: Textual's, but at any width it keeps Quit and Help whole and
-leaves out the other keys that do not fit (the last ones first) instead of cutting one in half.
+leaves out the other keys that do not fit (the last ones first) instead of cutting one in half;
+a name bound to two keys (Quit: q and ctrl+q) is shown once.
 
 The keys it leaves out are still bound, in the command palette and in the help (``?``).
 """
@@ -15,8 +16,9 @@ from textual.widgets import Footer
 
 from incidentbook.ui.keys import printable
 
-# The actions whose keys the footer always shows (the app's ``?`` and ``q``).
-PINNED_ACTIONS = frozenset({"help", "quit"})
+# The actions whose keys the footer always shows (the app's ``?`` and ``q``, and f1 and
+# ctrl+q while a field has the focus).
+PINNED_ACTIONS = frozenset({"help", "quit", "help_anywhere", "quit_anywhere"})
 COMPACT_BELOW = 120  # narrower screens get the compact footer (one space less per key)
 
 
@@ -32,6 +34,22 @@ def key_width(widget: Widget, *, compact: bool) -> int:
 
 def pinned(widget: Widget) -> bool:
     return getattr(widget, "action", None) in PINNED_ACTIONS
+
+
+def one_per_name(keys: list[Widget]) -> list[Widget]:
+    """One key per description (Quit is bound to q and to ctrl+q): the one that types a
+    character where both are live (ctrl+q is there for when a field takes the q)."""
+    chosen: dict[str, Widget] = {}
+    for widget in keys:
+        name = str(getattr(widget, "description", ""))
+        other = chosen.get(name)
+        if other is None or (typed(widget) and not typed(other)):
+            chosen[name] = widget
+    return [w for w in keys if chosen.get(str(getattr(w, "description", ""))) is w]
+
+
+def typed(widget: Widget) -> bool:
+    return printable(str(getattr(widget, "key", "")))
 
 
 def fitting_keys(keys: list[Widget], width: int, *, compact: bool) -> list[Widget]:
@@ -58,26 +76,12 @@ class KeyFooter(Footer):
         # Textual's FooterKey is not exported: a key is a widget with a key_display.
         palette = [w for w in widgets if w.has_class("-command-palette")]
         keys = [w for w in widgets if hasattr(w, "key_display") and w not in palette]
-        self._prefer_characters(keys)
+        shown = one_per_name(keys)
+        keys, widgets = shown, [w for w in widgets if w in shown or w not in keys]
         self.composed_width = width
         room = width - sum(key_width(p, compact=False) + 1 for p in palette)
         kept = fitting_keys(keys, room, compact=self.compact)
         yield from (w for w in widgets if w not in keys or w in kept)
-
-    def _prefer_characters(self, keys: list[Widget]) -> None:
-        """A key bound to a character and a chord (q and ctrl+q) is shown by its character
-        while that is live; Textual shows the binding it met first."""
-        live: dict[str, str] = {}
-        active_bindings = self.screen.active_bindings
-        for key, active in active_bindings.items():
-            if active.binding.show and printable(key):
-                live.setdefault(active.binding.action, key)
-        for widget in keys:
-            character = live.get(str(getattr(widget, "action", "")))
-            if character is not None and getattr(widget, "key", character) != character:
-                widget.key = character  # type: ignore[attr-defined]
-                shown = self.app.get_key_display(active_bindings[character].binding)
-                widget.key_display = shown  # type: ignore[attr-defined]
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self.composed_width:
