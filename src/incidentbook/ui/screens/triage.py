@@ -73,7 +73,7 @@ def group_row(
         key = ellipsized(group.key, key_width)
         if not impact:
             return (key, since, f"{group.firing:,} firing", "")
-        return (key, since, plural(group.accounts, "acct"), money_short(money))
+        return (key, since, plural(group.accounts or 0, "acct"), money_short(money))
     cells = (
         group.key,
         f"{group.firing:,}",
