@@ -326,12 +326,40 @@ def test_document_viewer(
     assert snap_compare(fixed_app, terminal_size=size, run_before=_push(viewer))
 
 
+# The editor shows the source, front matter included: a postmortem that ``postmortem new``
+# writes records the event chain's head, a hash of events with fresh ids on every run, so the
+# editor's snapshot edits a document written here instead.
+EDITED = """---
+id: PM-0001
+kind: postmortem
+incident: INC-0001
+title: 'Postmortem: Duplicate postings from processor webhooks'
+status: draft
+severity: critical
+authors: [ana]
+created: '2026-10-17'
+---
+# Postmortem: Duplicate postings from processor webhooks
+
+## Summary
+
+The retry path of the processor webhook handler posted without an idempotency check.
+
+## Action items
+
+- [ ] prevent: Idempotency key on the retry path (ana, 2026-10-01)
+"""
+
+
 @SIZES
 def test_editor_screen(
     snap_compare: Any, fixed_app: IncidentbookApp, size: tuple[int, int]
 ) -> None:
     def editor(app: IncidentbookApp) -> Screen[Any]:
-        return EditorScreen(seed_postmortem(app.services))
+        path = app.settings.workspace / "postmortems" / "INC-0001-duplicate-postings.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(EDITED, encoding="utf-8")
+        return EditorScreen(path)
 
     assert snap_compare(fixed_app, terminal_size=size, run_before=_push(editor))
 
