@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,3 +77,21 @@ def health_services(seeded_services: Services) -> Services:
 @pytest.fixture
 def health_app(app_settings: Settings, health_services: Services) -> IncidentbookApp:
     return make_app(app_settings)
+
+
+@pytest.fixture
+def fixed_app_settings(request: pytest.FixtureRequest, frozen_clock: FakeClock) -> Settings:
+    """``app_settings`` in a workspace whose path is the same on every run (the editor and
+    the document viewer show a file's path, which a snapshot must not see change)."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)
+    where = Path(tempfile.gettempdir()) / "incidentbook-snapshots" / name
+    shutil.rmtree(where, ignore_errors=True)
+    root = init_workspace(where / "ws").workspace
+    return Settings(workspace=root, config=read_config(root), actor="user:ana", clock=frozen_clock)
+
+
+@pytest.fixture
+def fixed_app(fixed_app_settings: Settings) -> IncidentbookApp:
+    """``app`` (the seeded workspace) at a path that does not change between runs."""
+    seed(make_services(fixed_app_settings))
+    return make_app(fixed_app_settings)

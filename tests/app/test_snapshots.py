@@ -7,15 +7,20 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable
 
-from incidentbook.services import Services
+from incidentbook.services import Services, make_services
 from incidentbook.settings import Settings
 from incidentbook.ui.app import IncidentbookApp, make_app
 from incidentbook.ui.screens.audit import AuditScreen
+from incidentbook.ui.screens.editor import EditorScreen
+from incidentbook.ui.screens.fix import FixScreen
+from incidentbook.ui.screens.incident import IncidentScreen
 from incidentbook.ui.screens.reconcile import ReconcileProgress, reconcile_screen
+from incidentbook.ui.screens.search import DocumentViewScreen
 from tests.support.app import settle
-from tests.support.app_seed import seed_postmortem
+from tests.support.app_seed import seed_crowded, seed_postmortem
 
 SIZE = (130, 36)
 
@@ -192,3 +197,183 @@ def test_premortem_dialog(snap_compare: Any, app: IncidentbookApp, size: tuple[i
 @pytest.mark.parametrize("size", [NARROW, WIDE], ids=["80x24", "160x50"])
 def test_reconcile_screen(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=_reconcile_mid_run)
+
+
+# Layouts at 80x24 and 160x50 (issue 14): every screen and dialog not covered above at both
+# sizes, and the crowded night (cut cells, a long note) on Triage and the Incident screen.
+
+
+def _push(make: Callable[[IncidentbookApp], Screen[Any]], *keys: str) -> Callable[
+    [Pilot[None]], Awaitable[None]
+]:
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, IncidentbookApp)
+        await app.push_screen(make(app))
+        await _then(*keys)(pilot)
+
+    return run_before
+
+
+def _first(app: IncidentbookApp) -> str:
+    return app.services.incidents.list_incidents()[0].id
+
+
+@SIZES
+def test_triage_seeded(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then())
+
+
+@SIZES
+def test_triage_crowded(
+    snap_compare: Any, app_settings: Settings, size: tuple[int, int]
+) -> None:
+    seed_crowded(make_services(app_settings))
+    assert snap_compare(make_app(app_settings), terminal_size=size, run_before=_then())
+
+
+@SIZES
+def test_incident_crowded(
+    snap_compare: Any, app_settings: Settings, size: tuple[int, int]
+) -> None:
+    """The long note's row highlighted: cut in the table, whole in the event detail."""
+    incident = seed_crowded(make_services(app_settings))
+    assert snap_compare(
+        make_app(app_settings),
+        terminal_size=size,
+        run_before=_push(lambda _app: IncidentScreen(incident)),
+    )
+
+
+@SIZES
+def test_incident_screen_seeded(
+    snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("enter"))
+
+
+@SIZES
+def test_help_dialog(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("question_mark"))
+
+
+@SIZES
+def test_new_incident_dialog_sizes(
+    snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("n"))
+
+
+@SIZES
+def test_severity_dialog_sizes(
+    snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("enter", "s"))
+
+
+@SIZES
+def test_resolve_dialog(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("enter", "r"))
+
+
+@SIZES
+def test_confirm_dialog_reopen_incident(
+    snap_compare: Any, app: IncidentbookApp, seeded_services: Services, size: tuple[int, int]
+) -> None:
+    """The Incident screen's o on a resolved incident: a ConfirmDialog."""
+    second = seeded_services.incidents.list_incidents()[1].id
+    seeded_services.incidents.resolve(seeded_services.context("rolled back"), second, force=True)
+    assert snap_compare(
+        app, terminal_size=size, run_before=_push(lambda _app: IncidentScreen(second), "o")
+    )
+
+
+@SIZES
+def test_audit_screen_for_a_group(
+    snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("A", focus="#groups"))
+
+
+@SIZES
+def test_search_screen(snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("slash", *"fee"))
+
+
+@SIZES
+def test_search_no_results(
+    snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("slash", *"zebra"))
+
+
+@SIZES
+def test_search_empty_query(
+    snap_compare: Any, app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    assert snap_compare(app, terminal_size=size, run_before=_then("slash"))
+
+
+@SIZES
+def test_document_viewer(
+    snap_compare: Any, fixed_app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    def viewer(app: IncidentbookApp) -> Screen[Any]:
+        path = seed_postmortem(app.services)
+        return DocumentViewScreen(path, "postmortem", app.settings.workspace)
+
+    assert snap_compare(fixed_app, terminal_size=size, run_before=_push(viewer))
+
+
+# The editor shows the source, front matter included: a postmortem that ``postmortem new``
+# writes records the event chain's head, a hash of events with fresh ids on every run, so the
+# editor's snapshot edits a document written here instead.
+EDITED = """---
+id: PM-0001
+kind: postmortem
+incident: INC-0001
+title: 'Postmortem: Duplicate postings from processor webhooks'
+status: draft
+severity: critical
+authors: [ana]
+created: '2026-10-17'
+---
+# Postmortem: Duplicate postings from processor webhooks
+
+## Summary
+
+The retry path of the processor webhook handler posted without an idempotency check.
+
+## Action items
+
+- [ ] prevent: Idempotency key on the retry path (ana, 2026-10-01)
+"""
+
+
+@SIZES
+def test_editor_screen(
+    snap_compare: Any, fixed_app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    def editor(app: IncidentbookApp) -> Screen[Any]:
+        path = app.settings.workspace / "postmortems" / "INC-0001-duplicate-postings.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(EDITED, encoding="utf-8")
+        return EditorScreen(path)
+
+    assert snap_compare(fixed_app, terminal_size=size, run_before=_push(editor))
+
+
+@SIZES
+def test_fix_screen_without_a_ledger(
+    snap_compare: Any, fixed_app: IncidentbookApp, size: tuple[int, int]
+) -> None:
+    """No ledger database yet: the Fix screen says so and how to get one (its empty state;
+    the error names the workspace's path, so the workspace's is fixed)."""
+    assert snap_compare(
+        fixed_app, terminal_size=size, run_before=_push(lambda a: FixScreen(_first(a)))
+    )
+
+
+def test_health_never_reconciled_160x50(snap_compare: Any, app: IncidentbookApp) -> None:
+    assert snap_compare(app, terminal_size=WIDE, run_before=_then("H"))

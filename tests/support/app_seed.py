@@ -145,3 +145,73 @@ def seed_postmortem(services: Services) -> Path:
     items = f"## Action items\n\n- [ ] {OVERDUE_ITEM}\n- [ ] {LATER_ITEM}\n"
     path.write_text(text.replace("## Action items\n", items), encoding="utf-8")
     return path
+
+
+# ``seed_crowded``: the demo's night at 80 columns (issue 14's layouts). The truth the layout
+# tests check the screens against: every group key, the long title and note as written.
+CROWDED_CHECKS = (
+    "duplicate_posting",
+    "balance_mismatch",
+    "currency_mismatch",
+    "invalid_reversal",
+    "orphan_entry",
+    "clock_skew",
+)
+LONG_GROUP = "PaymentsProcessorWebhookRetriesExhausted"
+CROWDED_GROUPS = (*CROWDED_CHECKS, LONG_GROUP, "latency_slo")
+LONG_TITLE = (
+    "Card authorisations declined for EU issuers after the 3-D Secure provider rotated its "
+    "signing keys"
+)
+LONG_NOTE = (
+    "Processor confirmed the webhook retry storm started at 09:02 UTC after the deploy of "
+    "payments-gateway v2.14; rolling back now and pausing the retry queue [ops-4471]"
+)
+
+
+def seed_crowded(services: Services) -> str:
+    """Eight firing groups (six reconciler checks, two from Alertmanager, one with a long
+    name) and an open incident with a long title and a long note; returns its id."""
+    ctx = Context(actor="user:ana", correlation_id="seed", clock=services.settings.clock)
+    alerts = [
+        NativeAlert.from_dict(
+            {
+                "source": "reconciler",
+                "name": check,
+                "fingerprint": f"{check}/acc-{i:05d}",
+                "status": "firing",
+                "severity": "critical" if n < 2 else "error",
+                "summary": f"acc-{i:05d}: {check}",
+                "labels": {
+                    "check": check,
+                    "account_id": f"acc-{i:05d}",
+                    "currency": CURRENCIES[i % 3],
+                },
+                "annotations": {
+                    "delta_minor": str(balance_delta(i)),
+                    "bad_from": bad_at(i),
+                    "bad_to": bad_at(i),
+                },
+                "starts_at": "2026-10-17T02:14:00Z",
+            }
+        )
+        for n, check in enumerate(CROWDED_CHECKS)
+        for i in range(n + 1)
+    ] + [
+        NativeAlert.from_dict(
+            {
+                "source": "alertmanager",
+                "name": name,
+                "fingerprint": f"am-{name}",
+                "status": "firing",
+                "severity": "warning",
+                "summary": f"{name} firing",
+                "starts_at": "2026-10-17T01:50:00Z",
+            }
+        )
+        for name in (LONG_GROUP, "latency_slo")
+    ]
+    services.alerts.ingest(ctx, alerts)
+    incident = services.incidents.open(ctx, LONG_TITLE, "error").incident.id
+    services.incidents.add_note(ctx, incident, LONG_NOTE)
+    return incident

@@ -74,6 +74,10 @@ class IncidentbookApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "incidentbook"
     ENABLE_COMMAND_PALETTE = True
+    # Classes the stylesheet adapts the layouts by (app.tcss): -narrow below 120 columns,
+    # -short below 36 lines.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
 
     BINDINGS = [
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
@@ -90,6 +94,13 @@ class IncidentbookApp(App[None]):
         Binding("P", "new_premortem", "New pre-mortem", id="app.premortem", show=False),
         Binding("ctrl+r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        # Help and Quit on keys that type no character, so they stay live (and in the footer)
+        # while a text field has the focus and takes ? and q as text; the footer shows one
+        # key per name, the character while it is live.
+        Binding("f1", "help_anywhere", "Help", id="app.help_f1", tooltip="Help (also in a field)"),
+        Binding(
+            "ctrl+q", "quit_anywhere", "Quit", id="app.quit_ctrl", tooltip="Quit (also in a field)"
+        ),
         *NAVIGATION_BINDINGS,
     ]
 
@@ -186,6 +197,12 @@ class IncidentbookApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
+
+    def action_help_anywhere(self) -> None:
+        self.action_help()
+
+    async def action_quit_anywhere(self) -> None:
+        await self.action_quit()
 
     def action_refresh(self) -> None:
         self._broadcast("refresh")

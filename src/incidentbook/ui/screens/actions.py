@@ -16,11 +16,12 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from incidentbook.errors import IncidentbookError
 from incidentbook.ui.messages import DataChanged
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class ActionsScreen(DataScreen):
         yield Label("Action items", classes="section-title", id="actions-title")
         yield DataTable(id="actions-table", cursor_type="row", zebra_stripes=True)
         yield Static("Loading…", id="actions-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#actions-table", DataTable)

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from incidentbook.core.ledger.audit import (
     AccountAudit,
@@ -37,6 +37,7 @@ from incidentbook.money import format_minor
 from incidentbook.present import account_cells, accounts_text
 from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 
@@ -153,7 +154,7 @@ class AuditScreen(DataScreen):
                 yield Static("", id="history-empty", classes="empty")
                 yield Label("Correlation trace (c)", classes="section-title")
                 yield DataTable(id="trace", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         affected = self.query_one("#affected", DataTable)

@@ -29,7 +29,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Label, Static, TextArea
+from textual.widgets import DataTable, Header, Label, Static, TextArea
 
 from incidentbook.core.documents.export import default_html_path, export_html
 from incidentbook.core.documents.files import shown
@@ -42,6 +42,7 @@ from incidentbook.fs import atomic_write
 from incidentbook.ui.messages import DataChanged, ScreenRequested, WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.widgets.document_view import DocumentView
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 PREVIEW_DELAY_S = 0.25
@@ -144,7 +145,7 @@ class EditorScreen(DataScreen):
                     yield Label("Lint", classes="section-title")
                     yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
         yield Static(f"{self.path.name} — loading…", id="editor-status")
-        yield Footer()
+        yield KeyFooter()
 
     def _text_area(self) -> TextArea:
         try:

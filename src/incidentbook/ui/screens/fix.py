@@ -11,7 +11,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
+from textual.widgets import DataTable, Header, ProgressBar, Static
 
 from incidentbook.core.fixes.model import AccountOutcome, Plan, PlanHeader
 from incidentbook.core.fixes.service import ApplyReport, VerifyReport
@@ -23,6 +23,7 @@ from incidentbook.text import plural
 from incidentbook.ui.messages import DataChanged, WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.confirm_dialog import ConfirmDialog
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 
@@ -77,7 +78,7 @@ class FixScreen(DataScreen):
         yield DataTable(id="fix-accounts", cursor_type="row", zebra_stripes=True)
         yield ProgressBar(id="fix-progress", show_eta=True)
         yield Static("", id="fix-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#fix-accounts", DataTable)

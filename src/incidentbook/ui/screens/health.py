@@ -11,9 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.widgets.health_tiles import Tile, build_tiles, tile_widget
 from incidentbook.ui.workers import run_in_worker
 
@@ -32,7 +33,7 @@ class HealthScreen(DataScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Grid(id="health-grid")
-        yield Footer()
+        yield KeyFooter()
 
     def reload(self) -> None:
         health = self.services.health

@@ -11,15 +11,16 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.core.documents.premortem import foreseen_for_incident
 from incidentbook.core.incidents.timeline import describe
 from incidentbook.errors import IncidentbookError
 from incidentbook.text import plural
+from incidentbook.ui.cells import FittedTable, ellipsized, flexible_width, room, widest
 from incidentbook.ui.impact import (
     deploy_lines,
     has_impact,
@@ -32,6 +33,7 @@ from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.editor import start_postmortem
 from incidentbook.ui.screens.fix import FixScreen
 from incidentbook.ui.screens.severity_dialog import SeverityDialog
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
 from incidentbook.ui.words import outcome_text
@@ -57,6 +59,56 @@ class IncidentLoaded(Message):
     impacts: list[AlertGroup] = field(default_factory=list)  # its reconciler groups
     deploys: DeployContext | None = None  # the changes before its first bad entry or alert
     sender_links: list[str] = field(default_factory=list)  # its alerts' links, client
+
+
+# The timeline's columns: with room for it (a wide table), the reason has its own column;
+# narrower, the time is shortened to month, day and time and the reason is in the event
+# detail under the table, which shows the highlighted event in full (cells are cut with an
+# ellipsis to fit).
+TIMELINE_COLUMNS: tuple[str, ...] = ("Time (UTC)", "Event", "Actor", "Reason")
+NARROW_TIMELINE_COLUMNS: tuple[str, ...] = ("Time (UTC)", "Event", "Actor")
+REASON_COLUMN_FROM = 100  # the table's room, in cells, from which Reason has its own column
+ACTOR_WIDTH = 16
+
+
+def timeline_rows(
+    timeline: list[Event], width: int
+) -> tuple[tuple[str, ...], list[tuple[Text, ...]]]:
+    """The timeline's columns and rows for a table ``width`` cells wide: the time and actor
+    fixed, the event (and the reason) sharing the rest, each cut with an ellipsis."""
+    wide = width >= REASON_COLUMN_FROM
+    times = [e.recorded_at[:19].replace("T", " ")[0 if wide else 5 :] for e in timeline]
+    actors = [ellipsized(e.actor, ACTOR_WIDTH if wide else 12) for e in timeline]
+    events = [describe(e.type, e.data) for e in timeline]
+    time_width = widest(times, TIMELINE_COLUMNS[0])
+    actor_width = widest(actors, "Actor")
+    if not wide:
+        event_width = flexible_width(width, [time_width, actor_width], minimum=3)
+        rows: list[tuple[Text, ...]] = [
+            (Text(t), ellipsized(ev, event_width), a)
+            for t, ev, a in zip(times, events, actors, strict=True)
+        ]
+        return NARROW_TIMELINE_COLUMNS, rows
+    reasons = [e.reason or "" for e in timeline]
+    shared = flexible_width(width, [time_width, actor_width], minimum=8) - 2  # two columns
+    reason_width = min(widest(reasons, "Reason"), shared * 2 // 5)
+    event_width = shared - reason_width
+    rows = [
+        (Text(t), ellipsized(ev, event_width), a, ellipsized(r, reason_width))
+        for t, ev, a, r in zip(times, events, actors, reasons, strict=True)
+    ]
+    return TIMELINE_COLUMNS, rows
+
+
+def event_detail(event: Event) -> Text:
+    """One timeline event in full, for the pane under the table."""
+    out = Text()
+    out.append(event.recorded_at[:19].replace("T", " ") + " UTC", style="bold")
+    out.append(f" · {event.actor}\n")
+    out.append(describe(event.type, event.data))
+    if event.reason:
+        out.append(f"\nreason: {event.reason}")
+    return out
 
 
 class IncidentScreen(DataScreen):
@@ -88,6 +140,8 @@ class IncidentScreen(DataScreen):
         super().__init__()
         self.incident_id = incident_id
         self.incident: IncidentState | None = None
+        self.timeline: list[Event] = []
+        self.timeline_columns: tuple[str, ...] = TIMELINE_COLUMNS
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -95,21 +149,22 @@ class IncidentScreen(DataScreen):
         with Horizontal(id="incident-body"):
             with Vertical(id="incident-main"):
                 yield Label("Timeline", classes="section-title")
-                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+                yield FittedTable(id="timeline", cursor_type="row", zebra_stripes=True)
                 yield Static(
                     "No events on this timeline yet — n: add a note, a: acknowledge",
                     id="timeline-empty",
                     classes="empty",
                 )
-            with Vertical(id="incident-side"):
+                yield Static("", id="event-detail")
+            with VerticalScroll(id="incident-side"):  # scrolls when its panels do not fit
                 yield Static("", id="incident-detail")
                 yield RunbookPanel(self.services, id="incident-runbook")
                 yield SeenBefore(self.services, id="incident-seen")
         yield Input(placeholder="Add a note to the timeline, enter to save (n)", id="note-input")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#timeline", DataTable).add_columns("Time (UTC)", "Event", "Actor", "Reason")
+        self.query_one("#timeline", DataTable).add_columns(*TIMELINE_COLUMNS)
         self.query_one("#timeline", DataTable).focus()
         super().on_mount()
 
@@ -149,19 +204,9 @@ class IncidentScreen(DataScreen):
             f"severity [b]{inc.severity}[/b] · status [b]{inc.status}[/b] · age {age} · "
             f"source {inc.source} · opened by {inc.opened_by}{impact}"
         )
-        table = self.query_one("#timeline", DataTable)
-        table.clear()
+        self.timeline = message.timeline
         self.query_one("#timeline-empty", Static).display = not message.timeline
-        for event in message.timeline:
-            table.add_row(
-                event.recorded_at[:19].replace("T", " "),
-                describe(event.type, event.data),
-                event.actor,
-                event.reason or "",
-                key=str(event.seq),
-            )
-        if table.row_count:
-            table.move_cursor(row=table.row_count - 1)
+        self._fill_timeline(cursor=len(message.timeline) - 1)
         lines = [
             f"acknowledged {inc.acknowledged_at[:19]}Z"
             if inc.acknowledged_at
@@ -180,6 +225,38 @@ class IncidentScreen(DataScreen):
         lines.extend(message.sender_links)
         # Text, not markup: a change's summary or a link may hold brackets.
         self.query_one("#incident-detail", Static).update(Text("\n".join(lines)))
+
+    def _fill_timeline(self, cursor: int) -> None:
+        """Fill the timeline to the table's width, the cursor on row ``cursor``."""
+        table = self.query_one("#timeline", DataTable)
+        width = room(table, self.app.size.width * 2 // 3 - 3)
+        columns, rows = timeline_rows(self.timeline, width)
+        changed = columns != self.timeline_columns
+        table.clear(columns=changed)
+        if changed:
+            table.add_columns(*columns)
+            self.timeline_columns = columns
+        for event, row in zip(self.timeline, rows, strict=True):
+            table.add_row(*row, key=str(event.seq))
+        if table.row_count:
+            table.move_cursor(row=max(0, min(cursor, table.row_count - 1)))
+        self._show_event()
+
+    @on(FittedTable.Resized)
+    def _timeline_resized(self, _message: FittedTable.Resized) -> None:
+        if self.timeline:
+            self._fill_timeline(self.query_one("#timeline", DataTable).cursor_row)
+
+    @on(DataTable.RowHighlighted, "#timeline")
+    def _event_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_event()
+
+    def _show_event(self) -> None:
+        row = self.query_one("#timeline", DataTable).cursor_row
+        detail = self.query_one("#event-detail", Static)
+        if 0 <= row < len(self.timeline):
+            detail.update(event_detail(self.timeline[row]))
+        detail.display = bool(self.timeline)
 
     # -- actions -------------------------------------------------------------------------
 

@@ -16,11 +16,12 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Footer, Header, Label, ProgressBar, Static
+from textual.widgets import Header, Label, ProgressBar, Static
 
 from incidentbook.errors import IncidentbookError
 from incidentbook.ui.messages import DataChanged, WorkFailed
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class ReconcileScreen(DataScreen):
             yield Static("", id="reconcile-phase", markup=False)
             yield ProgressBar(id="reconcile-bar", show_eta=False)
             yield Static("", id="reconcile-log", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         super().on_mount()

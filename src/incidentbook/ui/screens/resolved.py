@@ -11,10 +11,11 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.widgets.severity import severity_text
 from incidentbook.ui.workers import run_in_worker
 
@@ -61,7 +62,7 @@ class ResolvedScreen(DataScreen):
         yield Label("Resolved incidents", classes="section-title", id="resolved-title")
         yield DataTable(id="resolved-table", cursor_type="row", zebra_stripes=True)
         yield Static("Loading…", id="resolved-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#resolved-table", DataTable)

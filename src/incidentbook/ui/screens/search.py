@@ -25,7 +25,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, OptionList, Static
+from textual.widgets import Button, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from incidentbook.core.search import did_you_mean, filter_values, toggle_filter
@@ -36,6 +36,7 @@ from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.screens.editor import EditorScreen
 from incidentbook.ui.screens.incident import IncidentScreen
 from incidentbook.ui.widgets.document_view import DocumentView
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.workers import run_in_worker
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ class SearchScreen(DataScreen):
                 yield Button(f"{label} ({key.upper()})", id=f"chip-{kind}", compact=True)
         yield Static("Type to search everything incidentbook knows.", id="search-status")
         yield OptionList(id="search-results")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#search-input", Input).focus()
@@ -373,7 +374,7 @@ class DocumentViewScreen(Screen[None]):
         yield Static(Text(f"{self.doc_title} — {self.path}", style="bold"), id="doc-title")
         with VerticalScroll(id="doc-scroll"):
             yield DocumentView(body, id="doc-body")
-        yield Footer()
+        yield KeyFooter()
 
     def action_edit(self) -> None:
         if not self.path.resolve().is_relative_to(self.workspace.resolve()):

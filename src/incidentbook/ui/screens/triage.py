@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.coordinate import Coordinate
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.widgets import DataTable, Header, Label, Static
 
 from incidentbook.clock import humanize_age, parse_iso
 from incidentbook.text import plural
+from incidentbook.ui.cells import FittedTable, ellipsized, flexible_width, room, widest
 from incidentbook.ui.impact import (
     has_impact,
     impact_detail,
@@ -24,6 +26,7 @@ from incidentbook.ui.impact import (
     workspace_zone,
 )
 from incidentbook.ui.screens.base import DataScreen
+from incidentbook.ui.widgets.footer import KeyFooter
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
 from incidentbook.ui.widgets.severity import severity_text
@@ -44,30 +47,33 @@ class TriageLoaded(Message):
 # The group table's layouts, richest first; the first whose rows fit the table's width is
 # used. Wide: every column, Δ in every currency; medium: Δ shortened to its first currency and
 # how many more; compact: without "Since" (the detail says it); narrow (80 columns): the group
-# (a long key shortened), accounts (or the firing count for other sources) and the short Δ;
-# the detail beside says the rest.
+# (its key cut with an ellipsis to the width the others leave), since, accounts (or the firing
+# count for other sources) and the short Δ; the detail beside says the rest.
 WIDE, MEDIUM, COMPACT, NARROW = "wide", "medium", "compact", "narrow"
 LAYOUTS = (WIDE, MEDIUM, COMPACT, NARROW)
 FULL_COLUMNS = ("Group", "Firing", "Severity", "Since", "Incident", "Accounts", "Δ")
 COMPACT_COLUMNS = ("Group", "Firing", "Severity", "Incident", "Accounts", "Δ")
-NARROW_COLUMNS = ("Group", "Impact", "Δ")
-NARROW_KEY = 18  # a longer group key is cut, with an ellipsis
+NARROW_COLUMNS = ("Group", "Since", "Impact", "Δ")
+NARROW_KEY = 18  # the group key's width in the narrow layout before the table is laid out
 COLUMNS = {WIDE: FULL_COLUMNS, MEDIUM: FULL_COLUMNS, COMPACT: COMPACT_COLUMNS,
            NARROW: NARROW_COLUMNS}  # fmt: skip
+INCIDENT_COLUMNS = ("Incident", "Severity", "Status", "Age", "Title")
 
 
-def group_row(group: AlertGroup, now: datetime, layout: str) -> tuple[str, ...]:
+def group_row(
+    group: AlertGroup, now: datetime, layout: str, key_width: int = NARROW_KEY
+) -> tuple[str | Text, ...]:
     """A group's cells in ``layout``: reconciler groups with their accounts and Δ per currency,
     other groups with their firing count only."""
     incident = group.incident_id or "—"
     impact = has_impact(group)
     money = group.delta_minor_by_currency
-    if layout == NARROW:
-        key = group.key if len(group.key) <= NARROW_KEY else group.key[: NARROW_KEY - 1] + "…"
-        if not impact:
-            return (key, f"{group.firing:,} firing", "")
-        return (key, f"{group.accounts:,} accts", money_short(money))
     since = humanize_age((now - parse_iso(group.since)).total_seconds())
+    if layout == NARROW:
+        key = ellipsized(group.key, key_width)
+        if not impact:
+            return (key, since, f"{group.firing:,} firing", "")
+        return (key, since, plural(group.accounts or 0, "acct"), money_short(money))
     cells = (
         group.key,
         f"{group.firing:,}",
@@ -81,7 +87,8 @@ def group_row(group: AlertGroup, now: datetime, layout: str) -> tuple[str, ...]:
 
 
 def table_width(screen_width: int) -> int:
-    """The group table's width at a screen width: two thirds of it, less the scrollbar."""
+    """The group table's width at a screen width before it is laid out: two thirds of it,
+    less its border and the scrollbar."""
     return screen_width * 2 // 3 - 3
 
 
@@ -89,10 +96,41 @@ def fitting_layout(groups: list[AlertGroup], now: datetime, width: int) -> str:
     """The richest layout whose columns (widest cell plus padding) fit ``width``."""
     for layout in LAYOUTS[:-1]:
         rows = [COLUMNS[layout], *(group_row(g, now, layout) for g in groups)]
-        needed = sum(max(len(r[c]) for r in rows) + 2 for c in range(len(COLUMNS[layout])))
+        needed = sum(widest(r[c] for r in rows) + 2 for c in range(len(COLUMNS[layout])))
         if needed <= width:
             return layout
     return NARROW
+
+
+def narrow_rows(
+    groups: list[AlertGroup], now: datetime, width: int
+) -> list[tuple[str | Text, ...]]:
+    """The narrow layout's rows, the group key given what the other columns leave of
+    ``width``."""
+    rows = [group_row(g, now, NARROW) for g in groups]
+    fixed = [widest((r[c] for r in rows), NARROW_COLUMNS[c]) for c in range(1, 4)]
+    key_width = flexible_width(width, fixed, minimum=4)
+    return [group_row(g, now, NARROW, key_width) for g in groups]
+
+
+def incident_rows(
+    incidents: list[IncidentState], now: datetime, width: int
+) -> list[tuple[str | Text, ...]]:
+    """The open incidents' rows, each title cut to what the other columns leave of
+    ``width`` (the detail beside shows it whole)."""
+    rows = [
+        (
+            i.id,
+            severity_text(i.severity),
+            i.status,
+            humanize_age((now - parse_iso(i.opened_at)).total_seconds()),
+        )
+        for i in incidents
+    ]
+    fixed = [widest((r[c] for r in rows), INCIDENT_COLUMNS[c]) for c in range(4)]
+    title_width = flexible_width(width, fixed, minimum=3)
+    titles = [ellipsized(i.title, title_width) for i in incidents]
+    return [(*row, title) for row, title in zip(rows, titles, strict=True)]
 
 
 # What an empty table says: why it is empty, and what to do.
@@ -142,30 +180,35 @@ class TriageScreen(DataScreen):
         with Horizontal(id="triage-body"):
             with Vertical(id="triage-main"):
                 yield Label("Alert groups (firing)", classes="section-title")
-                yield DataTable(id="groups", cursor_type="row", zebra_stripes=True)
+                yield FittedTable(id="groups", cursor_type="row", zebra_stripes=True)
                 yield Static(EMPTY_GROUPS, id="groups-empty", classes="empty")
                 yield Label("Open incidents", classes="section-title")
-                yield DataTable(id="incidents", cursor_type="row", zebra_stripes=True)
+                yield FittedTable(id="incidents", cursor_type="row", zebra_stripes=True)
                 yield Static(EMPTY_INCIDENTS, id="incidents-empty", classes="empty")
-            with Vertical(id="triage-side"):
+            with VerticalScroll(id="triage-side"):  # scrolls when its panels do not fit
                 yield Static("Opening the workspace…", id="triage-detail")
                 yield RunbookPanel(self.services, id="triage-runbook")
                 yield SeenBefore(self.services, id="triage-seen")
-        yield Footer(compact=True)  # at 80 columns it keeps / Search and ? Help
+        yield KeyFooter(compact=True)  # at 80 columns it keeps / Search and ? Help
 
     def on_mount(self) -> None:
         self.query_one("#groups", DataTable).add_columns(*FULL_COLUMNS)
         self.table_layout = WIDE
         incidents = self.query_one("#incidents", DataTable)
-        incidents.add_columns("Incident", "Severity", "Status", "Age", "Title")
+        incidents.add_columns(*INCIDENT_COLUMNS)
         incidents.focus()
         super().on_mount()
 
     def reload(self) -> None:
         self.load()
 
-    def on_resize(self, _event: events.Resize) -> None:
-        self._fill_groups()
+    @on(FittedTable.Resized)
+    def _table_resized(self, message: FittedTable.Resized) -> None:
+        # the cells are cut to the table's width
+        if message.table.id == "groups":
+            self._fill_groups()
+        else:
+            self._fill_incidents()
 
     def _fill_groups(self) -> None:
         """Fill the group table in the richest layout that fits (the columns change only when
@@ -173,14 +216,27 @@ class TriageScreen(DataScreen):
         now = self.now
         if now is None:
             return
-        layout = fitting_layout(self.groups, now, table_width(self.app.size.width))
         table = self.query_one("#groups", DataTable)
+        width = room(table, table_width(self.app.size.width))
+        layout = fitting_layout(self.groups, now, width)
         rows: list[tuple[object, ...]] = [group_row(g, now, layout) for g in self.groups]
-        if layout in (WIDE, MEDIUM, COMPACT):  # the severity in its colour
+        if layout == NARROW:
+            rows = list(narrow_rows(self.groups, now, width))
+        else:  # the severity in its colour
             rows = [(r[0], r[1], severity_text(str(r[2])), *r[3:]) for r in rows]
         columns = COLUMNS[layout] if layout != self.table_layout else None
         self.table_layout = layout
         _refill(table, rows, [g.key for g in self.groups], columns=columns)
+
+    def _fill_incidents(self) -> None:
+        """Fill the open incidents, each title cut to the table's width."""
+        now = self.now
+        if now is None:
+            return
+        table = self.query_one("#incidents", DataTable)
+        width = room(table, table_width(self.app.size.width))
+        rows: list[tuple[object, ...]] = list(incident_rows(self.incidents, now, width))
+        _refill(table, rows, [i.id for i in self.incidents])
 
     @work(thread=True, exclusive=True, group="triage-load")
     def load(self) -> None:
@@ -193,24 +249,11 @@ class TriageScreen(DataScreen):
     def show(self, message: TriageLoaded) -> None:
         self.groups, self.incidents = message.groups, message.incidents
         self.loaded = True
-        now = self.now = message.now
+        self.now = message.now
         groups = self.query_one("#groups", DataTable)
         self._fill_groups()
         incidents = self.query_one("#incidents", DataTable)
-        _refill(
-            incidents,
-            [
-                (
-                    i.id,
-                    severity_text(i.severity),
-                    i.status,
-                    humanize_age((now - parse_iso(i.opened_at)).total_seconds()),
-                    i.title,
-                )
-                for i in message.incidents
-            ],
-            [i.id for i in message.incidents],
-        )
+        self._fill_incidents()
         self.query_one("#groups-empty", Static).display = not message.groups
         self.query_one("#incidents-empty", Static).display = not message.incidents
         if not message.incidents and message.groups and self.focused is incidents:
