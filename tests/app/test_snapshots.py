@@ -18,11 +18,17 @@ from incidentbook.ui.screens.editor import EditorScreen
 from incidentbook.ui.screens.fix import FixScreen
 from incidentbook.ui.screens.incident import IncidentScreen
 from incidentbook.ui.screens.reconcile import ReconcileProgress, reconcile_screen
-from incidentbook.ui.screens.search import DocumentViewScreen
+from incidentbook.ui.screens.search import DocumentViewScreen, SearchScreen
 from tests.support.app import settle
 from tests.support.app_seed import seed_crowded, seed_postmortem
 
 SIZE = (130, 36)
+
+
+@pytest.fixture(autouse=True)
+def _no_search_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search's time in milliseconds varies by run; the rest of its status line is shown."""
+    monkeypatch.setattr(SearchScreen, "show_millis", False)
 
 
 def _then(*keys: str, focus: str | None = None) -> Callable[[Pilot[None]], Awaitable[None]]:

@@ -124,6 +124,9 @@ class SearchScreen(DataScreen):
         ),
     ]
 
+    # how long the search took, in the status line (snapshots turn it off: it varies by run)
+    show_millis = True
+
     def __init__(self, query: str = "") -> None:
         super().__init__()
         self.initial = query
@@ -266,7 +269,8 @@ class SearchScreen(DataScreen):
         count = len(self.hits)
         more = "+" if count >= LIMIT else ""
         plural = "s" if count != 1 else ""
-        status = Text(f"{count}{more} result{plural} ({self.last_millis:.0f} ms)")
+        timing = f" ({self.last_millis:.0f} ms)" if self.show_millis else ""
+        status = Text(f"{count}{more} result{plural}{timing}")
         if self.suggestion is not None:
             keys = "F7" if count else "enter or F7"
             status.append(" — did you mean: ")
