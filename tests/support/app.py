@@ -12,15 +12,20 @@ from textual.worker import WorkerCancelled, WorkerState
 async def settle(pilot: Pilot[None], rounds: int = 50) -> None:
     """Let messages flow and workers finish (exclusive workers may replace each other)."""
     app: App[None] = pilot.app
+    quiet = 0
     for _ in range(rounds):
         await pilot.pause()
         try:
             await app.workers.wait_for_complete()
         except WorkerCancelled:
+            quiet = 0
             continue
         await pilot.pause()
         busy = [w for w in app.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
-        if not busy:
+        # A worker's result can start another through a chain of messages (the screen's
+        # outcome, the app's DataChanged, the screen's Reload): quiet twice in a row.
+        quiet = 0 if busy else quiet + 1
+        if quiet == 2:
             # what the last worker's message changed is laid out (scrollbars included) on
             # the next refresh, not this one
             await pilot.wait_for_scheduled_animations()

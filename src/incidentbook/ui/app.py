@@ -139,7 +139,13 @@ class IncidentbookApp(App[None]):
         # SQLAlchemy, which the first paint does not need.
         from incidentbook.core.events.store import last_seq
 
-        return DatabaseReady(last_seq(self.services.db))  # opens and migrates first
+        ready = DatabaseReady(last_seq(self.services.db))  # opens and migrates first
+        # The search package (Whoosh), imported whole here before the panels' workers start:
+        # two of them importing its modules at once in their threads saw one half-initialised
+        # ("cannot import name 'Hit' from partially initialized module").
+        import incidentbook.core.search  # noqa: F401
+
+        return ready
 
     def on_database_ready(self, message: DatabaseReady) -> None:
         self.db_ready = True
