@@ -172,3 +172,22 @@ def test_a_lock_kept_after_its_holder_died_is_taken_over(
         _assert_answers_like_a_fresh_index(cli, truth)
     finally:
         release(orphan)
+
+
+def test_an_index_of_an_older_version_is_rebuilt_at_its_next_use(
+    cli: Cli, services: Services, ctx: Context, workspace: Path
+) -> None:
+    """The documents' text changed (money formatted): an index written by an older version
+    (no version file, or another number in it) is rebuilt from its sources, not trusted."""
+    truth = _built(cli, services, ctx, workspace)
+    version = index_dir(workspace) / "INCIDENTBOOK_INDEX_VERSION"
+    assert version.read_text().strip() == "3"
+    version.unlink()
+    S.close_searchers()
+
+    hits, warnings = _hits(cli, "marzipanledger")
+
+    assert hits == [truth["marzipanledger"]]
+    assert warnings == []  # an upgrade, not damage: rebuilt without a word
+    assert version.read_text().strip() == "3"
+    _assert_answers_like_a_fresh_index(cli, truth)

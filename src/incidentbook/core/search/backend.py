@@ -30,6 +30,7 @@ with warnings.catch_warnings():
 __all__ = [
     "KINDS",
     "SCHEMA_VERSION",
+    "VERSION_FILE",
     "fields",
     "index",
     "query",
@@ -38,7 +39,11 @@ __all__ = [
     "searching",
 ]
 
-SCHEMA_VERSION = "2"
+# What an index holds: its fields and how documents become its text. Bump it when either
+# changes (3: money as "1,234.56 EUR", not minor units): an index of another version is
+# rebuilt from its sources at its next use.
+SCHEMA_VERSION = "3"
+VERSION_FILE = "INCIDENTBOOK_INDEX_VERSION"
 KINDS = ("incident", "alert_group", "change", "runbook", "postmortem", "premortem")
 TOKEN = re.compile(r"[^\W_]+")
 MINSIZE = 2

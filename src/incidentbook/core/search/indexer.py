@@ -59,7 +59,7 @@ from incidentbook.core.search.documents import (
     watched_files,
 )
 from incidentbook.errors import IncidentbookError
-from incidentbook.fs import exclusive_lock, process_alive
+from incidentbook.fs import atomic_write, exclusive_lock, process_alive
 from incidentbook.obs import log_error, log_info
 from incidentbook.storage.db import Database
 from incidentbook.storage.search_models import SearchFileRow, SearchStateRow
@@ -153,6 +153,8 @@ def index_exists(path: Path) -> bool:
         raise IndexDamaged(
             "the index folder is empty" if empty else "its table of contents is gone"
         )
+    if _version(path) != W.SCHEMA_VERSION:
+        return False
     key = (str(path), os.stat(path).st_ino)
     known = _SCHEMA_OK.get(key)
     if known is None:
@@ -162,6 +164,20 @@ def index_exists(path: Path) -> bool:
             raise IndexDamaged(f"its table of contents is unreadable ({_why(exc)})") from None
         known = _SCHEMA_OK[key] = names == set(W.schema().names())
     return known
+
+
+def _version(path: Path) -> str | None:
+    try:
+        return (path / W.VERSION_FILE).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _create(path: Path) -> Any:
+    """A new, empty index of the current schema and version in ``path``."""
+    ix = W.index.create_in(str(path), W.schema())
+    atomic_write(path / W.VERSION_FILE, W.SCHEMA_VERSION + "\n")
+    return ix
 
 
 _SCHEMA_OK: dict[tuple[str, int], bool] = {}
@@ -223,11 +239,11 @@ def open_index(settings: Settings, *, create: bool = True) -> Any:
         except Exception as exc:
             raise IndexDamaged(f"its table of contents is unreadable ({_why(exc)})") from None
     if not create:
-        raise IndexDamaged(
-            "it was built for an older schema" if path.exists() else "the index folder is missing"
-        )
+        if path.exists():
+            raise IndexDamaged("it was built by another incidentbook version")
+        raise IndexDamaged("the index folder is missing")
     path.mkdir(parents=True, exist_ok=True)
-    return W.index.create_in(str(path), W.schema())
+    return _create(path)
 
 
 def _write(ix: Any, docs: list[Doc], deletes: list[str]) -> None:
@@ -634,7 +650,7 @@ def _rebuild_locked(
     fresh = target.with_name(target.name + f".new-{os.getpid()}")
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
-    ix = W.index.create_in(str(fresh), W.schema())
+    ix = _create(fresh)
     expected = total if total is not None else (source_count(settings, db) if docs is None else 0)
     if procs is None:
         procs = 2 if expected > 2000 and (os.cpu_count() or 1) >= 2 else 1
