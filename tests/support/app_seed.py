@@ -80,31 +80,36 @@ def seed_impact(services: Services) -> str:
     return first
 
 
+def reconciler_alert(check: str, i: int, severity: str, what: str) -> NativeAlert:
+    """The reconciler's alert for one account (``acc-0000i``) failing ``check``."""
+    return NativeAlert.from_dict(
+        {
+            "source": "reconciler",
+            "name": check,
+            "fingerprint": f"{check}/acc-{i:05d}",
+            "status": "firing",
+            "severity": severity,
+            "summary": f"acc-{i:05d}: {what}",
+            "labels": {
+                "check": check,
+                "account_id": f"acc-{i:05d}",
+                "currency": CURRENCIES[i % 3],
+            },
+            "annotations": {
+                "delta_minor": str(balance_delta(i)),
+                "bad_from": bad_at(i),
+                "bad_to": bad_at(i),
+            },
+            "starts_at": "2026-10-17T02:14:00Z",
+        }
+    )
+
+
 def seed(services: Services) -> None:
     """A 2 a.m. picture: a firing reconciler group, an open incident, an acknowledged one."""
     ctx = Context(actor="user:ana", correlation_id="seed", clock=services.settings.clock)
     alerts = [
-        NativeAlert.from_dict(
-            {
-                "source": "reconciler",
-                "name": "balance_mismatch",
-                "fingerprint": f"balance_mismatch/acc-{i:05d}",
-                "status": "firing",
-                "severity": "critical",
-                "summary": f"acc-{i:05d}: stored balance != history",
-                "labels": {
-                    "check": "balance_mismatch",
-                    "account_id": f"acc-{i:05d}",
-                    "currency": CURRENCIES[i % 3],
-                },
-                "annotations": {
-                    "delta_minor": str(balance_delta(i)),
-                    "bad_from": bad_at(i),
-                    "bad_to": bad_at(i),
-                },
-                "starts_at": "2026-10-17T02:14:00Z",
-            }
-        )
+        reconciler_alert("balance_mismatch", i, "critical", "stored balance != history")
         for i in range(12)
     ] + [
         NativeAlert.from_dict(
@@ -174,27 +179,7 @@ def seed_crowded(services: Services) -> str:
     name) and an open incident with a long title and a long note; returns its id."""
     ctx = Context(actor="user:ana", correlation_id="seed", clock=services.settings.clock)
     alerts = [
-        NativeAlert.from_dict(
-            {
-                "source": "reconciler",
-                "name": check,
-                "fingerprint": f"{check}/acc-{i:05d}",
-                "status": "firing",
-                "severity": "critical" if n < 2 else "error",
-                "summary": f"acc-{i:05d}: {check}",
-                "labels": {
-                    "check": check,
-                    "account_id": f"acc-{i:05d}",
-                    "currency": CURRENCIES[i % 3],
-                },
-                "annotations": {
-                    "delta_minor": str(balance_delta(i)),
-                    "bad_from": bad_at(i),
-                    "bad_to": bad_at(i),
-                },
-                "starts_at": "2026-10-17T02:14:00Z",
-            }
-        )
+        reconciler_alert(check, i, "critical" if n < 2 else "error", check)
         for n, check in enumerate(CROWDED_CHECKS)
         for i in range(n + 1)
     ] + [
