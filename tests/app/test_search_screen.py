@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import App, ComposeResult
-from textual.widgets import Button, Input, Markdown, OptionList, Static
+from textual.widgets import Button, Input, OptionList, Static
 
 from incidentbook.context import Context
 from incidentbook.services import Services
@@ -13,9 +13,11 @@ from incidentbook.settings import Settings
 from incidentbook.ui.app import IncidentbookApp
 from incidentbook.ui.screens.incident import IncidentScreen
 from incidentbook.ui.screens.search import DocumentViewScreen, SearchScreen
+from incidentbook.ui.widgets.document_view import DocumentView
 from incidentbook.ui.widgets.runbook_panel import RunbookPanel
 from incidentbook.ui.widgets.seen_before import SeenBefore
 from tests.support.app import settle
+from tests.support.painted import painted_text
 
 SIZE = (140, 40)
 
@@ -123,8 +125,8 @@ async def test_runbook_panel_and_seen_before(
         await settle(pilot)
         assert panel.matches[0].runbook.id == "balance_mismatch"
         assert panel.matches[0].rule == "alerts"
-        markdown = panel.query_one(Markdown)
-        assert "Diagnosis" in markdown.source
+        body = panel.query_one(DocumentView)
+        assert "Diagnosis" in body.source and "Diagnosis" in painted_text(body)
         assert seen.items and seen.items[0].incident_id == past.incident.id
         assert seen.items[0].lessons == ("Every write path needs an idempotency key.",)
         options = seen.query_one("#seen-options", OptionList)

@@ -1,4 +1,4 @@
-"""The runbook for an alert, rendered as Markdown beside it (Triage and Incident embed this).
+"""The runbook for an alert, rendered (``DocumentView``) beside it (Triage and Incident embed this).
 
 ``panel.show_alert(name, labels, annotations, summary)`` links the alert to runbooks in the
 order of DESIGN §6 (in a thread worker) and renders the best match; the other matches, with the
@@ -14,13 +14,13 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
-from incidentbook.core.markdown import make_markdown
 from incidentbook.core.runbooks.loader import load_runbooks
 from incidentbook.core.runbooks.matching import match_runbooks
 from incidentbook.core.runbooks.model import RunbookMatch
 from incidentbook.ui.messages import WorkFailed
+from incidentbook.ui.widgets.document_view import DocumentView
 from incidentbook.ui.widgets.workspace_panel import WorkspacePanel
 from incidentbook.ui.workers import run_in_worker
 
@@ -38,7 +38,7 @@ class RunbookPanel(WorkspacePanel):
     DEFAULT_CSS = """
     RunbookPanel { height: 1fr; border: round $secondary; padding: 0 1; }
     RunbookPanel > #runbook-why { color: $text-muted; height: auto; }
-    RunbookPanel > Markdown { height: auto; margin: 0; }
+    RunbookPanel > DocumentView { height: auto; margin: 0; padding: 0; }
     """
 
     def __init__(self, services: Services, **kwargs: Any) -> None:
@@ -47,7 +47,9 @@ class RunbookPanel(WorkspacePanel):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runbook-why")
-        yield Markdown("", parser_factory=make_markdown, id="runbook-body")
+        # laid out once per runbook (Textual's Markdown widget rebuilt a widget tree for every
+        # row the cursor passed on Triage)
+        yield DocumentView("", id="runbook-body")
 
     def show_alert(
         self,
@@ -89,17 +91,17 @@ class RunbookPanel(WorkspacePanel):
     ) -> None:
         self.matches = matches
         why = self.query_one("#runbook-why", Static)
-        body = self.query_one("#runbook-body", Markdown)
+        body = self.query_one("#runbook-body", DocumentView)
         if error:
             why.update(Text(error, style="red"))
-            body.update("")
+            body.update_source("")
             return
         if not matches:
             why.update(
                 f"No runbook for {alert_name}. Add one under runbooks/ with front matter "
                 f"`alerts: [{alert_name}]`."
             )
-            body.update("")
+            body.update_source("")
             return
         best = matches[0]
         lines = Text()
@@ -111,4 +113,4 @@ class RunbookPanel(WorkspacePanel):
             lines.append(f"  also: {other.runbook.id} [{tag}] {other.reason}\n", style="dim")
         why.update(lines)
         self.border_title = f"Runbook: {best.runbook.id}"
-        body.update(best.runbook.body)
+        body.update_source(best.runbook.body)
