@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from incidentbook.ui.screens.reconcile import ReconcileProgress, reconcile_scree
 from incidentbook.ui.screens.search import DocumentViewScreen, SearchScreen
 from tests.support.app import settle
 from tests.support.app_seed import seed_crowded, seed_postmortem
+from tests.support.fixes import incident_with_findings, write_fix_ledger
 
 SIZE = (130, 36)
 
@@ -380,6 +382,21 @@ def test_fix_screen_without_a_ledger(
         fixed_app, terminal_size=size, run_before=_push(lambda a: FixScreen(_first(a)))
     )
 
+
+@SIZES
+def test_fix_screen_with_a_plan(
+    snap_compare: Any, fixed_app_settings: Settings, size: tuple[int, int]
+) -> None:
+    """The Fix screen of an incident whose findings the hand-made ledger holds: the plan, its
+    accounts before and after, what needs a human (the workspace's path is fixed: the ledger
+    URL is shown)."""
+    services = make_services(fixed_app_settings)
+    url = write_fix_ledger(Path(fixed_app_settings.ledger_url.removeprefix("sqlite:///")))
+    incident_id = incident_with_findings(services, url)
+    app = make_app(fixed_app_settings, services)
+    assert snap_compare(
+        app, terminal_size=size, run_before=_push(lambda a: FixScreen(incident_id))
+    )
 
 def test_health_never_reconciled_160x50(snap_compare: Any, app: IncidentbookApp) -> None:
     assert snap_compare(app, terminal_size=WIDE, run_before=_then("H"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -298,7 +299,7 @@ class AuditScreen(DataScreen):
             )  # fmt: skip
 
     def work_failed(self, message: WorkFailed) -> None:
-        self.query_one("#audit-summary", Static).update(f"[red]{message.error}[/red]")
+        self.query_one("#audit-summary", Static).update(f"[red]{escape(message.error)}[/red]")
         self.notify(message.error, severity="error", timeout=8)
 
     # -- input and actions -----------------------------------------------------------------

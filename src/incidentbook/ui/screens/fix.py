@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -116,7 +117,7 @@ class FixScreen(DataScreen):
             for c, t in plan.totals_by_currency.items()
         )
         human = (
-            f"\n{len(plan.needs_human)} findings left for a human: "
+            f"\n{plural(len(plan.needs_human), 'finding')} left for a human: "
             + ", ".join(h.fingerprint for h in plan.needs_human[:5])
             + (" …" if len(plan.needs_human) > 5 else "")
             if plan.needs_human
@@ -271,4 +272,4 @@ class FixScreen(DataScreen):
 
     def work_failed(self, message: WorkFailed) -> None:
         self.busy = False
-        self._status(f"[b]error:[/b] {message.error}")
+        self._status(f"[b]error:[/b] {escape(message.error)}")  # an error may quote [ledger]
