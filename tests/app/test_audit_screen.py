@@ -115,3 +115,42 @@ async def test_audit_screen_opens_from_the_app_key(ledger_services: Services) ->
         history = app.screen.query_one("#history", DataTable)
         assert str(history.get_row_at(0)[0]) == "acc_1@2"
         assert str(history.get_row_at(0)[4]) == "12.50 EUR"
+
+
+def screen_columns(table: DataTable[object]) -> list[str]:
+    return [str(c.label) for c in table.ordered_columns]
+
+
+LONG_REASON = (
+    "manual correction after the processor's settlement report disagreed with the webhook "
+    "stream for the whole of the 02:00 batch [ops-5512]"
+)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_the_history_fits_its_width_and_the_entry_detail_shows_it_whole(
+    services: Services, size: tuple[int, int]
+) -> None:
+    """Issue 14: the history's nine columns fell off screen; now they fit, a long reason is
+    cut with an ellipsis and the entry under the cursor is shown whole beneath."""
+    data: LedgerRows = rows()
+    data.entries[1] = (*data.entries[1][:10], LONG_REASON, *data.entries[1][11:])
+    write_ledger(services.settings.ledger_url, data)
+    app = make_app(services.settings, services)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        app.push_screen(AuditScreen(account_id="acc_1"))
+        await settle(pilot)
+        history = app.screen.query_one("#history", DataTable)
+        assert history.row_count == 3
+        assert history.max_scroll_x == 0  # no column off screen
+        assert history.size.height >= 6  # its rows are seen: the table never collapses
+        refs = [str(r.key.value) for r in history.ordered_rows]
+        row = refs.index("acc_1@2")
+        reason = str(history.get_row_at(row)[list(screen_columns(history)).index("Reason")])
+        assert reason.endswith("…") and LONG_REASON.startswith(reason[:-1])
+        history.move_cursor(row=row)
+        await settle(pilot)
+        detail = " ".join(str(app.screen.query_one("#entry-detail", Static).render()).split())
+        assert LONG_REASON in detail
+        assert "correlation req-t" in detail and "external ref evt-2" in detail

@@ -200,3 +200,17 @@ async def test_the_runbook_panel_keeps_lines_of_its_own(
             await settle(pilot)
             panel = app.screen.query_one(RunbookPanel)
             assert panel.size.height >= 6  # its border and four lines, at least
+
+
+async def test_the_timeline_still_fits_after_the_terminal_shrinks(app_settings: Settings) -> None:
+    """A refill for a narrower terminal: a DataTable's column keeps the widest width it had,
+    so the columns are built anew for the new width."""
+    app = make_app(app_settings)
+    async with app.run_test(size=(200, 50)) as pilot:
+        incident = await _crowded(pilot, app.services)
+        await app.push_screen(IncidentScreen(incident))
+        await settle(pilot)
+        await pilot.resize_terminal(90, 30)
+        await settle(pilot)
+        table = app.screen.query_one("#timeline", DataTable)
+        assert table.max_scroll_x == 0

@@ -31,11 +31,16 @@ def widest(cells: Iterable[str | Text], header: str = "") -> int:
     return max([cell_len(header), *(cell_len(str(c)) for c in cells)])
 
 
-def room(table: DataTable[object], fallback: int) -> int:
+def room(table: DataTable[object], fallback: int, rows: int | None = None) -> int:
     """The cells a table has for its columns: its width less its border and scrollbar, or
-    ``fallback`` before it is laid out."""
-    width = table.scrollable_content_region.width
-    return width if width > 0 else fallback
+    ``fallback`` before it is laid out. Given the ``rows`` it is about to hold, the vertical
+    scrollbar they will need is counted before it shows."""
+    region = table.scrollable_content_region
+    width = region.width if region.width > 0 else fallback
+    needs_bar = rows is not None and rows + 1 > region.height > 0
+    if needs_bar and not table.show_vertical_scrollbar:
+        width -= table.styles.scrollbar_size_vertical
+    return width
 
 
 def flexible_width(total: int, fixed: Sequence[int], *, minimum: int = 8) -> int:

@@ -36,6 +36,7 @@ from incidentbook.errors import IncidentbookError
 from incidentbook.money import format_maybe as _money
 from incidentbook.money import format_minor
 from incidentbook.present import account_cells, accounts_text
+from incidentbook.ui.cells import FittedTable, ellipsized, flexible_width, room, widest
 from incidentbook.ui.messages import WorkFailed
 from incidentbook.ui.screens.base import DataScreen
 from incidentbook.ui.widgets.footer import KeyFooter
@@ -82,6 +83,65 @@ def summary_text(report: IncidentAccounts) -> str:
 # What an empty affected list says: why, and what to do.
 EMPTY_AFFECTED = "No accounts with firing reconciler findings here — i: type an account id"
 
+# The history's columns: the reason shares what the fixed columns leave, cut with an ellipsis.
+# With room (a wide table) the correlation id and external ref have columns of their own;
+# narrower they, then the actor and the seconds, then the kind and the ref, are left to the
+# entry detail under the table, which shows the highlighted entry in full.
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "Ref", "Recorded (UTC)", "When (UTC)", "Kind", "Amount", "Balance", "Actor", "Reason",
+    "Correlation", "External ref",
+)  # fmt: skip
+IDS_COLUMNS_FROM = 150  # the table's room, in cells, from which the ids have columns
+ACTOR_COLUMN_FROM = 90  # ... from which the actor has one (and the time its seconds)
+KIND_COLUMN_FROM = 65  # ... from which the kind and the ref have theirs
+HISTORY_ACTOR_WIDTH = 18
+HISTORY_ID_WIDTH = 18
+
+
+def history_rows(
+    entries: Sequence[AuditEntry], width: int
+) -> tuple[tuple[str, ...], list[tuple[Text, ...]]]:
+    """The history's columns and rows for a table ``width`` cells wide."""
+    fixed: dict[str, list[Text]] = {}
+    if width >= KIND_COLUMN_FROM:
+        fixed["Ref"] = [Text(e.ref) for e in entries]
+    if width >= ACTOR_COLUMN_FROM:
+        fixed["Recorded (UTC)"] = [Text(e.recorded_at[:19].replace("T", " ")) for e in entries]
+    else:  # month, day, hours and minutes
+        fixed["When (UTC)"] = [Text(e.recorded_at[5:16].replace("T", " ")) for e in entries]
+    if width >= KIND_COLUMN_FROM:
+        fixed["Kind"] = [Text(e.kind) for e in entries]
+    fixed["Amount"] = [Text(_money(e.amount_minor, e.currency)) for e in entries]
+    fixed["Balance"] = [Text(_money(e.running_balance_minor, e.currency)) for e in entries]
+    if width >= ACTOR_COLUMN_FROM:
+        fixed["Actor"] = [ellipsized(e.actor, HISTORY_ACTOR_WIDTH) for e in entries]
+    if width >= IDS_COLUMNS_FROM:
+        fixed["Correlation"] = [
+            ellipsized(e.correlation_id or "", HISTORY_ID_WIDTH) for e in entries
+        ]
+        fixed["External ref"] = [
+            ellipsized(e.external_ref or "", HISTORY_ID_WIDTH) for e in entries
+        ]
+    widths = [widest(cells, header) for header, cells in fixed.items()]
+    reason_width = flexible_width(width, widths, minimum=6)
+    by_column = {**fixed, "Reason": [ellipsized(e.reason or "", reason_width) for e in entries]}
+    columns = tuple(c for c in HISTORY_COLUMNS if c in by_column)
+    rows = [tuple(by_column[c][i] for c in columns) for i in range(len(entries))]
+    return columns, rows
+
+
+def entry_detail(entry: AuditEntry) -> Text:
+    """One history entry in full, every field (its cells may be cut)."""
+    amount = _money(entry.amount_minor, entry.currency)
+    balance = _money(entry.running_balance_minor, entry.currency)
+    parts = [
+        f"{entry.ref}  {entry.recorded_at[:19]}Z  {entry.kind} {amount} → {balance}",
+        f"by {entry.actor}" + (f": {entry.reason}" if entry.reason else ""),
+        f"correlation {entry.correlation_id or '—'}  external ref {entry.external_ref or '—'}"
+        + (f"  reverses {entry.reverses_entry_id}" if entry.reverses_entry_id else ""),
+    ]
+    return Text("\n".join(parts))
+
 
 class AuditScreen(DataScreen):
     DEFAULT_CSS = """
@@ -90,10 +150,12 @@ class AuditScreen(DataScreen):
     AuditScreen #audit-at { width: 1fr; }
     AuditScreen #audit-side { width: 30; }
     AuditScreen #audit-side.-accounts { width: 1fr; }
-    AuditScreen #audit-main { width: 1fr; }
+    AuditScreen #audit-main { width: 1fr; overflow-y: auto; }
     AuditScreen #audit-summary { height: auto; padding: 0 1; border: round $primary; }
-    AuditScreen #history { height: 1fr; }
+    AuditScreen #history { height: 1fr; min-height: 6; }
+    AuditScreen #entry-detail { max-height: 3; }
     AuditScreen #trace { height: 8; }
+    AuditScreen.-short #trace { height: 5; }
     AuditScreen .section-title { text-style: bold; padding: 0 1; }
     """
 
@@ -151,8 +213,9 @@ class AuditScreen(DataScreen):
             with Vertical(id="audit-main"):
                 yield Static("Type an account id and press enter.", id="audit-summary")
                 yield Label("History, newest first (running balance)", classes="section-title")
-                yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+                yield FittedTable(id="history", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="history-empty", classes="empty")
+                yield Static("", id="entry-detail")
                 yield Label("Correlation trace (c)", classes="section-title")
                 yield DataTable(id="trace", cursor_type="row", zebra_stripes=True)
         yield KeyFooter()
@@ -163,10 +226,7 @@ class AuditScreen(DataScreen):
             affected.add_columns(*ACCOUNTS_COLUMNS)
         else:
             affected.add_columns("Account")
-        self.query_one("#history", DataTable).add_columns(
-            "Ref", "Recorded (UTC)", "Kind", "Amount", "Balance", "Actor", "Reason",
-            "Correlation", "External ref",
-        )  # fmt: skip
+        self._fill_history(0)  # its columns, for the width it has
         self.query_one("#trace", DataTable).add_columns(
             "Ref", "Recorded (UTC)", "Kind", "Amount", "Actor", "Reason"
         )
@@ -280,12 +340,40 @@ class AuditScreen(DataScreen):
             + ("" if audit.exists else " — not in the ledger: i: check the id")
         )
         empty.display = not audit.entries
-        for e in audit.entries:
-            table.add_row(
-                e.ref, e.recorded_at[:19], e.kind, _money(e.amount_minor, e.currency),
-                _money(e.running_balance_minor, e.currency), e.actor, e.reason or "",
-                e.correlation_id or "", e.external_ref or "", key=e.ref,
-            )  # fmt: skip
+        self._fill_history(0)
+
+    def _fill_history(self, cursor: int) -> None:
+        """Fill the history to the table's width, the cursor on row ``cursor``."""
+        table = self.query_one("#history", DataTable)
+        entries = self.audit.entries if self.audit is not None else []
+        width = room(table, self.app.size.width * 2 // 3 - 3, rows=len(entries))
+        columns, rows = history_rows(entries, width)
+        # Columns anew every time: a DataTable's column keeps the widest width it has had,
+        # so a narrower refill would still overflow.
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        for entry, row in zip(entries, rows, strict=True):
+            table.add_row(*row, key=entry.ref)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(cursor, table.row_count - 1)))
+        self._show_entry()
+
+    @on(FittedTable.Resized)
+    def _history_resized(self, message: FittedTable.Resized) -> None:
+        if message.table.id == "history" and self.audit is not None and self.audit.entries:
+            self._fill_history(self.query_one("#history", DataTable).cursor_row)
+
+    @on(DataTable.RowHighlighted, "#history")
+    def _entry_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_entry()
+
+    def _show_entry(self) -> None:
+        row = self.query_one("#history", DataTable).cursor_row
+        detail = self.query_one("#entry-detail", Static)
+        entries = self.audit.entries if self.audit is not None else []
+        if 0 <= row < len(entries):
+            detail.update(entry_detail(entries[row]))
+        detail.display = bool(entries)
 
     @on(TraceLoaded)
     def show_trace(self, message: TraceLoaded) -> None:
