@@ -104,7 +104,14 @@ def _forget_locks_in_child() -> None:
     _HELD_BY.clear()
 
 
-os.register_at_fork(after_in_child=_forget_locks_in_child)
+_FORK_HOOK: list[bool] = []  # registered on the first lock, not at import (no side effects)
+
+
+def _watch_forks() -> None:
+    with _HELD_GUARD:
+        if not _FORK_HOOK:
+            _FORK_HOOK.append(True)
+            os.register_at_fork(after_in_child=_forget_locks_in_child)
 
 
 def process_start(pid: int) -> str | None:
@@ -238,6 +245,7 @@ def exclusive_lock(
     if reentrant:
         yield
         return
+    _watch_forks()
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait
     while True:
