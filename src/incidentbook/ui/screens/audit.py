@@ -153,7 +153,7 @@ class AuditScreen(DataScreen):
     AuditScreen #audit-main { width: 1fr; overflow-y: auto; }
     AuditScreen #audit-summary { height: auto; padding: 0 1; border: round $primary; }
     AuditScreen #history { height: 1fr; min-height: 6; }
-    AuditScreen #entry-detail { max-height: 3; }
+    AuditScreen #entry-detail { max-height: 4; }
     AuditScreen #trace { height: 8; }
     AuditScreen.-short #trace { height: 5; }
     AuditScreen .section-title { text-style: bold; padding: 0 1; }
