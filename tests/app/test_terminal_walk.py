@@ -207,6 +207,8 @@ def test_the_2am_path_by_keys_alone(demo_workspace: Path, tmux: Tmux) -> None:
     tmux.keys("Enter")
     tmux.wait_for("status resolved", absent=[f"Resolve {iid}?"])
     tmux.resize(100, 30)
+    # a key sent while the app redraws for the new size can be lost: wait for the redraw
+    tmux.wait_until(lambda s: max(map(len, s.splitlines())) > 80, "the 100-column layout")
 
     # p: the postmortem, created from the template; f9: exported to HTML.
     tmux.keys("p")
